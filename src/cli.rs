@@ -1,0 +1,132 @@
+//! The command line: clap types only.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "noglab",
+    version,
+    about = "Identical, isolated network lab pods for every workshop participant"
+)]
+pub struct Cli {
+    /// Print only results and errors, no progress.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum PlanFormat {
+    Yaml,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a topology without touching Docker.
+    Validate {
+        /// Topology file, or a lab folder holding topology.yml.
+        file: PathBuf,
+        /// Check for this many pods instead of the topology's `pods`.
+        #[arg(long)]
+        pods: Option<u32>,
+    },
+    /// Print the expanded plan of every pod, without touching Docker.
+    Plan {
+        file: PathBuf,
+        #[arg(long)]
+        pods: Option<u32>,
+        #[arg(long, value_enum, default_value_t = PlanFormat::Yaml)]
+        format: PlanFormat,
+    },
+    /// Create or complete a lab; safe to run again.
+    Up(UpArgs),
+    /// One row per node: lab, pod, node, kind, state, health, uptime.
+    Status {
+        lab: Option<String>,
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+    /// Bring pods (or one node) back to their initial state.
+    Reset {
+        lab: Option<String>,
+        /// Pods: `3`, `1-5`, `1,4,7-9` or `all`.
+        #[arg(long)]
+        pod: String,
+        #[arg(long)]
+        node: Option<String>,
+    },
+    /// Run a command in a node and exit with its exit code.
+    Exec {
+        #[arg(long)]
+        pod: u32,
+        /// `[LAB] NODE`
+        #[arg(required = true, num_args = 1..=2, value_names = ["LAB", "NODE"])]
+        target: Vec<String>,
+        /// The command, after `--`.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Open an interactive shell in a node (vtysh for FRR).
+    Connect {
+        #[arg(long)]
+        pod: u32,
+        /// `[LAB] NODE`
+        #[arg(required = true, num_args = 1..=2, value_names = ["LAB", "NODE"])]
+        target: Vec<String>,
+    },
+    /// Remove every container, network and volume of a lab.
+    Down {
+        lab: Option<String>,
+        /// Remove every noglab lab on the engine.
+        #[arg(long, conflicts_with = "lab")]
+        all: bool,
+    },
+    /// Build, list and check node images.
+    Images {
+        #[command(subcommand)]
+        command: ImagesCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    pub file: PathBuf,
+    /// Number of pods (default: the topology's `pods`).
+    #[arg(long)]
+    pub pods: Option<u32>,
+    /// Remove pods beyond --pods.
+    #[arg(long)]
+    pub prune: bool,
+    /// Pods worked on at once.
+    #[arg(long, default_value_t = 4)]
+    pub parallel: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImagesCommand {
+    /// Build the images of the given kinds (default: all) that are missing.
+    Build {
+        kinds: Vec<String>,
+        /// Build even when the image exists.
+        #[arg(long)]
+        rebuild: bool,
+        /// Build the Debian base with debootstrap instead of pulling it.
+        #[arg(long)]
+        bootstrap_base: bool,
+    },
+    /// Each kind's image, present or not, and its size.
+    List {
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+}

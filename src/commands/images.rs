@@ -1,0 +1,173 @@
+//! `noglab images build|list`: the node images, built locally from the
+//! Dockerfiles embedded in noglab, on `debian:bookworm-slim` pulled or, when
+//! no registry answers, bootstrapped from Debian's packages.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Serialize;
+
+use crate::cli::ListFormat;
+use crate::diag::input_error;
+use crate::engine::docker::DockerEngine;
+use crate::engine::Engine;
+use crate::images::{self, ImageDef, BASE_IMAGE};
+use crate::kinds;
+use crate::progress::Progress;
+
+fn selected(kind_names: &[String]) -> Result<Vec<&'static ImageDef>> {
+    if kind_names.is_empty() {
+        return Ok(images::IMAGES.iter().collect());
+    }
+    let mut out = Vec::new();
+    for name in kind_names {
+        let kind = kinds::lookup(name).ok_or_else(|| {
+            input_error(format!(
+                "unknown kind `{name}`; valid kinds: {}",
+                kinds::names().join(", ")
+            ))
+        })?;
+        let def = images::lookup(kind.image)
+            .ok_or_else(|| anyhow!("kind {name} has no image noglab can build"))?;
+        if !out.iter().any(|d: &&ImageDef| d.name == def.name) {
+            out.push(def);
+        }
+    }
+    Ok(out)
+}
+
+pub async fn build(
+    kind_names: &[String],
+    rebuild: bool,
+    bootstrap: bool,
+    quiet: bool,
+) -> Result<()> {
+    let defs = selected(kind_names)?;
+    let engine = DockerEngine::connect().await?;
+    let progress = Progress::new(quiet);
+    progress.add(defs.len() as u64 + 1);
+    ensure_base(&engine, bootstrap, &progress).await?;
+    progress.inc();
+    for def in defs {
+        let reference = def.reference();
+        if !rebuild && engine.image_exists(&reference).await? {
+            progress.println(format!("{reference}: present"));
+            progress.inc();
+            continue;
+        }
+        progress.step(format!("building {reference}"));
+        let started = std::time::Instant::now();
+        let context = def
+            .context_tar()
+            .context("failed to pack the build context")?;
+        engine
+            .build(&reference, def.dockerfile, context, |line| {
+                if line.starts_with("Step ") {
+                    progress.step(format!("{}: {line}", def.name));
+                }
+            })
+            .await?;
+        progress.println(format!(
+            "{reference}: built in {:.0}s",
+            started.elapsed().as_secs_f64()
+        ));
+        progress.inc();
+    }
+    progress.finish();
+    if quiet {
+        return Ok(());
+    }
+    println!("images ready");
+    Ok(())
+}
+
+/// The base image: present, else pulled, else bootstrapped with debootstrap.
+async fn ensure_base(engine: &DockerEngine, bootstrap: bool, progress: &Progress) -> Result<()> {
+    if !bootstrap && engine.image_exists(BASE_IMAGE).await? {
+        return Ok(());
+    }
+    if !bootstrap {
+        progress.step(format!("pulling {BASE_IMAGE}"));
+        match engine.pull(BASE_IMAGE).await {
+            Ok(()) => return Ok(()),
+            Err(e) => progress.println(format!(
+                "cannot pull {BASE_IMAGE} ({e:#}); building it with debootstrap"
+            )),
+        }
+    }
+    progress.step(format!(
+        "building {BASE_IMAGE} with debootstrap (about a minute)"
+    ));
+    let script = images::BOOTSTRAP_SCRIPT.to_string();
+    let output = tokio::task::spawn_blocking(move || -> std::io::Result<std::process::Output> {
+        let mut child = Command::new("bash")
+            .arg("-s")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(script.as_bytes())?;
+        }
+        child.wait_with_output()
+    })
+    .await
+    .context("the bootstrap task failed")?
+    .context("failed to run bash for the debootstrap build")?;
+    if !output.status.success() {
+        bail!(
+            "failed to build {BASE_IMAGE} with debootstrap (it needs root, debootstrap and a Debian mirror; set NOGLAB_DEBIAN_MIRROR to use another):\n{}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct ImageRow {
+    kind: String,
+    image: String,
+    present: bool,
+    size_mb: Option<f64>,
+}
+
+pub async fn list(format: ListFormat) -> Result<()> {
+    let engine = DockerEngine::connect().await?;
+    let mut rows = Vec::new();
+    for kind in kinds::KINDS {
+        let Some(def) = images::lookup(kind.image) else {
+            continue;
+        };
+        let image = def.reference();
+        let size = engine.image_size(&image).await?;
+        rows.push(ImageRow {
+            kind: kind.name.to_string(),
+            image,
+            present: size.is_some(),
+            size_mb: size.map(|s| (s as f64 / 1e6 * 10.0).round() / 10.0),
+        });
+    }
+    match format {
+        ListFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).context("failed to print images")?
+        ),
+        ListFormat::Table => {
+            println!("{:<8} {:<40} {:<8} SIZE", "KIND", "IMAGE", "PRESENT");
+            for r in rows {
+                let size = r
+                    .size_mb
+                    .map(|s| format!("{s} MB"))
+                    .unwrap_or_else(|| "-".into());
+                println!(
+                    "{:<8} {:<40} {:<8} {size}",
+                    r.kind,
+                    r.image,
+                    if r.present { "yes" } else { "no" }
+                );
+            }
+        }
+    }
+    Ok(())
+}

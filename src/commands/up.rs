@@ -1,0 +1,154 @@
+//! `noglab up FILE`: create what the plan has and the engine lacks.
+//! Idempotent: run again after an interruption, it completes the lab.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use anyhow::{anyhow, Result};
+use ipnet::Ipv4Net;
+
+use crate::cli::UpArgs;
+use crate::diag::input_error;
+use crate::engine::docker::DockerEngine;
+use crate::engine::{Engine, Scope};
+use crate::plan::{self as planning, labels, Plan, Plumbing};
+use crate::progress::Progress;
+use crate::reconcile::{self, Action, Limits, Observed};
+use crate::{state, topology};
+
+pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
+    let started = Instant::now();
+    let loaded = topology::load(&args.file)?;
+    let pods = args.pods.unwrap_or(loaded.topology.pods);
+    super::check_pods(pods)?;
+    // Bad input stops here, before anything is created.
+    let draft = super::expand_in(&loaded, pods, None)?;
+    let lab = loaded.topology.name.clone();
+
+    let _lock = state::lock(&lab)?;
+    let engine = DockerEngine::connect().await?;
+    let observed = super::observe(&engine, &lab).await?;
+    let layout = Plumbing::layout(&loaded.topology);
+    let block = lab_block(&engine, &lab, &observed, &layout, pods).await?;
+    let plan = if block == draft.block {
+        draft
+    } else {
+        super::expand_in(&loaded, pods, Some(block))?
+    };
+    check_images(&engine, &plan).await?;
+
+    let diff = reconcile::diff(&observed, &plan, args.prune);
+    if !diff.extra_pods.is_empty() {
+        return Err(input_error(format!(
+            "lab {lab} has {} beyond --pods {pods}; `noglab up {} --pods {pods} --prune` removes them",
+            planning::describe_pods(&diff.extra_pods),
+            args.file.display()
+        )));
+    }
+    state::save_plan(&plan)?;
+    if diff.actions.is_empty() {
+        println!(
+            "lab {lab}: {pods} pods up to date ({:.1}s)",
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    }
+    let summary = summarize(&diff.actions);
+    let progress = Progress::new(quiet);
+    progress.step(format!("lab {lab}: {summary}"));
+    let limits = Limits {
+        pods: args.parallel.max(1),
+        ..Limits::default()
+    };
+    let result = reconcile::execute(&engine, diff.actions, limits, &progress).await;
+    progress.finish();
+    result.map_err(|e| {
+        anyhow!("lab {lab} is not complete; run `noglab up` again once fixed:\n{e:#}")
+    })?;
+    println!(
+        "lab {lab}: {pods} pods up ({summary}) in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn summarize(actions: &[Action]) -> String {
+    let count = |f: fn(&Action) -> bool| actions.iter().filter(|a| f(a)).count();
+    let mut parts = Vec::new();
+    let created = count(|a| matches!(a, Action::CreateContainer { .. }));
+    let started = count(|a| matches!(a, Action::StartContainer { .. }));
+    let removed = count(|a| matches!(a, Action::RemoveContainer { .. }));
+    let nets = count(|a| matches!(a, Action::CreateNetwork { .. }));
+    if created > 0 {
+        parts.push(format!("{created} containers created"));
+    }
+    if started > 0 {
+        parts.push(format!("{started} started"));
+    }
+    if removed > 0 {
+        parts.push(format!("{removed} removed"));
+    }
+    if nets > 0 {
+        parts.push(format!("{nets} networks created"));
+    }
+    parts.join(", ")
+}
+
+/// The lab's share of noglab's address range: the one its networks carry,
+/// or the first free block big enough.
+async fn lab_block<E: Engine>(
+    engine: &E,
+    lab: &str,
+    observed: &Observed,
+    layout: &Plumbing,
+    pods: u32,
+) -> Result<Ipv4Net> {
+    let existing: BTreeSet<Ipv4Net> = observed
+        .networks
+        .iter()
+        .filter_map(|n| n.label(labels::BLOCK)?.parse().ok())
+        .collect();
+    if let Some(block) = existing.iter().next() {
+        layout.check_block(*block, pods).map_err(input_error)?;
+        return Ok(*block);
+    }
+    let mut taken = engine.used_subnets().await?;
+    for n in engine.networks(Scope::All).await? {
+        if n.label(labels::LAB) != Some(lab) {
+            taken.extend(
+                n.label(labels::BLOCK)
+                    .and_then(|b| b.parse::<Ipv4Net>().ok()),
+            );
+        }
+    }
+    let range = planning::plumbing::range().map_err(input_error)?;
+    planning::plumbing::allocate(range, layout.block_prefix(pods), &taken).ok_or_else(|| {
+        anyhow!(
+            "noglab's address range {range} has no free block for lab {lab}; remove a lab with `noglab down`, or set NOGLAB_PLUMBING_RANGE to a larger range"
+        )
+    })
+}
+
+/// Every image the plan uses must be on the engine: `up` never pulls.
+async fn check_images<E: Engine>(engine: &E, plan: &Plan) -> Result<()> {
+    let mut wanted: Vec<(&str, &str)> = plan
+        .containers()
+        .map(|(_, c)| (c.image.as_str(), c.kind.as_str()))
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup_by_key(|(image, _)| *image);
+    let mut missing = Vec::new();
+    for (image, kind) in wanted {
+        if !engine.image_exists(image).await? {
+            missing.push(format!("{image} (kind {kind})"));
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(anyhow!(
+            "missing images: {}; build them with `noglab images build`, or load a bundle",
+            missing.join(", ")
+        ))
+    }
+}

@@ -1,0 +1,584 @@
+//! The Docker engine through bollard: the only file that imports it.
+//!
+//! Speaks whatever API version the engine offers (>= 1.41, Docker 20.10),
+//! turns 404 and 409 into typed outcomes, and names the resource in every
+//! failure: "failed to create network bgp-p03-l1: ...".
+
+use std::collections::{BTreeMap, HashMap};
+use std::pin::Pin;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use bollard::errors::Error as BollardError;
+use bollard::models::{
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig, Ipam,
+    IpamConfig, NetworkConnectRequest, NetworkCreateRequest, NetworkingConfig, RestartPolicy,
+    RestartPolicyNameEnum,
+};
+use bollard::query_parameters::{
+    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, UploadToContainerOptionsBuilder,
+};
+use bollard::Docker;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use ipnet::Ipv4Net;
+use tokio::io::AsyncWrite;
+
+use super::{
+    Created, Engine, ExecOutput, ObservedContainer, ObservedNetwork, ObservedVolume, Scope,
+};
+use crate::plan::{labels, Attachment, ContainerSpec, FileSpec, NetworkSpec};
+
+/// The oldest engine API noglab supports (Docker 20.10).
+const MIN_API: (u32, u32) = (1, 41);
+
+/// How often Docker runs a node's readiness probe for `status`. Each run is
+/// an exec: with 120 containers, more often than this costs a core.
+const HEALTH_INTERVAL: Duration = Duration::from_secs(15);
+
+#[derive(Clone)]
+pub struct DockerEngine {
+    docker: Docker,
+}
+
+fn status(e: &BollardError) -> Option<u16> {
+    match e {
+        BollardError::DockerResponseServerError { status_code, .. } => Some(*status_code),
+        _ => None,
+    }
+}
+
+/// The engine's message without bollard's "Docker responded with status code" prefix.
+fn reason(e: &BollardError) -> String {
+    match e {
+        BollardError::DockerResponseServerError { message, .. } => message.trim().to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn fail(what: String, e: BollardError) -> anyhow::Error {
+    anyhow!("failed to {what}: {}", reason(&e))
+}
+
+fn map_labels(l: Option<HashMap<String, String>>) -> BTreeMap<String, String> {
+    l.unwrap_or_default().into_iter().collect()
+}
+
+fn label_filter(scope: Scope<'_>) -> HashMap<String, Vec<String>> {
+    let value = match scope {
+        Scope::Lab(lab) => format!("{}={lab}", labels::LAB),
+        Scope::All => labels::LAB.to_string(),
+    };
+    HashMap::from([("label".to_string(), vec![value])])
+}
+
+impl DockerEngine {
+    /// Connects as the docker CLI would (`DOCKER_HOST` or the local socket)
+    /// and agrees on an API version the engine speaks.
+    pub async fn connect() -> Result<DockerEngine> {
+        let host =
+            std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+        let docker = Docker::connect_with_defaults()
+            .map_err(|e| anyhow!("cannot use the Docker engine at {host}: {e}"))?
+            .with_timeout(Duration::from_secs(300));
+        let docker = docker.negotiate_version().await.map_err(|e| {
+            anyhow!(
+                "cannot reach the Docker engine at {host}: {}; is dockerd running? (scripts/setup-engine.sh installs and starts it)",
+                reason(&e)
+            )
+        })?;
+        let v = docker.client_version();
+        let (major, minor): (u32, u32) = (
+            v.major_version.try_into().unwrap_or(0),
+            v.minor_version.try_into().unwrap_or(0),
+        );
+        if (major, minor) < MIN_API {
+            bail!(
+                "the Docker engine at {host} speaks API {major}.{minor}; noglab needs {}.{} (Docker 20.10) or newer",
+                MIN_API.0,
+                MIN_API.1
+            );
+        }
+        Ok(DockerEngine { docker })
+    }
+
+    pub fn api_version(&self) -> String {
+        let v = self.docker.client_version();
+        format!("{}.{}", v.major_version, v.minor_version)
+    }
+
+    /// Pulls an image; the caller falls back to building it when this fails.
+    pub async fn pull(&self, reference: &str) -> Result<()> {
+        let (image, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(image)
+            .tag(tag)
+            .build();
+        let mut stream = self.docker.create_image(Some(options), None, None);
+        while let Some(item) = stream.next().await {
+            item.map_err(|e| fail(format!("pull {reference}"), e))?;
+        }
+        Ok(())
+    }
+
+    /// Builds an image from a tar context; `log` gets each line of output.
+    pub async fn build(
+        &self,
+        reference: &str,
+        dockerfile: &str,
+        context: Vec<u8>,
+        mut log: impl FnMut(&str),
+    ) -> Result<()> {
+        let options = BuildImageOptionsBuilder::default()
+            .dockerfile(dockerfile)
+            .t(reference)
+            .rm(true)
+            .forcerm(true)
+            .build();
+        let docker = self.docker.clone().with_timeout(Duration::from_secs(3600));
+        let mut stream = docker.build_image(
+            options,
+            None,
+            Some(bollard::body_full(Bytes::from(context))),
+        );
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| fail(format!("build image {reference}"), e))?;
+            if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                bail!("failed to build image {reference}: {err}");
+            }
+            if let Some(line) = info.stream {
+                for l in line.lines() {
+                    if !l.trim().is_empty() {
+                        log(l);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Image size in bytes, or None when the engine does not have it.
+    pub async fn image_size(&self, reference: &str) -> Result<Option<i64>> {
+        match self.docker.inspect_image(reference).await {
+            Ok(i) => Ok(Some(i.size.unwrap_or(0))),
+            Err(e) if status(&e) == Some(404) => Ok(None),
+            Err(e) => Err(fail(format!("inspect image {reference}"), e)),
+        }
+    }
+
+    /// Starts an interactive command with a TTY of the given size.
+    pub async fn exec_interactive(
+        &self,
+        container: &str,
+        cmd: &[String],
+        size: (u16, u16),
+    ) -> Result<Interactive> {
+        let exec = self
+            .docker
+            .create_exec(
+                container,
+                bollard::models::ExecConfig {
+                    attach_stdin: Some(true),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    tty: Some(true),
+                    cmd: Some(cmd.to_vec()),
+                    env: Some(vec![format!(
+                        "TERM={}",
+                        std::env::var("TERM").unwrap_or_else(|_| "xterm".into())
+                    )]),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| fail(format!("start `{}` in {container}", cmd.join(" ")), e))?;
+        let started = self
+            .docker
+            .start_exec(
+                &exec.id,
+                Some(bollard::exec::StartExecOptions {
+                    detach: false,
+                    tty: true,
+                    output_capacity: None,
+                }),
+            )
+            .await
+            .map_err(|e| fail(format!("attach to {container}"), e))?;
+        let bollard::exec::StartExecResults::Attached { output, input } = started else {
+            bail!("failed to attach to {container}: the engine detached the command");
+        };
+        let _ = self.resize(&exec.id, size).await;
+        let output = output.map(|item| match item {
+            Ok(o) => Ok(o.into_bytes()),
+            Err(e) => Err(anyhow!("lost the connection to the node: {}", reason(&e))),
+        });
+        Ok(Interactive {
+            exec_id: exec.id,
+            output: Box::pin(output),
+            input,
+        })
+    }
+
+    pub async fn resize(&self, exec_id: &str, (cols, rows): (u16, u16)) -> Result<()> {
+        self.docker
+            .resize_exec(
+                exec_id,
+                bollard::exec::ResizeExecOptions {
+                    height: rows,
+                    width: cols,
+                },
+            )
+            .await
+            .map_err(|e| fail("resize the terminal".into(), e))
+    }
+
+    pub async fn exec_exit_code(&self, exec_id: &str) -> Result<i64> {
+        let info = self
+            .docker
+            .inspect_exec(exec_id)
+            .await
+            .map_err(|e| fail("read the command's exit code".into(), e))?;
+        Ok(info.exit_code.unwrap_or(0))
+    }
+
+    /// Runs a command and streams its output as it comes.
+    pub async fn exec_streaming(
+        &self,
+        container: &str,
+        cmd: &[String],
+        mut sink: impl FnMut(bool, &[u8]),
+    ) -> Result<i64> {
+        let exec = self
+            .docker
+            .create_exec(
+                container,
+                bollard::models::ExecConfig {
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    cmd: Some(cmd.to_vec()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| fail(format!("run `{}` in {container}", cmd.join(" ")), e))?;
+        let started = self
+            .docker
+            .start_exec(&exec.id, None)
+            .await
+            .map_err(|e| fail(format!("run `{}` in {container}", cmd.join(" ")), e))?;
+        if let bollard::exec::StartExecResults::Attached { mut output, .. } = started {
+            while let Some(item) = output.next().await {
+                match item.map_err(|e| fail(format!("read output of {container}"), e))? {
+                    bollard::container::LogOutput::StdErr { message } => sink(true, &message),
+                    other => sink(false, &other.into_bytes()),
+                }
+            }
+        }
+        self.exec_exit_code(&exec.id).await
+    }
+}
+
+/// An interactive command in a node: its output, its input, its exec id.
+pub struct Interactive {
+    pub exec_id: String,
+    pub output: Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>,
+    pub input: Pin<Box<dyn AsyncWrite + Send>>,
+}
+
+fn tar_of(files: &BTreeMap<String, FileSpec>) -> std::io::Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, file) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(file.content.len() as u64);
+        header.set_mode(file.mode);
+        header.set_mtime(0);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_cksum();
+        builder.append_data(
+            &mut header,
+            path.trim_start_matches('/'),
+            file.content.as_bytes(),
+        )?;
+    }
+    builder.into_inner()
+}
+
+impl Engine for DockerEngine {
+    async fn containers(&self, scope: Scope<'_>) -> Result<Vec<ObservedContainer>> {
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&label_filter(scope))
+            .build();
+        let list = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| fail("list containers".into(), e))?;
+        Ok(list
+            .into_iter()
+            .map(|c| ObservedContainer {
+                id: c.id.unwrap_or_default(),
+                name: c
+                    .names
+                    .and_then(|n| n.into_iter().next())
+                    .unwrap_or_default()
+                    .trim_start_matches('/')
+                    .to_string(),
+                labels: map_labels(c.labels),
+                state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+                status: c.status.unwrap_or_default(),
+                created: c.created.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn networks(&self, scope: Scope<'_>) -> Result<Vec<ObservedNetwork>> {
+        let options = ListNetworksOptionsBuilder::default()
+            .filters(&label_filter(scope))
+            .build();
+        let list = self
+            .docker
+            .list_networks(Some(options))
+            .await
+            .map_err(|e| fail("list networks".into(), e))?;
+        Ok(list
+            .into_iter()
+            .map(|n| ObservedNetwork {
+                id: n.id.unwrap_or_default(),
+                name: n.name.unwrap_or_default(),
+                subnets: subnets_of(n.ipam.as_ref()),
+                labels: map_labels(n.labels),
+            })
+            .collect())
+    }
+
+    async fn volumes(&self, scope: Scope<'_>) -> Result<Vec<ObservedVolume>> {
+        let options = ListVolumesOptionsBuilder::default()
+            .filters(&label_filter(scope))
+            .build();
+        let list = self
+            .docker
+            .list_volumes(Some(options))
+            .await
+            .map_err(|e| fail("list volumes".into(), e))?;
+        Ok(list
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| ObservedVolume {
+                name: v.name,
+                labels: v.labels.into_iter().collect(),
+            })
+            .collect())
+    }
+
+    async fn used_subnets(&self) -> Result<Vec<Ipv4Net>> {
+        let list = self
+            .docker
+            .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
+            .await
+            .map_err(|e| fail("list networks".into(), e))?;
+        Ok(list
+            .iter()
+            .flat_map(|n| subnets_of(n.ipam.as_ref()))
+            .collect())
+    }
+
+    async fn image_exists(&self, reference: &str) -> Result<bool> {
+        Ok(self.image_size(reference).await?.is_some())
+    }
+
+    async fn create_network(&self, spec: &NetworkSpec) -> Result<Created> {
+        let request = NetworkCreateRequest {
+            name: spec.name.clone(),
+            driver: Some("bridge".into()),
+            // Not `internal`: Docker's internal networks drop routed lab
+            // traffic. The host gets no address on the bridge and does no NAT.
+            internal: Some(false),
+            ipam: Some(Ipam {
+                driver: Some("default".into()),
+                config: Some(vec![IpamConfig {
+                    subnet: Some(spec.subnet.to_string()),
+                    gateway: Some(spec.gateway.to_string()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            options: Some(HashMap::from([
+                ("com.docker.network.bridge.name".into(), spec.bridge.clone()),
+                (
+                    "com.docker.network.bridge.inhibit_ipv4".into(),
+                    "true".into(),
+                ),
+                (
+                    "com.docker.network.bridge.enable_ip_masquerade".into(),
+                    "false".into(),
+                ),
+            ])),
+            labels: Some(spec.labels.clone().into_iter().collect()),
+            ..Default::default()
+        };
+        match self.docker.create_network(request).await {
+            Ok(_) => Ok(Created::New),
+            Err(e) if status(&e) == Some(409) => Ok(Created::Existed),
+            Err(e) => Err(fail(format!("create network {}", spec.name), e)),
+        }
+    }
+
+    async fn remove_network(&self, name: &str) -> Result<()> {
+        match self.docker.remove_network(name).await {
+            Ok(()) => Ok(()),
+            Err(e) if status(&e) == Some(404) => Ok(()),
+            Err(e) => Err(fail(format!("remove network {name}"), e)),
+        }
+    }
+
+    async fn remove_volume(&self, name: &str) -> Result<()> {
+        let options = RemoveVolumeOptionsBuilder::default().force(true).build();
+        match self.docker.remove_volume(name, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if status(&e) == Some(404) => Ok(()),
+            Err(e) => Err(fail(format!("remove volume {name}"), e)),
+        }
+    }
+
+    async fn create_container(&self, spec: &ContainerSpec) -> Result<Created> {
+        let ns = |d: Duration| Some(d.as_nanos() as i64);
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            hostname: Some(spec.hostname.clone()),
+            labels: Some(spec.labels.clone().into_iter().collect()),
+            healthcheck: Some(HealthConfig {
+                test: Some(vec!["CMD".into(), "/usr/local/sbin/noglab-health".into()]),
+                interval: ns(HEALTH_INTERVAL),
+                timeout: ns(Duration::from_secs(10)),
+                retries: Some(3),
+                start_period: ns(Duration::from_secs(60)),
+                ..Default::default()
+            }),
+            host_config: Some(HostConfig {
+                cap_add: Some(spec.capabilities.clone()),
+                sysctls: Some(spec.sysctls.clone().into_iter().collect()),
+                init: Some(true),
+                memory: Some(spec.memory),
+                pids_limit: Some(spec.pids),
+                restart_policy: Some(RestartPolicy {
+                    name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                    maximum_retry_count: None,
+                }),
+                network_mode: Some(spec.mgmt.network.clone()),
+                ..Default::default()
+            }),
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    spec.mgmt.network.clone(),
+                    endpoint(&spec.mgmt, vec![spec.node.clone()]),
+                )])),
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default()
+            .name(&spec.name)
+            .build();
+        match self.docker.create_container(Some(options), body).await {
+            Ok(_) => Ok(Created::New),
+            Err(e) if status(&e) == Some(409) => Ok(Created::Existed),
+            Err(e) if status(&e) == Some(404) => Err(anyhow!(
+                "failed to create container {}: image {} is missing; run `noglab images build`",
+                spec.name,
+                spec.image
+            )),
+            Err(e) => Err(fail(format!("create container {}", spec.name), e)),
+        }
+    }
+
+    async fn connect(&self, container: &str, a: &Attachment) -> Result<()> {
+        let request = NetworkConnectRequest {
+            container: container.to_string(),
+            endpoint_config: Some(endpoint(a, Vec::new())),
+        };
+        self.docker
+            .connect_network(&a.network, request)
+            .await
+            .map_err(|e| fail(format!("connect {container} to network {}", a.network), e))
+    }
+
+    async fn upload(&self, container: &str, files: &BTreeMap<String, FileSpec>) -> Result<()> {
+        let tar = tar_of(files).with_context(|| format!("failed to pack files for {container}"))?;
+        let options = UploadToContainerOptionsBuilder::default().path("/").build();
+        self.docker
+            .upload_to_container(
+                container,
+                Some(options),
+                bollard::body_full(Bytes::from(tar)),
+            )
+            .await
+            .map_err(|e| fail(format!("copy files into {container}"), e))
+    }
+
+    async fn start(&self, container: &str) -> Result<()> {
+        match self
+            .docker
+            .start_container(
+                container,
+                None::<bollard::query_parameters::StartContainerOptions>,
+            )
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) if status(&e) == Some(304) => Ok(()),
+            Err(e) => Err(fail(format!("start container {container}"), e)),
+        }
+    }
+
+    async fn remove_container(&self, name: &str) -> Result<()> {
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        match self.docker.remove_container(name, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if status(&e) == Some(404) => Ok(()),
+            Err(e) => Err(fail(format!("remove container {name}"), e)),
+        }
+    }
+
+    async fn exec(&self, container: &str, cmd: &[String]) -> Result<ExecOutput> {
+        let mut out = ExecOutput::default();
+        out.code = self
+            .exec_streaming(container, cmd, |is_err, bytes| {
+                if is_err {
+                    out.stderr.extend_from_slice(bytes)
+                } else {
+                    out.stdout.extend_from_slice(bytes)
+                }
+            })
+            .await?;
+        Ok(out)
+    }
+}
+
+fn endpoint(a: &Attachment, aliases: Vec<String>) -> EndpointSettings {
+    EndpointSettings {
+        ipam_config: Some(EndpointIpamConfig {
+            ipv4_address: Some(a.docker_ip.to_string()),
+            ..Default::default()
+        }),
+        aliases: (!aliases.is_empty()).then_some(aliases),
+        ..Default::default()
+    }
+}
+
+fn subnets_of(ipam: Option<&Ipam>) -> Vec<Ipv4Net> {
+    ipam.and_then(|i| i.config.as_ref())
+        .map(|configs| {
+            configs
+                .iter()
+                .filter_map(|c| c.subnet.as_ref()?.parse::<Ipv4Net>().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}

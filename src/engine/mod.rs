@@ -1,0 +1,124 @@
+//! The container engine as noglab sees it: a small trait in noglab's own
+//! types. `docker.rs` is the only implementation that talks to a real
+//! engine (and the only file that imports bollard); `fake.rs` records calls
+//! for tests of the reconciler.
+
+#![allow(async_fn_in_trait)]
+
+pub mod docker;
+pub mod fake;
+
+use std::collections::BTreeMap;
+
+use ipnet::Ipv4Net;
+
+use crate::plan::{Attachment, ContainerSpec, FileSpec, NetworkSpec};
+
+/// A container noglab found on the engine, by its labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedContainer {
+    pub id: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    /// Docker's state: created, running, exited, paused, restarting, dead.
+    pub state: String,
+    /// Docker's human status: `Up 3 minutes (healthy)`.
+    pub status: String,
+    pub created: i64,
+}
+
+impl ObservedContainer {
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key).map(String::as_str)
+    }
+
+    /// The health Docker last saw, from the status text.
+    pub fn health(&self) -> &'static str {
+        if self.state != "running" {
+            return "-";
+        }
+        if self.status.contains("(healthy)") {
+            "healthy"
+        } else if self.status.contains("(unhealthy)") {
+            "unhealthy"
+        } else if self.status.contains("starting") {
+            "starting"
+        } else {
+            "unknown"
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedNetwork {
+    pub id: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub subnets: Vec<Ipv4Net>,
+}
+
+impl ObservedNetwork {
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key).map(String::as_str)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedVolume {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Whether a create made something new or found it already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    New,
+    Existed,
+}
+
+/// What a command run in a node printed and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExecOutput {
+    pub code: i64,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+/// Where a lab's resources are looked for: one lab, or every noglab lab.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    Lab(&'a str),
+    All,
+}
+
+pub trait Engine: Sync {
+    /// Containers with noglab's labels, in one list call.
+    async fn containers(&self, scope: Scope<'_>) -> anyhow::Result<Vec<ObservedContainer>>;
+    /// Networks with noglab's labels.
+    async fn networks(&self, scope: Scope<'_>) -> anyhow::Result<Vec<ObservedNetwork>>;
+    /// Volumes with noglab's labels.
+    async fn volumes(&self, scope: Scope<'_>) -> anyhow::Result<Vec<ObservedVolume>>;
+    /// Every IPv4 subnet any network on the engine uses, noglab's or not.
+    async fn used_subnets(&self) -> anyhow::Result<Vec<Ipv4Net>>;
+    async fn image_exists(&self, reference: &str) -> anyhow::Result<bool>;
+
+    async fn create_network(&self, spec: &NetworkSpec) -> anyhow::Result<Created>;
+    /// Removes a network; one already gone is fine.
+    async fn remove_network(&self, name: &str) -> anyhow::Result<()>;
+    async fn remove_volume(&self, name: &str) -> anyhow::Result<()>;
+
+    /// Creates a container attached to its management network only.
+    async fn create_container(&self, spec: &ContainerSpec) -> anyhow::Result<Created>;
+    async fn connect(&self, container: &str, attachment: &Attachment) -> anyhow::Result<()>;
+    async fn upload(
+        &self,
+        container: &str,
+        files: &BTreeMap<String, FileSpec>,
+    ) -> anyhow::Result<()>;
+    async fn start(&self, container: &str) -> anyhow::Result<()>;
+    /// Removes a container with its anonymous volumes; one already gone is fine.
+    async fn remove_container(&self, name: &str) -> anyhow::Result<()>;
+
+    /// Runs a command in a container and collects its output.
+    async fn exec(&self, container: &str, cmd: &[String]) -> anyhow::Result<ExecOutput>;
+}

@@ -1,0 +1,100 @@
+//! The registry of node kinds: for each, its image, where its main config
+//! goes, what it needs from the kernel, what `connect` opens and how to tell
+//! it is ready. Data only; the plan and the commands read it.
+
+/// What noglab knows about one kind of node.
+#[derive(Debug)]
+pub struct Kind {
+    pub name: &'static str,
+    pub description: &'static str,
+    /// The folder under `images/` its image is built from.
+    pub image: &'static str,
+    /// Where a node's `config:` template is rendered to.
+    pub config_path: Option<&'static str>,
+    /// Linux capabilities added to Docker's defaults (never privileged).
+    pub capabilities: &'static [&'static str],
+    /// Namespaced sysctls set at container creation.
+    pub sysctls: &'static [(&'static str, &'static str)],
+    /// The command `connect` opens.
+    pub shell: &'static [&'static str],
+    /// A shell command that exits 0 once the node is ready.
+    pub readiness: &'static str,
+    /// A shell command that makes the daemon read its config again.
+    pub reload: Option<&'static str>,
+}
+
+/// Every kind needs NET_ADMIN: the node's init renames its interfaces and
+/// sets the planned addresses at each start.
+const BASE_SYSCTLS: &[(&str, &str)] = &[
+    ("net.ipv6.conf.all.disable_ipv6", "0"),
+    ("net.ipv6.conf.default.disable_ipv6", "0"),
+];
+
+const ROUTER_SYSCTLS: &[(&str, &str)] = &[
+    ("net.ipv6.conf.all.disable_ipv6", "0"),
+    ("net.ipv6.conf.default.disable_ipv6", "0"),
+    ("net.ipv4.ip_forward", "1"),
+    ("net.ipv6.conf.all.forwarding", "1"),
+    ("net.ipv6.conf.default.forwarding", "1"),
+    ("net.ipv4.conf.all.rp_filter", "0"),
+    ("net.ipv4.conf.default.rp_filter", "0"),
+];
+
+pub static KINDS: &[Kind] = &[
+    Kind {
+        name: "frr",
+        description: "FRRouting: bgpd, ospfd, ospf6d, isisd, bfdd, with the RPKI module",
+        image: "frr",
+        config_path: Some("/etc/frr/frr.conf"),
+        capabilities: &["NET_ADMIN", "NET_RAW", "SYS_ADMIN"],
+        sysctls: ROUTER_SYSCTLS,
+        shell: &["vtysh"],
+        readiness: "vtysh -c 'show version' >/dev/null 2>&1",
+        reload: Some("/usr/lib/frr/frr-reload.py --reload /etc/frr/frr.conf"),
+    },
+    Kind {
+        name: "host",
+        description: "Debian client: ping, traceroute, mtr, dig, curl, tcpdump, ssh",
+        image: "host",
+        config_path: None,
+        capabilities: &["NET_ADMIN", "NET_RAW"],
+        sysctls: BASE_SYSCTLS,
+        shell: &["bash"],
+        readiness: "true",
+        reload: None,
+    },
+];
+
+pub fn lookup(name: &str) -> Option<&'static Kind> {
+    KINDS.iter().find(|k| k.name == name)
+}
+
+pub fn names() -> Vec<&'static str> {
+    KINDS.iter().map(|k| k.name).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_images_exist() {
+        let mut names = names();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), KINDS.len());
+        for k in KINDS {
+            assert!(
+                crate::images::lookup(k.image).is_some(),
+                "kind {} names image {} that noglab cannot build",
+                k.name,
+                k.image
+            );
+            assert!(
+                !k.capabilities.contains(&"ALL"),
+                "kind {} asks for every capability",
+                k.name
+            );
+        }
+    }
+}

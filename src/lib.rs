@@ -1,0 +1,17 @@
+//! noglab: identical, isolated per-participant network lab pods on Docker.
+//!
+//! The core (`topology`, `kinds`, `plan`, `reconcile`) is plain synchronous
+//! code; only `engine` talks to Docker, and `commands` glue the two.
+
+#[macro_use]
+pub mod topology;
+pub mod cli;
+pub mod commands;
+pub mod diag;
+pub mod engine;
+pub mod images;
+pub mod kinds;
+pub mod plan;
+pub mod progress;
+pub mod reconcile;
+pub mod state;

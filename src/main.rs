@@ -1,0 +1,70 @@
+//! noglab's entry point: parse the command line, run the verb, print the
+//! whole error chain and map it to the contract's exit codes.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use noglab::cli::{Cli, Command, ImagesCommand};
+use noglab::commands;
+use noglab::diag::{self, Diagnostics, InputError};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: failed to start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => report(&err),
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Validate { file, pods } => commands::validate::run(&file, pods),
+        Command::Plan { file, pods, format } => commands::plan::run(&file, pods, format),
+        Command::Up(args) => commands::up::run(args, quiet).await,
+        Command::Status { lab, format } => commands::status::run(lab, format).await,
+        Command::Reset { lab, pod, node } => commands::reset::run(lab, &pod, node, quiet).await,
+        Command::Exec {
+            pod,
+            target,
+            command,
+        } => commands::exec::run(pod, &target, &command).await,
+        Command::Connect { pod, target } => commands::connect::run(pod, &target).await,
+        Command::Down { lab, all } => commands::down::run(lab, all).await,
+        Command::Images { command } => match command {
+            ImagesCommand::Build {
+                kinds,
+                rebuild,
+                bootstrap_base,
+            } => commands::images::build(&kinds, rebuild, bootstrap_base, quiet).await,
+            ImagesCommand::List { format } => commands::images::list(format).await,
+        },
+    }
+}
+
+fn report(err: &anyhow::Error) -> ExitCode {
+    if let Some(code) = err.downcast_ref::<diag::ExitCode>() {
+        return ExitCode::from(code.0.clamp(1, 255) as u8);
+    }
+    if let Some(d) = err.downcast_ref::<Diagnostics>() {
+        eprintln!("{d}");
+        return ExitCode::from(2);
+    }
+    eprintln!("error: {err:#}");
+    if err.chain().any(|e| e.is::<InputError>()) {
+        ExitCode::from(2)
+    } else {
+        ExitCode::from(1)
+    }
+}

@@ -1,0 +1,658 @@
+//! From a loaded topology and a pod count to the desired state of every pod:
+//! networks, containers, addresses, labels, rendered files and a spec hash.
+//!
+//! Synchronous and deterministic: no filesystem, no Docker, ordered maps.
+//! `expand` is a named sequence of steps (interfaces, plumbing, then per pod:
+//! vars, links, node contexts, files, specs) so each can be read alone.
+
+pub mod addr;
+pub mod plumbing;
+pub mod render;
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use ipnet::{Ipv4Net, Ipv6Net};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value as Json};
+use sha2::{Digest, Sha256};
+
+use crate::diag::Diagnostics;
+use crate::kinds;
+use crate::topology::spans::Path;
+use crate::topology::{parse_endpoint, Loaded, Topology};
+
+pub use plumbing::Plumbing;
+
+/// Label keys, shared with the reconciler and the commands.
+pub mod labels {
+    pub const LAB: &str = "noglab.lab";
+    pub const POD: &str = "noglab.pod";
+    pub const NODE: &str = "noglab.node";
+    pub const KIND: &str = "noglab.kind";
+    pub const NETWORK: &str = "noglab.network";
+    pub const BLOCK: &str = "noglab.block";
+    pub const HASH: &str = "noglab.hash";
+}
+
+/// Per-node limits, so one participant's runaway process cannot starve the room.
+pub const MEMORY_LIMIT: i64 = 1 << 30;
+pub const PIDS_LIMIT: i64 = 1024;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Plan {
+    pub lab: String,
+    pub pods: u32,
+    /// The lab's share of noglab's plumbing range.
+    pub block: Ipv4Net,
+    pub pod_plans: BTreeMap<u32, PodPlan>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PodPlan {
+    pub pod: u32,
+    pub networks: Vec<NetworkSpec>,
+    pub containers: Vec<ContainerSpec>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NetworkSpec {
+    pub name: String,
+    /// The Linux bridge's name on the host: `ngl` and a hash, 15 characters.
+    pub bridge: String,
+    /// Docker's subnet, from the plumbing block; only used to find the
+    /// interface inside the node, never as a lab address.
+    pub subnet: Ipv4Net,
+    pub gateway: Ipv4Addr,
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Attachment {
+    pub network: String,
+    /// The address Docker gives the endpoint, by which the node's init
+    /// recognises the interface before renaming it.
+    pub docker_ip: Ipv4Addr,
+    pub interface: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipv4: Option<Ipv4Net>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<Ipv6Net>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileSpec {
+    pub mode: u32,
+    pub content: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub node: String,
+    pub kind: String,
+    pub image: String,
+    pub hostname: String,
+    pub labels: BTreeMap<String, String>,
+    pub capabilities: Vec<String>,
+    pub sysctls: BTreeMap<String, String>,
+    pub memory: i64,
+    pub pids: i64,
+    pub mgmt: Attachment,
+    pub links: Vec<Attachment>,
+    pub files: BTreeMap<String, FileSpec>,
+}
+
+impl Plan {
+    pub fn containers(&self) -> impl Iterator<Item = (u32, &ContainerSpec)> {
+        self.pod_plans
+            .values()
+            .flat_map(|p| p.containers.iter().map(move |c| (p.pod, c)))
+    }
+}
+
+/// A problem with one value of the topology, in some pods.
+#[derive(Debug, Clone)]
+struct Problem {
+    path: Path,
+    message: String,
+}
+
+/// Expands `loaded` for pods 1..=pods inside the plumbing `block`.
+pub fn expand(loaded: &Loaded, pods: u32, block: Ipv4Net) -> Result<Plan, Diagnostics> {
+    let t = &loaded.topology;
+    let ifaces = assign_interfaces(t);
+    let plumbing = Plumbing::layout(t);
+    if let Err(message) = plumbing.check_block(block, pods) {
+        return Err(loaded.diagnostics(vec![(path!["pods"], message)]));
+    }
+
+    let mut problems: BTreeMap<(Path, String), Vec<u32>> = BTreeMap::new();
+    let mut pod_plans = BTreeMap::new();
+    for pod in 1..=pods {
+        match expand_pod(loaded, &ifaces, &plumbing, block, pod, pods) {
+            Ok(p) => {
+                pod_plans.insert(pod, p);
+            }
+            Err(found) => {
+                for p in found {
+                    problems.entry((p.path, p.message)).or_default().push(pod);
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        let list = problems
+            .into_iter()
+            .map(|((path, message), in_pods)| {
+                let suffix = if pods == 1 || in_pods.len() as u32 == pods {
+                    String::new()
+                } else {
+                    format!(" (in {})", describe_pods(&in_pods))
+                };
+                (path, format!("{message}{suffix}"))
+            })
+            .collect();
+        return Err(loaded.diagnostics(list));
+    }
+    Ok(Plan {
+        lab: t.name.clone(),
+        pods,
+        block,
+        pod_plans,
+    })
+}
+
+/// `pod 3`, `pods 1-4, 7`.
+pub fn describe_pods(pods: &[u32]) -> String {
+    let mut ranges: Vec<(u32, u32)> = Vec::new();
+    for &p in pods {
+        match ranges.last_mut() {
+            Some((_, end)) if *end + 1 == p => *end = p,
+            _ => ranges.push((p, p)),
+        }
+    }
+    let text: Vec<String> = ranges
+        .iter()
+        .map(|(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
+        .collect();
+    format!(
+        "pod{} {}",
+        if pods.len() == 1 { "" } else { "s" },
+        text.join(", ")
+    )
+}
+
+/// Step 1: every link endpoint's interface. Explicit names are reserved
+/// first; a bare node name then takes the node's lowest free ethN, in link
+/// order.
+pub fn assign_interfaces(t: &Topology) -> Vec<Vec<(String, String)>> {
+    let mut used: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+    for link in &t.links {
+        for ep in &link.endpoints {
+            if let Ok((node, Some(iface))) = parse_endpoint(ep) {
+                if let Ok(n) = iface[3..].parse::<u32>() {
+                    used.entry(node).or_default().push(n);
+                }
+            }
+        }
+    }
+    t.links
+        .iter()
+        .map(|link| {
+            link.endpoints
+                .iter()
+                .map(|ep| match parse_endpoint(ep) {
+                    Ok((node, Some(iface))) => (node.to_string(), iface.to_string()),
+                    Ok((node, None)) => {
+                        let taken = used.entry(node).or_default();
+                        let n = (1..).find(|n| !taken.contains(n)).unwrap_or(1);
+                        taken.push(n);
+                        (node.to_string(), format!("eth{n}"))
+                    }
+                    Err(_) => (ep.clone(), String::new()),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Per-link addresses of one pod: subnet and each endpoint's address.
+struct LinkAddrs {
+    v4: Option<Ipv4Net>,
+    v6: Option<Ipv6Net>,
+}
+
+fn expand_pod(
+    loaded: &Loaded,
+    ifaces: &[Vec<(String, String)>],
+    plumbing: &Plumbing,
+    block: Ipv4Net,
+    pod: u32,
+    pods: u32,
+) -> Result<PodPlan, Vec<Problem>> {
+    let t = &loaded.topology;
+    let mut problems = Vec::new();
+    let base = json!({ "pod": pod, "pods": pods, "lab": t.name });
+
+    // Step 2: lab-wide vars.
+    let mut lab_vars = serde_json::Map::new();
+    for (k, v) in &t.vars {
+        match render::render_value(v, &base) {
+            Ok(r) => {
+                lab_vars.insert(k.clone(), r);
+            }
+            Err(message) => problems.push(Problem {
+                path: path!["vars", k.as_str()],
+                message,
+            }),
+        }
+    }
+    let mut with_vars = base.clone();
+    with_vars["vars"] = Json::Object(lab_vars.clone());
+
+    // Step 3: link subnets and endpoint addresses.
+    let mut links: Vec<LinkAddrs> = Vec::new();
+    for (li, link) in t.links.iter().enumerate() {
+        let n = link.endpoints.len() as u32;
+        let v4 = link.ipv4.as_ref().and_then(|tpl| {
+            let path = path!["links", li, "ipv4"];
+            let parsed = render::render(tpl, &with_vars).and_then(|s| addr::parse_v4(&s));
+            match parsed {
+                Ok(net) if addr::usable_v4(net) < u64::from(n) => {
+                    problems.push(Problem {
+                        path,
+                        message: format!(
+                            "subnet {net} has {} usable addresses for {n} endpoints",
+                            addr::usable_v4(net)
+                        ),
+                    });
+                    None
+                }
+                Ok(net) => Some(net),
+                Err(message) => {
+                    problems.push(Problem { path, message });
+                    None
+                }
+            }
+        });
+        let v6 = link.ipv6.as_ref().and_then(|tpl| {
+            let path = path!["links", li, "ipv6"];
+            let parsed = render::render(tpl, &with_vars).and_then(|s| addr::parse_v6(&s));
+            match parsed {
+                Ok(net) if addr::usable_v6(net) < u128::from(n) => {
+                    problems.push(Problem {
+                        path,
+                        message: format!(
+                            "subnet {net} has {} usable addresses for {n} endpoints",
+                            addr::usable_v6(net)
+                        ),
+                    });
+                    None
+                }
+                Ok(net) => Some(net),
+                Err(message) => {
+                    problems.push(Problem { path, message });
+                    None
+                }
+            }
+        });
+        links.push(LinkAddrs { v4, v6 });
+    }
+    overlaps(&links, &mut problems);
+
+    // Step 4: each node's interfaces, as templates see them.
+    let mut node_ifaces: BTreeMap<&str, serde_json::Map<String, Json>> = BTreeMap::new();
+    for (li, eps) in ifaces.iter().enumerate() {
+        let la = &links[li];
+        for (k, (node, iface)) in eps.iter().enumerate() {
+            let mut entry = serde_json::Map::new();
+            if let Some(net) = la.v4 {
+                if let Some(a) = addr::nth_v4(net, k as u32) {
+                    entry.insert("ipv4".into(), json!(format!("{a}/{}", net.prefix_len())));
+                    entry.insert("ipv4_address".into(), json!(a.to_string()));
+                }
+                entry.insert("ipv4_network".into(), json!(net.to_string()));
+            }
+            if let Some(net) = la.v6 {
+                if let Some(a) = addr::nth_v6(net, k as u32) {
+                    entry.insert("ipv6".into(), json!(format!("{a}/{}", net.prefix_len())));
+                    entry.insert("ipv6_address".into(), json!(a.to_string()));
+                }
+                entry.insert("ipv6_network".into(), json!(net.to_string()));
+            }
+            if eps.len() == 2 {
+                let other = 1 - k;
+                let (peer, peer_iface) = &eps[other];
+                entry.insert("peer".into(), json!(peer));
+                entry.insert("peer_interface".into(), json!(peer_iface));
+                if let Some(a) = la.v4.and_then(|n| addr::nth_v4(n, other as u32)) {
+                    entry.insert("peer_ipv4_address".into(), json!(a.to_string()));
+                }
+                if let Some(a) = la.v6.and_then(|n| addr::nth_v6(n, other as u32)) {
+                    entry.insert("peer_ipv6_address".into(), json!(a.to_string()));
+                }
+            }
+            node_ifaces
+                .entry(node.as_str())
+                .or_default()
+                .insert(iface.clone(), Json::Object(entry));
+        }
+    }
+    let nodes_json: serde_json::Map<String, Json> = t
+        .nodes
+        .iter()
+        .map(|(name, node)| {
+            let ifs = node_ifaces.get(name.as_str()).cloned().unwrap_or_default();
+            (
+                name.clone(),
+                json!({ "kind": node.kind, "interfaces": ifs }),
+            )
+        })
+        .collect();
+
+    // Step 5: per node, its context, rendered files and container spec.
+    let pod_base = plumbing.pod_base(block, pod);
+    let mut networks = Vec::new();
+    let mgmt_net = plumbing.mgmt_subnet(pod_base);
+    networks.push(network_spec(&t.name, pod, "mgmt", mgmt_net, block));
+    for li in 0..t.links.len() {
+        let subnet = plumbing.link_subnet(pod_base, li);
+        networks.push(network_spec(
+            &t.name,
+            pod,
+            &format!("l{}", li + 1),
+            subnet,
+            block,
+        ));
+    }
+
+    let mut containers = Vec::new();
+    for (ni, (name, node)) in t.nodes.iter().enumerate() {
+        let Some(kind) = kinds::lookup(&node.kind) else {
+            continue;
+        };
+        let mut ctx = with_vars.clone();
+        ctx["node"] = json!(name);
+        let mut vars = lab_vars.clone();
+        let mut node_ok = true;
+        for (k, v) in &node.vars {
+            match render::render_value(v, &ctx) {
+                Ok(r) => {
+                    vars.insert(k.clone(), r);
+                }
+                Err(message) => {
+                    node_ok = false;
+                    problems.push(Problem {
+                        path: path!["nodes", name.as_str(), "vars", k.as_str()],
+                        message,
+                    })
+                }
+            }
+        }
+        ctx["vars"] = Json::Object(vars);
+        ctx["interfaces"] =
+            Json::Object(node_ifaces.get(name.as_str()).cloned().unwrap_or_default());
+        ctx["nodes"] = Json::Object(nodes_json.clone());
+
+        let mut files = BTreeMap::new();
+        let mut render_file = |path: Path, rel: &str, dest: &str, problems: &mut Vec<Problem>| {
+            let Some(src) = loaded.templates.get(rel) else {
+                return;
+            };
+            match render::render(src, &ctx) {
+                Ok(mut text) => {
+                    if !text.ends_with('\n') {
+                        text.push('\n');
+                    }
+                    files.insert(
+                        dest.to_string(),
+                        FileSpec {
+                            mode: 0o644,
+                            content: text,
+                        },
+                    );
+                }
+                Err(message) => problems.push(Problem { path, message }),
+            }
+        };
+        if let (Some(rel), Some(dest)) = (&node.config, kind.config_path) {
+            render_file(
+                path!["nodes", name.as_str(), "config"],
+                rel,
+                dest,
+                &mut problems,
+            );
+        }
+        for (dest, rel) in &node.files {
+            render_file(
+                path!["nodes", name.as_str(), "files", dest.as_str()],
+                rel,
+                dest,
+                &mut problems,
+            );
+        }
+        let mut exec = Vec::new();
+        for (i, line) in node.exec.iter().enumerate() {
+            match render::render(line, &ctx) {
+                Ok(l) => exec.push(l),
+                Err(message) => problems.push(Problem {
+                    path: path!["nodes", name.as_str(), "exec", i],
+                    message,
+                }),
+            }
+        }
+        if !node_ok {
+            continue;
+        }
+
+        // The node's attachments: management first, then its links in
+        // interface order.
+        let mgmt = Attachment {
+            network: networks[0].name.clone(),
+            docker_ip: nth_host(mgmt_net, ni),
+            interface: "eth0".into(),
+            ipv4: None,
+            ipv6: None,
+        };
+        let mut attached = Vec::new();
+        for (li, eps) in ifaces.iter().enumerate() {
+            for (k, (n, iface)) in eps.iter().enumerate() {
+                if n != name {
+                    continue;
+                }
+                let la = &links[li];
+                attached.push(Attachment {
+                    network: networks[li + 1].name.clone(),
+                    docker_ip: nth_host(networks[li + 1].subnet, k),
+                    interface: iface.clone(),
+                    ipv4: la.v4.and_then(|net| {
+                        addr::nth_v4(net, k as u32)
+                            .and_then(|a| Ipv4Net::new(a, net.prefix_len()).ok())
+                    }),
+                    ipv6: la.v6.and_then(|net| {
+                        addr::nth_v6(net, k as u32)
+                            .and_then(|a| Ipv6Net::new(a, net.prefix_len()).ok())
+                    }),
+                });
+            }
+        }
+        attached.sort_by_key(|a| a.interface[3..].parse::<u32>().unwrap_or(0));
+
+        files.insert(
+            "/etc/noglab/interfaces".into(),
+            FileSpec {
+                mode: 0o644,
+                content: interfaces_file(&mgmt, mgmt_net, &attached),
+            },
+        );
+        files.insert(
+            "/etc/noglab/ready".into(),
+            FileSpec {
+                mode: 0o755,
+                content: format!("#!/bin/sh\n{}\n", kind.readiness),
+            },
+        );
+        if !exec.is_empty() {
+            let mut script =
+                String::from("# exec lines of this node, run once it is up, in order\n");
+            for l in &exec {
+                script.push_str(l);
+                script.push('\n');
+            }
+            files.insert(
+                "/etc/noglab/exec.sh".into(),
+                FileSpec {
+                    mode: 0o755,
+                    content: script,
+                },
+            );
+        }
+
+        let mut labels = BTreeMap::new();
+        labels.insert(labels::LAB.to_string(), t.name.clone());
+        labels.insert(labels::POD.to_string(), pod.to_string());
+        labels.insert(labels::NODE.to_string(), name.clone());
+        labels.insert(labels::KIND.to_string(), kind.name.to_string());
+        let image = match &node.image {
+            Some(i) => i.clone(),
+            None => crate::images::lookup(kind.image)
+                .map(|d| d.reference())
+                .unwrap_or_else(|| kind.image.to_string()),
+        };
+        let mut spec = ContainerSpec {
+            name: container_name(&t.name, pod, name),
+            node: name.clone(),
+            kind: kind.name.to_string(),
+            image,
+            hostname: name.clone(),
+            labels,
+            capabilities: kind.capabilities.iter().map(|c| c.to_string()).collect(),
+            sysctls: kind
+                .sysctls
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            memory: MEMORY_LIMIT,
+            pids: PIDS_LIMIT,
+            mgmt,
+            links: attached,
+            files,
+        };
+        let hash = spec_hash(&spec);
+        spec.labels.insert(labels::HASH.to_string(), hash);
+        containers.push(spec);
+    }
+
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(PodPlan {
+        pod,
+        networks,
+        containers,
+    })
+}
+
+/// Step 3b: two links of a pod must not share addresses.
+fn overlaps(links: &[LinkAddrs], problems: &mut Vec<Problem>) {
+    for (i, a) in links.iter().enumerate() {
+        for (j, b) in links.iter().enumerate().take(i) {
+            if let (Some(x), Some(y)) = (a.v4, b.v4) {
+                if x.contains(&y.network()) || y.contains(&x.network()) {
+                    problems.push(Problem {
+                        path: path!["links", i, "ipv4"],
+                        message: format!("subnet {x} overlaps {y} of link {}", j + 1),
+                    });
+                }
+            }
+            if let (Some(x), Some(y)) = (a.v6, b.v6) {
+                if x.contains(&y.network()) || y.contains(&x.network()) {
+                    problems.push(Problem {
+                        path: path!["links", i, "ipv6"],
+                        message: format!("subnet {x} overlaps {y} of link {}", j + 1),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Docker's address for the k-th endpoint of a plumbing subnet: after the
+/// network address and the gateway Docker reserves.
+fn nth_host(net: Ipv4Net, k: usize) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(net.network()) + 2 + k as u32)
+}
+
+/// What the node's init reads at every start: `<docker-ip> <name> [cidr...]`.
+fn interfaces_file(mgmt: &Attachment, mgmt_net: Ipv4Net, links: &[Attachment]) -> String {
+    let mut s =
+        String::from("# <docker-ipv4> <interface> [address/prefix ...], written by noglab\n");
+    s.push_str(&format!(
+        "{} eth0 {}/{}\n",
+        mgmt.docker_ip,
+        mgmt.docker_ip,
+        mgmt_net.prefix_len()
+    ));
+    for a in links {
+        s.push_str(&format!("{} {}", a.docker_ip, a.interface));
+        if let Some(v4) = a.ipv4 {
+            s.push_str(&format!(" {v4}"));
+        }
+        if let Some(v6) = a.ipv6 {
+            s.push_str(&format!(" {v6}"));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+pub fn container_name(lab: &str, pod: u32, node: &str) -> String {
+    format!("{lab}-p{pod:02}-{node}")
+}
+
+fn network_spec(lab: &str, pod: u32, role: &str, subnet: Ipv4Net, block: Ipv4Net) -> NetworkSpec {
+    let name = format!("{lab}-p{pod:02}-{role}");
+    let mut labels = BTreeMap::new();
+    labels.insert(labels::LAB.to_string(), lab.to_string());
+    labels.insert(labels::POD.to_string(), pod.to_string());
+    labels.insert(labels::NETWORK.to_string(), role.to_string());
+    labels.insert(labels::BLOCK.to_string(), block.to_string());
+    let digest = Sha256::digest(name.as_bytes());
+    let bridge = format!(
+        "ngl{}",
+        digest
+            .iter()
+            .take(6)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let mut spec = NetworkSpec {
+        name,
+        bridge,
+        subnet,
+        gateway: Ipv4Addr::from(u32::from(subnet.network()) + 1),
+        labels,
+    };
+    let hash = short_hash(&serde_json::to_vec(&spec).unwrap_or_default());
+    spec.labels.insert(labels::HASH.to_string(), hash);
+    spec
+}
+
+fn spec_hash(spec: &ContainerSpec) -> String {
+    short_hash(&serde_json::to_vec(spec).unwrap_or_default())
+}
+
+fn short_hash(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

@@ -1,0 +1,369 @@
+//! From what the engine has to what the plan wants.
+//!
+//! `diff` is pure: it compares observed resources (found by labels) with the
+//! plan, by spec hash, and returns the actions that close the gap. `execute`
+//! runs them against an [`Engine`], pods in parallel up to a bound, each pod
+//! in order: removals, networks, then containers.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{anyhow, Result};
+use futures_util::stream::{self, StreamExt};
+
+use crate::engine::{Created, Engine, ObservedContainer, ObservedNetwork};
+use crate::plan::{labels, ContainerSpec, NetworkSpec, Plan, PodPlan};
+use crate::progress::Progress;
+
+/// What a lab has on the engine.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    pub containers: Vec<ObservedContainer>,
+    pub networks: Vec<ObservedNetwork>,
+}
+
+impl Observed {
+    /// Pod numbers found on the engine (lab-wide resources excluded).
+    pub fn pods(&self) -> BTreeSet<u32> {
+        let c = self.containers.iter().filter_map(|c| c.label(labels::POD));
+        let n = self.networks.iter().filter_map(|n| n.label(labels::POD));
+        c.chain(n).filter_map(|p| p.parse().ok()).collect()
+    }
+
+    fn pod_containers(&self, pod: u32) -> impl Iterator<Item = &ObservedContainer> {
+        let p = pod.to_string();
+        self.containers
+            .iter()
+            .filter(move |c| c.label(labels::POD) == Some(p.as_str()))
+    }
+
+    fn pod_networks(&self, pod: u32) -> impl Iterator<Item = &ObservedNetwork> {
+        let p = pod.to_string();
+        self.networks
+            .iter()
+            .filter(move |n| n.label(labels::POD) == Some(p.as_str()))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    RemoveContainer {
+        pod: u32,
+        name: String,
+    },
+    RemoveNetwork {
+        pod: u32,
+        name: String,
+    },
+    CreateNetwork {
+        pod: u32,
+        spec: NetworkSpec,
+    },
+    /// Create, attach, copy files in, start, wait until ready.
+    CreateContainer {
+        pod: u32,
+        spec: Box<ContainerSpec>,
+    },
+    /// Start a stopped container and wait until ready.
+    StartContainer {
+        pod: u32,
+        name: String,
+    },
+}
+
+impl Action {
+    pub fn pod(&self) -> u32 {
+        match self {
+            Action::RemoveContainer { pod, .. }
+            | Action::RemoveNetwork { pod, .. }
+            | Action::CreateNetwork { pod, .. }
+            | Action::CreateContainer { pod, .. }
+            | Action::StartContainer { pod, .. } => *pod,
+        }
+    }
+
+    /// Order inside a pod: what goes must go before what comes.
+    fn phase(&self) -> u8 {
+        match self {
+            Action::RemoveContainer { .. } => 0,
+            Action::RemoveNetwork { .. } => 1,
+            Action::CreateNetwork { .. } => 2,
+            Action::CreateContainer { .. } | Action::StartContainer { .. } => 3,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Action::RemoveContainer { name, .. } => format!("remove container {name}"),
+            Action::RemoveNetwork { name, .. } => format!("remove network {name}"),
+            Action::CreateNetwork { spec, .. } => format!("create network {}", spec.name),
+            Action::CreateContainer { spec, .. } => format!("create container {}", spec.name),
+            Action::StartContainer { name, .. } => format!("start container {name}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Diff {
+    pub actions: Vec<Action>,
+    /// Pods on the engine that the plan does not have.
+    pub extra_pods: Vec<u32>,
+}
+
+/// Compares the engine's resources with the plan. With `prune`, pods beyond
+/// the plan are removed; without, they are reported in `extra_pods`.
+pub fn diff(observed: &Observed, plan: &Plan, prune: bool) -> Diff {
+    let mut out = Diff::default();
+    for pod in plan.pod_plans.values() {
+        diff_pod(observed, pod, &mut out.actions);
+    }
+    for pod in observed.pods() {
+        if plan.pod_plans.contains_key(&pod) {
+            continue;
+        }
+        if prune {
+            remove_pod(observed, pod, &mut out.actions);
+        } else {
+            out.extra_pods.push(pod);
+        }
+    }
+    out
+}
+
+/// Actions that remove every container and network of a pod.
+pub fn remove_pod(observed: &Observed, pod: u32, actions: &mut Vec<Action>) {
+    for c in observed.pod_containers(pod) {
+        actions.push(Action::RemoveContainer {
+            pod,
+            name: c.name.clone(),
+        });
+    }
+    for n in observed.pod_networks(pod) {
+        actions.push(Action::RemoveNetwork {
+            pod,
+            name: n.name.clone(),
+        });
+    }
+}
+
+fn diff_pod(observed: &Observed, pod: &PodPlan, actions: &mut Vec<Action>) {
+    let p = pod.pod;
+    let role = |n: &NetworkSpec| n.labels.get(labels::NETWORK).cloned().unwrap_or_default();
+    let planned_roles: BTreeSet<String> = pod.networks.iter().map(role).collect();
+    let mut seen_roles = BTreeSet::new();
+    let mut net_actions = Vec::new();
+    let mut networks_changed = false;
+    for n in observed.pod_networks(p) {
+        let r = n.label(labels::NETWORK).unwrap_or_default().to_string();
+        let planned = pod.networks.iter().find(|s| role(s) == r);
+        let current = planned.is_some_and(|s| {
+            s.labels.get(labels::HASH).map(String::as_str) == n.label(labels::HASH)
+        });
+        // A second network for the same role (an engine without duplicate
+        // checks) is removed like a stale one.
+        if !current || !seen_roles.insert(r.clone()) || !planned_roles.contains(&r) {
+            networks_changed = true;
+            net_actions.push(Action::RemoveNetwork {
+                pod: p,
+                name: n.name.clone(),
+            });
+        }
+    }
+    for spec in &pod.networks {
+        let r = role(spec);
+        let kept = observed.pod_networks(p).any(|n| {
+            n.label(labels::NETWORK) == Some(r.as_str())
+                && n.label(labels::HASH) == spec.labels.get(labels::HASH).map(String::as_str)
+        });
+        if !kept {
+            net_actions.push(Action::CreateNetwork {
+                pod: p,
+                spec: spec.clone(),
+            });
+        }
+    }
+
+    let mut kept_nodes = BTreeSet::new();
+    for c in observed.pod_containers(p) {
+        let node = c.label(labels::NODE).unwrap_or_default();
+        let planned = pod.containers.iter().find(|s| s.node == node);
+        let keep = match planned {
+            None => false,
+            Some(s) => {
+                !networks_changed
+                    && s.labels.get(labels::HASH).map(String::as_str) == c.label(labels::HASH)
+                    // A container that never started may lack attachments or files.
+                    && !matches!(c.state.as_str(), "created" | "dead" | "removing")
+                    && kept_nodes.insert(node.to_string())
+            }
+        };
+        if keep {
+            if c.state == "exited" {
+                actions.push(Action::StartContainer {
+                    pod: p,
+                    name: c.name.clone(),
+                });
+            }
+        } else {
+            actions.push(Action::RemoveContainer {
+                pod: p,
+                name: c.name.clone(),
+            });
+        }
+    }
+    actions.extend(net_actions);
+    for spec in &pod.containers {
+        if !kept_nodes.contains(&spec.node) {
+            actions.push(Action::CreateContainer {
+                pod: p,
+                spec: Box::new(spec.clone()),
+            });
+        }
+    }
+}
+
+/// Tuning for `execute`.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Pods worked on at once.
+    pub pods: usize,
+    /// Containers of one pod worked on at once.
+    pub per_pod: usize,
+    /// Wait for each started node's init and exec lines.
+    pub wait_ready: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            pods: 4,
+            per_pod: 4,
+            wait_ready: true,
+        }
+    }
+}
+
+/// Runs the actions; every pod is tried, failures are reported together.
+pub async fn execute<E: Engine>(
+    engine: &E,
+    actions: Vec<Action>,
+    limits: Limits,
+    progress: &Progress,
+) -> Result<()> {
+    let mut by_pod: BTreeMap<u32, Vec<Action>> = BTreeMap::new();
+    for a in actions {
+        by_pod.entry(a.pod()).or_default().push(a);
+    }
+    progress.add(by_pod.values().map(|v| v.len() as u64).sum());
+    let results: Vec<(u32, Vec<anyhow::Error>)> = stream::iter(by_pod)
+        .map(
+            |(pod, actions)| async move { (pod, run_pod(engine, actions, limits, progress).await) },
+        )
+        .buffer_unordered(limits.pods.max(1))
+        .collect()
+        .await;
+    let mut failures: Vec<String> = Vec::new();
+    let mut sorted = results;
+    sorted.sort_by_key(|(pod, _)| *pod);
+    for (pod, errors) in sorted {
+        for e in errors {
+            failures.push(format!("pod {pod}: {e:#}"));
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(anyhow!("{}", failures.join("\n")))
+    }
+}
+
+async fn run_pod<E: Engine>(
+    engine: &E,
+    mut actions: Vec<Action>,
+    limits: Limits,
+    progress: &Progress,
+) -> Vec<anyhow::Error> {
+    actions.sort_by_key(Action::phase);
+    let mut errors = Vec::new();
+    for phase in 0..=3u8 {
+        let batch: Vec<&Action> = actions.iter().filter(|a| a.phase() == phase).collect();
+        if batch.is_empty() {
+            continue;
+        }
+        let results: Vec<Result<()>> = stream::iter(batch)
+            .map(|a| async move {
+                progress.step(a.describe());
+                let r = run_action(engine, a, limits).await;
+                progress.inc();
+                r
+            })
+            .buffer_unordered(limits.per_pod.max(1))
+            .collect()
+            .await;
+        errors.extend(results.into_iter().filter_map(Result::err));
+        // Creating on top of a failed removal would only add confusion.
+        if !errors.is_empty() {
+            break;
+        }
+    }
+    errors
+}
+
+async fn run_action<E: Engine>(engine: &E, action: &Action, limits: Limits) -> Result<()> {
+    match action {
+        Action::RemoveContainer { name, .. } => engine.remove_container(name).await,
+        Action::RemoveNetwork { name, .. } => engine.remove_network(name).await,
+        Action::CreateNetwork { spec, .. } => match engine.create_network(spec).await? {
+            Created::New => Ok(()),
+            Created::Existed => Err(anyhow!(
+                "failed to create network {}: a network of that name exists without this lab's labels; remove it or rename the lab",
+                spec.name
+            )),
+        },
+        Action::CreateContainer { spec, .. } => {
+            if engine.create_container(spec).await? == Created::Existed {
+                return Err(anyhow!(
+                    "failed to create container {}: a container of that name exists without this lab's labels; remove it or rename the lab",
+                    spec.name
+                ));
+            }
+            for a in &spec.links {
+                engine.connect(&spec.name, a).await?;
+            }
+            engine.upload(&spec.name, &spec.files).await?;
+            engine.start(&spec.name).await?;
+            if limits.wait_ready {
+                wait_ready(engine, &spec.name).await?;
+            }
+            Ok(())
+        }
+        Action::StartContainer { name, .. } => {
+            engine.start(name).await?;
+            if limits.wait_ready {
+                wait_ready(engine, name).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Waits inside the node until its init has set up the interfaces, the kind
+/// is ready and the exec lines ran; fails with their output otherwise.
+pub async fn wait_ready<E: Engine>(engine: &E, container: &str) -> Result<()> {
+    let script = "i=0; while [ ! -s /run/noglab/exec.rc ]; do i=$((i+1)); [ $i -gt 1500 ] && { echo 'timed out waiting for the node to become ready'; exit 124; }; sleep 0.1; done; rc=$(cat /run/noglab/exec.rc); [ \"$rc\" = 0 ] || cat /run/noglab/exec.log; exit $rc";
+    let cmd = vec!["sh".to_string(), "-c".to_string(), script.to_string()];
+    let out = engine.exec(container, &cmd).await?;
+    if out.code != 0 {
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let text = if text.is_empty() {
+            String::from_utf8_lossy(&out.stderr).trim().to_string()
+        } else {
+            text
+        };
+        return Err(anyhow!(
+            "{container} did not come up (exit {}): {}",
+            out.code,
+            text
+        ));
+    }
+    Ok(())
+}

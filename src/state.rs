@@ -1,0 +1,123 @@
+//! noglab's state directory: the plan each lab was brought up with (so
+//! `reset` recreates pods exactly, even if the topology file changed or is
+//! elsewhere) and a lock per lab so two commands never work on one lab at once.
+//!
+//! Nothing else is written outside this directory. Lab names are checked
+//! before they become paths.
+
+use std::fs::{self, File};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use crate::diag::input_error;
+use crate::plan::Plan;
+
+/// `NOGLAB_STATE_DIR`, else `$XDG_STATE_HOME/noglab`, else `~/.local/state/noglab`.
+pub fn dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("NOGLAB_STATE_DIR") {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_STATE_HOME") {
+        return PathBuf::from(d).join("noglab");
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
+    home.join(".local/state/noglab")
+}
+
+/// Checks a lab name from the command line before it is used anywhere.
+pub fn check_lab_name(lab: &str) -> Result<()> {
+    let ok = !lab.is_empty()
+        && lab.len() <= crate::topology::MAX_LAB_NAME
+        && lab.starts_with(|c: char| c.is_ascii_lowercase())
+        && lab
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(input_error(format!(
+            "`{lab}` is not a lab name (lowercase letters, digits and `-`)"
+        )))
+    }
+}
+
+fn lab_dir(lab: &str) -> Result<PathBuf> {
+    check_lab_name(lab)?;
+    Ok(dir().join("labs").join(lab))
+}
+
+fn ensure(path: &PathBuf) -> Result<()> {
+    fs::create_dir_all(path)
+        .with_context(|| format!("failed to create state directory {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = fs::set_permissions(dir(), fs::Permissions::from_mode(0o700));
+    }
+    Ok(())
+}
+
+/// Saves the plan a lab was brought up with (written whole, then renamed).
+pub fn save_plan(plan: &Plan) -> Result<()> {
+    let d = lab_dir(&plan.lab)?;
+    ensure(&d)?;
+    let tmp = d.join("plan.json.tmp");
+    let data = serde_json::to_vec(plan).context("failed to serialize the plan")?;
+    fs::write(&tmp, data).with_context(|| format!("failed to write {}", tmp.display()))?;
+    fs::rename(&tmp, d.join("plan.json"))
+        .with_context(|| format!("failed to save the plan in {}", d.display()))
+}
+
+pub fn load_plan(lab: &str) -> Result<Option<Plan>> {
+    let path = lab_dir(lab)?.join("plan.json");
+    match fs::read(&path) {
+        Ok(data) => Ok(Some(serde_json::from_slice(&data).with_context(|| {
+            format!("failed to read the saved plan {}", path.display())
+        })?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("failed to read {}", path.display())),
+    }
+}
+
+pub fn forget(lab: &str) -> Result<()> {
+    let d = lab_dir(lab)?;
+    match fs::remove_file(d.join("plan.json")) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("failed to remove the saved plan of {lab}")),
+    }
+}
+
+/// An exclusive lock on one lab, held until dropped.
+pub struct LabLock {
+    _file: File,
+}
+
+/// Takes the lab's lock, waiting (and saying so) while another noglab
+/// command holds it.
+pub fn lock(lab: &str) -> Result<LabLock> {
+    let d = lab_dir(lab)?;
+    ensure(&d)?;
+    let path = d.join("lock");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("failed to open lock {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            eprintln!("waiting for another noglab command on lab {lab} to finish...");
+            file.lock()
+                .with_context(|| format!("failed to lock {}", path.display()))?;
+        }
+        Err(fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("failed to lock {}", path.display()));
+        }
+    }
+    Ok(LabLock { _file: file })
+}

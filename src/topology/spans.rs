@@ -1,0 +1,284 @@
+//! Where each key and value of a YAML document stands in its file.
+//!
+//! serde reports no positions for values it accepted, yet validation must
+//! point at the offending line. This pass walks the document's events once
+//! and records, for every path (`nodes` / `r1` / `kind`), the position of the
+//! key and of the value. It also catches duplicate keys, which a plain map
+//! would silently merge.
+
+use std::collections::{BTreeMap, HashMap};
+
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::Marker;
+
+use crate::diag::Diagnostic;
+
+/// One step of a path into the document.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+impl From<&str> for Seg {
+    fn from(s: &str) -> Self {
+        Seg::Key(s.to_string())
+    }
+}
+
+impl From<usize> for Seg {
+    fn from(i: usize) -> Self {
+        Seg::Index(i)
+    }
+}
+
+pub type Path = Vec<Seg>;
+
+/// Builds a path from a mix of keys and indexes: `path!["links", 0, "ipv4"]`.
+#[macro_export]
+macro_rules! path {
+    ($($seg:expr),* $(,)?) => {
+        vec![$($crate::topology::spans::Seg::from($seg)),*]
+    };
+}
+
+/// A line and column, both counted from 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pos {
+    pub line: usize,
+    pub col: usize,
+}
+
+impl From<Marker> for Pos {
+    fn from(m: Marker) -> Self {
+        Pos {
+            line: m.line(),
+            col: m.col() + 1,
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+struct Entry {
+    key: Option<Pos>,
+    value: Option<Pos>,
+}
+
+/// Positions of every key and value, by path.
+#[derive(Debug, Default, Clone)]
+pub struct Spans {
+    entries: BTreeMap<Path, Entry>,
+}
+
+impl Spans {
+    /// Reads positions from `source`. A syntax error comes back as one
+    /// diagnostic; duplicate keys come back as a list.
+    pub fn parse(source: &str) -> Result<(Spans, Vec<Diagnostic>), Diagnostic> {
+        let mut recv = Receiver::default();
+        let mut parser = Parser::new_from_str(source);
+        parser.load(&mut recv, false).map_err(|e| {
+            let pos = Pos::from(*e.marker());
+            Diagnostic {
+                line: pos.line,
+                col: pos.col,
+                message: format!("invalid YAML: {}", e.info()),
+            }
+        })?;
+        Ok((recv.spans, recv.duplicates))
+    }
+
+    /// The position of the value at `path`, or of the nearest ancestor that
+    /// has one, so every message has a place.
+    pub fn value(&self, path: &[Seg]) -> Pos {
+        self.find(path, |e| e.value)
+    }
+
+    /// The position of the key that names `path` (falls back to the value).
+    pub fn key(&self, path: &[Seg]) -> Pos {
+        self.find(path, |e| e.key.or(e.value))
+    }
+
+    fn find(&self, path: &[Seg], pick: impl Fn(&Entry) -> Option<Pos>) -> Pos {
+        let mut p = path;
+        loop {
+            if let Some(pos) = self.entries.get(p).and_then(&pick) {
+                return pos;
+            }
+            match p.split_last() {
+                Some((_, rest)) => p = rest,
+                None => return Pos { line: 1, col: 1 },
+            }
+        }
+    }
+}
+
+enum Frame {
+    Map {
+        path: Path,
+        key: Option<(String, Pos)>,
+        seen: HashMap<String, Pos>,
+    },
+    Seq {
+        path: Path,
+        next: usize,
+    },
+}
+
+#[derive(Default)]
+struct Receiver {
+    spans: Spans,
+    stack: Vec<Frame>,
+    duplicates: Vec<Diagnostic>,
+}
+
+impl Receiver {
+    /// The path a value starting now takes, given the frame it lands in.
+    fn child_path(&self) -> Path {
+        match self.stack.last() {
+            None => Vec::new(),
+            Some(Frame::Map { path, key, .. }) => {
+                let mut p = path.clone();
+                p.push(Seg::Key(
+                    key.as_ref().map(|k| k.0.clone()).unwrap_or_default(),
+                ));
+                p
+            }
+            Some(Frame::Seq { path, next }) => {
+                let mut p = path.clone();
+                p.push(Seg::Index(*next));
+                p
+            }
+        }
+    }
+
+    fn expecting_key(&self) -> bool {
+        matches!(self.stack.last(), Some(Frame::Map { key: None, .. }))
+    }
+
+    fn record_value(&mut self, pos: Pos) -> Path {
+        let path = self.child_path();
+        let key = match self.stack.last() {
+            Some(Frame::Map {
+                key: Some((_, k)), ..
+            }) => Some(*k),
+            _ => None,
+        };
+        let entry = self.spans.entries.entry(path.clone()).or_default();
+        entry.value = Some(pos);
+        entry.key = key;
+        path
+    }
+
+    fn value_done(&mut self) {
+        match self.stack.last_mut() {
+            Some(Frame::Map { key, .. }) => *key = None,
+            Some(Frame::Seq { next, .. }) => *next += 1,
+            None => {}
+        }
+    }
+
+    fn take_key(&mut self, name: String, pos: Pos) {
+        if let Some(Frame::Map { key, seen, .. }) = self.stack.last_mut() {
+            if let Some(first) = seen.get(&name) {
+                self.duplicates.push(Diagnostic {
+                    line: pos.line,
+                    col: pos.col,
+                    message: format!(
+                        "duplicate key `{name}` (first defined at line {})",
+                        first.line
+                    ),
+                });
+            } else {
+                seen.insert(name.clone(), pos);
+            }
+            *key = Some((name, pos));
+        }
+    }
+}
+
+impl MarkedEventReceiver for Receiver {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        let pos = Pos::from(mark);
+        match ev {
+            Event::Scalar(value, ..) => {
+                if self.expecting_key() {
+                    self.take_key(value, pos);
+                } else {
+                    self.record_value(pos);
+                    self.value_done();
+                }
+            }
+            Event::Alias(_) => {
+                if self.expecting_key() {
+                    self.take_key("*alias".into(), pos);
+                } else {
+                    self.record_value(pos);
+                    self.value_done();
+                }
+            }
+            Event::MappingStart(..) | Event::SequenceStart(..) => {
+                if self.expecting_key() {
+                    // A complex key: give it a name no real key has.
+                    self.take_key("?complex".into(), pos);
+                }
+                let path = self.record_value(pos);
+                self.stack.push(if matches!(ev, Event::MappingStart(..)) {
+                    Frame::Map {
+                        path,
+                        key: None,
+                        seen: HashMap::new(),
+                    }
+                } else {
+                    Frame::Seq { path, next: 0 }
+                });
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                self.stack.pop();
+                self.value_done();
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_keys_and_values() {
+        let src = "name: lab\nnodes:\n  r1:\n    kind: frr\nlinks:\n  - endpoints: [r1, r2]\n";
+        let (spans, dups) = Spans::parse(src).expect("parses");
+        assert!(dups.is_empty());
+        assert_eq!(spans.value(&path!["name"]), Pos { line: 1, col: 7 });
+        assert_eq!(spans.key(&path!["nodes", "r1"]), Pos { line: 3, col: 3 });
+        assert_eq!(
+            spans.value(&path!["nodes", "r1", "kind"]),
+            Pos { line: 4, col: 11 }
+        );
+        assert_eq!(
+            spans.value(&path!["links", 0, "endpoints", 1]),
+            Pos { line: 6, col: 22 }
+        );
+        // Unknown paths fall back to the nearest known ancestor.
+        assert_eq!(
+            spans.value(&path!["links", 0, "ipv4"]),
+            Pos { line: 6, col: 5 }
+        );
+    }
+
+    #[test]
+    fn reports_duplicate_keys() {
+        let src = "nodes:\n  r1: {kind: frr}\n  r1: {kind: host}\n";
+        let (_, dups) = Spans::parse(src).expect("parses");
+        assert_eq!(dups.len(), 1);
+        assert_eq!(dups[0].line, 3);
+        assert!(dups[0].message.contains("duplicate key `r1`"));
+    }
+
+    #[test]
+    fn syntax_error_has_a_place() {
+        let err = Spans::parse("nodes:\n  r1: [frr\n").expect_err("bad yaml");
+        assert!(err.line >= 2, "{err:?}");
+    }
+}

@@ -1,0 +1,245 @@
+//! Checks of a topology that hold for every pod: names, kinds, references,
+//! interface names. Each problem is a (path, message) pair; the caller turns
+//! paths into file positions.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::spans::Path;
+use super::{Topology, MAX_LAB_NAME, MAX_NODE_NAME, MAX_PODS};
+use crate::kinds;
+
+/// The most lab interfaces one node may have.
+pub const MAX_INTERFACES: u32 = 64;
+
+pub(super) fn check(t: &Topology, nodes_complete: bool) -> Vec<(Path, String)> {
+    let mut out = Vec::new();
+    if let Err(m) = name_ok(&t.name, MAX_LAB_NAME) {
+        out.push((path!["name"], format!("bad lab name `{}`: {m}", t.name)));
+    }
+    if t.pods == 0 || t.pods > MAX_PODS {
+        out.push((
+            path!["pods"],
+            format!("pods must be between 1 and {MAX_PODS}, not {}", t.pods),
+        ));
+    }
+    if t.nodes.is_empty() && nodes_complete {
+        out.push((path!["nodes"], "a topology needs at least one node".into()));
+    }
+    for (name, node) in &t.nodes {
+        let here = |field: &str| path!["nodes", name.as_str(), field];
+        if let Err(m) = name_ok(name, MAX_NODE_NAME) {
+            out.push((
+                path!["nodes", name.as_str()],
+                format!("bad node name `{name}`: {m}"),
+            ));
+        }
+        match kinds::lookup(&node.kind) {
+            None => out.push((
+                here("kind"),
+                format!(
+                    "unknown kind `{}`; valid kinds: {}",
+                    node.kind,
+                    kinds::names().join(", ")
+                ),
+            )),
+            Some(kind) => {
+                if node.config.is_some() && kind.config_path.is_none() {
+                    out.push((
+                        here("config"),
+                        format!(
+                            "kind `{}` has no main config file; place files with `files:` instead",
+                            kind.name
+                        ),
+                    ));
+                }
+            }
+        }
+        for dest in node.files.keys() {
+            if let Err(m) = container_path(dest) {
+                out.push((path!["nodes", name.as_str(), "files", dest.as_str()], m));
+            }
+        }
+        for (i, line) in node.exec.iter().enumerate() {
+            if line.trim().is_empty() {
+                out.push((
+                    path!["nodes", name.as_str(), "exec", i],
+                    "empty exec line".into(),
+                ));
+            }
+        }
+        if let Some(image) = &node.image {
+            if !image_ok(image) {
+                out.push((here("image"), format!("bad image reference `{image}`")));
+            }
+        }
+    }
+
+    // Interface names given explicitly, per node, with where they were given.
+    let mut explicit: BTreeMap<&str, BTreeMap<String, usize>> = BTreeMap::new();
+    let mut count: BTreeMap<&str, u32> = BTreeMap::new();
+    for (li, link) in t.links.iter().enumerate() {
+        if link.endpoints.len() < 2 {
+            out.push((
+                path!["links", li, "endpoints"],
+                "a link needs at least two endpoints".into(),
+            ));
+        }
+        let mut on_link = BTreeSet::new();
+        for (ei, ep) in link.endpoints.iter().enumerate() {
+            let here = path!["links", li, "endpoints", ei];
+            let (node, iface) = match parse_endpoint(ep) {
+                Ok(x) => x,
+                Err(m) => {
+                    out.push((here, m));
+                    continue;
+                }
+            };
+            let Some((node_name, _)) = t.nodes.get_key_value(node) else {
+                if nodes_complete {
+                    let known: Vec<&str> = t.nodes.keys().map(String::as_str).collect();
+                    out.push((
+                        here,
+                        format!("unknown node `{node}`; nodes are: {}", known.join(", ")),
+                    ));
+                }
+                continue;
+            };
+            if !on_link.insert(node) {
+                out.push((
+                    here.clone(),
+                    format!("node `{node}` appears twice on this link"),
+                ));
+            }
+            *count.entry(node_name.as_str()).or_default() += 1;
+            if let Some(iface) = iface {
+                let used = explicit.entry(node_name.as_str()).or_default();
+                if let Some(first) = used.get(iface) {
+                    out.push((
+                        here,
+                        format!(
+                            "interface `{node}:{iface}` is already used by link {}",
+                            first + 1
+                        ),
+                    ));
+                } else {
+                    used.insert(iface.to_string(), li);
+                }
+            }
+        }
+    }
+    for (node, n) in count {
+        if n > MAX_INTERFACES {
+            out.push((
+                path!["nodes", node],
+                format!("node `{node}` has {n} links; at most {MAX_INTERFACES} are supported"),
+            ));
+        }
+    }
+    out
+}
+
+/// Splits `node` or `node:ethN`, checking the interface name.
+pub fn parse_endpoint(ep: &str) -> Result<(&str, Option<&str>), String> {
+    match ep.split_once(':') {
+        None => Ok((ep, None)),
+        Some((node, iface)) => {
+            let n = iface.strip_prefix("eth").and_then(|d| {
+                (!d.is_empty()
+                    && d.len() <= 3
+                    && d.bytes().all(|b| b.is_ascii_digit())
+                    && !d.starts_with('0'))
+                .then(|| d.parse::<u32>().ok())
+                .flatten()
+            });
+            match n {
+                Some(n) if (1..=MAX_INTERFACES).contains(&n) => Ok((node, Some(iface))),
+                _ if iface == "eth0" => Err(format!(
+                    "`{ep}`: eth0 is the management interface noglab adds; lab links start at eth1"
+                )),
+                _ => Err(format!(
+                    "`{ep}`: interface names are eth1 to eth{MAX_INTERFACES}, not `{iface}`"
+                )),
+            }
+        }
+    }
+}
+
+fn name_ok(name: &str, max: usize) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("it is empty".into());
+    }
+    if name.len() > max {
+        return Err(format!(
+            "at most {max} characters, this one has {}",
+            name.len()
+        ));
+    }
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
+    if !first_ok
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err("use lowercase letters, digits and `-`, starting with a letter".into());
+    }
+    if name.ends_with('-') {
+        return Err("it must not end with `-`".into());
+    }
+    Ok(())
+}
+
+/// A template path is relative and stays inside the topology's folder.
+pub(super) fn template_path(rel: &str) -> Result<(), String> {
+    let p = std::path::Path::new(rel);
+    if rel.is_empty() {
+        return Err("empty template path".into());
+    }
+    if p.is_absolute() {
+        return Err(format!(
+            "template `{rel}` must be a path relative to the topology"
+        ));
+    }
+    if p.components()
+        .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err(format!(
+            "template `{rel}` must stay inside the topology's folder (no `..`)"
+        ));
+    }
+    Ok(())
+}
+
+/// Where a `files:` entry may go inside a container.
+fn container_path(dest: &str) -> Result<(), String> {
+    let p = std::path::Path::new(dest);
+    if !p.is_absolute() {
+        return Err(format!(
+            "file destination `{dest}` must be an absolute path in the node"
+        ));
+    }
+    if p.components()
+        .any(|c| matches!(c, std::path::Component::ParentDir))
+        || dest.ends_with('/')
+    {
+        return Err(format!(
+            "file destination `{dest}` must name a file, without `..`"
+        ));
+    }
+    for reserved in ["/etc/noglab", "/proc", "/sys", "/dev", "/run/noglab"] {
+        if p.starts_with(reserved) {
+            return Err(format!(
+                "file destination `{dest}` is under {reserved}, which noglab reserves"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn image_ok(image: &str) -> bool {
+    !image.is_empty()
+        && image.len() <= 255
+        && image
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/:@".contains(c))
+}
