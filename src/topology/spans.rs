@@ -77,11 +77,34 @@ impl Spans {
         let mut recv = Receiver::default();
         let mut parser = Parser::new_from_str(source);
         parser.load(&mut recv, false).map_err(|e| {
-            let pos = Pos::from(*e.marker());
+            let mut pos = Pos::from(*e.marker());
+            let mut message = format!("invalid YAML: {}", e.info());
+            // At the end of the file there is no line to show: point just
+            // after the last thing written instead.
+            let lines: Vec<&str> = source.lines().collect();
+            if pos.line > lines.len() || lines.get(pos.line - 1).is_none_or(|l| l.trim().is_empty())
+            {
+                if let Some((i, last)) = lines
+                    .iter()
+                    .enumerate()
+                    .rev()
+                    .find(|(_, l)| !l.trim().is_empty())
+                    .filter(|(i, _)| *i + 1 < pos.line)
+                {
+                    pos = Pos {
+                        line: i + 1,
+                        col: last.chars().count() + 1,
+                    };
+                    message.push_str(", but the file ends");
+                }
+            }
+            if let Some(hint) = syntax_hint(e.info()) {
+                message = format!("{message}; {hint}");
+            }
             Diagnostic {
                 line: pos.line,
                 col: pos.col,
-                message: format!("invalid YAML: {}", e.info()),
+                message,
             }
         })?;
         Ok((recv.spans, recv.duplicates))
@@ -109,6 +132,22 @@ impl Spans {
                 None => return Pos { line: 1, col: 1 },
             }
         }
+    }
+}
+
+/// What to do about the syntax errors people make most.
+fn syntax_hint(info: &str) -> Option<&'static str> {
+    if info.contains("tabs disallowed") {
+        Some("indent with spaces")
+    } else if info.contains("did not find expected key")
+        || info.contains("invalid indentation")
+        || info.contains("did not find expected '-'")
+    {
+        Some("check the indentation, and that every quote is closed")
+    } else if info.contains("mapping values are not allowed") {
+        Some("put values that contain `: ` in quotes")
+    } else {
+        None
     }
 }
 
@@ -178,6 +217,20 @@ impl Receiver {
     }
 
     fn take_key(&mut self, name: String, pos: Pos) {
+        if let Some(Frame::Map { path, seen, .. }) = self.stack.last() {
+            // yaml-rust2 marks a block mapping where its first `:` stands;
+            // the mapping starts at its first key.
+            if seen.is_empty() {
+                if let Some(entry) = self.spans.entries.get_mut(path) {
+                    if entry
+                        .value
+                        .is_some_and(|v| (pos.line, pos.col) < (v.line, v.col))
+                    {
+                        entry.value = Some(pos);
+                    }
+                }
+            }
+        }
         if let Some(Frame::Map { key, seen, .. }) = self.stack.last_mut() {
             if let Some(first) = seen.get(&name) {
                 self.duplicates.push(Diagnostic {
@@ -242,6 +295,9 @@ impl MarkedEventReceiver for Receiver {
 }
 
 #[cfg(test)]
+// `path!` builds the owned paths that diagnostics carry; here they are only
+// looked up, which clippy would rather see as slices.
+#[allow(clippy::useless_vec)]
 mod tests {
     use super::*;
 
@@ -258,7 +314,7 @@ mod tests {
         );
         assert_eq!(
             spans.value(&path!["links", 0, "endpoints", 1]),
-            Pos { line: 6, col: 22 }
+            Pos { line: 6, col: 21 }
         );
         // Unknown paths fall back to the nearest known ancestor.
         assert_eq!(
@@ -274,6 +330,35 @@ mod tests {
         assert_eq!(dups.len(), 1);
         assert_eq!(dups[0].line, 3);
         assert!(dups[0].message.contains("duplicate key `r1`"));
+    }
+
+    #[test]
+    fn a_block_mapping_starts_at_its_first_key() {
+        let (spans, _) = Spans::parse(
+            "# lab
+name: lab
+nodes:
+  r1:
+    kind: frr
+",
+        )
+        .expect("parses");
+        assert_eq!(spans.value(&[]), Pos { line: 2, col: 1 });
+        assert_eq!(spans.value(&path!["nodes", "r1"]), Pos { line: 5, col: 5 });
+    }
+
+    #[test]
+    fn an_error_at_the_end_points_at_the_last_line() {
+        let err = Spans::parse(
+            "name: lab
+links:
+  - endpoints: [r1, r2
+
+",
+        )
+        .expect_err("bad yaml");
+        assert_eq!((err.line, err.col), (3, 23), "{err:?}");
+        assert!(err.message.ends_with("but the file ends"), "{err:?}");
     }
 
     #[test]
