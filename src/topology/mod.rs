@@ -10,7 +10,7 @@ pub mod spans;
 mod validate;
 pub use validate::parse_endpoint;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -35,19 +35,22 @@ pub struct Topology {
     pub links: Vec<Link>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+/// The top level as written. Each field is deserialized on its own (see
+/// [`raw_topology`]) so that a wrong type in one does not hide the others.
 struct RawTopology {
-    name: String,
-    #[serde(default)]
-    pods: Option<u32>,
-    #[serde(default)]
+    /// `None` when missing, already reported.
+    name: Option<String>,
+    /// Wider than the topology's `u32` so that any whole number written
+    /// is reported by the range check, as written.
+    pods: Option<i64>,
     vars: BTreeMap<String, serde_yaml::Value>,
-    #[serde(default)]
     nodes: BTreeMap<String, serde_yaml::Value>,
-    #[serde(default)]
+    /// False when `nodes` is there but could not be read (already reported).
+    nodes_read: bool,
     links: Vec<serde_yaml::Value>,
 }
+
+const TOP_FIELDS: &[&str] = &["name", "pods", "vars", "nodes", "links"];
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -165,23 +168,28 @@ pub fn load_str(
             message: format!("invalid YAML: {}", strip_location(&e.to_string())),
         }])
     })?;
-    if !matches!(value, serde_yaml::Value::Mapping(_)) {
-        return Err(fail(vec![Diagnostic {
-            line: 1,
-            col: 1,
-            message: "a topology must be a mapping with at least `name` and `nodes`".into(),
-        }]));
-    }
-
-    let mut problems: Vec<Diagnostic> = Vec::new();
-    let raw: RawTopology = match typed(value, &[], &spans) {
-        Ok(raw) => raw,
-        Err(d) => return Err(fail(vec![d])),
+    let map = match value {
+        serde_yaml::Value::Mapping(map) => map,
+        other => {
+            let what = match other {
+                serde_yaml::Value::Null => "the file is empty",
+                serde_yaml::Value::Sequence(_) => "this is a list",
+                _ => "this is a single value",
+            };
+            return Err(fail(vec![at(
+                spans.value(&[]),
+                format!("{what}; a topology is a mapping with at least `name:` and `nodes:`"),
+            )]));
+        }
     };
 
+    let mut problems: Vec<Diagnostic> = Vec::new();
+    let raw = raw_topology(map, &spans, &mut problems);
+
+    let node_names: BTreeSet<String> = raw.nodes.keys().cloned().collect();
     let mut nodes = BTreeMap::new();
     for (name, v) in raw.nodes {
-        match typed::<Node>(v, &path!["nodes", name.as_str()], &spans) {
+        match typed::<Node>(v, path!["nodes", name.as_str()], &spans) {
             Ok(node) => {
                 nodes.insert(name, node);
             }
@@ -189,35 +197,74 @@ pub fn load_str(
         }
     }
     let mut links = Vec::new();
+    let mut link_index = Vec::new();
     for (i, v) in raw.links.into_iter().enumerate() {
-        match typed::<Link>(v, &path!["links", i], &spans) {
-            Ok(link) => links.push(link),
+        match typed::<Link>(v, path!["links", i], &spans) {
+            Ok(link) => {
+                links.push(link);
+                link_index.push(i);
+            }
             Err(d) => problems.push(d),
         }
     }
-    let complete = problems.is_empty();
+    let pods = match raw.pods {
+        None => 1,
+        Some(p) => u32::try_from(p).unwrap_or(0),
+    };
     let topology = Topology {
-        name: raw.name,
-        pods: raw.pods.unwrap_or(1),
+        name: raw.name.clone().unwrap_or_default(),
+        pods,
         vars: raw.vars,
         nodes,
         links,
     };
+    let mut found = validate::check(
+        &topology,
+        &validate::Shape {
+            has_name: raw.name.is_some(),
+            nodes_read: raw.nodes_read,
+            node_names: &node_names,
+            link_index: &link_index,
+        },
+    );
+    if let Some(p) = raw.pods.filter(|p| u32::try_from(*p).is_err()) {
+        // Out of u32's range: report the number as written.
+        found.retain(|f| f.path != path!["pods"]);
+        found.push(validate::Found {
+            path: path!["pods"],
+            at_key: false,
+            message: format!("pods must be between 1 and {MAX_PODS}, not {p}"),
+        });
+    }
 
     let mut templates = BTreeMap::new();
-    let mut found = validate::check(&topology, complete);
     for (path, rel) in template_refs(&topology) {
         match validate::template_path(rel) {
-            Err(message) => found.push((path, message)),
+            Err(message) => found.push(validate::Found {
+                path,
+                at_key: false,
+                message,
+            }),
             Ok(()) => match read(rel) {
                 Ok(text) => {
                     templates.insert(rel.to_string(), text);
                 }
-                Err(e) => found.push((path, format!("cannot read template `{rel}`: {e}"))),
+                Err(e) => found.push(validate::Found {
+                    path,
+                    at_key: false,
+                    message: format!("cannot read template `{rel}`: {e}"),
+                }),
             },
         }
     }
-    problems.extend(found.into_iter().map(|(p, m)| at(spans.value(&p), m)));
+    problems.extend(found.into_iter().map(|f| {
+        let pos = if f.at_key {
+            spans.key(&f.path)
+        } else {
+            spans.value(&f.path)
+        };
+        at(pos, f.message)
+    }));
     if !problems.is_empty() {
         return Err(fail(problems));
     }
@@ -228,6 +275,94 @@ pub fn load_str(
         topology,
         templates,
     })
+}
+
+/// Reads the top level field by field, reporting every problem.
+fn raw_topology(
+    mut map: serde_yaml::Mapping,
+    spans: &Spans,
+    problems: &mut Vec<Diagnostic>,
+) -> RawTopology {
+    let mut field = |name: &str| map.remove(name).filter(|v| !v.is_null());
+    let name = field("name");
+    let pods = field("pods");
+    let vars = field("vars");
+    let nodes = field("nodes");
+    let links = field("links");
+    for key in map.keys() {
+        let text = match key {
+            serde_yaml::Value::String(s) => s.clone(),
+            other => serde_yaml::to_string(other)
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+        };
+        let message = format!(
+            "unknown field `{text}`, expected one of {}",
+            TOP_FIELDS
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        problems.push(at(
+            spans.key(&[Seg::Key(text.clone())]),
+            plain_words(&message, &[]),
+        ));
+    }
+    // With `nodes:` missing and an unknown field there, the nodes are most
+    // likely under a misspelt key: say that, not that there are none.
+    let nodes_misspelt = nodes.is_none() && !map.is_empty();
+    let name = match name {
+        None => {
+            problems.push(at(
+                spans.value(&[]),
+                plain_words("missing field `name`", &[]),
+            ));
+            None
+        }
+        Some(v) => typed::<String>(v, path!["name"], spans)
+            .map_err(|d| problems.push(d))
+            .ok(),
+    };
+    let pods = pods.and_then(|v| {
+        typed::<i64>(v, path!["pods"], spans)
+            .map_err(|d| problems.push(d))
+            .ok()
+    });
+    let vars = vars
+        .and_then(|v| {
+            typed(v, path!["vars"], spans)
+                .map_err(|d| problems.push(d))
+                .ok()
+        })
+        .unwrap_or_default();
+    let mut nodes_read = !nodes_misspelt;
+    let nodes = nodes
+        .and_then(|v| {
+            typed(v, path!["nodes"], spans)
+                .map_err(|d| {
+                    nodes_read = false;
+                    problems.push(d)
+                })
+                .ok()
+        })
+        .unwrap_or_default();
+    let links = links
+        .and_then(|v| {
+            typed(v, path!["links"], spans)
+                .map_err(|d| problems.push(d))
+                .ok()
+        })
+        .unwrap_or_default();
+    RawTopology {
+        name,
+        pods,
+        vars,
+        nodes,
+        nodes_read,
+        links,
+    }
 }
 
 /// Every template file a topology names, with the path of the value that names it.
@@ -249,24 +384,37 @@ fn template_refs(t: &Topology) -> Vec<(spans::Path, &str)> {
 
 fn read_template(dir: &Path, rel: &str) -> Result<String, String> {
     let full = dir.join(rel);
+    let cannot = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::NotFound => format!(
+            "{} does not exist (template paths are relative to the topology's folder)",
+            full.display()
+        ),
+        _ => format!("{}: {e}", full.display()),
+    };
     // A template must stay inside the topology's folder, links included.
-    let canon_dir = dir.canonicalize().map_err(|e| e.to_string())?;
-    let canon = full.canonicalize().map_err(|e| e.to_string())?;
+    let canon_dir = dir.canonicalize().map_err(cannot)?;
+    let canon = full.canonicalize().map_err(cannot)?;
     if !canon.starts_with(&canon_dir) {
-        return Err("it resolves outside the topology's folder".into());
+        return Err(format!(
+            "{} resolves outside the topology's folder",
+            full.display()
+        ));
     }
-    std::fs::read_to_string(&canon).map_err(|e| e.to_string())
+    if canon.is_dir() {
+        return Err(format!("{} is a folder, not a file", full.display()));
+    }
+    std::fs::read_to_string(&canon).map_err(cannot)
 }
 
 /// Deserializes one part of the document, mapping a serde error to the
 /// place it concerns.
 fn typed<T: serde::de::DeserializeOwned>(
     value: serde_yaml::Value,
-    base: &[Seg],
+    base: spans::Path,
     spans: &Spans,
 ) -> Result<T, Diagnostic> {
     serde_path_to_error::deserialize(value).map_err(|e| {
-        let mut path: spans::Path = base.to_vec();
+        let mut path: spans::Path = base.clone();
         for seg in e.path().iter() {
             match seg {
                 serde_path_to_error::Segment::Seq { index } => path.push(Seg::Index(*index)),
@@ -277,7 +425,7 @@ fn typed<T: serde::de::DeserializeOwned>(
                 serde_path_to_error::Segment::Unknown => {}
             }
         }
-        let message = e.inner().to_string();
+        let message = plain_words(&e.inner().to_string(), &base);
         // For an unknown field, point at the field itself.
         let pos = match backticked(&message) {
             Some(field) if message.starts_with("unknown field") => {
@@ -285,13 +433,19 @@ fn typed<T: serde::de::DeserializeOwned>(
                 p.push(Seg::Key(field.to_string()));
                 spans.key(&p)
             }
-            _ if message.starts_with("missing field") => spans.key(&path),
+            _ if message.starts_with("missing field")
+                || message.starts_with("node `") && message.contains("has no `kind`")
+                || message.starts_with("link ") && message.contains(" has no `") =>
+            {
+                spans.key(&path)
+            }
             _ => spans.value(&path),
         };
         let message = match path.last() {
             Some(Seg::Key(k))
                 if !message.starts_with("unknown field")
-                    && !message.starts_with("missing field") =>
+                    && !message.starts_with("missing field")
+                    && !message.starts_with("node `") =>
             {
                 format!("`{k}`: {message}")
             }
@@ -299,6 +453,66 @@ fn typed<T: serde::de::DeserializeOwned>(
         };
         at(pos, message)
     })
+}
+
+/// serde's wording, in the words of a YAML file: lists and mappings, not
+/// sequences and maps; a missing field said with what to do; a misspelt
+/// field with the likely one.
+fn plain_words(message: &str, base: &[Seg]) -> String {
+    let mut m = message
+        .replace("invalid type: unit value", "nothing given")
+        .replace("invalid type: sequence", "invalid type: list")
+        .replace("invalid type: map", "invalid type: mapping")
+        .replace("expected a sequence", "expected a list")
+        .replace("expected a map", "expected a mapping")
+        .replace("expected i64", "expected a whole number")
+        .replace("expected u32", "expected a whole number");
+    if let Some(field) = backticked(&m).filter(|_| m.starts_with("missing field")) {
+        m = match (base, field) {
+            ([], "name") => {
+                "missing field `name`: every topology needs a lab name, like `name: bgp-lab`"
+                    .to_string()
+            }
+            ([Seg::Key(n), Seg::Key(node)], "kind") if n == "nodes" => format!(
+                "node `{node}` has no `kind`; valid kinds: {}",
+                crate::kinds::names().join(", ")
+            ),
+            ([Seg::Key(l), Seg::Index(i)], _) if l == "links" => {
+                format!("link {} has no `{field}`", i + 1)
+            }
+            _ => m,
+        };
+    } else if let Some(field) = backticked(&m).filter(|_| m.starts_with("unknown field")) {
+        let expected: Vec<&str> = m
+            .split_once("expected ")
+            .map(|(_, list)| list.split('`').skip(1).step_by(2).collect())
+            .unwrap_or_default();
+        if let Some(best) = expected
+            .iter()
+            .map(|c| (distance(field, c), *c))
+            .filter(|(d, c)| *d <= 2 && *d < c.len())
+            .min()
+        {
+            m = format!("{m}; did you mean `{}`?", best.1);
+        }
+    }
+    m
+}
+
+/// Levenshtein distance, for suggesting a field name.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 fn backticked(message: &str) -> Option<&str> {
@@ -312,5 +526,111 @@ fn strip_location(message: &str) -> String {
     match message.find(" at line ") {
         Some(i) => message[..i].to_string(),
         None => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Loads `source` with no template files, returning each problem as
+    /// `LINE:COL: message`.
+    fn problems(source: &str) -> Vec<String> {
+        match load_str(Path::new("t.yml"), source.to_string(), |rel| {
+            Err(format!("no file {rel}"))
+        }) {
+            Ok(_) => Vec::new(),
+            Err(d) => d
+                .items
+                .iter()
+                .map(|i| format!("{}:{}: {}", i.line, i.col, i.message))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_broken_link_does_not_move_the_links_after_it() {
+        let p = problems(
+            "name: lab\nnodes:\n  r1: {kind: frr}\nlinks:\n  - {endpoints: [r1], bogus: 1}\n  - endpoints: [r1, r9]\n",
+        );
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].starts_with("5:23: unknown field `bogus`"), "{p:?}");
+        assert!(p[1].starts_with("6:21: unknown node `r9`"), "{p:?}");
+    }
+
+    #[test]
+    fn a_broken_node_still_counts_as_a_node() {
+        let p = problems(
+            "name: lab\nnodes:\n  r1: {kind: frr, bogus: 1}\n  r2: {kind: frr}\nlinks:\n  - endpoints: [r1, r2, r3]\n",
+        );
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(
+            p[1].contains("unknown node `r3`; nodes are: r1, r2"),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn node_names_are_reported_at_the_name() {
+        let p = problems("name: lab\nnodes:\n  R1:\n    kind: frr\n");
+        assert_eq!(p, vec!["3:3: bad node name `R1`: use lowercase letters, digits and `-`, starting with a letter"]);
+    }
+
+    #[test]
+    fn every_top_level_type_error_comes_back() {
+        let p = problems("name: 42\npods: two\nnodes: [a]\nlinks: {a: b}\n");
+        assert_eq!(p.len(), 4, "{p:?}");
+        assert!(p[1].contains("expected a whole number"), "{p:?}");
+        // With `nodes` unreadable, nothing is said about nodes being missing.
+        assert!(!p.iter().any(|m| m.contains("at least one node")), "{p:?}");
+    }
+
+    #[test]
+    fn pods_out_of_range_are_reported_as_written() {
+        for (written, shown) in [
+            ("0", "0"),
+            ("-3", "-3"),
+            ("4294967296", "4294967296"),
+            ("251", "251"),
+        ] {
+            let p = problems(&format!(
+                "name: lab\npods: {written}\nnodes:\n  r1: {{kind: frr}}\n"
+            ));
+            assert_eq!(
+                p,
+                vec![format!(
+                    "2:7: pods must be between 1 and {MAX_PODS}, not {shown}"
+                )]
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_name_is_said_once() {
+        let p = problems("# lab\nnodes:\n  r1: {kind: frr}\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("2:1: missing field `name`"), "{p:?}");
+    }
+
+    #[test]
+    fn misspelt_fields_get_a_suggestion() {
+        let p = problems("name: lab\nnodes:\n  r1: {kind: frr, confg: x}\n");
+        assert!(p[0].ends_with("did you mean `config`?"), "{p:?}");
+        let p = problems("name: lab\nnode:\n  r1: {kind: frr}\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].ends_with("did you mean `nodes`?"), "{p:?}");
+        assert_eq!(distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn files_may_not_overwrite_the_config() {
+        let p = problems(
+            "name: lab\nnodes:\n  r1:\n    kind: frr\n    config: a\n    files:\n      /etc/frr/frr.conf: a\n",
+        );
+        assert!(
+            p.iter()
+                .any(|m| m.starts_with("7:7: `/etc/frr/frr.conf` is where `config:` goes")),
+            "{p:?}"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Checks of a topology that hold for every pod: names, kinds, references,
-//! interface names. Each problem is a (path, message) pair; the caller turns
-//! paths into file positions.
+//! interface names. Each problem is a path and a message, and whether it is
+//! about the key at that path (a node's name, a file's destination) or its
+//! value; the caller turns paths into file positions.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,30 +12,77 @@ use crate::kinds;
 /// The most lab interfaces one node may have.
 pub const MAX_INTERFACES: u32 = 64;
 
-pub(super) fn check(t: &Topology, nodes_complete: bool) -> Vec<(Path, String)> {
+/// One problem found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Found {
+    pub path: Path,
+    /// Point at the key that names `path` rather than at its value.
+    pub at_key: bool,
+    pub message: String,
+}
+
+fn value(path: Path, message: impl Into<String>) -> Found {
+    Found {
+        path,
+        at_key: false,
+        message: message.into(),
+    }
+}
+
+fn key(path: Path, message: impl Into<String>) -> Found {
+    Found {
+        path,
+        at_key: true,
+        message: message.into(),
+    }
+}
+
+/// What the checks look at beyond the well-formed part of the topology:
+/// parts that failed to deserialize are already reported, yet their names
+/// and places still count.
+pub(super) struct Shape<'a> {
+    /// Whether the topology has a `name` at all (a missing one is
+    /// already reported).
+    pub has_name: bool,
+    /// Whether `nodes` could be read at all; when not, nothing can be said
+    /// about which nodes exist.
+    pub nodes_read: bool,
+    /// Every node name in the file, including nodes whose body is broken.
+    pub node_names: &'a BTreeSet<String>,
+    /// For each link of the topology, its index in the file (links that
+    /// failed to deserialize leave gaps).
+    pub link_index: &'a [usize],
+}
+
+pub(super) fn check(t: &Topology, shape: &Shape) -> Vec<Found> {
     let mut out = Vec::new();
-    if let Err(m) = name_ok(&t.name, MAX_LAB_NAME) {
-        out.push((path!["name"], format!("bad lab name `{}`: {m}", t.name)));
+    if shape.has_name {
+        if let Err(m) = name_ok(&t.name, MAX_LAB_NAME) {
+            out.push(value(path!["name"], bad_name("lab", &t.name, &m)));
+        }
     }
     if t.pods == 0 || t.pods > MAX_PODS {
-        out.push((
+        out.push(value(
             path!["pods"],
             format!("pods must be between 1 and {MAX_PODS}, not {}", t.pods),
         ));
     }
-    if t.nodes.is_empty() && nodes_complete {
-        out.push((path!["nodes"], "a topology needs at least one node".into()));
+    if shape.node_names.is_empty() && shape.nodes_read {
+        out.push(value(
+            path!["nodes"],
+            "a topology needs at least one node under `nodes:`",
+        ));
     }
     for (name, node) in &t.nodes {
         let here = |field: &str| path!["nodes", name.as_str(), field];
         if let Err(m) = name_ok(name, MAX_NODE_NAME) {
-            out.push((
+            out.push(key(
                 path!["nodes", name.as_str()],
-                format!("bad node name `{name}`: {m}"),
+                bad_name("node", name, &m),
             ));
         }
         match kinds::lookup(&node.kind) {
-            None => out.push((
+            None => out.push(value(
                 here("kind"),
                 format!(
                     "unknown kind `{}`; valid kinds: {}",
@@ -44,7 +92,7 @@ pub(super) fn check(t: &Topology, nodes_complete: bool) -> Vec<(Path, String)> {
             )),
             Some(kind) => {
                 if node.config.is_some() && kind.config_path.is_none() {
-                    out.push((
+                    out.push(value(
                         here("config"),
                         format!(
                             "kind `{}` has no main config file; place files with `files:` instead",
@@ -52,24 +100,43 @@ pub(super) fn check(t: &Topology, nodes_complete: bool) -> Vec<(Path, String)> {
                         ),
                     ));
                 }
+                if let (Some(_), Some(dest)) = (&node.config, kind.config_path) {
+                    if node.files.contains_key(dest) {
+                        out.push(key(
+                            path!["nodes", name.as_str(), "files", dest],
+                            format!(
+                                "`{dest}` is where `config:` goes for kind `{}`; drop one of the two",
+                                kind.name
+                            ),
+                        ));
+                    }
+                }
             }
         }
         for dest in node.files.keys() {
             if let Err(m) = container_path(dest) {
-                out.push((path!["nodes", name.as_str(), "files", dest.as_str()], m));
+                out.push(key(
+                    path!["nodes", name.as_str(), "files", dest.as_str()],
+                    m,
+                ));
             }
         }
         for (i, line) in node.exec.iter().enumerate() {
             if line.trim().is_empty() {
-                out.push((
+                out.push(value(
                     path!["nodes", name.as_str(), "exec", i],
-                    "empty exec line".into(),
+                    "empty exec line; remove it or write the command",
                 ));
             }
         }
         if let Some(image) = &node.image {
             if !image_ok(image) {
-                out.push((here("image"), format!("bad image reference `{image}`")));
+                out.push(value(
+                    here("image"),
+                    format!(
+                        "bad image reference `{image}`; write it as `name[:tag]` or `name@digest`"
+                    ),
+                ));
             }
         }
     }
@@ -77,11 +144,11 @@ pub(super) fn check(t: &Topology, nodes_complete: bool) -> Vec<(Path, String)> {
     // Interface names given explicitly, per node, with where they were given.
     let mut explicit: BTreeMap<&str, BTreeMap<String, usize>> = BTreeMap::new();
     let mut count: BTreeMap<&str, u32> = BTreeMap::new();
-    for (li, link) in t.links.iter().enumerate() {
+    for (link, &li) in t.links.iter().zip(shape.link_index) {
         if link.endpoints.len() < 2 {
-            out.push((
+            out.push(value(
                 path!["links", li, "endpoints"],
-                "a link needs at least two endpoints".into(),
+                "a link needs at least two endpoints",
             ));
         }
         let mut on_link = BTreeSet::new();
@@ -90,22 +157,23 @@ pub(super) fn check(t: &Topology, nodes_complete: bool) -> Vec<(Path, String)> {
             let (node, iface) = match parse_endpoint(ep) {
                 Ok(x) => x,
                 Err(m) => {
-                    out.push((here, m));
+                    out.push(value(here, m));
                     continue;
                 }
             };
-            let Some((node_name, _)) = t.nodes.get_key_value(node) else {
-                if nodes_complete {
-                    let known: Vec<&str> = t.nodes.keys().map(String::as_str).collect();
-                    out.push((
-                        here,
-                        format!("unknown node `{node}`; nodes are: {}", known.join(", ")),
-                    ));
+            let Some(node_name) = shape.node_names.get(node) else {
+                if !shape.nodes_read {
+                    continue;
                 }
+                let known: Vec<&str> = shape.node_names.iter().map(String::as_str).collect();
+                out.push(value(
+                    here,
+                    format!("unknown node `{node}`; nodes are: {}", known.join(", ")),
+                ));
                 continue;
             };
             if !on_link.insert(node) {
-                out.push((
+                out.push(value(
                     here.clone(),
                     format!("node `{node}` appears twice on this link"),
                 ));
@@ -114,7 +182,7 @@ pub(super) fn check(t: &Topology, nodes_complete: bool) -> Vec<(Path, String)> {
             if let Some(iface) = iface {
                 let used = explicit.entry(node_name.as_str()).or_default();
                 if let Some(first) = used.get(iface) {
-                    out.push((
+                    out.push(value(
                         here,
                         format!(
                             "interface `{node}:{iface}` is already used by link {}",
@@ -129,7 +197,7 @@ pub(super) fn check(t: &Topology, nodes_complete: bool) -> Vec<(Path, String)> {
     }
     for (node, n) in count {
         if n > MAX_INTERFACES {
-            out.push((
+            out.push(key(
                 path!["nodes", node],
                 format!("node `{node}` has {n} links; at most {MAX_INTERFACES} are supported"),
             ));
@@ -156,6 +224,9 @@ pub fn parse_endpoint(ep: &str) -> Result<(&str, Option<&str>), String> {
                 _ if iface == "eth0" => Err(format!(
                     "`{ep}`: eth0 is the management interface noglab adds; lab links start at eth1"
                 )),
+                _ if iface.is_empty() => Err(format!(
+                    "`{ep}` has no interface name after `:`; write `{node}` for its next free interface, or `{node}:eth1` to `{node}:eth{MAX_INTERFACES}`"
+                )),
                 _ => Err(format!(
                     "`{ep}`: interface names are eth1 to eth{MAX_INTERFACES}, not `{iface}`"
                 )),
@@ -164,9 +235,17 @@ pub fn parse_endpoint(ep: &str) -> Result<(&str, Option<&str>), String> {
     }
 }
 
+fn bad_name(what: &str, name: &str, why: &str) -> String {
+    if name.is_empty() {
+        format!("empty {what} name; {why}")
+    } else {
+        format!("bad {what} name `{name}`: {why}")
+    }
+}
+
 fn name_ok(name: &str, max: usize) -> Result<(), String> {
     if name.is_empty() {
-        return Err("it is empty".into());
+        return Err("use lowercase letters, digits and `-`, starting with a letter".into());
     }
     if name.len() > max {
         return Err(format!(
@@ -218,13 +297,15 @@ fn container_path(dest: &str) -> Result<(), String> {
             "file destination `{dest}` must be an absolute path in the node"
         ));
     }
+    if dest.ends_with('/') {
+        return Err(format!(
+            "file destination `{dest}` is a folder; name the file to write"
+        ));
+    }
     if p.components()
         .any(|c| matches!(c, std::path::Component::ParentDir))
-        || dest.ends_with('/')
     {
-        return Err(format!(
-            "file destination `{dest}` must name a file, without `..`"
-        ));
+        return Err(format!("file destination `{dest}` must not contain `..`"));
     }
     for reserved in ["/etc/noglab", "/proc", "/sys", "/dev", "/run/noglab"] {
         if p.starts_with(reserved) {
