@@ -53,6 +53,38 @@ pub fn usable_v6(net: Ipv6Net) -> u128 {
     }
 }
 
+/// Insists that `net` has an address for each of `n` endpoints, naming
+/// the smallest subnet that would.
+pub fn fits_v4(net: Ipv4Net, n: u32) -> Result<Ipv4Net, String> {
+    if usable_v4(net) >= u64::from(n) {
+        return Ok(net);
+    }
+    let fit = (0..=31u8)
+        .rev()
+        .find(|&p| usable_v4(Ipv4Net::new(net.network(), p).unwrap_or(net)) >= u64::from(n))
+        .unwrap_or(0);
+    Err(format!(
+        "subnet {net} has {} usable address{} for {n} endpoints; use a /{fit} or larger",
+        usable_v4(net),
+        if usable_v4(net) == 1 { "" } else { "es" }
+    ))
+}
+
+pub fn fits_v6(net: Ipv6Net, n: u32) -> Result<Ipv6Net, String> {
+    if usable_v6(net) >= u128::from(n) {
+        return Ok(net);
+    }
+    let fit = (0..=127u8)
+        .rev()
+        .find(|&p| usable_v6(Ipv6Net::new(net.network(), p).unwrap_or(net)) >= u128::from(n))
+        .unwrap_or(0);
+    Err(format!(
+        "subnet {net} has {} usable address{} for {n} endpoints; use a /{fit} or larger",
+        usable_v6(net),
+        if usable_v6(net) == 1 { "" } else { "es" }
+    ))
+}
+
 /// The address endpoint `k` (from 0) gets: the (k+1)-th usable address.
 pub fn nth_v4(net: Ipv4Net, k: u32) -> Option<Ipv4Addr> {
     if u64::from(k) >= usable_v4(net) {
@@ -106,6 +138,19 @@ mod tests {
         assert_eq!(nth_v6(p, 0), Some("2001:db8:1::".parse().expect("ip")));
         assert_eq!(nth_v6(p, 1), Some("2001:db8:1::1".parse().expect("ip")));
         assert_eq!(nth_v6(p, 2), None);
+    }
+
+    #[test]
+    fn too_small_names_the_size_that_fits() {
+        let e = fits_v4(v4("100.64.1.0/30"), 3).expect_err("3 on a /30");
+        assert!(e.ends_with("use a /29 or larger"), "{e}");
+        let e = fits_v4(v4("100.64.1.1/32"), 2).expect_err("2 on a /32");
+        assert!(e.ends_with("use a /31 or larger"), "{e}");
+        let e = fits_v6(parse_v6("2001:db8::/128").expect("valid"), 2).expect_err("/128");
+        assert!(e.ends_with("use a /127 or larger"), "{e}");
+        let e = fits_v6(parse_v6("2001:db8::/127").expect("valid"), 3).expect_err("/127");
+        assert!(e.ends_with("use a /126 or larger"), "{e}");
+        assert!(fits_v4(v4("100.64.1.0/29"), 6).is_ok());
     }
 
     #[test]

@@ -142,18 +142,7 @@ pub fn expand(loaded: &Loaded, pods: u32, block: Ipv4Net) -> Result<Plan, Diagno
         }
     }
     if !problems.is_empty() {
-        let list = problems
-            .into_iter()
-            .map(|((path, message), in_pods)| {
-                let suffix = if pods == 1 || in_pods.len() as u32 == pods {
-                    String::new()
-                } else {
-                    format!(" (in {})", describe_pods(&in_pods))
-                };
-                (path, format!("{message}{suffix}"))
-            })
-            .collect();
-        return Err(loaded.diagnostics(list));
+        return Err(loaded.diagnostics(merge_pods(problems, pods)));
     }
     Ok(Plan {
         lab: t.name.clone(),
@@ -161,6 +150,45 @@ pub fn expand(loaded: &Loaded, pods: u32, block: Ipv4Net) -> Result<Plan, Diagno
         block,
         pod_plans,
     })
+}
+
+/// One message per place: a template that fails in several pods, each
+/// time with its own values, is reported once, with the pods it fails in.
+fn merge_pods(problems: BTreeMap<(Path, String), Vec<u32>>, pods: u32) -> Vec<(Path, String)> {
+    let mut by_path: BTreeMap<Path, Vec<(String, Vec<u32>)>> = BTreeMap::new();
+    for ((path, message), in_pods) in problems {
+        by_path.entry(path).or_default().push((message, in_pods));
+    }
+    let mut out = Vec::new();
+    for (path, mut found) in by_path {
+        // The message of the lowest pod speaks for the others.
+        found.sort_by_key(|(_, in_pods)| in_pods.first().copied());
+        let first_pods = found[0].1.clone();
+        let mut others: Vec<u32> = found[1..]
+            .iter()
+            .flat_map(|(_, p)| p.iter().copied())
+            .filter(|p| !first_pods.contains(p))
+            .collect();
+        others.sort_unstable();
+        others.dedup();
+        let every = first_pods.len() + others.len() == pods as usize;
+        let suffix = match (others.is_empty(), every) {
+            (true, true) => String::new(),
+            (true, false) => format!(" (in {})", describe_pods(&first_pods)),
+            (false, true) => format!(
+                " (in {}; likewise, with other values, in every other pod)",
+                describe_pods(&first_pods)
+            ),
+            (false, false) => format!(
+                " (in {}; likewise, with other values, in {})",
+                describe_pods(&first_pods),
+                describe_pods(&others)
+            ),
+        };
+        let message = std::mem::take(&mut found[0].0);
+        out.push((path, format!("{message}{suffix}")));
+    }
+    out
 }
 
 /// `pod 3`, `pods 1-4, 7`.
@@ -242,16 +270,22 @@ fn expand_pod(
     let base = json!({ "pod": pod, "pods": pods, "lab": t.name });
 
     // Step 2: lab-wide vars.
+    // A var that failed is reported once, not again in every template
+    // that uses it.
+    let mut failed_vars: Vec<String> = Vec::new();
     let mut lab_vars = serde_json::Map::new();
     for (k, v) in &t.vars {
         match render::render_value(v, &base) {
             Ok(r) => {
                 lab_vars.insert(k.clone(), r);
             }
-            Err(message) => problems.push(Problem {
-                path: path!["vars", k.as_str()],
-                message,
-            }),
+            Err(e) => {
+                failed_vars.push(k.clone());
+                problems.push(Problem {
+                    path: path!["vars", k.as_str()],
+                    message: e.inline(),
+                })
+            }
         }
     }
     let mut with_vars = base.clone();
@@ -261,20 +295,25 @@ fn expand_pod(
     let mut links: Vec<LinkAddrs> = Vec::new();
     for (li, link) in t.links.iter().enumerate() {
         let n = link.endpoints.len() as u32;
-        let v4 = link.ipv4.as_ref().and_then(|tpl| {
-            let path = path!["links", li, "ipv4"];
-            let parsed = render::render(tpl, &with_vars).and_then(|s| addr::parse_v4(&s));
-            match parsed {
-                Ok(net) if addr::usable_v4(net) < u64::from(n) => {
-                    problems.push(Problem {
-                        path,
-                        message: format!(
-                            "subnet {net} has {} usable addresses for {n} endpoints",
-                            addr::usable_v4(net)
-                        ),
-                    });
+        let mut subnet = |family: &str, tpl: Option<&String>| {
+            let path = path!["links", li, family];
+            match render::render(tpl?, &with_vars) {
+                Ok(text) => Some((path, text)),
+                Err(e) => {
+                    if !uses_failed_var(&e.message, &failed_vars) {
+                        problems.push(Problem {
+                            path,
+                            message: e.inline(),
+                        });
+                    }
                     None
                 }
+            }
+        };
+        let v4 = subnet("ipv4", link.ipv4.as_ref());
+        let v6 = subnet("ipv6", link.ipv6.as_ref());
+        let v4 = v4.and_then(|(path, text)| {
+            match addr::parse_v4(&text).and_then(|net| addr::fits_v4(net, n)) {
                 Ok(net) => Some(net),
                 Err(message) => {
                     problems.push(Problem { path, message });
@@ -282,20 +321,8 @@ fn expand_pod(
                 }
             }
         });
-        let v6 = link.ipv6.as_ref().and_then(|tpl| {
-            let path = path!["links", li, "ipv6"];
-            let parsed = render::render(tpl, &with_vars).and_then(|s| addr::parse_v6(&s));
-            match parsed {
-                Ok(net) if addr::usable_v6(net) < u128::from(n) => {
-                    problems.push(Problem {
-                        path,
-                        message: format!(
-                            "subnet {net} has {} usable addresses for {n} endpoints",
-                            addr::usable_v6(net)
-                        ),
-                    });
-                    None
-                }
+        let v6 = v6.and_then(|(path, text)| {
+            match addr::parse_v6(&text).and_then(|net| addr::fits_v6(net, n)) {
                 Ok(net) => Some(net),
                 Err(message) => {
                     problems.push(Problem { path, message });
@@ -382,16 +409,18 @@ fn expand_pod(
         ctx["node"] = json!(name);
         let mut vars = lab_vars.clone();
         let mut node_ok = true;
+        let mut failed = failed_vars.clone();
         for (k, v) in &node.vars {
             match render::render_value(v, &ctx) {
                 Ok(r) => {
                     vars.insert(k.clone(), r);
                 }
-                Err(message) => {
+                Err(e) => {
                     node_ok = false;
+                    failed.push(k.clone());
                     problems.push(Problem {
                         path: path!["nodes", name.as_str(), "vars", k.as_str()],
-                        message,
+                        message: e.inline(),
                     })
                 }
             }
@@ -419,7 +448,11 @@ fn expand_pod(
                         },
                     );
                 }
-                Err(message) => problems.push(Problem { path, message }),
+                Err(e) if uses_failed_var(&e.message, &failed) => {}
+                Err(e) => problems.push(Problem {
+                    path,
+                    message: e.in_file(rel),
+                }),
             }
         };
         if let (Some(rel), Some(dest)) = (&node.config, kind.config_path) {
@@ -442,9 +475,10 @@ fn expand_pod(
         for (i, line) in node.exec.iter().enumerate() {
             match render::render(line, &ctx) {
                 Ok(l) => exec.push(l),
-                Err(message) => problems.push(Problem {
+                Err(e) if uses_failed_var(&e.message, &failed) => {}
+                Err(e) => problems.push(Problem {
                     path: path!["nodes", name.as_str(), "exec", i],
-                    message,
+                    message: e.inline(),
                 }),
             }
         }
@@ -560,6 +594,18 @@ fn expand_pod(
     })
 }
 
+/// Whether a render failed only because it used a var whose own template
+/// failed, which is already reported.
+fn uses_failed_var(message: &str, failed: &[String]) -> bool {
+    failed.iter().any(|v| {
+        let name = format!("variable `vars.{v}");
+        message
+            .find(&name)
+            .map(|i| &message[i + name.len()..])
+            .is_some_and(|rest| rest.starts_with('`') || rest.starts_with('.'))
+    })
+}
+
 /// Step 3b: two links of a pod must not share addresses.
 fn overlaps(links: &[LinkAddrs], problems: &mut Vec<Problem>) {
     for (i, a) in links.iter().enumerate() {
@@ -655,4 +701,52 @@ fn short_hash(bytes: &[u8]) -> String {
         .take(8)
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_problem_with_other_values_in_other_pods_is_said_once() {
+        let mut found = BTreeMap::new();
+        let at = path!["links", 0, "ipv4"];
+        found.insert((at.clone(), "`b` is bad".to_string()), vec![5]);
+        found.insert((at.clone(), "`a` is bad".to_string()), vec![4]);
+        found.insert((at.clone(), "`c` is bad".to_string()), vec![6]);
+        assert_eq!(
+            merge_pods(found.clone(), 6),
+            vec![(
+                at.clone(),
+                "`a` is bad (in pod 4; likewise, with other values, in pods 5-6)".to_string()
+            )]
+        );
+        assert_eq!(
+            merge_pods(found, 3),
+            vec![(
+                at.clone(),
+                "`a` is bad (in pod 4; likewise, with other values, in every other pod)"
+                    .to_string()
+            )]
+        );
+        let mut same = BTreeMap::new();
+        same.insert((at.clone(), "bad".to_string()), vec![1, 2, 3]);
+        assert_eq!(
+            merge_pods(same.clone(), 3),
+            vec![(at.clone(), "bad".into())]
+        );
+        assert_eq!(merge_pods(same, 5), vec![(at, "bad (in pods 1-3)".into())]);
+    }
+
+    #[test]
+    fn uses_of_a_failed_var_are_recognised() {
+        let failed = vec!["asn".to_string()];
+        assert!(uses_failed_var(
+            "variable `vars.asn` not found in context",
+            &failed
+        ));
+        assert!(uses_failed_var("variable `vars.asn.x` not found", &failed));
+        assert!(!uses_failed_var("variable `vars.asn2` not found", &failed));
+        assert!(!uses_failed_var("variable `vars.id` not found", &failed));
+    }
 }

@@ -1,23 +1,126 @@
-//! Rendering of tera templates with the whole error chain in the message:
-//! tera's top-level error only says which template failed, the cause says why.
+//! Rendering of tera templates, sandboxed and bounded.
+//!
+//! A pod must come out the same every time from the topology and the pod
+//! number alone, and a template must not be able to hang or exhaust noglab.
+//! So every render:
+//!
+//! - has no access to the environment, the clock, randomness or other files
+//!   (`get_env`, `now`, `get_random`, `include`, `import`, `extends` fail);
+//! - runs at most [`MAX_ITERATIONS`] loop iterations in all, `range` included;
+//! - produces at most [`MAX_PRODUCED`] bytes through `{{ }}`, `set` and text
+//!   repeated by loops, no single value larger than [`MAX_OUTPUT`], and a
+//!   result of at most [`MAX_OUTPUT`].
+//!
+//! tera has no fuel of its own, so the bounds are put into the parsed
+//! template: each loop's container and each `{{ }}`/`set` value goes through
+//! a counting filter, and loop bodies' text becomes counted literals. What
+//! stays unbounded is one single expression that joins the same large value
+//! many times over (`s ~ s ~ s ...`): its size is limited only by the
+//! template's own length times [`MAX_OUTPUT`].
+//!
+//! Errors carry tera's whole cause chain: its top-level error only says
+//! which template failed, the cause says why.
 
-use std::error::Error as _;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-/// Renders one template string against a JSON context.
-pub fn render(template: &str, context: &serde_json::Value) -> Result<String, String> {
-    let ctx = tera::Context::from_value(context.clone()).map_err(|e| e.to_string())?;
-    tera::Tera::one_off(template, &ctx, false).map_err(|e| chain(&e))
+use serde_json::Value;
+use tera::ast::{Expr, ExprVal, FunctionCall, Node, WS};
+
+/// The largest template source and rendered text: 1 MiB.
+pub const MAX_OUTPUT: usize = 1 << 20;
+/// Loop iterations per render, over all loops.
+pub const MAX_ITERATIONS: u64 = 100_000;
+/// Bytes produced per render by `{{ }}`, `set` and text repeated by loops.
+pub const MAX_PRODUCED: u64 = 16 << 20;
+
+/// The name tera knows the template by; never shown.
+const NAME: &str = "__noglab";
+const LOOP_FILTER: &str = "__noglab_loop";
+const VALUE_FILTER: &str = "__noglab_value";
+
+/// Why a template did not render.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderError {
+    /// Line and column inside the template, for syntax errors.
+    pub at: Option<(usize, usize)>,
+    pub message: String,
+}
+
+impl RenderError {
+    fn new(message: impl Into<String>) -> Self {
+        RenderError {
+            at: None,
+            message: message.into(),
+        }
+    }
+
+    /// The message for a template written inline in the topology.
+    pub fn inline(&self) -> String {
+        match self.at {
+            Some((1, col)) => format!("template error at column {col}: {}", self.message),
+            Some((line, col)) => format!(
+                "template error at line {line}, column {col}: {}",
+                self.message
+            ),
+            None => format!("template error: {}", self.message),
+        }
+    }
+
+    /// The message for a template file, named as the topology names it.
+    pub fn in_file(&self, rel: &str) -> String {
+        match self.at {
+            Some((line, col)) => format!("template error in {rel}:{line}:{col}: {}", self.message),
+            None => format!("template error in {rel}: {}", self.message),
+        }
+    }
+}
+
+/// Renders one template string against a JSON context (an object).
+pub fn render(template: &str, context: &Value) -> Result<String, RenderError> {
+    if template.len() > MAX_OUTPUT {
+        return Err(RenderError::new(format!(
+            "the template has {} bytes; noglab renders templates of at most {}",
+            template.len(),
+            human(MAX_OUTPUT as u64)
+        )));
+    }
+    let ctx =
+        tera::Context::from_value(context.clone()).map_err(|e| RenderError::new(e.to_string()))?;
+    // Parsed alone first, so a template reaching for other files is told
+    // so rather than that they are missing.
+    let parsed = tera::Template::new(NAME, None, template)
+        .map_err(|e| at_the_end(explain(&e, context), template))?;
+    forbid(&parsed.ast)?;
+    let budget = Arc::new(Budget::default());
+    let mut tera = sandbox(&budget);
+    tera.add_raw_template(NAME, template)
+        .map_err(|e| explain(&e, context))?;
+    // `templates` is public though hidden in tera 1.x's docs; Cargo.lock
+    // pins the version and the tests below fail if bounding stops working.
+    let parsed = tera
+        .templates
+        .get_mut(NAME)
+        .ok_or_else(|| RenderError::new("the template vanished after parsing"))?;
+    instrument(&mut parsed.ast, false);
+    let out = tera.render(NAME, &ctx).map_err(|e| explain(&e, context))?;
+    if out.len() > MAX_OUTPUT {
+        return Err(RenderError::new(format!(
+            "the rendered text has {} bytes; noglab allows at most {}",
+            out.len(),
+            human(MAX_OUTPUT as u64)
+        )));
+    }
+    Ok(out)
 }
 
 /// Renders every string inside a YAML value (maps and lists included).
-pub fn render_value(
-    value: &serde_yaml::Value,
-    context: &serde_json::Value,
-) -> Result<serde_json::Value, String> {
+pub fn render_value(value: &serde_yaml::Value, context: &Value) -> Result<Value, RenderError> {
     use serde_yaml::Value as Y;
     Ok(match value {
-        Y::String(s) => serde_json::Value::String(render(s, context)?),
-        Y::Sequence(items) => serde_json::Value::Array(
+        Y::String(s) => Value::String(render(s, context)?),
+        Y::Sequence(items) => Value::Array(
             items
                 .iter()
                 .map(|v| render_value(v, context))
@@ -29,40 +132,410 @@ pub fn render_value(
                 let key = match k {
                     Y::String(s) => s.clone(),
                     other => serde_yaml::to_string(other)
-                        .map_err(|e| e.to_string())?
+                        .map_err(|e| RenderError::new(e.to_string()))?
                         .trim()
                         .to_string(),
                 };
                 out.insert(key, render_value(v, context)?);
             }
-            serde_json::Value::Object(out)
+            Value::Object(out)
         }
         Y::Tagged(t) => render_value(&t.value, context)?,
-        other => serde_json::to_value(other).map_err(|e| e.to_string())?,
+        other => serde_json::to_value(other).map_err(|e| RenderError::new(e.to_string()))?,
     })
 }
 
-fn chain(e: &tera::Error) -> String {
-    let mut parts = Vec::new();
-    let mut cur: Option<&dyn std::error::Error> = e.source();
+/// What one render has used so far.
+#[derive(Default)]
+struct Budget {
+    iterations: AtomicU64,
+    produced: AtomicU64,
+}
+
+/// A tera with nothing that reads the world, and bounded growth.
+fn sandbox(budget: &Arc<Budget>) -> tera::Tera {
+    let mut tera = tera::Tera::default();
+    tera.autoescape_on(vec![]);
+    for name in ["now", "get_random", "get_env"] {
+        tera.register_function(name, move |_: &HashMap<String, Value>| {
+            Err(tera::Error::msg(format!(
+                "`{name}()` is not available: a pod must come out the same from the topology and the pod number alone"
+            )))
+        });
+    }
+    tera.register_function("range", bounded_range);
+
+    let b = Arc::clone(budget);
+    tera.register_filter(
+        LOOP_FILTER,
+        move |v: &Value, _: &HashMap<String, Value>| {
+            let n = match v {
+                Value::Array(a) => a.len() as u64,
+                Value::Object(o) => o.len() as u64,
+                Value::String(s) => s.chars().count() as u64,
+                _ => 0,
+            };
+            let total = b.iterations.fetch_add(n, Ordering::Relaxed) + n;
+            if total > MAX_ITERATIONS {
+                return Err(tera::Error::msg(format!(
+                    "loops would run more than {MAX_ITERATIONS} times in this template; noglab stops there"
+                )));
+            }
+            Ok(v.clone())
+        },
+    );
+    let b = Arc::clone(budget);
+    tera.register_filter(
+        VALUE_FILTER,
+        move |v: &Value, _: &HashMap<String, Value>| {
+            let n = size(v);
+            if n > MAX_OUTPUT {
+                return Err(tera::Error::msg(format!(
+                    "a value of {} is larger than the {} noglab allows",
+                    human(n as u64),
+                    human(MAX_OUTPUT as u64)
+                )));
+            }
+            let total = b.produced.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+            if total > MAX_PRODUCED {
+                return Err(tera::Error::msg(format!(
+                    "the template produced more than {} while rendering; noglab stops there",
+                    human(MAX_PRODUCED)
+                )));
+            }
+            Ok(v.clone())
+        },
+    );
+    // Filters whose output can be far larger than their input are checked
+    // before they run.
+    guard(&mut tera, "replace", |v, args| {
+        let s = v.as_str().unwrap_or_default();
+        let from = args.get("from").and_then(Value::as_str).unwrap_or("x");
+        let to = args.get("to").and_then(Value::as_str).unwrap_or_default();
+        s.len() + s.matches(from).count() * to.len()
+    });
+    guard(&mut tera, "indent", |v, args| {
+        let s = v.as_str().unwrap_or_default();
+        let prefix = args
+            .get("prefix")
+            .and_then(Value::as_str)
+            .map_or(4, str::len);
+        s.len() + (s.lines().count() + 1) * prefix
+    });
+    guard(&mut tera, "join", |v, args| {
+        let items = v.as_array().map_or(0, Vec::len);
+        let sep = args.get("sep").and_then(Value::as_str).map_or(0, str::len);
+        size(v) + items * sep
+    });
+    tera
+}
+
+type Estimate = fn(&Value, &HashMap<String, Value>) -> usize;
+
+struct Guarded {
+    name: &'static str,
+    inner: Arc<dyn tera::Filter>,
+    estimate: Estimate,
+}
+
+impl tera::Filter for Guarded {
+    fn filter(&self, value: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
+        let n = (self.estimate)(value, args);
+        if n > MAX_OUTPUT {
+            return Err(tera::Error::msg(format!(
+                "`{}` would produce {}, more than the {} noglab allows",
+                self.name,
+                human(n as u64),
+                human(MAX_OUTPUT as u64)
+            )));
+        }
+        self.inner.filter(value, args)
+    }
+}
+
+fn guard(tera: &mut tera::Tera, name: &'static str, estimate: Estimate) {
+    if let Some(inner) = tera.filters.get(name).cloned() {
+        tera.register_filter(
+            name,
+            Guarded {
+                name,
+                inner,
+                estimate,
+            },
+        );
+    }
+}
+
+/// tera's `range`, refusing to build a list longer than a render may loop.
+fn bounded_range(args: &HashMap<String, Value>) -> tera::Result<Value> {
+    let arg = |name: &str, default: Option<u64>| -> tera::Result<u64> {
+        match args.get(name) {
+            Some(v) => v.as_u64().ok_or_else(|| {
+                tera::Error::msg(format!(
+                    "`range` needs a whole number >= 0 for `{name}`, not {v}"
+                ))
+            }),
+            None => default
+                .ok_or_else(|| tera::Error::msg(format!("`range` needs an `{name}` argument"))),
+        }
+    };
+    let start = arg("start", Some(0))?;
+    let end = arg("end", None)?;
+    let step = arg("step_by", Some(1))?;
+    if step == 0 {
+        return Err(tera::Error::msg("`range` needs a `step_by` of at least 1"));
+    }
+    if start > end {
+        return Err(tera::Error::msg(format!(
+            "`range` needs `start` <= `end`, not {start} > {end}"
+        )));
+    }
+    let items = (end - start).div_ceil(step);
+    if items > MAX_ITERATIONS {
+        return Err(tera::Error::msg(format!(
+            "`range` of {items} items is longer than the {MAX_ITERATIONS} loop iterations noglab allows"
+        )));
+    }
+    Ok(Value::Array(
+        (start..end)
+            .step_by(step as usize)
+            .map(Value::from)
+            .collect(),
+    ))
+}
+
+/// Template features that reach for other files. A template is one file:
+/// there is nothing else for it to include.
+fn forbid(nodes: &[Node]) -> Result<(), RenderError> {
+    for node in nodes {
+        let what = match node {
+            Node::Include(_, names, _) => Some(format!(
+                "`{{% include \"{}\" %}}`",
+                names.first().map(String::as_str).unwrap_or_default()
+            )),
+            Node::Extends(_, name) => Some(format!("`{{% extends \"{name}\" %}}`")),
+            Node::ImportMacro(_, name, _) => Some(format!("`{{% import \"{name}\" %}}`")),
+            Node::MacroDefinition(..) => Some("`{% macro %}`".to_string()),
+            Node::Block(..) => Some("`{% block %}`".to_string()),
+            _ => None,
+        };
+        if let Some(what) = what {
+            return Err(RenderError::new(format!(
+                "{what} is not available: a noglab template is a single file and cannot read others"
+            )));
+        }
+        for body in children(node) {
+            forbid(body)?;
+        }
+    }
+    Ok(())
+}
+
+fn children(node: &Node) -> Vec<&Vec<Node>> {
+    match node {
+        Node::Forloop(_, f, _) => {
+            let mut v = vec![&f.body];
+            v.extend(f.empty_body.as_ref());
+            v
+        }
+        Node::If(i, _) => {
+            let mut v: Vec<&Vec<Node>> = i.conditions.iter().map(|c| &c.2).collect();
+            v.extend(i.otherwise.as_ref().map(|o| &o.1));
+            v
+        }
+        Node::FilterSection(_, s, _) => vec![&s.body],
+        Node::Block(_, b, _) => vec![&b.body],
+        Node::MacroDefinition(_, m, _) => vec![&m.body],
+        _ => Vec::new(),
+    }
+}
+
+/// Puts the counting filters into a parsed template (see the module docs).
+fn instrument(nodes: &mut [Node], in_loop: bool) {
+    for node in nodes.iter_mut() {
+        match node {
+            Node::VariableBlock(_, expr) => count(expr, VALUE_FILTER),
+            Node::Set(_, set) => count(&mut set.value, VALUE_FILTER),
+            Node::Text(text) | Node::Raw(_, text, _) if in_loop => {
+                let mut expr = Expr::new(ExprVal::String(std::mem::take(text)));
+                count(&mut expr, VALUE_FILTER);
+                *node = Node::VariableBlock(WS::default(), expr);
+            }
+            Node::Forloop(_, f, _) => {
+                count(&mut f.container, LOOP_FILTER);
+                instrument(&mut f.body, true);
+                if let Some(body) = f.empty_body.as_mut() {
+                    instrument(body, true);
+                }
+            }
+            Node::If(i, _) => {
+                for c in i.conditions.iter_mut() {
+                    instrument(&mut c.2, in_loop);
+                }
+                if let Some(o) = i.otherwise.as_mut() {
+                    instrument(&mut o.1, in_loop);
+                }
+            }
+            Node::FilterSection(_, s, _) => instrument(&mut s.body, in_loop),
+            _ => {}
+        }
+    }
+}
+
+/// Appends a counting filter; last, so `default` stays the first filter
+/// (tera treats a leading `default` specially).
+fn count(expr: &mut Expr, filter: &str) {
+    expr.filters.push(FunctionCall {
+        name: filter.to_string(),
+        args: HashMap::new(),
+    });
+}
+
+/// Roughly how many bytes a value takes when printed.
+fn size(v: &Value) -> usize {
+    match v {
+        Value::String(s) => s.len(),
+        Value::Array(a) => a.iter().map(|x| size(x) + 1).sum(),
+        Value::Object(o) => o.iter().map(|(k, x)| k.len() + size(x) + 1).sum(),
+        _ => 8,
+    }
+}
+
+fn human(bytes: u64) -> String {
+    if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// Turns tera's error chain into one message that says what broke and,
+/// for an unknown variable, what there is instead.
+fn explain(e: &tera::Error, context: &Value) -> RenderError {
+    let mut parts: Vec<String> = Vec::new();
+    let mut at = None;
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
-        parts.push(err.to_string());
-        cur = err.source();
+        let next = err.source();
+        let text = err.to_string();
+        let wrapper = match err.downcast_ref::<tera::Error>().map(|t| &t.kind) {
+            // "Failed to render/parse 'name'": the cause says more.
+            Some(tera::ErrorKind::Msg(m)) => {
+                m.starts_with("Failed to render") || m.starts_with("Failed to parse")
+            }
+            // "Filter call 'x' failed": the cause names the filter too,
+            // and our own counting filters are no business of the reader.
+            Some(tera::ErrorKind::CallFilter(_)) | Some(tera::ErrorKind::CallFunction(_)) => true,
+            _ => false,
+        };
+        if !(wrapper && next.is_some()) {
+            if let Some((pos, message)) = pest_error(&text) {
+                at = Some(pos);
+                parts.push(message);
+            } else {
+                parts.push(text);
+            }
+        }
+        cur = next;
     }
-    let top = e.to_string();
-    if parts.is_empty() {
-        return format!("template error: {top}");
+    let mut message = parts
+        .join(": ")
+        .replace(&format!(" while rendering '{NAME}'"), "")
+        .replace(&format!(" in '{NAME}'"), "");
+    if let Some(first) = message.chars().next() {
+        message = first.to_lowercase().collect::<String>() + &message[first.len_utf8()..];
     }
-    // The top error names tera's internal one-off template; the causes say what broke.
-    format!("template error: {}", parts.join(": "))
-        .replace(" in '__tera_one_off'", "")
-        .replace(" while rendering '__tera_one_off'", "")
+    if let Some(hint) = undefined_hint(&message, context) {
+        message = format!("{message}; {hint}");
+    }
+    RenderError { at, message }
+}
+
+/// A syntax error where the template ends is nearly always a block left
+/// open; tera only says it expected more.
+fn at_the_end(mut e: RenderError, template: &str) -> RenderError {
+    let Some((line, col)) = e.at else { return e };
+    let lines: Vec<&str> = template.lines().collect();
+    let past_end = line > lines.len()
+        || line == lines.len()
+            && col > lines.last().map_or(0, |l| l.chars().count())
+            && !template.ends_with('\n');
+    // An unclosed `{{` or `{%` says so itself; only an unclosed block
+    // leaves tera wanting "tag or some content".
+    if past_end && e.message.contains("expected tag or some content") {
+        e.message.push_str(
+            "; the template ends inside a block: is an `{% if %}` or `{% for %}` missing its `{% endif %}` or `{% endfor %}`?",
+        );
+    }
+    e
+}
+
+/// Reads tera's pest-style syntax error (` --> 5:1`, the line, a caret and
+/// `= expected ...`) into a place and one line of text.
+fn pest_error(text: &str) -> Option<((usize, usize), String)> {
+    let arrow = text.lines().find_map(|l| l.trim().strip_prefix("--> "))?;
+    let (line, col) = arrow.trim().split_once(':')?;
+    let pos = (line.parse().ok()?, col.parse().ok()?);
+    let message = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("= "))
+        .unwrap_or("syntax error")
+        .to_string();
+    Some((pos, message))
+}
+
+/// For "variable `a.b.c` not found", says what the deepest part that does
+/// exist holds.
+fn undefined_hint(message: &str, context: &Value) -> Option<String> {
+    let rest = message.strip_prefix("variable `")?;
+    let name = &rest[..rest.find('`')?];
+    if !rest[name.len()..].starts_with("` not found") {
+        return None;
+    }
+    let segs: Vec<&str> = name.split('.').collect();
+    let mut cur = context;
+    let mut known = Vec::new();
+    for seg in &segs {
+        match cur.get(seg) {
+            Some(next) => {
+                known.push(*seg);
+                cur = next;
+            }
+            None => break,
+        }
+    }
+    let keys = |v: &Value| -> String {
+        let names: Vec<&str> = v
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        if names.len() > 12 {
+            format!("{}, ...", names[..12].join(", "))
+        } else {
+            names.join(", ")
+        }
+    };
+    if known.is_empty() {
+        return Some(format!("templates see: {}", keys(context)));
+    }
+    let prefix = known.join(".");
+    let missing = segs.get(known.len()).copied().unwrap_or_default();
+    let mut hint = match cur {
+        Value::Object(o) if o.is_empty() => format!("`{prefix}` is empty"),
+        Value::Object(_) => format!("`{prefix}` has: {}", keys(cur)),
+        _ => format!("`{prefix}` is not a map"),
+    };
+    if missing.starts_with("peer") {
+        hint.push_str(" (peer keys exist only on links with exactly two endpoints)");
+    }
+    Some(hint)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::time::{Duration, Instant};
 
     #[test]
     fn renders_arithmetic_on_the_pod() {
@@ -71,14 +544,96 @@ mod tests {
     }
 
     #[test]
-    fn missing_variable_names_it() {
-        let e = render("{{ vars.nope }}", &json!({"vars": {}})).expect_err("fails");
-        assert!(e.contains("vars.nope"), "{e}");
-        assert!(!e.contains("__tera_one_off"), "{e}");
+    fn missing_variable_names_it_and_what_there_is() {
+        let e = render("{{ vars.nope }}", &json!({"vars": {"asn": 1}})).expect_err("fails");
+        assert_eq!(
+            e.message,
+            "variable `vars.nope` not found in context; `vars` has: asn"
+        );
+        let e = render(
+            "{{ interfaces.eth1.peer }}",
+            &json!({"interfaces": {"eth1": {}}}),
+        )
+        .expect_err("fails");
+        assert!(
+            e.message.contains("`interfaces.eth1` is empty (peer keys"),
+            "{e:?}"
+        );
     }
 
     #[test]
-    fn includes_cannot_read_files() {
-        assert!(render("{% include \"/etc/passwd\" %}", &json!({})).is_err());
+    fn syntax_errors_have_a_place_inside_the_template() {
+        let e = render("a\n{% if pod %}\nb", &json!({"pod": 1})).expect_err("fails");
+        assert_eq!(e.at, Some((3, 2)), "{e:?}");
+        assert!(!e.message.contains("-->"), "{e:?}");
+    }
+
+    #[test]
+    fn a_block_left_open_is_named() {
+        for t in ["a\n{% if pod %}\nb", "a\n{% for i in [1] %}\nb\n"] {
+            let e = render(t, &json!({"pod": 1})).expect_err(t);
+            assert!(
+                e.message.contains("missing its `{% endif %}`"),
+                "{t}: {e:?}"
+            );
+        }
+        let e = render("{{ pod }\nb\n", &json!({"pod": 1})).expect_err("bad");
+        assert!(!e.message.contains("endif"), "{e:?}");
+    }
+
+    #[test]
+    fn includes_and_imports_cannot_read_files() {
+        for t in [
+            "{% include \"/etc/passwd\" %}",
+            "{% import \"x.j2\" as x %}{{ x::y() }}",
+            "{% extends \"base\" %}",
+        ] {
+            let e = render(t, &json!({})).expect_err(t);
+            assert!(e.message.contains("cannot read others"), "{t}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn the_world_is_not_visible() {
+        for t in [
+            "{{ now() }}",
+            "{{ get_random(end=9) }}",
+            "{{ get_env(name=\"HOME\") }}",
+        ] {
+            let e = render(t, &json!({})).expect_err(t);
+            assert!(e.message.contains("is not available"), "{t}: {e:?}");
+        }
+    }
+
+    /// Each of these would run for minutes or eat gigabytes unbounded.
+    #[test]
+    fn hostile_templates_stop_quickly() {
+        let hostile = [
+            "{% for i in range(end=100000000) %}x{% endfor %}",
+            "{% for i in range(end=10000) %}{% for j in range(end=10000) %}{{ j }}{% endfor %}{% endfor %}",
+            "{% set s = \"xxxxxxxx\" %}{% for i in range(end=64) %}{% set_global s = s ~ s %}{% endfor %}{{ s | length }}",
+            "{% for i in range(end=1000) %}{% for j in range(end=90) %}0123456789abcdef0123456789abcdef{% endfor %}{% endfor %}",
+            "{% set s = \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\" %}{{ s | replace(from=\"x\", to=s) | replace(from=\"x\", to=s) | replace(from=\"x\", to=s) | length }}",
+        ];
+        for t in hostile {
+            let started = Instant::now();
+            let e = render(t, &json!({})).expect_err(t);
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "{t} took {:?}",
+                started.elapsed()
+            );
+            assert!(e.message.contains("noglab"), "{t}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn ordinary_loops_and_defaults_still_work() {
+        let out = render(
+            "{% for i in range(start=1, end=4) %}{{ i }}{% if not loop.last %},{% endif %}{% endfor %} {{ nope | default(value=\"d\") }}",
+            &json!({}),
+        )
+        .expect("renders");
+        assert_eq!(out, "1,2,3 d");
     }
 }
