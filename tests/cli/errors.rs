@@ -1,0 +1,104 @@
+//! The bad-input corpus: every `tests/errors/NAME.yml` beside the exact
+//! stderr of `noglab validate tests/errors/NAME.yml` in `NAME.err`.
+//!
+//! `NOGLAB_BLESS=1 cargo test --test cli errors` rewrites the `.err` files;
+//! read every changed one: each message must say where and what, and what
+//! to do when there is something to do.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::support::{self, root};
+
+/// The corpus may grow, never silently shrink.
+const AT_LEAST: usize = 40;
+
+/// A hostile template must be stopped, not waited out.
+const SLOWEST: Duration = Duration::from_secs(5);
+
+fn cases() -> Vec<PathBuf> {
+    let dir = root().join("tests/errors");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yml"))
+        .collect();
+    cases.sort();
+    cases
+}
+
+fn relative(path: &Path) -> String {
+    path.strip_prefix(root())
+        .expect("inside the repository")
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn every_bad_topology_prints_its_exact_errors() {
+    let cases = cases();
+    assert!(
+        cases.len() >= AT_LEAST,
+        "found {} cases in tests/errors, expected at least {AT_LEAST}",
+        cases.len()
+    );
+    let mut failed = Vec::new();
+    for case in &cases {
+        let rel = relative(case);
+        let outcome = std::panic::catch_unwind(|| {
+            let started = Instant::now();
+            let done = support::noglab(&["validate", &rel]).code(2);
+            let took = started.elapsed();
+            assert!(took < SLOWEST, "{rel} took {took:?}");
+            assert!(
+                done.stdout.is_empty(),
+                "{rel} printed to stdout:\n{}",
+                done.stdout
+            );
+            support::golden(&case.with_extension("err"), &done.stderr);
+        });
+        if outcome.is_err() {
+            failed.push(rel);
+        }
+    }
+    assert!(failed.is_empty(), "cases that failed: {failed:#?}");
+}
+
+/// An `.err` whose topology was removed or renamed would never be checked.
+#[test]
+fn every_expected_output_has_its_topology() {
+    let dir = root().join("tests/errors");
+    for entry in std::fs::read_dir(&dir).expect("tests/errors") {
+        let path = entry.expect("directory entry").path();
+        if path.extension().is_some_and(|e| e == "err") {
+            assert!(
+                path.with_extension("yml").is_file(),
+                "{} has no topology beside it",
+                relative(&path)
+            );
+        }
+    }
+}
+
+/// Every problem is reported in line order, each with its line and caret.
+#[test]
+fn several_problems_come_back_at_once_in_line_order() {
+    let done = support::noglab(&["validate", "tests/errors/many-problems.yml"]).code(2);
+    let places: Vec<(usize, usize)> = done
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("tests/errors/many-problems.yml:"))
+        .filter_map(|rest| {
+            let mut parts = rest.splitn(3, ':');
+            Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+        })
+        .collect();
+    assert!(places.len() >= 8, "{}", done.stderr);
+    let mut sorted = places.clone();
+    sorted.sort();
+    assert_eq!(places, sorted, "{}", done.stderr);
+    assert!(done.stderr.ends_with(&format!(
+        "{} problems in tests/errors/many-problems.yml\n",
+        places.len()
+    )));
+}
