@@ -34,6 +34,13 @@ pub const MAX_OUTPUT: usize = 1 << 20;
 pub const MAX_ITERATIONS: u64 = 100_000;
 /// Bytes produced per render by `{{ }}`, `set` and text repeated by loops.
 pub const MAX_PRODUCED: u64 = 16 << 20;
+/// How deep blocks (`if`, `for`, ...) and brackets inside one tag may nest,
+/// how many operators one tag may hold and how long it may be. tera's
+/// parser and renderer recurse, over operators too: past these, a few
+/// kilobytes of template overflow the stack and abort noglab.
+pub const MAX_NESTING: usize = 64;
+pub const MAX_OPERATORS: usize = 256;
+pub const MAX_TAG: usize = 8 << 10;
 
 /// The name tera knows the template by; never shown.
 const NAME: &str = "__noglab";
@@ -88,6 +95,7 @@ pub fn render(template: &str, context: &Value) -> Result<String, RenderError> {
     }
     let ctx =
         tera::Context::from_value(context.clone()).map_err(|e| RenderError::new(e.to_string()))?;
+    nesting(template)?;
     // Parsed alone first, so a template reaching for other files is told
     // so rather than that they are missing.
     let parsed = tera::Template::new(NAME, None, template)
@@ -302,6 +310,112 @@ fn bounded_range(args: &HashMap<String, Value>) -> tera::Result<Value> {
             .map(Value::from)
             .collect(),
     ))
+}
+
+/// Checks, before tera parses anything, that blocks and brackets do not
+/// nest deeper than [`MAX_NESTING`] and no tag is longer than [`MAX_TAG`].
+fn nesting(template: &str) -> Result<(), RenderError> {
+    let b = template.as_bytes();
+    let at = |i: usize| {
+        let before = &template[..i];
+        let line = before.matches('\n').count() + 1;
+        let col = before
+            .rfind('\n')
+            .map_or(before.len(), |n| before.len() - n - 1)
+            + 1;
+        Some((line, col))
+    };
+    let fail = |i: usize, message: String| Err(RenderError { at: at(i), message });
+    let mut blocks = 0usize;
+    let mut i = 0;
+    while i + 1 < b.len() {
+        let close: &[u8] = match &b[i..i + 2] {
+            b"{{" => b"}}",
+            b"{%" => b"%}",
+            b"{#" => b"#}",
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        let start = i + 2;
+        let mut j = start;
+        let mut depth = 0usize;
+        let mut operators = 0usize;
+        let mut quote: Option<u8> = None;
+        while j + 1 < b.len() && !(quote.is_none() && &b[j..j + 2] == close) {
+            let c = b[j];
+            match quote {
+                Some(q) if c == q => quote = None,
+                Some(_) => {}
+                None if close == b"#}" => {}
+                None if c == b'"' || c == b'\'' || c == b'`' => quote = Some(c),
+                None if c == b'(' || c == b'[' => {
+                    depth += 1;
+                    if depth > MAX_NESTING {
+                        return fail(j, format!("brackets nest more than {MAX_NESTING} deep"));
+                    }
+                }
+                None if c == b')' || c == b']' => depth = depth.saturating_sub(1),
+                None => {
+                    // Symbols count once per run (`<=` is one), words once.
+                    let symbol = b"+-*/%~<>=!".contains(&c);
+                    let starts_symbol = symbol && !b"+-*/%~<>=!".contains(&b[j - 1]);
+                    let word = [&b"and"[..], b"or", b"in", b"is", b"not"].iter().any(|w| {
+                        b[j..].starts_with(w)
+                            && !b[j - 1].is_ascii_alphanumeric()
+                            && b.get(j + w.len())
+                                .is_none_or(|n| !n.is_ascii_alphanumeric() && *n != b'_')
+                    });
+                    if starts_symbol || word {
+                        operators += 1;
+                        if operators > MAX_OPERATORS {
+                            return fail(
+                                j,
+                                format!("more than {MAX_OPERATORS} operators in one tag; split the expression with `set`"),
+                            );
+                        }
+                    }
+                }
+            }
+            j += 1;
+        }
+        if j - start > MAX_TAG && close != b"#}" {
+            return fail(
+                i,
+                format!(
+                    "a tag of {} bytes is longer than the {MAX_TAG} noglab allows",
+                    j - start
+                ),
+            );
+        }
+        if close == b"%}" {
+            let inner = template[start..j.min(b.len())]
+                .trim_start_matches('-')
+                .trim_start();
+            let word = inner
+                .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                .next();
+            match word.unwrap_or_default() {
+                "if" | "for" | "filter" | "macro" | "block" => {
+                    blocks += 1;
+                    if blocks > MAX_NESTING {
+                        return fail(i, format!("blocks nest more than {MAX_NESTING} deep"));
+                    }
+                }
+                "endif" | "endfor" | "endfilter" | "endmacro" | "endblock" => {
+                    blocks = blocks.saturating_sub(1)
+                }
+                "raw" => {
+                    // Whatever a raw block holds is text.
+                    j = template[j..].find("endraw").map_or(b.len(), |n| j + n);
+                }
+                _ => {}
+            }
+        }
+        i = j + 2;
+    }
+    Ok(())
 }
 
 /// Template features that reach for other files. A template is one file:
@@ -625,6 +739,62 @@ mod tests {
             );
             assert!(e.message.contains("noglab"), "{t}: {e:?}");
         }
+    }
+
+    /// Deep nesting overflowed the stack and aborted noglab. What the limits
+    /// let through must render on a 2 MiB stack (a tokio worker's), and
+    /// what they stop must stop before tera sees it.
+    #[test]
+    fn nesting_cannot_overflow_the_stack() {
+        let n = MAX_NESTING;
+        let allowed = [
+            format!("{{{{ {}1{} }}}}", "(".repeat(n), ")".repeat(n)),
+            format!("{}x{}", "{% if true %}".repeat(n), "{% endif %}".repeat(n)),
+            format!(
+                "{}x{}",
+                "{% for i in [1] %}".repeat(n),
+                "{% endfor %}".repeat(n)
+            ),
+            format!("{{{{ {}1 }}}}", "1+".repeat(MAX_OPERATORS)),
+            format!("{{{{ {}true }}}}", "true and ".repeat(MAX_OPERATORS)),
+            format!("{{{{ {}1 }}}}", "1 <= 2 or ".repeat(MAX_OPERATORS / 2)),
+            format!(
+                "{{% set a = [{}] %}}{{{{ a | length }}}}",
+                "\"x\", ".repeat((MAX_TAG - 30) / 5)
+            ),
+        ];
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                for t in &allowed {
+                    render(t, &json!({})).expect("renders");
+                }
+            })
+            .expect("thread")
+            .join()
+            .expect("no stack overflow");
+        let n = MAX_NESTING + 1;
+        let refused = [
+            format!("{{{{ {}1{} }}}}", "(".repeat(n), ")".repeat(n)),
+            format!("{}x{}", "{% if true %}".repeat(n), "{% endif %}".repeat(n)),
+            format!("{{{{ {}1 }}}}", "1+".repeat(MAX_OPERATORS + 1)),
+            format!("{{{{ {}1 }}}}", "1 ".repeat(MAX_TAG)),
+        ];
+        for t in &refused {
+            let e = render(t, &json!({})).expect_err("refused");
+            assert!(
+                e.message.contains("nest") || e.message.contains("tag"),
+                "{e:?}"
+            );
+        }
+        // Brackets in strings, comments and raw blocks are text.
+        let text = format!(
+            "{{{{ \"{}\" }}}}{{# {} #}}{{% raw %}}{}{{% endraw %}}",
+            "(".repeat(200),
+            "[".repeat(200),
+            "{% if x %}".repeat(200)
+        );
+        render(&text, &json!({})).expect("renders");
     }
 
     #[test]
