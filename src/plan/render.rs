@@ -13,10 +13,12 @@
 //!
 //! tera has no fuel of its own, so the bounds are put into the parsed
 //! template: each loop's container and each `{{ }}`/`set` value goes through
-//! a counting filter, and loop bodies' text becomes counted literals. What
-//! stays unbounded is one single expression that joins the same large value
-//! many times over (`s ~ s ~ s ...`): its size is limited only by the
-//! template's own length times [`MAX_OUTPUT`].
+//! a counting filter, and loop bodies' text becomes counted literals.
+//! Before parsing, nesting and operators per tag are limited (see
+//! [`MAX_NESTING`]), since tera recurses over both. What is only bounded
+//! loosely is one expression joining a large value with itself
+//! (`s ~ s ~ s ...`): at most [`MAX_OPERATORS`] + 1 values of at most
+//! [`MAX_OUTPUT`] each, held briefly before its result is refused.
 //!
 //! Errors carry tera's whole cause chain: its top-level error only says
 //! which template failed, the cause says why.
