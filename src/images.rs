@@ -5,39 +5,23 @@
 
 use sha2::{Digest, Sha256};
 
-/// One image's build context: files by their path under `images/`.
+include!(concat!(env!("OUT_DIR"), "/images.rs"));
+
+/// One image's build context: its own folder under `images/` plus `common/`.
 #[derive(Debug)]
 pub struct ImageDef {
     pub name: &'static str,
     pub dockerfile: &'static str,
-    pub files: &'static [(&'static str, &'static str)],
 }
-
-/// Files every image copies in: the init that fixes interfaces at each start.
-const COMMON: &[(&str, &str)] = &[
-    (
-        "common/noglab-init",
-        include_str!("../images/common/noglab-init"),
-    ),
-    (
-        "common/noglab-health",
-        include_str!("../images/common/noglab-health"),
-    ),
-];
 
 pub static IMAGES: &[ImageDef] = &[
     ImageDef {
         name: "frr",
         dockerfile: "frr/Dockerfile",
-        files: &[
-            ("frr/Dockerfile", include_str!("../images/frr/Dockerfile")),
-            ("frr/frr-start", include_str!("../images/frr/frr-start")),
-        ],
     },
     ImageDef {
         name: "host",
         dockerfile: "host/Dockerfile",
-        files: &[("host/Dockerfile", include_str!("../images/host/Dockerfile"))],
     },
 ];
 
@@ -54,9 +38,12 @@ pub fn lookup(name: &str) -> Option<&'static ImageDef> {
 impl ImageDef {
     /// All files of the build context, common ones included, in a stable order.
     pub fn context_files(&self) -> Vec<(&'static str, &'static str)> {
-        let mut files: Vec<_> = COMMON.iter().chain(self.files.iter()).copied().collect();
-        files.sort_by_key(|(p, _)| *p);
-        files
+        let own = format!("{}/", self.name);
+        EMBEDDED
+            .iter()
+            .filter(|(p, _)| p.starts_with("common/") || p.starts_with(&own))
+            .copied()
+            .collect()
     }
 
     /// `noglab/frr:0.1.0-1a2b3c4d5e6f`.
@@ -106,8 +93,8 @@ mod tests {
     #[test]
     fn dockerfiles_start_from_the_base() {
         for image in IMAGES {
-            let (_, text) = image
-                .files
+            let files = image.context_files();
+            let (_, text) = files
                 .iter()
                 .find(|(p, _)| *p == image.dockerfile)
                 .expect("dockerfile in context");

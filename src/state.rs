@@ -101,7 +101,18 @@ pub struct LabLock {
 pub fn lock(lab: &str) -> Result<LabLock> {
     let d = lab_dir(lab)?;
     ensure(&d)?;
-    let path = d.join("lock");
+    lock_file(d.join("lock"), &format!("lab {lab}"))
+}
+
+/// Serializes the choice of address blocks between labs brought up at once:
+/// held by a new lab's `up` until its networks exist.
+pub fn lock_allocation() -> Result<LabLock> {
+    let d = dir();
+    ensure(&d)?;
+    lock_file(d.join("allocation.lock"), "address allocation")
+}
+
+fn lock_file(path: PathBuf, what: &str) -> Result<LabLock> {
     let file = File::options()
         .create(true)
         .truncate(false)
@@ -111,7 +122,7 @@ pub fn lock(lab: &str) -> Result<LabLock> {
     match file.try_lock() {
         Ok(()) => {}
         Err(fs::TryLockError::WouldBlock) => {
-            eprintln!("waiting for another noglab command on lab {lab} to finish...");
+            eprintln!("waiting for another noglab command ({what}) to finish...");
             file.lock()
                 .with_context(|| format!("failed to lock {}", path.display()))?;
         }

@@ -27,8 +27,17 @@ pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
 
     let _lock = state::lock(&lab)?;
     let engine = DockerEngine::connect().await?;
-    let observed = super::observe(&engine, &lab).await?;
+    let mut observed = super::observe(&engine, &lab).await?;
     let layout = Plumbing::layout(&loaded.topology);
+    // A new lab chooses its block while no other new lab does, and keeps
+    // the lock until its networks hold the block.
+    let _allocation = if has_block(&observed) {
+        None
+    } else {
+        let lock = state::lock_allocation()?;
+        observed = super::observe(&engine, &lab).await?;
+        Some(lock)
+    };
     let block = lab_block(&engine, &lab, &observed, &layout, pods).await?;
     let plan = if block == draft.block {
         draft
@@ -92,6 +101,13 @@ fn summarize(actions: &[Action]) -> String {
         parts.push(format!("{nets} networks created"));
     }
     parts.join(", ")
+}
+
+fn has_block(observed: &Observed) -> bool {
+    observed
+        .networks
+        .iter()
+        .any(|n| n.label(labels::BLOCK).is_some())
 }
 
 /// The lab's share of noglab's address range: the one its networks carry,

@@ -49,7 +49,7 @@ pub static KINDS: &[Kind] = &[
         capabilities: &["NET_ADMIN", "NET_RAW", "SYS_ADMIN"],
         sysctls: ROUTER_SYSCTLS,
         shell: &["vtysh"],
-        readiness: "vtysh -c 'show version' >/dev/null 2>&1",
+        readiness: "frr-ready",
         reload: Some("/usr/lib/frr/frr-reload.py --reload /etc/frr/frr.conf"),
     },
     Kind {

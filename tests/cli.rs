@@ -1,0 +1,17 @@
+//! noglab's one integration-test binary. Modules by what they need:
+//! `plan_golden`, `errors` and `examples` run without Docker; `docker`
+//! drives a real engine (each test on its own lab, removed by label even
+//! when the test fails).
+
+#[path = "cli/support.rs"]
+mod support;
+
+#[path = "cli/errors.rs"]
+mod errors;
+#[path = "cli/examples.rs"]
+mod examples;
+#[path = "cli/plan_golden.rs"]
+mod plan_golden;
+
+#[path = "cli/docker.rs"]
+mod docker;

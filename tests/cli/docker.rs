@@ -1,0 +1,482 @@
+//! End-to-end tests on a real Docker engine: each test brings up its own lab
+//! (a unique name), checks what a participant would see, and removes the
+//! lab by label when it ends, pass or fail.
+//!
+//! These need a running engine and root (as CI has). Set
+//! NOGLAB_SKIP_DOCKER_TESTS=1 to skip them on a machine without one.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use crate::support::{noglab, root, Done};
+
+fn skip() -> bool {
+    if std::env::var_os("NOGLAB_SKIP_DOCKER_TESTS").is_some() {
+        eprintln!("skipped: NOGLAB_SKIP_DOCKER_TESTS is set");
+        return true;
+    }
+    false
+}
+
+static IMAGES: Once = Once::new();
+
+/// Builds the node images once per test run (a no-op when present).
+fn images() {
+    IMAGES.call_once(|| {
+        noglab(&["images", "build", "--quiet"]).ok();
+    });
+}
+
+/// A test lab: a copy of an example under a unique name, removed on drop.
+pub struct Lab {
+    pub name: String,
+    pub dir: PathBuf,
+}
+
+impl Lab {
+    /// Copies `examples/<example>` and renames the lab to `<tag>-<pid>`.
+    pub fn new(example: &str, tag: &str) -> Lab {
+        images();
+        let name = format!("t{tag}-{}", std::process::id() % 100_000);
+        let dir = root().join("target/test-labs").join(&name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let src = root().join("examples").join(example);
+        for entry in std::fs::read_dir(&src).expect("example exists") {
+            let entry = entry.expect("entry");
+            let text = std::fs::read_to_string(entry.path()).expect("read");
+            let text = if entry.file_name() == "topology.yml" {
+                let mut lines: Vec<String> = text.lines().map(String::from).collect();
+                for l in &mut lines {
+                    if l.starts_with("name:") {
+                        *l = format!("name: {name}");
+                    }
+                }
+                lines.join("\n") + "\n"
+            } else {
+                text
+            };
+            std::fs::write(dir.join(entry.file_name()), text).expect("write");
+        }
+        let lab = Lab { name, dir };
+        lab.cleanup();
+        lab
+    }
+
+    pub fn file(&self) -> String {
+        self.dir.join("topology.yml").to_string_lossy().into_owned()
+    }
+
+    pub fn up(&self, pods: u32) -> Done {
+        noglab(&["up", &self.file(), "--pods", &pods.to_string()]).ok()
+    }
+
+    pub fn exec(&self, pod: u32, node: &str, cmd: &[&str]) -> Done {
+        let pod = pod.to_string();
+        let mut args = vec!["exec", &self.name, "--pod", &pod, node, "--"];
+        args.extend_from_slice(cmd);
+        noglab(&args).run()
+    }
+
+    /// Containers of this lab: name -> (id, started at, state).
+    pub fn containers(&self) -> BTreeMap<String, (String, String, String)> {
+        let ids = docker(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=noglab.lab={}", self.name),
+        ]);
+        let mut out = BTreeMap::new();
+        for id in ids.split_whitespace() {
+            let info = docker(&[
+                "inspect",
+                "-f",
+                "{{.Name}} {{.Id}} {{.State.StartedAt}} {{.State.Status}}",
+                id,
+            ]);
+            let parts: Vec<&str> = info.split_whitespace().collect();
+            if let [name, id, started, state] = parts[..] {
+                out.insert(
+                    name.trim_start_matches('/').to_string(),
+                    (id.into(), started.into(), state.into()),
+                );
+            }
+        }
+        out
+    }
+
+    pub fn networks(&self) -> Vec<String> {
+        let out = docker(&[
+            "network",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=noglab.lab={}", self.name),
+        ]);
+        out.split_whitespace().map(String::from).collect()
+    }
+
+    fn cleanup(&self) {
+        let _ = noglab(&["down", &self.name, "--quiet"]).run();
+        // Whatever `down` could not remove goes by label through the CLI.
+        let filter = format!("label=noglab.lab={}", self.name);
+        for id in docker(&["ps", "-aq", "--filter", &filter]).split_whitespace() {
+            docker(&["rm", "-f", id]);
+        }
+        for id in docker(&["network", "ls", "-q", "--filter", &filter]).split_whitespace() {
+            docker(&["network", "rm", id]);
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.cleanup();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker CLI runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Polls `check` until it holds or `timeout` passes; returns the last message.
+pub fn wait_for(
+    timeout: Duration,
+    mut check: impl FnMut() -> Result<(), String>,
+) -> Result<(), String> {
+    let start = Instant::now();
+    loop {
+        match check() {
+            Ok(()) => return Ok(()),
+            Err(e) if start.elapsed() > timeout => return Err(e),
+            Err(_) => std::thread::sleep(Duration::from_millis(500)),
+        }
+    }
+}
+
+/// Whether every BGP session of a router is Established.
+fn bgp_established(lab: &Lab, pod: u32, node: &str) -> Result<(), String> {
+    let out = lab.exec(pod, node, &["vtysh", "-c", "show bgp summary json"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&out.stdout).map_err(|e| format!("{e}: {}", out.stdout))?;
+    let peers = json["ipv4Unicast"]["peers"]
+        .as_object()
+        .ok_or("no IPv4 peers")?;
+    if peers.is_empty() {
+        return Err("no peers".into());
+    }
+    for (peer, info) in peers {
+        if info["state"] != "Established" {
+            return Err(format!(
+                "pod {pod} {node}: peer {peer} is {}",
+                info["state"]
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `ip -br addr` as interface -> addresses, without link-local ones.
+fn addresses(lab: &Lab, pod: u32, node: &str) -> BTreeMap<String, Vec<String>> {
+    let out = lab.exec(pod, node, &["ip", "-br", "addr"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    out.stdout
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.split_whitespace();
+            let name = parts.next()?.split('@').next()?.to_string();
+            let _state = parts.next();
+            let addrs = parts
+                .filter(|a| !a.starts_with("fe80:"))
+                .map(String::from)
+                .collect();
+            Some((name, addrs))
+        })
+        .collect()
+}
+
+fn pings(lab: &Lab, pod: u32, node: &str, target: &str) -> bool {
+    let ping = if target.contains(':') {
+        "ping6"
+    } else {
+        "ping"
+    };
+    lab.exec(pod, node, &[ping, "-c", "1", "-W", "1", target])
+        .code
+        == 0
+}
+
+#[test]
+fn issue2_example_lab_bgp_isolation_reset_restart() {
+    if skip() {
+        return;
+    }
+    let lab = Lab::new("two-routers", "core");
+    lab.up(3);
+
+    // Every pod: BGP up, the host reaches r1's loopback over r2.
+    for pod in 1..=3 {
+        wait_for(Duration::from_secs(60), || bgp_established(&lab, pod, "r1"))
+            .expect("BGP established");
+        let lo = format!("100.66.{pod}.1");
+        wait_for(Duration::from_secs(30), || {
+            if pings(&lab, pod, "h1", &lo) {
+                Ok(())
+            } else {
+                Err(format!("pod {pod}: h1 cannot ping {lo}"))
+            }
+        })
+        .expect("host reaches r1 loopback");
+    }
+
+    // Interfaces and addresses exactly as planned; no route out.
+    let r2 = addresses(&lab, 2, "r2");
+    assert_eq!(
+        r2["eth1"],
+        vec!["100.64.2.1/31", "2001:db8:2:1::1/127"],
+        "{r2:?}"
+    );
+    assert_eq!(
+        r2["eth2"],
+        vec!["100.65.2.1/29", "2001:db8:2:2::1/64"],
+        "{r2:?}"
+    );
+    assert!(r2.contains_key("eth0"), "{r2:?}");
+    let routes = lab.exec(2, "h1", &["ip", "route", "show", "default"]);
+    assert_eq!(
+        routes.stdout.trim(),
+        "default via 100.65.2.1 dev eth1",
+        "only the planned default route"
+    );
+
+    // Isolation: pod 1 reaches nothing of pod 2, even with a route forced
+    // towards it as a participant could add.
+    let pod2_mgmt: String = {
+        let out = lab.exec(2, "r1", &["ip", "-4", "-br", "addr", "show", "eth0"]);
+        out.stdout
+            .split_whitespace()
+            .nth(2)
+            .expect("mgmt address")
+            .split('/')
+            .next()
+            .expect("ip")
+            .to_string()
+    };
+    for target in [
+        "100.64.2.0",
+        "100.64.2.1",
+        "100.66.2.1",
+        "100.65.2.2",
+        "2001:db8:2:1::",
+        &pod2_mgmt,
+    ] {
+        assert!(
+            !pings(&lab, 1, "r1", target),
+            "pod 1 reached {target} of pod 2"
+        );
+    }
+    lab.exec(
+        1,
+        "r1",
+        &[
+            "ip",
+            "route",
+            "add",
+            &format!("{pod2_mgmt}/32"),
+            "dev",
+            "eth0",
+        ],
+    );
+    lab.exec(
+        1,
+        "r1",
+        &["ip", "route", "add", "100.64.2.0/24", "dev", "eth1"],
+    );
+    assert!(
+        !pings(&lab, 1, "r1", &pod2_mgmt),
+        "pod 1 reached pod 2's management address"
+    );
+    assert!(
+        !pings(&lab, 1, "r1", "100.64.2.0"),
+        "pod 1 reached pod 2's link address"
+    );
+
+    // Reset pod 2 only: pods 1 and 3 keep their containers and start times.
+    let before = lab.containers();
+    noglab(&["reset", &lab.name, "--pod", "2"]).ok();
+    let after = lab.containers();
+    assert_eq!(before.len(), 9);
+    assert_eq!(after.len(), 9);
+    for (name, info) in &before {
+        if name.contains("-p02-") {
+            assert_ne!(after[name].0, info.0, "{name} was not recreated");
+        } else {
+            assert_eq!(
+                &after[name], info,
+                "{name} was touched by the reset of pod 2"
+            );
+        }
+    }
+    wait_for(Duration::from_secs(60), || bgp_established(&lab, 2, "r1"))
+        .expect("BGP back after reset");
+    assert_eq!(addresses(&lab, 2, "r2"), r2, "same addresses after reset");
+
+    // Restart of one node: same names and addresses, BGP comes back.
+    docker(&["restart", &format!("{}-p03-r2", lab.name)]);
+    let r2_3 = addresses(&lab, 3, "r2");
+    assert_eq!(
+        r2_3["eth1"],
+        vec!["100.64.3.1/31", "2001:db8:3:1::1/127"],
+        "{r2_3:?}"
+    );
+    assert_eq!(
+        r2_3["eth2"],
+        vec!["100.65.3.1/29", "2001:db8:3:2::1/64"],
+        "{r2_3:?}"
+    );
+    wait_for(Duration::from_secs(60), || bgp_established(&lab, 3, "r1"))
+        .expect("BGP back after restart");
+
+    // A no-op up changes nothing.
+    let again = noglab(&["up", &lab.file(), "--pods", "3"]).ok();
+    assert!(again.stdout.contains("up to date"), "{}", again.stdout);
+    let unchanged = lab.containers();
+    for (name, info) in &unchanged {
+        assert_eq!(info.0, after[name].0, "{name} changed on a no-op up");
+    }
+
+    // Status: one row per node, all running.
+    let status = noglab(&["status", &lab.name, "--format", "json"]).ok();
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&status.stdout).expect("json");
+    assert_eq!(rows.len(), 9);
+    assert!(rows.iter().all(|r| r["state"] == "running"), "{rows:?}");
+
+    // Down removes everything with the lab's label.
+    noglab(&["down", &lab.name]).ok();
+    assert!(lab.containers().is_empty());
+    assert!(lab.networks().is_empty());
+}
+
+#[test]
+fn issue2_interrupted_up_converges_and_labs_side_by_side() {
+    if skip() {
+        return;
+    }
+    let lab = Lab::new("two-routers", "intr");
+    let other = Lab::new("two-routers", "side");
+    other.up(1);
+
+    // Kill `up` part way, at a few points, then finish it.
+    for delay_ms in [300u64, 900] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_noglab"))
+            .args(["up", &lab.file(), "--pods", "3", "--quiet"])
+            .env("NOGLAB_STATE_DIR", root().join("target/test-state"))
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+    }
+    lab.up(3);
+    let containers = lab.containers();
+    assert_eq!(containers.len(), 9, "{containers:?}");
+    assert!(
+        containers.values().all(|c| c.2 == "running"),
+        "{containers:?}"
+    );
+    assert_eq!(lab.networks().len(), 9, "3 networks per pod, no duplicates");
+    for pod in 1..=3 {
+        wait_for(Duration::from_secs(60), || bgp_established(&lab, pod, "r1"))
+            .expect("BGP established");
+    }
+
+    // The other lab, with the same addressing, runs beside it untouched.
+    wait_for(Duration::from_secs(60), || bgp_established(&other, 1, "r1"))
+        .expect("other lab works");
+    assert!(pings(&other, 1, "h1", "100.66.1.1"));
+
+    // Bad pod counts: fewer pods needs --prune.
+    let shrink = noglab(&["up", &lab.file(), "--pods", "2"]).code(2);
+    assert!(
+        shrink.stderr.contains("pod 3") && shrink.stderr.contains("--prune"),
+        "{}",
+        shrink.stderr
+    );
+    noglab(&["up", &lab.file(), "--pods", "2", "--prune"]).ok();
+    assert_eq!(lab.containers().len(), 6);
+
+    noglab(&["down", &lab.name]).ok();
+    assert!(lab.containers().is_empty() && lab.networks().is_empty());
+    assert_eq!(
+        other.containers().len(),
+        3,
+        "down of one lab left the other alone"
+    );
+}
+
+#[test]
+fn issue2_exec_connect_and_bad_targets() {
+    if skip() {
+        return;
+    }
+    let lab = Lab::new("two-routers", "exec");
+    lab.up(1);
+    // exec prints the output and passes the exit code through.
+    let out = lab.exec(1, "h1", &["sh", "-c", "echo hello; exit 7"]);
+    assert_eq!(out.code, 7);
+    assert_eq!(out.stdout, "hello\n");
+    // Unknown node, pod and lab are bad input.
+    let bad = noglab(&["exec", &lab.name, "--pod", "1", "nope", "--", "true"]).code(2);
+    assert!(
+        bad.stderr.contains("no node `nope`") && bad.stderr.contains("r1"),
+        "{}",
+        bad.stderr
+    );
+    let bad = noglab(&["exec", &lab.name, "--pod", "9", "r1", "--", "true"]).code(2);
+    assert!(bad.stderr.contains("no pod 9"), "{}", bad.stderr);
+    let bad = noglab(&["status", "no-such-lab"]).code(2);
+    assert!(bad.stderr.contains("unknown lab"), "{}", bad.stderr);
+    let bad = noglab(&["reset", &lab.name, "--pod", "1-x"]).code(2);
+    assert!(bad.stderr.contains("bad pod list"), "{}", bad.stderr);
+
+    // connect opens vtysh on FRR, in a real terminal (script allocates one).
+    let out = Command::new("script")
+        .args([
+            "-qec",
+            &format!(
+                "{} connect {} --pod 1 r1",
+                env!("CARGO_BIN_EXE_noglab"),
+                lab.name
+            ),
+            "/dev/null",
+        ])
+        .env("NOGLAB_STATE_DIR", root().join("target/test-state"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().expect("stdin");
+            std::thread::sleep(Duration::from_secs(2));
+            stdin.write_all(b"show bgp summary\r")?;
+            std::thread::sleep(Duration::from_secs(1));
+            stdin.write_all(b"exit\r")?;
+            drop(stdin);
+            child.wait_with_output()
+        })
+        .expect("script runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("r1#"), "no vtysh prompt in: {text}");
+    assert!(
+        text.contains("BGP router identifier 100.66.1.1"),
+        "no BGP summary in: {text}"
+    );
+}
