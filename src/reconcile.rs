@@ -367,3 +367,195 @@ pub async fn wait_ready<E: Engine>(engine: &E, container: &str) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::fake::FakeEngine;
+    use crate::engine::Scope;
+    use crate::topology::load_str;
+
+    const TOPOLOGY: &str = "name: lab\nnodes:\n  r1: {kind: frr}\n  h1: {kind: host}\nlinks:\n  - endpoints: [r1, h1]\n    ipv4: \"100.64.{{ pod }}.0/31\"\n";
+
+    fn plan(pods: u32) -> Plan {
+        plan_of(TOPOLOGY, pods)
+    }
+
+    fn plan_of(source: &str, pods: u32) -> Plan {
+        let loaded = load_str(std::path::Path::new("t.yml"), source.to_string(), |_| {
+            Err("no files".into())
+        })
+        .expect("valid topology");
+        crate::plan::expand(&loaded, pods, "198.18.0.0/18".parse().expect("block")).expect("plans")
+    }
+
+    async fn observed(engine: &FakeEngine) -> Observed {
+        Observed {
+            containers: engine.containers(Scope::Lab("lab")).await.expect("list"),
+            networks: engine.networks(Scope::Lab("lab")).await.expect("list"),
+        }
+    }
+
+    fn quiet() -> Progress {
+        Progress::new(true)
+    }
+
+    const NO_WAIT: Limits = Limits {
+        pods: 2,
+        per_pod: 2,
+        wait_ready: false,
+    };
+
+    #[tokio::test]
+    async fn creates_everything_then_nothing() {
+        let engine = FakeEngine::default();
+        let p = plan(2);
+        let d = diff(&observed(&engine).await, &p, false);
+        assert_eq!(
+            d.actions
+                .iter()
+                .filter(|a| matches!(a, Action::CreateNetwork { .. }))
+                .count(),
+            4
+        );
+        assert_eq!(
+            d.actions
+                .iter()
+                .filter(|a| matches!(a, Action::CreateContainer { .. }))
+                .count(),
+            4
+        );
+        execute(&engine, d.actions, NO_WAIT, &quiet())
+            .await
+            .expect("executes");
+
+        // Within a pod, networks exist before the containers that use them,
+        // and each container is attached, filled and started in that order.
+        let calls = engine.calls();
+        let pos = |c: &str| {
+            calls
+                .iter()
+                .position(|x| x == c)
+                .unwrap_or_else(|| panic!("no call {c}: {calls:?}"))
+        };
+        assert!(pos("create network lab-p01-l1") < pos("create container lab-p01-r1"));
+        assert!(pos("create container lab-p01-r1") < pos("connect lab-p01-r1 lab-p01-l1"));
+        assert!(pos("connect lab-p01-r1 lab-p01-l1") < pos("upload lab-p01-r1 2"));
+        assert!(pos("upload lab-p01-r1 2") < pos("start lab-p01-r1"));
+
+        let again = diff(&observed(&engine).await, &p, false);
+        assert_eq!(again, Diff::default(), "a complete lab needs nothing");
+    }
+
+    #[tokio::test]
+    async fn half_created_and_changed_containers_are_replaced() {
+        let engine = FakeEngine::default();
+        let p = plan(1);
+        execute(
+            &engine,
+            diff(&observed(&engine).await, &p, false).actions,
+            NO_WAIT,
+            &quiet(),
+        )
+        .await
+        .expect("executes");
+        {
+            let mut s = engine.lock();
+            // Killed between create and start: never started.
+            s.containers.get_mut("lab-p01-r1").expect("r1").state = "created".into();
+            // Stopped by someone: just start it again.
+            s.containers.get_mut("lab-p01-h1").expect("h1").state = "exited".into();
+        }
+        let d = diff(&observed(&engine).await, &p, false);
+        assert_eq!(
+            d.actions.iter().map(Action::describe).collect::<Vec<_>>(),
+            vec![
+                "start container lab-p01-h1".to_string(),
+                "remove container lab-p01-r1".to_string(),
+                "create container lab-p01-r1".to_string(),
+            ]
+        );
+
+        // A changed config changes the hash: only that node is recreated.
+        let changed = plan_of(
+            &TOPOLOGY.replace("h1: {kind: host}", "h1: {kind: host, exec: [\"true\"]}"),
+            1,
+        );
+        execute(&engine, d.actions, NO_WAIT, &quiet())
+            .await
+            .expect("executes");
+        let d = diff(&observed(&engine).await, &changed, false);
+        assert_eq!(
+            d.actions.iter().map(Action::describe).collect::<Vec<_>>(),
+            vec![
+                "remove container lab-p01-h1".to_string(),
+                "create container lab-p01-h1".to_string()
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn pods_beyond_the_plan_need_prune() {
+        let engine = FakeEngine::default();
+        execute(
+            &engine,
+            diff(&observed(&engine).await, &plan(3), false).actions,
+            NO_WAIT,
+            &quiet(),
+        )
+        .await
+        .expect("executes");
+        let smaller = plan(2);
+        let d = diff(&observed(&engine).await, &smaller, false);
+        assert_eq!(d.extra_pods, vec![3]);
+        assert!(d.actions.is_empty());
+        let d = diff(&observed(&engine).await, &smaller, true);
+        assert!(d.actions.iter().all(|a| a.pod() == 3));
+        execute(&engine, d.actions, NO_WAIT, &quiet())
+            .await
+            .expect("executes");
+        assert_eq!(
+            observed(&engine)
+                .await
+                .pods()
+                .into_iter()
+                .collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_pod_does_not_stop_the_others_and_up_again_completes() {
+        let engine = FakeEngine::default();
+        engine.lock().fail_on = Some("start lab-p02-r1".into());
+        let p = plan(3);
+        let err = execute(
+            &engine,
+            diff(&observed(&engine).await, &p, false).actions,
+            NO_WAIT,
+            &quiet(),
+        )
+        .await
+        .expect_err("pod 2 fails");
+        let text = format!("{err:#}");
+        assert!(
+            text.starts_with("pod 2: failed to start lab-p02-r1"),
+            "{text}"
+        );
+        assert!(!text.contains("pod 1") && !text.contains("pod 3"), "{text}");
+
+        // The next run replaces the node that never started, nothing else.
+        let d = diff(&observed(&engine).await, &p, false);
+        assert_eq!(
+            d.actions.iter().map(Action::describe).collect::<Vec<_>>(),
+            vec![
+                "remove container lab-p02-r1".to_string(),
+                "create container lab-p02-r1".to_string()
+            ]
+        );
+        execute(&engine, d.actions, NO_WAIT, &quiet())
+            .await
+            .expect("completes");
+        assert_eq!(diff(&observed(&engine).await, &p, false), Diff::default());
+    }
+}

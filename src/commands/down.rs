@@ -17,7 +17,6 @@ pub async fn run(lab: Option<String>, all: bool) -> Result<()> {
     };
     if labs.is_empty() {
         println!("no lab is running");
-        return Ok(());
     }
     for lab in labs {
         let _lock = state::lock(&lab)?;
@@ -26,6 +25,10 @@ pub async fn run(lab: Option<String>, all: bool) -> Result<()> {
         println!(
             "lab {lab} removed: {containers} containers, {networks} networks, {volumes} volumes"
         );
+    }
+    // The guard stays while any lab runs; with none left, it goes too.
+    if super::labs(&engine).await?.is_empty() {
+        engine.remove_guard().await?;
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use crate::engine::{Engine, Scope};
 use crate::plan::{self as planning, labels, Plan, Plumbing};
 use crate::progress::Progress;
 use crate::reconcile::{self, Action, Limits, Observed};
-use crate::{state, topology};
+use crate::{images, state, topology};
 
 pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
     let started = Instant::now();
@@ -45,6 +45,11 @@ pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
         super::expand_in(&loaded, pods, Some(block))?
     };
     check_images(&engine, &plan).await?;
+
+    let guard = images::lookup("host")
+        .map(|d| d.reference())
+        .unwrap_or_default();
+    engine.ensure_guard(&guard).await?;
 
     let diff = reconcile::diff(&observed, &plan, args.prune);
     if !diff.extra_pods.is_empty() {

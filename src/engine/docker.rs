@@ -28,6 +28,7 @@ use tokio::io::AsyncWrite;
 
 use super::{
     Created, Engine, ExecOutput, ObservedContainer, ObservedNetwork, ObservedVolume, Scope,
+    GUARD_LABEL, GUARD_NAME,
 };
 use crate::plan::{labels, Attachment, ContainerSpec, FileSpec, NetworkSpec};
 
@@ -544,6 +545,81 @@ impl Engine for DockerEngine {
             Err(e) if status(&e) == Some(404) => Ok(()),
             Err(e) => Err(fail(format!("remove container {name}"), e)),
         }
+    }
+
+    async fn ensure_guard(&self, image: &str) -> Result<()> {
+        let filters = HashMap::from([("label".to_string(), vec![GUARD_LABEL.to_string()])]);
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let found = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| fail("list containers".into(), e))?;
+        let current = found.iter().any(|c| {
+            c.labels
+                .as_ref()
+                .and_then(|l| l.get(GUARD_LABEL))
+                .map(String::as_str)
+                == Some(image)
+                && c.state.map(|s| s.to_string()).as_deref() == Some("running")
+        });
+        if current {
+            return Ok(());
+        }
+        self.remove_guard().await?;
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            entrypoint: Some(vec!["/usr/local/sbin/noglab-guard".into()]),
+            cmd: Some(Vec::new()),
+            labels: Some(HashMap::from([(
+                GUARD_LABEL.to_string(),
+                image.to_string(),
+            )])),
+            host_config: Some(HostConfig {
+                // The guard edits the host's firewall: the host's network
+                // namespace and NET_ADMIN, nothing more.
+                network_mode: Some("host".into()),
+                cap_drop: Some(vec!["ALL".into()]),
+                cap_add: Some(vec!["NET_ADMIN".into(), "NET_RAW".into()]),
+                init: Some(true),
+                memory: Some(64 << 20),
+                pids_limit: Some(64),
+                restart_policy: Some(RestartPolicy {
+                    name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                    maximum_retry_count: None,
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default()
+            .name(GUARD_NAME)
+            .build();
+        self.docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(|e| fail(format!("create the host guard {GUARD_NAME}"), e))?;
+        self.start(GUARD_NAME).await?;
+        // Apply once now, so pods never start before the rules exist.
+        let once = vec![
+            "/usr/local/sbin/noglab-guard".to_string(),
+            "--once".to_string(),
+        ];
+        let out = self.exec(GUARD_NAME, &once).await?;
+        if out.code != 0 {
+            bail!(
+                "failed to install the host guard's firewall rules: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+
+    async fn remove_guard(&self) -> Result<()> {
+        self.remove_container(GUARD_NAME).await
     }
 
     async fn exec(&self, container: &str, cmd: &[String]) -> Result<ExecOutput> {

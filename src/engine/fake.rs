@@ -210,6 +210,14 @@ impl Engine for FakeEngine {
         Ok(())
     }
 
+    async fn ensure_guard(&self, image: &str) -> Result<()> {
+        self.record(format!("ensure guard {image}"))
+    }
+
+    async fn remove_guard(&self) -> Result<()> {
+        self.record("remove guard".into())
+    }
+
     async fn exec(&self, container: &str, cmd: &[String]) -> Result<ExecOutput> {
         self.record(format!(
             "exec {container} {}",

@@ -121,4 +121,14 @@ pub trait Engine: Sync {
 
     /// Runs a command in a container and collects its output.
     async fn exec(&self, container: &str, cmd: &[String]) -> anyhow::Result<ExecOutput>;
+
+    /// Makes sure the host guard runs from `image` and its rules are in place.
+    async fn ensure_guard(&self, image: &str) -> anyhow::Result<()>;
+    /// Removes the host guard (its rules stay until the host reboots).
+    async fn remove_guard(&self) -> anyhow::Result<()>;
 }
+
+/// The container that keeps pods away from the host; see `images/common/noglab-guard`.
+pub const GUARD_NAME: &str = "noglab-guard";
+/// Its label, whose value is the image it runs.
+pub const GUARD_LABEL: &str = "noglab.guard";

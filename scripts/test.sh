@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh machine: Docker engine and base image, lints,
+# unit, golden, bad-input and end-to-end tests on the real engine, then the
+# test that restarts the Docker daemon (alone, since it stops every container).
+# Run as root from the repository.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup-engine.sh
+cargo fmt --check
+cargo clippy --locked --all-targets --quiet -- -D warnings
+# Node images are built once here so the tests' own first build is a no-op.
+cargo build --locked --quiet
+./target/debug/noglab images build --quiet
+cargo test --locked
+cargo test --locked --test cli -- --ignored
