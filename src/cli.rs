@@ -60,15 +60,19 @@ pub enum Command {
     Reset {
         lab: Option<String>,
         /// Pods: `3`, `1-5`, `1,4,7-9` or `all`.
+        #[arg(long, required_unless_present = "shared", conflicts_with = "shared")]
+        pod: Option<String>,
+        /// Reset the lab-wide shared nodes instead (pods keep running).
         #[arg(long)]
-        pod: String,
+        shared: bool,
         #[arg(long)]
         node: Option<String>,
     },
     /// Run a command in a node and exit with its exit code.
     Exec {
+        /// The pod number, or `shared` for a lab-wide node.
         #[arg(long)]
-        pod: u32,
+        pod: String,
         /// `[LAB] NODE`
         #[arg(required = true, num_args = 1..=2, value_names = ["LAB", "NODE"])]
         target: Vec<String>,
@@ -78,8 +82,9 @@ pub enum Command {
     },
     /// Open an interactive shell in a node (vtysh for FRR).
     Connect {
+        /// The pod number, or `shared` for a lab-wide node.
         #[arg(long)]
-        pod: u32,
+        pod: String,
         /// `[LAB] NODE`
         #[arg(required = true, num_args = 1..=2, value_names = ["LAB", "NODE"])]
         target: Vec<String>,
@@ -90,6 +95,23 @@ pub enum Command {
         /// Remove every noglab lab on the engine.
         #[arg(long, conflicts_with = "lab")]
         all: bool,
+    },
+    /// Participants' credentials.
+    Credentials {
+        #[command(subcommand)]
+        command: CredentialsCommand,
+    },
+    /// One entry per pod for participants: where to connect, user, password, nodes.
+    Handout {
+        lab: Option<String>,
+        #[arg(long, value_enum, default_value_t = HandoutFormat::Md)]
+        format: HandoutFormat,
+        /// The host name or address participants connect to (default: this machine's name).
+        #[arg(long)]
+        host: Option<String>,
+        /// Only these pods: `3`, `1-5`, `1,4,7-9` or `all`.
+        #[arg(long)]
+        pod: Option<String>,
     },
     /// Build, list and check node images.
     Images {
@@ -110,6 +132,23 @@ pub struct UpArgs {
     /// Pods worked on at once.
     #[arg(long, default_value_t = 4)]
     pub parallel: usize,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum HandoutFormat {
+    Md,
+    Csv,
+    Html,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// New passwords for pods (all by default); running access points take them at once.
+    Rotate {
+        lab: Option<String>,
+        #[arg(long, default_value = "all")]
+        pod: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -23,6 +23,10 @@ pub static IMAGES: &[ImageDef] = &[
         name: "host",
         dockerfile: "host/Dockerfile",
     },
+    ImageDef {
+        name: "access",
+        dockerfile: "access/Dockerfile",
+    },
 ];
 
 /// Builds the base image with debootstrap when it cannot be pulled.

@@ -7,6 +7,7 @@
 pub mod topology;
 pub mod cli;
 pub mod commands;
+pub mod credentials;
 pub mod diag;
 pub mod engine;
 pub mod images;

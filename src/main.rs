@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use noglab::cli::{Cli, Command, ImagesCommand};
+use noglab::cli::{Cli, Command, CredentialsCommand, ImagesCommand};
 use noglab::commands;
 use noglab::diag::{self, Diagnostics, InputError};
 
@@ -37,13 +37,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plan { file, pods, format } => commands::plan::run(&file, pods, format),
         Command::Up(args) => commands::up::run(args, quiet).await,
         Command::Status { lab, format } => commands::status::run(lab, format).await,
-        Command::Reset { lab, pod, node } => commands::reset::run(lab, &pod, node, quiet).await,
+        Command::Reset {
+            lab,
+            pod,
+            shared,
+            node,
+        } => commands::reset::run(lab, pod.as_deref(), shared, node, quiet).await,
+        Command::Credentials {
+            command: CredentialsCommand::Rotate { lab, pod },
+        } => commands::access::rotate(lab, &pod).await,
+        Command::Handout {
+            lab,
+            format,
+            host,
+            pod,
+        } => commands::access::handout(lab, format, host, pod.as_deref()).await,
         Command::Exec {
             pod,
             target,
             command,
-        } => commands::exec::run(pod, &target, &command).await,
-        Command::Connect { pod, target } => commands::connect::run(pod, &target).await,
+        } => commands::exec::run(&pod, &target, &command).await,
+        Command::Connect { pod, target } => commands::connect::run(&pod, &target).await,
         Command::Down { lab, all } => commands::down::run(lab, all).await,
         Command::Images { command } => match command {
             ImagesCommand::Build {

@@ -11,7 +11,9 @@ use anyhow::{anyhow, Result};
 use futures_util::stream::{self, StreamExt};
 
 use crate::engine::{Created, Engine, ObservedContainer, ObservedNetwork};
-use crate::plan::{labels, ContainerSpec, NetworkSpec, Plan, PodPlan};
+use crate::plan::{
+    labels, pod_label, ContainerSpec, FileSpec, NetworkSpec, Plan, PodPlan, SHARED_POD,
+};
 use crate::progress::Progress;
 
 /// What a lab has on the engine.
@@ -30,14 +32,14 @@ impl Observed {
     }
 
     fn pod_containers(&self, pod: u32) -> impl Iterator<Item = &ObservedContainer> {
-        let p = pod.to_string();
+        let p = pod_label(pod);
         self.containers
             .iter()
             .filter(move |c| c.label(labels::POD) == Some(p.as_str()))
     }
 
     fn pod_networks(&self, pod: u32) -> impl Iterator<Item = &ObservedNetwork> {
-        let p = pod.to_string();
+        let p = pod_label(pod);
         self.networks
             .iter()
             .filter(move |n| n.label(labels::POD) == Some(p.as_str()))
@@ -113,7 +115,7 @@ pub struct Diff {
 /// the plan are removed; without, they are reported in `extra_pods`.
 pub fn diff(observed: &Observed, plan: &Plan, prune: bool) -> Diff {
     let mut out = Diff::default();
-    for pod in plan.pod_plans.values() {
+    for pod in plan.all_pods() {
         diff_pod(observed, pod, &mut out.actions);
     }
     for pod in observed.pods() {
@@ -242,11 +244,16 @@ impl Default for Limits {
     }
 }
 
+/// Files placed in containers beside their spec's (credentials, kept out
+/// of the plan), by container name.
+pub type Secrets = BTreeMap<String, BTreeMap<String, FileSpec>>;
+
 /// Runs the actions; every pod is tried, failures are reported together.
 pub async fn execute<E: Engine>(
     engine: &E,
     actions: Vec<Action>,
     limits: Limits,
+    secrets: &Secrets,
     progress: &Progress,
 ) -> Result<()> {
     let mut by_pod: BTreeMap<u32, Vec<Action>> = BTreeMap::new();
@@ -254,19 +261,38 @@ pub async fn execute<E: Engine>(
         by_pod.entry(a.pod()).or_default().push(a);
     }
     progress.add(by_pod.values().map(|v| v.len() as u64).sum());
-    let results: Vec<(u32, Vec<anyhow::Error>)> = stream::iter(by_pod)
-        .map(
-            |(pod, actions)| async move { (pod, run_pod(engine, actions, limits, progress).await) },
-        )
+    // Lab-wide networks and nodes come first: pods attach to them.
+    let mut results: Vec<(u32, Vec<anyhow::Error>)> = Vec::new();
+    if let Some(actions) = by_pod.remove(&SHARED_POD) {
+        let errors = run_pod(engine, actions, limits, secrets, progress).await;
+        let failed = !errors.is_empty();
+        results.push((SHARED_POD, errors));
+        if failed {
+            by_pod.clear();
+        }
+    }
+    let pods: Vec<(u32, Vec<anyhow::Error>)> = stream::iter(by_pod)
+        .map(|(pod, actions)| async move {
+            (
+                pod,
+                run_pod(engine, actions, limits, secrets, progress).await,
+            )
+        })
         .buffer_unordered(limits.pods.max(1))
         .collect()
         .await;
+    results.extend(pods);
     let mut failures: Vec<String> = Vec::new();
     let mut sorted = results;
     sorted.sort_by_key(|(pod, _)| *pod);
     for (pod, errors) in sorted {
         for e in errors {
-            failures.push(format!("pod {pod}: {e:#}"));
+            let which = if pod == SHARED_POD {
+                "shared".to_string()
+            } else {
+                format!("pod {pod}")
+            };
+            failures.push(format!("{which}: {e:#}"));
         }
     }
     if failures.is_empty() {
@@ -280,6 +306,7 @@ async fn run_pod<E: Engine>(
     engine: &E,
     mut actions: Vec<Action>,
     limits: Limits,
+    secrets: &Secrets,
     progress: &Progress,
 ) -> Vec<anyhow::Error> {
     actions.sort_by_key(Action::phase);
@@ -292,7 +319,7 @@ async fn run_pod<E: Engine>(
         let results: Vec<Result<()>> = stream::iter(batch)
             .map(|a| async move {
                 progress.step(a.describe());
-                let r = run_action(engine, a, limits).await;
+                let r = run_action(engine, a, limits, secrets).await;
                 progress.inc();
                 r
             })
@@ -308,7 +335,12 @@ async fn run_pod<E: Engine>(
     errors
 }
 
-async fn run_action<E: Engine>(engine: &E, action: &Action, limits: Limits) -> Result<()> {
+async fn run_action<E: Engine>(
+    engine: &E,
+    action: &Action,
+    limits: Limits,
+    secrets: &Secrets,
+) -> Result<()> {
     match action {
         Action::RemoveContainer { name, .. } => engine.remove_container(name).await,
         Action::RemoveNetwork { name, .. } => engine.remove_network(name).await,
@@ -329,7 +361,14 @@ async fn run_action<E: Engine>(engine: &E, action: &Action, limits: Limits) -> R
             for a in &spec.links {
                 engine.connect(&spec.name, a).await?;
             }
-            engine.upload(&spec.name, &spec.files).await?;
+            match secrets.get(&spec.name) {
+                Some(extra) => {
+                    let mut files = spec.files.clone();
+                    files.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    engine.upload(&spec.name, &files).await?;
+                }
+                None => engine.upload(&spec.name, &spec.files).await?,
+            }
             engine.start(&spec.name).await?;
             if limits.wait_ready {
                 wait_ready(engine, &spec.name).await?;
@@ -425,7 +464,7 @@ mod tests {
                 .count(),
             4
         );
-        execute(&engine, d.actions, NO_WAIT, &quiet())
+        execute(&engine, d.actions, NO_WAIT, &Secrets::new(), &quiet())
             .await
             .expect("executes");
 
@@ -455,6 +494,7 @@ mod tests {
             &engine,
             diff(&observed(&engine).await, &p, false).actions,
             NO_WAIT,
+            &Secrets::new(),
             &quiet(),
         )
         .await
@@ -481,7 +521,7 @@ mod tests {
             &TOPOLOGY.replace("h1: {kind: host}", "h1: {kind: host, exec: [\"true\"]}"),
             1,
         );
-        execute(&engine, d.actions, NO_WAIT, &quiet())
+        execute(&engine, d.actions, NO_WAIT, &Secrets::new(), &quiet())
             .await
             .expect("executes");
         let d = diff(&observed(&engine).await, &changed, false);
@@ -501,6 +541,7 @@ mod tests {
             &engine,
             diff(&observed(&engine).await, &plan(3), false).actions,
             NO_WAIT,
+            &Secrets::new(),
             &quiet(),
         )
         .await
@@ -511,7 +552,7 @@ mod tests {
         assert!(d.actions.is_empty());
         let d = diff(&observed(&engine).await, &smaller, true);
         assert!(d.actions.iter().all(|a| a.pod() == 3));
-        execute(&engine, d.actions, NO_WAIT, &quiet())
+        execute(&engine, d.actions, NO_WAIT, &Secrets::new(), &quiet())
             .await
             .expect("executes");
         assert_eq!(
@@ -533,6 +574,7 @@ mod tests {
             &engine,
             diff(&observed(&engine).await, &p, false).actions,
             NO_WAIT,
+            &Secrets::new(),
             &quiet(),
         )
         .await
@@ -553,7 +595,7 @@ mod tests {
                 "create container lab-p02-r1".to_string()
             ]
         );
-        execute(&engine, d.actions, NO_WAIT, &quiet())
+        execute(&engine, d.actions, NO_WAIT, &Secrets::new(), &quiet())
             .await
             .expect("completes");
         assert_eq!(diff(&observed(&engine).await, &p, false), Diff::default());

@@ -106,10 +106,19 @@ pub fn lock(lab: &str) -> Result<LabLock> {
 
 /// Serializes the choice of address blocks between labs brought up at once:
 /// held by a new lab's `up` until its networks exist.
+///
+/// The lock lives in the system's temporary folder, not the state
+/// directory, so that noglab commands with different state directories
+/// (two users, tests) on one engine still take turns.
 pub fn lock_allocation() -> Result<LabLock> {
-    let d = dir();
-    ensure(&d)?;
-    lock_file(d.join("allocation.lock"), "address allocation")
+    let path = std::env::temp_dir().join("noglab-allocation.lock");
+    let lock = lock_file(path.clone(), "address allocation")?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = fs::set_permissions(&path, fs::Permissions::from_mode(0o666));
+    }
+    Ok(lock)
 }
 
 fn lock_file(path: PathBuf, what: &str) -> Result<LabLock> {

@@ -24,15 +24,16 @@ impl Drop for RawMode {
     }
 }
 
-pub async fn run(pod: u32, target: &[String]) -> Result<()> {
+pub async fn run(pod: &str, target: &[String]) -> Result<()> {
     let (lab, node) = super::split_target(target);
     let engine = DockerEngine::connect().await?;
     let lab = super::resolve_lab(&engine, lab).await?;
+    let pod = super::parse_pod(pod)?;
     let container = super::find_node(&engine, &lab, pod, &node).await?;
     super::require_running(&container, pod)?;
     let shell: Vec<String> = container
         .label(labels::KIND)
-        .and_then(kinds::lookup)
+        .and_then(kinds::lookup_any)
         .map(|k| k.shell.iter().map(|s| s.to_string()).collect())
         .unwrap_or_else(|| vec!["bash".into()]);
 

@@ -8,10 +8,11 @@ use anyhow::Result;
 use crate::diag::ExitCode;
 use crate::engine::docker::DockerEngine;
 
-pub async fn run(pod: u32, target: &[String], command: &[String]) -> Result<()> {
+pub async fn run(pod: &str, target: &[String], command: &[String]) -> Result<()> {
     let (lab, node) = super::split_target(target);
     let engine = DockerEngine::connect().await?;
     let lab = super::resolve_lab(&engine, lab).await?;
+    let pod = super::parse_pod(pod)?;
     let container = super::find_node(&engine, &lab, pod, &node).await?;
     super::require_running(&container, pod)?;
     let code = engine

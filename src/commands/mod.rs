@@ -1,6 +1,7 @@
 //! One file per verb, gluing load, plan, reconcile and progress. Helpers
 //! shared by several verbs live here.
 
+pub mod access;
 pub mod connect;
 pub mod down;
 pub mod exec;
@@ -47,15 +48,13 @@ pub fn expand_in(loaded: &Loaded, pods: u32, block: Option<Ipv4Net>) -> Result<P
     let block = match block {
         Some(b) => b,
         None => {
-            let layout = Plumbing::layout(&loaded.topology);
+            let layout = Plumbing::for_pods(&loaded.topology, pods);
             let range = planning::plumbing::range().map_err(input_error)?;
-            planning::plumbing::allocate(range, layout.block_prefix(pods), &[]).ok_or_else(
-                || {
-                    input_error(format!(
-                        "a lab this size does not fit noglab's address range {range}"
-                    ))
-                },
-            )?
+            planning::plumbing::allocate(range, layout.block_prefix(), &[]).ok_or_else(|| {
+                input_error(format!(
+                    "a lab this size does not fit noglab's address range {range}"
+                ))
+            })?
         }
     };
     Ok(planning::expand(loaded, pods, block)?)
@@ -173,6 +172,19 @@ pub fn parse_pods(spec: &str, existing: &BTreeSet<u32>) -> Result<BTreeSet<u32>>
     Ok(out)
 }
 
+/// `--pod N` or `--pod shared`.
+pub fn parse_pod(text: &str) -> Result<u32> {
+    if text == planning::SHARED_LABEL {
+        return Ok(planning::SHARED_POD);
+    }
+    match text.parse::<u32>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(input_error(format!(
+            "`{text}` is not a pod: give its number (from 1) or `shared`"
+        ))),
+    }
+}
+
 /// Finds a node's container by its labels.
 pub async fn find_node<E: Engine>(
     engine: &E,
@@ -181,7 +193,7 @@ pub async fn find_node<E: Engine>(
     node: &str,
 ) -> Result<ObservedContainer> {
     let containers = engine.containers(Scope::Lab(lab)).await?;
-    let pod_s = pod.to_string();
+    let pod_s = planning::pod_label(pod);
     let in_pod: Vec<&ObservedContainer> = containers
         .iter()
         .filter(|c| c.label(labels::POD) == Some(pod_s.as_str()))
@@ -216,6 +228,16 @@ pub async fn find_node<E: Engine>(
             )))
         }
     }
+}
+
+/// Credentials to place beside the plan's files (access points only),
+/// generated for pods that have none yet.
+pub fn secrets(plan: &Plan) -> Result<crate::reconcile::Secrets> {
+    if plan.access_base_port.is_none() {
+        return Ok(Default::default());
+    }
+    let creds = crate::credentials::ensure(&plan.lab, plan.pod_plans.keys().copied())?;
+    Ok(crate::credentials::files(plan, &creds))
 }
 
 /// Splits `[LAB] NODE`.

@@ -8,12 +8,18 @@ use anyhow::{anyhow, Result};
 
 use crate::diag::input_error;
 use crate::engine::docker::DockerEngine;
-use crate::plan::{describe_pods, labels};
+use crate::plan::{describe_pods, labels, pod_label, PodPlan, SHARED_POD};
 use crate::progress::Progress;
 use crate::reconcile::{self, Action, Limits};
 use crate::state;
 
-pub async fn run(lab: Option<String>, pods: &str, node: Option<String>, quiet: bool) -> Result<()> {
+pub async fn run(
+    lab: Option<String>,
+    pods: Option<&str>,
+    shared: bool,
+    node: Option<String>,
+    quiet: bool,
+) -> Result<()> {
     let started = Instant::now();
     let engine = DockerEngine::connect().await?;
     let lab = super::resolve_lab(&engine, lab).await?;
@@ -21,13 +27,27 @@ pub async fn run(lab: Option<String>, pods: &str, node: Option<String>, quiet: b
     let plan = state::load_plan(&lab)?.ok_or_else(|| {
         anyhow!("noglab has no saved plan for lab {lab} (it was brought up by another user or machine); run `noglab up FILE` for it first")
     })?;
-    let existing: BTreeSet<u32> = plan.pod_plans.keys().copied().collect();
-    let selected = super::parse_pods(pods, &existing)?;
+    let selected: Vec<&PodPlan> = if shared {
+        vec![plan
+            .shared
+            .as_ref()
+            .ok_or_else(|| input_error(format!("lab {lab} has no shared nodes")))?]
+    } else {
+        let existing: BTreeSet<u32> = plan.pod_plans.keys().copied().collect();
+        let spec = pods.ok_or_else(|| input_error("say which pods: --pod SPEC, or --shared"))?;
+        super::parse_pods(spec, &existing)?
+            .iter()
+            .map(|p| &plan.pod_plans[p])
+            .collect()
+    };
     let observed = super::observe(&engine, &lab).await?;
 
     let mut actions = Vec::new();
-    for pod in &selected {
-        let pod_plan = &plan.pod_plans[pod];
+    for pod_plan in &selected {
+        let pod = pod_plan.pod;
+        let pod_s = pod_label(pod);
+        let in_pod =
+            |c: &&crate::engine::ObservedContainer| c.label(labels::POD) == Some(pod_s.as_str());
         match &node {
             Some(node) => {
                 let spec = pod_plan
@@ -41,53 +61,69 @@ pub async fn run(lab: Option<String>, pods: &str, node: Option<String>, quiet: b
                             .map(|c| c.node.as_str())
                             .collect();
                         input_error(format!(
-                            "lab {lab} has no node `{node}`; nodes: {}",
+                            "lab {lab} has no node `{node}` there; nodes: {}",
                             nodes.join(", ")
                         ))
                     })?;
-                let pod_s = pod.to_string();
-                for c in &observed.containers {
-                    if c.label(labels::POD) == Some(pod_s.as_str())
-                        && c.label(labels::NODE) == Some(node.as_str())
-                    {
+                for c in observed.containers.iter().filter(in_pod) {
+                    if c.label(labels::NODE) == Some(node.as_str()) {
                         actions.push(Action::RemoveContainer {
-                            pod: *pod,
+                            pod,
                             name: c.name.clone(),
                         });
                     }
                 }
                 actions.push(Action::CreateContainer {
-                    pod: *pod,
+                    pod,
                     spec: Box::new(spec.clone()),
                 });
             }
+            // Shared networks stay: every pod is attached to them.
+            None if pod == SHARED_POD => {
+                for c in observed.containers.iter().filter(in_pod) {
+                    actions.push(Action::RemoveContainer {
+                        pod,
+                        name: c.name.clone(),
+                    });
+                }
+                for c in &pod_plan.containers {
+                    actions.push(Action::CreateContainer {
+                        pod,
+                        spec: Box::new(c.clone()),
+                    });
+                }
+            }
             None => {
-                reconcile::remove_pod(&observed, *pod, &mut actions);
+                reconcile::remove_pod(&observed, pod, &mut actions);
                 for n in &pod_plan.networks {
                     actions.push(Action::CreateNetwork {
-                        pod: *pod,
+                        pod,
                         spec: n.clone(),
                     });
                 }
                 for c in &pod_plan.containers {
                     actions.push(Action::CreateContainer {
-                        pod: *pod,
+                        pod,
                         spec: Box::new(c.clone()),
                     });
                 }
             }
         }
     }
+    let selected: Vec<u32> = selected.iter().map(|p| p.pod).collect();
+    let pods_text = if shared {
+        "the shared nodes".to_string()
+    } else {
+        describe_pods(&selected)
+    };
     let what = match &node {
-        Some(n) => format!(
-            "node {n} of {}",
-            describe_pods(&selected.iter().copied().collect::<Vec<_>>())
-        ),
-        None => describe_pods(&selected.iter().copied().collect::<Vec<_>>()),
+        Some(n) => format!("node {n} of {pods_text}"),
+        None => pods_text,
     };
     let progress = Progress::new(quiet);
     progress.step(format!("resetting {what} of lab {lab}"));
-    let result = reconcile::execute(&engine, actions, Limits::default(), &progress).await;
+    let secrets = super::secrets(&plan)?;
+    let result = reconcile::execute(&engine, actions, Limits::default(), &secrets, &progress).await;
     progress.finish();
     result.map_err(|e| anyhow!("reset of {what} of lab {lab} failed:\n{e:#}"))?;
     println!(

@@ -14,6 +14,7 @@ use crate::engine::{Engine, Scope};
 use crate::plan::{self as planning, labels, Plan, Plumbing};
 use crate::progress::Progress;
 use crate::reconcile::{self, Action, Limits, Observed};
+use crate::topology::Topology;
 use crate::{images, state, topology};
 
 pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
@@ -28,7 +29,6 @@ pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
     let _lock = state::lock(&lab)?;
     let engine = DockerEngine::connect().await?;
     let mut observed = super::observe(&engine, &lab).await?;
-    let layout = Plumbing::layout(&loaded.topology);
     // A new lab chooses its block while no other new lab does, and keeps
     // the lock until its networks hold the block.
     let _allocation = if has_block(&observed) {
@@ -38,7 +38,7 @@ pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
         observed = super::observe(&engine, &lab).await?;
         Some(lock)
     };
-    let block = lab_block(&engine, &lab, &observed, &layout, pods).await?;
+    let block = lab_block(&engine, &lab, &observed, &loaded.topology, pods).await?;
     let plan = if block == draft.block {
         draft
     } else {
@@ -49,7 +49,8 @@ pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
     let guard = images::lookup("host")
         .map(|d| d.reference())
         .unwrap_or_default();
-    engine.ensure_guard(&guard).await?;
+    let range = planning::plumbing::range().map_err(input_error)?;
+    engine.ensure_guard(&guard, &range.to_string()).await?;
 
     let diff = reconcile::diff(&observed, &plan, args.prune);
     if !diff.extra_pods.is_empty() {
@@ -74,7 +75,8 @@ pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
         pods: args.parallel.max(1),
         ..Limits::default()
     };
-    let result = reconcile::execute(&engine, diff.actions, limits, &progress).await;
+    let secrets = super::secrets(&plan)?;
+    let result = reconcile::execute(&engine, diff.actions, limits, &secrets, &progress).await;
     progress.finish();
     result.map_err(|e| {
         anyhow!("lab {lab} is not complete; run `noglab up` again once fixed:\n{e:#}")
@@ -121,7 +123,7 @@ async fn lab_block<E: Engine>(
     engine: &E,
     lab: &str,
     observed: &Observed,
-    layout: &Plumbing,
+    topology: &Topology,
     pods: u32,
 ) -> Result<Ipv4Net> {
     let existing: BTreeSet<Ipv4Net> = observed
@@ -130,7 +132,9 @@ async fn lab_block<E: Engine>(
         .filter_map(|n| n.label(labels::BLOCK)?.parse().ok())
         .collect();
     if let Some(block) = existing.iter().next() {
-        layout.check_block(*block, pods).map_err(input_error)?;
+        Plumbing::for_block(topology, *block)
+            .check_block(*block, pods)
+            .map_err(input_error)?;
         return Ok(*block);
     }
     let mut taken = engine.used_subnets().await?;
@@ -143,7 +147,7 @@ async fn lab_block<E: Engine>(
         }
     }
     let range = planning::plumbing::range().map_err(input_error)?;
-    planning::plumbing::allocate(range, layout.block_prefix(pods), &taken).ok_or_else(|| {
+    planning::plumbing::allocate(range, Plumbing::for_pods(topology, pods).block_prefix(), &taken).ok_or_else(|| {
         anyhow!(
             "noglab's address range {range} has no free block for lab {lab}; remove a lab with `noglab down`, or set NOGLAB_PLUMBING_RANGE to a larger range"
         )

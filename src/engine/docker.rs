@@ -12,8 +12,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use bollard::errors::Error as BollardError;
 use bollard::models::{
     ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig, Ipam,
-    IpamConfig, NetworkConnectRequest, NetworkCreateRequest, NetworkingConfig, RestartPolicy,
-    RestartPolicyNameEnum,
+    IpamConfig, NetworkConnectRequest, NetworkCreateRequest, NetworkingConfig, PortBinding,
+    RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
@@ -408,17 +408,34 @@ impl Engine for DockerEngine {
                 }]),
                 ..Default::default()
             }),
-            options: Some(HashMap::from([
-                ("com.docker.network.bridge.name".into(), spec.bridge.clone()),
-                (
-                    "com.docker.network.bridge.inhibit_ipv4".into(),
-                    "true".into(),
-                ),
-                (
-                    "com.docker.network.bridge.enable_ip_masquerade".into(),
-                    "false".into(),
-                ),
-            ])),
+            options: Some(if spec.host_facing {
+                // An access network: the host holds the gateway so it can
+                // forward the published port; no NAT, no traffic between
+                // containers.
+                HashMap::from([
+                    ("com.docker.network.bridge.name".into(), spec.bridge.clone()),
+                    (
+                        "com.docker.network.bridge.enable_icc".into(),
+                        "false".into(),
+                    ),
+                    (
+                        "com.docker.network.bridge.enable_ip_masquerade".into(),
+                        "false".into(),
+                    ),
+                ])
+            } else {
+                HashMap::from([
+                    ("com.docker.network.bridge.name".into(), spec.bridge.clone()),
+                    (
+                        "com.docker.network.bridge.inhibit_ipv4".into(),
+                        "true".into(),
+                    ),
+                    (
+                        "com.docker.network.bridge.enable_ip_masquerade".into(),
+                        "false".into(),
+                    ),
+                ])
+            }),
             labels: Some(spec.labels.clone().into_iter().collect()),
             ..Default::default()
         };
@@ -448,8 +465,23 @@ impl Engine for DockerEngine {
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<Created> {
         let ns = |d: Duration| Some(d.as_nanos() as i64);
+        let exposed: Vec<String> = spec.ports.iter().map(|(c, _)| format!("{c}/tcp")).collect();
+        let bindings: HashMap<String, Option<Vec<PortBinding>>> = spec
+            .ports
+            .iter()
+            .map(|(c, h)| {
+                (
+                    format!("{c}/tcp"),
+                    Some(vec![PortBinding {
+                        host_ip: Some("0.0.0.0".into()),
+                        host_port: Some(h.to_string()),
+                    }]),
+                )
+            })
+            .collect();
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
+            exposed_ports: (!exposed.is_empty()).then_some(exposed),
             hostname: Some(spec.hostname.clone()),
             labels: Some(spec.labels.clone().into_iter().collect()),
             healthcheck: Some(HealthConfig {
@@ -471,6 +503,7 @@ impl Engine for DockerEngine {
                     maximum_retry_count: None,
                 }),
                 network_mode: Some(spec.mgmt.network.clone()),
+                port_bindings: (!bindings.is_empty()).then_some(bindings),
                 ..Default::default()
             }),
             networking_config: Some(NetworkingConfig {
@@ -547,7 +580,8 @@ impl Engine for DockerEngine {
         }
     }
 
-    async fn ensure_guard(&self, image: &str) -> Result<()> {
+    async fn ensure_guard(&self, image: &str, range: &str) -> Result<()> {
+        let wanted = format!("{image} {range}");
         let filters = HashMap::from([("label".to_string(), vec![GUARD_LABEL.to_string()])]);
         let options = ListContainersOptionsBuilder::default()
             .all(true)
@@ -563,7 +597,7 @@ impl Engine for DockerEngine {
                 .as_ref()
                 .and_then(|l| l.get(GUARD_LABEL))
                 .map(String::as_str)
-                == Some(image)
+                == Some(wanted.as_str())
                 && c.state.map(|s| s.to_string()).as_deref() == Some("running")
         });
         if current {
@@ -574,10 +608,8 @@ impl Engine for DockerEngine {
             image: Some(image.to_string()),
             entrypoint: Some(vec!["/usr/local/sbin/noglab-guard".into()]),
             cmd: Some(Vec::new()),
-            labels: Some(HashMap::from([(
-                GUARD_LABEL.to_string(),
-                image.to_string(),
-            )])),
+            labels: Some(HashMap::from([(GUARD_LABEL.to_string(), wanted.clone())])),
+            env: Some(vec![format!("NOGLAB_PLUMBING_RANGE={range}")]),
             host_config: Some(HostConfig {
                 // The guard edits the host's firewall: the host's network
                 // namespace and NET_ADMIN, nothing more.

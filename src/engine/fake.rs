@@ -210,7 +210,7 @@ impl Engine for FakeEngine {
         Ok(())
     }
 
-    async fn ensure_guard(&self, image: &str) -> Result<()> {
+    async fn ensure_guard(&self, image: &str, _range: &str) -> Result<()> {
         self.record(format!("ensure guard {image}"))
     }
 

@@ -65,8 +65,38 @@ pub static KINDS: &[Kind] = &[
     },
 ];
 
+/// Each pod's access point: sshd for participants. Not a kind topologies
+/// can use; noglab adds it to every pod of a lab with `access:`.
+pub static ACCESS: Kind = Kind {
+    name: "access",
+    description: "the pod's SSH access point for participants",
+    image: "access",
+    config_path: None,
+    capabilities: &["NET_ADMIN", "NET_RAW"],
+    sysctls: BASE_SYSCTLS,
+    shell: &["bash"],
+    readiness: "test -s /run/sshd.pid",
+    reload: None,
+};
+
 pub fn lookup(name: &str) -> Option<&'static Kind> {
     KINDS.iter().find(|k| k.name == name)
+}
+
+/// A kind by name, noglab's own access point included (for nodes found on
+/// the engine rather than in a topology).
+pub fn lookup_any(name: &str) -> Option<&'static Kind> {
+    lookup(name).or((name == ACCESS.name).then_some(&ACCESS))
+}
+
+/// Groups the participants' login user needs in a node of this kind to use
+/// the kind's shell (vtysh talks to FRR's daemons through frrvty's sockets).
+pub fn login_groups(kind: &str) -> &'static str {
+    match kind {
+        "frr" => "frr frrvty",
+        "bird" => "bird",
+        _ => "",
+    }
 }
 
 pub fn names() -> Vec<&'static str> {

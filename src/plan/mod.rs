@@ -8,9 +8,10 @@
 pub mod addr;
 pub mod plumbing;
 pub mod render;
+mod shared;
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
@@ -20,7 +21,7 @@ use sha2::{Digest, Sha256};
 use crate::diag::Diagnostics;
 use crate::kinds;
 use crate::topology::spans::Path;
-use crate::topology::{parse_endpoint, Loaded, Topology};
+use crate::topology::{parse_endpoint, Loaded, Node, Topology};
 
 pub use plumbing::Plumbing;
 
@@ -46,6 +47,12 @@ pub struct Plan {
     /// The lab's share of noglab's plumbing range.
     pub block: Ipv4Net,
     pub pod_plans: BTreeMap<u32, PodPlan>,
+    /// Lab-wide networks and nodes (pod label `shared`), numbered pod 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared: Option<PodPlan>,
+    /// The first host port of the access points (pod N at base + N).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_base_port: Option<u16>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -58,6 +65,10 @@ pub struct PodPlan {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct NetworkSpec {
     pub name: String,
+    /// The host takes part (it publishes the access point's port): the
+    /// bridge gets the gateway address. Lab networks are plain wires.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub host_facing: bool,
     /// The Linux bridge's name on the host: `ngl` and a hash, 15 characters.
     pub bridge: String,
     /// Docker's subnet, from the plumbing block; only used to find the
@@ -101,38 +112,76 @@ pub struct ContainerSpec {
     pub mgmt: Attachment,
     pub links: Vec<Attachment>,
     pub files: BTreeMap<String, FileSpec>,
+    /// Host ports published: container port -> host port.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<(u16, u16)>,
 }
 
 impl Plan {
+    /// Every pod's plan, the lab-wide one (pod 0) first.
+    pub fn all_pods(&self) -> impl Iterator<Item = &PodPlan> {
+        self.shared.iter().chain(self.pod_plans.values())
+    }
+
     pub fn containers(&self) -> impl Iterator<Item = (u32, &ContainerSpec)> {
-        self.pod_plans
-            .values()
+        self.all_pods()
             .flat_map(|p| p.containers.iter().map(move |c| (p.pod, c)))
     }
 }
 
+/// The `noglab.pod` label of a pod: its number, or `shared` for pod 0.
+pub fn pod_label(pod: u32) -> String {
+    if pod == SHARED_POD {
+        SHARED_LABEL.to_string()
+    } else {
+        pod.to_string()
+    }
+}
+
+/// Lab-wide resources are pod 0 inside noglab, `shared` on the engine.
+pub const SHARED_POD: u32 = 0;
+pub const SHARED_LABEL: &str = "shared";
+/// The node name of each pod's access point.
+pub const ACCESS_NODE: &str = "access";
+
 /// A problem with one value of the topology, in some pods.
 #[derive(Debug, Clone)]
-struct Problem {
-    path: Path,
-    message: String,
+pub(crate) struct Problem {
+    pub path: Path,
+    pub message: String,
 }
 
 /// Expands `loaded` for pods 1..=pods inside the plumbing `block`.
+///
+/// Steps: interfaces (pod-independent), the lab-wide shared networks, every
+/// pod, then the shared nodes, whose templates see every pod.
 pub fn expand(loaded: &Loaded, pods: u32, block: Ipv4Net) -> Result<Plan, Diagnostics> {
     let t = &loaded.topology;
     let ifaces = assign_interfaces(t);
-    let plumbing = Plumbing::layout(t);
+    let shared_ifaces = shared::assign_interfaces(t, &ifaces);
+    let plumbing = Plumbing::for_block(t, block);
     if let Err(message) = plumbing.check_block(block, pods) {
         return Err(loaded.diagnostics(vec![(path!["pods"], message)]));
     }
 
+    let mut lab_problems: Vec<Problem> = Vec::new();
+    let nets = shared::networks(
+        loaded,
+        &plumbing,
+        block,
+        pods,
+        &shared_ifaces,
+        &mut lab_problems,
+    );
+
     let mut problems: BTreeMap<(Path, String), Vec<u32>> = BTreeMap::new();
     let mut pod_plans = BTreeMap::new();
+    let mut summaries = Vec::new();
     for pod in 1..=pods {
-        match expand_pod(loaded, &ifaces, &plumbing, block, pod, pods) {
-            Ok(p) => {
+        match expand_pod(loaded, &ifaces, &nets, &plumbing, block, pod, pods) {
+            Ok((p, summary)) => {
                 pod_plans.insert(pod, p);
+                summaries.push(summary);
             }
             Err(found) => {
                 for p in found {
@@ -141,14 +190,36 @@ pub fn expand(loaded: &Loaded, pods: u32, block: Ipv4Net) -> Result<Plan, Diagno
             }
         }
     }
-    if !problems.is_empty() {
-        return Err(loaded.diagnostics(merge_pods(problems, pods)));
+    let mut list = merge_pods(problems, pods);
+    if !list.is_empty() {
+        list.extend(lab_problems.into_iter().map(|p| (p.path, p.message)));
+        return Err(loaded.diagnostics(list));
+    }
+    shared::duplicate_addresses(&nets, &pod_plans, &mut lab_problems);
+    let shared = shared::plan(
+        loaded,
+        &nets,
+        &plumbing,
+        block,
+        pods,
+        &summaries,
+        &mut lab_problems,
+    );
+    if !lab_problems.is_empty() {
+        return Err(loaded.diagnostics(
+            lab_problems
+                .into_iter()
+                .map(|p| (p.path, p.message))
+                .collect(),
+        ));
     }
     Ok(Plan {
         lab: t.name.clone(),
         pods,
         block,
         pod_plans,
+        shared,
+        access_base_port: t.access.as_ref().map(|a| a.base_port),
     })
 }
 
@@ -257,25 +328,36 @@ struct LinkAddrs {
     v6: Option<Ipv6Net>,
 }
 
-fn expand_pod(
-    loaded: &Loaded,
-    ifaces: &[Vec<(String, String)>],
-    plumbing: &Plumbing,
-    block: Ipv4Net,
-    pod: u32,
-    pods: u32,
-) -> Result<PodPlan, Vec<Problem>> {
-    let t = &loaded.topology;
-    let mut problems = Vec::new();
-    let base = json!({ "pod": pod, "pods": pods, "lab": t.name });
+/// The interface entry templates see for an address on a subnet.
+fn iface_entry(
+    v4: Option<(Ipv4Addr, Ipv4Net)>,
+    v6: Option<(Ipv6Addr, Ipv6Net)>,
+) -> serde_json::Map<String, Json> {
+    let mut entry = serde_json::Map::new();
+    if let Some((a, net)) = v4 {
+        entry.insert("ipv4".into(), json!(format!("{a}/{}", net.prefix_len())));
+        entry.insert("ipv4_address".into(), json!(a.to_string()));
+        entry.insert("ipv4_network".into(), json!(net.to_string()));
+    }
+    if let Some((a, net)) = v6 {
+        entry.insert("ipv6".into(), json!(format!("{a}/{}", net.prefix_len())));
+        entry.insert("ipv6_address".into(), json!(a.to_string()));
+        entry.insert("ipv6_network".into(), json!(net.to_string()));
+    }
+    entry
+}
 
-    // Step 2: lab-wide vars.
-    // A var that failed is reported once, not again in every template
-    // that uses it.
+/// Renders lab-wide vars for one pod; failures are reported once and
+/// remembered so that templates using them are not reported again.
+fn lab_vars(
+    t: &Topology,
+    base: &Json,
+    problems: &mut Vec<Problem>,
+) -> (serde_json::Map<String, Json>, Vec<String>) {
     let mut failed_vars: Vec<String> = Vec::new();
     let mut lab_vars = serde_json::Map::new();
     for (k, v) in &t.vars {
-        match render::render_value(v, &base) {
+        match render::render_value(v, base) {
             Ok(r) => {
                 lab_vars.insert(k.clone(), r);
             }
@@ -288,6 +370,24 @@ fn expand_pod(
             }
         }
     }
+    (lab_vars, failed_vars)
+}
+
+fn expand_pod(
+    loaded: &Loaded,
+    ifaces: &[Vec<(String, String)>],
+    nets: &[shared::SharedNet],
+    plumbing: &Plumbing,
+    block: Ipv4Net,
+    pod: u32,
+    pods: u32,
+) -> Result<(PodPlan, Json), Vec<Problem>> {
+    let t = &loaded.topology;
+    let mut problems = Vec::new();
+    let base = json!({ "pod": pod, "pods": pods, "lab": t.name });
+
+    // Step 2: lab-wide vars.
+    let (lab_vars, failed_vars) = lab_vars(t, &base, &mut problems);
     let mut with_vars = base.clone();
     with_vars["vars"] = Json::Object(lab_vars.clone());
 
@@ -334,24 +434,24 @@ fn expand_pod(
     }
     overlaps(&links, &mut problems);
 
-    // Step 4: each node's interfaces, as templates see them.
+    // Step 4: each node's interfaces, as templates see them, and its
+    // attachments: links, then shared networks.
     let mut node_ifaces: BTreeMap<&str, serde_json::Map<String, Json>> = BTreeMap::new();
+    let mut attachments: BTreeMap<&str, Vec<(usize, usize, String)>> = BTreeMap::new();
     for (li, eps) in ifaces.iter().enumerate() {
         let la = &links[li];
         for (k, (node, iface)) in eps.iter().enumerate() {
-            let mut entry = serde_json::Map::new();
-            if let Some(net) = la.v4 {
-                if let Some(a) = addr::nth_v4(net, k as u32) {
-                    entry.insert("ipv4".into(), json!(format!("{a}/{}", net.prefix_len())));
-                    entry.insert("ipv4_address".into(), json!(a.to_string()));
-                }
+            let v4 = la
+                .v4
+                .and_then(|n| addr::nth_v4(n, k as u32).map(|a| (a, n)));
+            let v6 = la
+                .v6
+                .and_then(|n| addr::nth_v6(n, k as u32).map(|a| (a, n)));
+            let mut entry = iface_entry(v4, v6);
+            if let Some(net) = la.v4.filter(|_| v4.is_none()) {
                 entry.insert("ipv4_network".into(), json!(net.to_string()));
             }
-            if let Some(net) = la.v6 {
-                if let Some(a) = addr::nth_v6(net, k as u32) {
-                    entry.insert("ipv6".into(), json!(format!("{a}/{}", net.prefix_len())));
-                    entry.insert("ipv6_address".into(), json!(a.to_string()));
-                }
+            if let Some(net) = la.v6.filter(|_| v6.is_none()) {
                 entry.insert("ipv6_network".into(), json!(net.to_string()));
             }
             if eps.len() == 2 {
@@ -370,6 +470,31 @@ fn expand_pod(
                 .entry(node.as_str())
                 .or_default()
                 .insert(iface.clone(), Json::Object(entry));
+            attachments
+                .entry(node.as_str())
+                .or_default()
+                .push((li, k, iface.clone()));
+        }
+    }
+    let mut shared_attach: BTreeMap<&str, Vec<Attachment>> = BTreeMap::new();
+    for net in nets {
+        for (j, member) in net.pod_members.iter().enumerate() {
+            let Some(a) =
+                net.attach_pod_node(t, member, j, pod, &with_vars, &failed_vars, &mut problems)
+            else {
+                continue;
+            };
+            let entry = iface_entry(
+                a.ipv4.map(|n| (n.addr(), net.v4.unwrap_or(n))),
+                a.ipv6.map(|n| (n.addr(), net.v6.unwrap_or(n))),
+            );
+            let mut entry = entry;
+            entry.insert("network".into(), json!(net.name));
+            node_ifaces
+                .entry(member.as_str())
+                .or_default()
+                .insert(a.interface.clone(), Json::Object(entry));
+            shared_attach.entry(member.as_str()).or_default().push(a);
         }
     }
     let nodes_json: serde_json::Map<String, Json> = t
@@ -384,11 +509,11 @@ fn expand_pod(
         })
         .collect();
 
-    // Step 5: per node, its context, rendered files and container spec.
+    // Step 5: the pod's networks.
     let pod_base = plumbing.pod_base(block, pod);
     let mut networks = Vec::new();
     let mgmt_net = plumbing.mgmt_subnet(pod_base);
-    networks.push(network_spec(&t.name, pod, "mgmt", mgmt_net, block));
+    networks.push(network_spec(&t.name, pod, "mgmt", mgmt_net, block, false));
     for li in 0..t.links.len() {
         let subnet = plumbing.link_subnet(pod_base, li);
         networks.push(network_spec(
@@ -397,97 +522,20 @@ fn expand_pod(
             &format!("l{}", li + 1),
             subnet,
             block,
+            false,
         ));
     }
 
+    // Step 6: per node, its context, rendered files and container spec.
     let mut containers = Vec::new();
     for (ni, (name, node)) in t.nodes.iter().enumerate() {
-        let Some(kind) = kinds::lookup(&node.kind) else {
-            continue;
-        };
         let mut ctx = with_vars.clone();
         ctx["node"] = json!(name);
-        let mut vars = lab_vars.clone();
-        let mut node_ok = true;
-        let mut failed = failed_vars.clone();
-        for (k, v) in &node.vars {
-            match render::render_value(v, &ctx) {
-                Ok(r) => {
-                    vars.insert(k.clone(), r);
-                }
-                Err(e) => {
-                    node_ok = false;
-                    failed.push(k.clone());
-                    problems.push(Problem {
-                        path: path!["nodes", name.as_str(), "vars", k.as_str()],
-                        message: e.inline(),
-                    })
-                }
-            }
-        }
-        ctx["vars"] = Json::Object(vars);
         ctx["interfaces"] =
             Json::Object(node_ifaces.get(name.as_str()).cloned().unwrap_or_default());
         ctx["nodes"] = Json::Object(nodes_json.clone());
+        ctx["shared"] = shared::context(t, nets);
 
-        let mut files = BTreeMap::new();
-        let mut render_file = |path: Path, rel: &str, dest: &str, problems: &mut Vec<Problem>| {
-            let Some(src) = loaded.templates.get(rel) else {
-                return;
-            };
-            match render::render(src, &ctx) {
-                Ok(mut text) => {
-                    if !text.ends_with('\n') {
-                        text.push('\n');
-                    }
-                    files.insert(
-                        dest.to_string(),
-                        FileSpec {
-                            mode: 0o644,
-                            content: text,
-                        },
-                    );
-                }
-                Err(e) if uses_failed_var(&e.message, &failed) => {}
-                Err(e) => problems.push(Problem {
-                    path,
-                    message: e.in_file(rel),
-                }),
-            }
-        };
-        if let (Some(rel), Some(dest)) = (&node.config, kind.config_path) {
-            render_file(
-                path!["nodes", name.as_str(), "config"],
-                rel,
-                dest,
-                &mut problems,
-            );
-        }
-        for (dest, rel) in &node.files {
-            render_file(
-                path!["nodes", name.as_str(), "files", dest.as_str()],
-                rel,
-                dest,
-                &mut problems,
-            );
-        }
-        let mut exec = Vec::new();
-        for (i, line) in node.exec.iter().enumerate() {
-            match render::render(line, &ctx) {
-                Ok(l) => exec.push(l),
-                Err(e) if uses_failed_var(&e.message, &failed) => {}
-                Err(e) => problems.push(Problem {
-                    path: path!["nodes", name.as_str(), "exec", i],
-                    message: e.inline(),
-                }),
-            }
-        }
-        if !node_ok {
-            continue;
-        }
-
-        // The node's attachments: management first, then its links in
-        // interface order.
         let mgmt = Attachment {
             network: networks[0].name.clone(),
             docker_ip: nth_host(mgmt_net, ni),
@@ -495,108 +543,364 @@ fn expand_pod(
             ipv4: None,
             ipv6: None,
         };
-        let mut attached = Vec::new();
-        for (li, eps) in ifaces.iter().enumerate() {
-            for (k, (n, iface)) in eps.iter().enumerate() {
-                if n != name {
-                    continue;
-                }
-                let la = &links[li];
-                attached.push(Attachment {
+        let mut attached: Vec<Attachment> = attachments
+            .get(name.as_str())
+            .into_iter()
+            .flatten()
+            .map(|(li, k, iface)| {
+                let la = &links[*li];
+                Attachment {
                     network: networks[li + 1].name.clone(),
-                    docker_ip: nth_host(networks[li + 1].subnet, k),
+                    docker_ip: nth_host(networks[li + 1].subnet, *k),
                     interface: iface.clone(),
                     ipv4: la.v4.and_then(|net| {
-                        addr::nth_v4(net, k as u32)
+                        addr::nth_v4(net, *k as u32)
                             .and_then(|a| Ipv4Net::new(a, net.prefix_len()).ok())
                     }),
                     ipv6: la.v6.and_then(|net| {
-                        addr::nth_v6(net, k as u32)
+                        addr::nth_v6(net, *k as u32)
                             .and_then(|a| Ipv6Net::new(a, net.prefix_len()).ok())
                     }),
-                });
-            }
-        }
-        attached.sort_by_key(|a| a.interface[3..].parse::<u32>().unwrap_or(0));
-
-        files.insert(
-            "/etc/noglab/interfaces".into(),
-            FileSpec {
-                mode: 0o644,
-                content: interfaces_file(&mgmt, mgmt_net, &attached),
-            },
-        );
-        files.insert(
-            "/etc/noglab/ready".into(),
-            FileSpec {
-                mode: 0o755,
-                content: format!("#!/bin/sh\n{}\n", kind.readiness),
-            },
-        );
-        if !exec.is_empty() {
-            let mut script =
-                String::from("# exec lines of this node, run once it is up, in order\n");
-            for l in &exec {
-                script.push_str(l);
-                script.push('\n');
-            }
-            files.insert(
-                "/etc/noglab/exec.sh".into(),
-                FileSpec {
-                    mode: 0o755,
-                    content: script,
-                },
-            );
-        }
-
-        let mut labels = BTreeMap::new();
-        labels.insert(labels::LAB.to_string(), t.name.clone());
-        labels.insert(labels::POD.to_string(), pod.to_string());
-        labels.insert(labels::NODE.to_string(), name.clone());
-        labels.insert(labels::KIND.to_string(), kind.name.to_string());
-        let image = match &node.image {
-            Some(i) => i.clone(),
-            None => crate::images::lookup(kind.image)
-                .map(|d| d.reference())
-                .unwrap_or_else(|| kind.image.to_string()),
-        };
-        let mut spec = ContainerSpec {
-            name: container_name(&t.name, pod, name),
-            node: name.clone(),
-            kind: kind.name.to_string(),
-            image,
-            hostname: name.clone(),
-            labels,
-            capabilities: kind.capabilities.iter().map(|c| c.to_string()).collect(),
-            sysctls: kind
-                .sysctls
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            memory: MEMORY_LIMIT,
-            pids: PIDS_LIMIT,
+                }
+            })
+            .collect();
+        attached.extend(shared_attach.remove(name.as_str()).unwrap_or_default());
+        let input = NodeInput {
+            lab: &t.name,
+            pod,
+            name,
+            node,
+            base: path!["nodes", name.as_str()],
+            ctx,
+            failed: failed_vars.clone(),
             mgmt,
+            mgmt_net,
             links: attached,
-            files,
+            access: t.access.is_some(),
         };
-        let hash = spec_hash(&spec);
-        spec.labels.insert(labels::HASH.to_string(), hash);
-        containers.push(spec);
+        if let Some(spec) = node_spec(loaded, input, &mut problems) {
+            containers.push(spec);
+        }
+    }
+
+    // Step 7: the pod's access point, if the lab has one.
+    if let Some(access) = &t.access {
+        let subnet = plumbing.access_subnet(pod_base);
+        let net = network_spec(&t.name, pod, "access", subnet, block, true);
+        containers.push(access_spec(
+            &t.name,
+            pod,
+            access.base_port,
+            &networks[0],
+            mgmt_net,
+            t.nodes.len(),
+            &net,
+        ));
+        networks.push(net);
     }
 
     if !problems.is_empty() {
         return Err(problems);
     }
-    Ok(PodPlan {
+    let summary = json!({ "pod": pod, "vars": lab_vars, "nodes": nodes_json });
+    Ok((
+        PodPlan {
+            pod,
+            networks,
+            containers,
+        },
+        summary,
+    ))
+}
+
+/// What `node_spec` needs to know about one node.
+pub(crate) struct NodeInput<'a> {
+    pub lab: &'a str,
+    pub pod: u32,
+    pub name: &'a str,
+    pub node: &'a Node,
+    /// Where the node stands in the topology, for diagnostics.
+    pub base: Path,
+    /// The template context, without the node's own vars yet.
+    pub ctx: Json,
+    /// Vars whose templates failed (already reported).
+    pub failed: Vec<String>,
+    pub mgmt: Attachment,
+    pub mgmt_net: Ipv4Net,
+    pub links: Vec<Attachment>,
+    /// Whether the lab has access points, so the node runs sshd for them.
+    pub access: bool,
+}
+
+fn sub(base: &Path, segs: &[&str]) -> Path {
+    let mut p = base.clone();
+    p.extend(
+        segs.iter()
+            .map(|s| crate::topology::Seg::Key(s.to_string())),
+    );
+    p
+}
+
+/// A node's vars, rendered files and container spec; `None` when something
+/// failed (reported in `problems`).
+pub(crate) fn node_spec(
+    loaded: &Loaded,
+    input: NodeInput,
+    problems: &mut Vec<Problem>,
+) -> Option<ContainerSpec> {
+    let NodeInput {
+        lab,
         pod,
-        networks,
-        containers,
-    })
+        name,
+        node,
+        base,
+        mut ctx,
+        mut failed,
+        mgmt,
+        mgmt_net,
+        mut links,
+        access,
+    } = input;
+    let kind = kinds::lookup(&node.kind)?;
+    let mut vars = ctx["vars"].as_object().cloned().unwrap_or_default();
+    let mut node_ok = true;
+    for (k, v) in &node.vars {
+        match render::render_value(v, &ctx) {
+            Ok(r) => {
+                vars.insert(k.clone(), r);
+            }
+            Err(e) => {
+                node_ok = false;
+                failed.push(k.clone());
+                problems.push(Problem {
+                    path: sub(&base, &["vars", k]),
+                    message: e.inline(),
+                })
+            }
+        }
+    }
+    ctx["vars"] = Json::Object(vars);
+
+    let mut files = BTreeMap::new();
+    let mut render_file = |path: Path, rel: &str, dest: &str, problems: &mut Vec<Problem>| {
+        let Some(src) = loaded.templates.get(rel) else {
+            return;
+        };
+        match render::render(src, &ctx) {
+            Ok(mut text) => {
+                if !text.ends_with('\n') {
+                    text.push('\n');
+                }
+                files.insert(
+                    dest.to_string(),
+                    FileSpec {
+                        mode: 0o644,
+                        content: text,
+                    },
+                );
+            }
+            Err(e) if uses_failed_var(&e.message, &failed) => {}
+            Err(e) => problems.push(Problem {
+                path,
+                message: e.in_file(rel),
+            }),
+        }
+    };
+    if let (Some(rel), Some(dest)) = (&node.config, kind.config_path) {
+        render_file(sub(&base, &["config"]), rel, dest, problems);
+    }
+    for (dest, rel) in &node.files {
+        render_file(sub(&base, &["files", dest]), rel, dest, problems);
+    }
+    let mut exec = Vec::new();
+    for (i, line) in node.exec.iter().enumerate() {
+        match render::render(line, &ctx) {
+            Ok(l) => exec.push(l),
+            Err(e) if uses_failed_var(&e.message, &failed) => {}
+            Err(e) => {
+                let mut path = sub(&base, &["exec"]);
+                path.push(crate::topology::Seg::Index(i));
+                problems.push(Problem {
+                    path,
+                    message: e.inline(),
+                })
+            }
+        }
+    }
+    if !node_ok {
+        return None;
+    }
+
+    links.sort_by_key(|a| a.interface[3..].parse::<u32>().unwrap_or(0));
+    files.insert(
+        "/etc/noglab/interfaces".into(),
+        FileSpec {
+            mode: 0o644,
+            content: interfaces_file(&mgmt, mgmt_net, &links),
+        },
+    );
+    files.insert(
+        "/etc/noglab/ready".into(),
+        FileSpec {
+            mode: 0o755,
+            content: format!("#!/bin/sh\n{}\n", kind.readiness),
+        },
+    );
+    if access {
+        // Participants arrive from the pod's access point as user `lab`,
+        // in the kind's own shell.
+        files.insert(
+            "/etc/noglab/login".into(),
+            FileSpec {
+                mode: 0o644,
+                content: format!(
+                    "shell={}\ngroups={}\n",
+                    kind.shell.join(" "),
+                    kinds::login_groups(kind.name)
+                ),
+            },
+        );
+    }
+    if !exec.is_empty() {
+        let mut script = String::from("# exec lines of this node, run once it is up, in order\n");
+        for l in &exec {
+            script.push_str(l);
+            script.push('\n');
+        }
+        files.insert(
+            "/etc/noglab/exec.sh".into(),
+            FileSpec {
+                mode: 0o755,
+                content: script,
+            },
+        );
+    }
+
+    let mut labels = BTreeMap::new();
+    labels.insert(labels::LAB.to_string(), lab.to_string());
+    labels.insert(labels::POD.to_string(), pod_label(pod));
+    labels.insert(labels::NODE.to_string(), name.to_string());
+    labels.insert(labels::KIND.to_string(), kind.name.to_string());
+    let image = match &node.image {
+        Some(i) => i.clone(),
+        None => crate::images::lookup(kind.image)
+            .map(|d| d.reference())
+            .unwrap_or_else(|| kind.image.to_string()),
+    };
+    let mut spec = ContainerSpec {
+        name: container_name(lab, pod, name),
+        node: name.to_string(),
+        kind: kind.name.to_string(),
+        image,
+        hostname: name.to_string(),
+        labels,
+        capabilities: kind.capabilities.iter().map(|c| c.to_string()).collect(),
+        sysctls: kind
+            .sysctls
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        memory: MEMORY_LIMIT,
+        pids: PIDS_LIMIT,
+        mgmt,
+        links,
+        files,
+        ports: Vec::new(),
+    };
+    let hash = spec_hash(&spec);
+    spec.labels.insert(labels::HASH.to_string(), hash);
+    Some(spec)
+}
+
+/// A pod's access point: sshd for participants, on the pod's management
+/// network (so node names resolve) and on its own host-facing network that
+/// publishes the pod's port.
+fn access_spec(
+    lab: &str,
+    pod: u32,
+    base_port: u16,
+    mgmt: &NetworkSpec,
+    mgmt_net: Ipv4Net,
+    nodes: usize,
+    net: &NetworkSpec,
+) -> ContainerSpec {
+    let kind = &kinds::ACCESS;
+    let mgmt_at = Attachment {
+        network: mgmt.name.clone(),
+        docker_ip: nth_host(mgmt_net, nodes),
+        interface: "eth0".into(),
+        ipv4: None,
+        ipv6: None,
+    };
+    let ip = nth_host(net.subnet, 0);
+    let outside = Attachment {
+        network: net.name.clone(),
+        docker_ip: ip,
+        interface: "eth1".into(),
+        ipv4: Ipv4Net::new(ip, net.subnet.prefix_len()).ok(),
+        ipv6: None,
+    };
+    let mut files = BTreeMap::new();
+    files.insert(
+        "/etc/noglab/interfaces".into(),
+        FileSpec {
+            mode: 0o644,
+            content: interfaces_file(&mgmt_at, mgmt_net, std::slice::from_ref(&outside)),
+        },
+    );
+    // Replies to participants' laptops leave through the host.
+    files.insert(
+        "/etc/noglab/routes".into(),
+        FileSpec {
+            mode: 0o644,
+            content: format!("default via {}\n", net.gateway),
+        },
+    );
+    files.insert(
+        "/etc/noglab/ready".into(),
+        FileSpec {
+            mode: 0o755,
+            content: format!("#!/bin/sh\n{}\n", kind.readiness),
+        },
+    );
+    let mut labels = BTreeMap::new();
+    labels.insert(labels::LAB.to_string(), lab.to_string());
+    labels.insert(labels::POD.to_string(), pod_label(pod));
+    labels.insert(labels::NODE.to_string(), ACCESS_NODE.to_string());
+    labels.insert(labels::KIND.to_string(), kind.name.to_string());
+    let mut spec = ContainerSpec {
+        name: container_name(lab, pod, ACCESS_NODE),
+        node: ACCESS_NODE.to_string(),
+        kind: kind.name.to_string(),
+        image: crate::images::lookup(kind.image)
+            .map(|d| d.reference())
+            .unwrap_or_default(),
+        hostname: format!("pod{pod}"),
+        labels,
+        capabilities: kind.capabilities.iter().map(|c| c.to_string()).collect(),
+        sysctls: kind
+            .sysctls
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        memory: 256 << 20,
+        pids: 256,
+        mgmt: mgmt_at,
+        links: vec![outside],
+        files,
+        ports: vec![(
+            22,
+            base_port.saturating_add(u16::try_from(pod).unwrap_or(u16::MAX)),
+        )],
+    };
+    let hash = spec_hash(&spec);
+    spec.labels.insert(labels::HASH.to_string(), hash);
+    spec
 }
 
 /// Whether a render failed only because it used a var whose own template
 /// failed, which is already reported.
-fn uses_failed_var(message: &str, failed: &[String]) -> bool {
+pub(crate) fn uses_failed_var(message: &str, failed: &[String]) -> bool {
     failed.iter().any(|v| {
         let name = format!("variable `vars.{v}");
         message
@@ -632,12 +936,16 @@ fn overlaps(links: &[LinkAddrs], problems: &mut Vec<Problem>) {
 
 /// Docker's address for the k-th endpoint of a plumbing subnet: after the
 /// network address and the gateway Docker reserves.
-fn nth_host(net: Ipv4Net, k: usize) -> Ipv4Addr {
+pub(crate) fn nth_host(net: Ipv4Net, k: usize) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(net.network()) + 2 + k as u32)
 }
 
 /// What the node's init reads at every start: `<docker-ip> <name> [cidr...]`.
-fn interfaces_file(mgmt: &Attachment, mgmt_net: Ipv4Net, links: &[Attachment]) -> String {
+pub(crate) fn interfaces_file(
+    mgmt: &Attachment,
+    mgmt_net: Ipv4Net,
+    links: &[Attachment],
+) -> String {
     let mut s =
         String::from("# <docker-ipv4> <interface> [address/prefix ...], written by noglab\n");
     s.push_str(&format!(
@@ -659,20 +967,34 @@ fn interfaces_file(mgmt: &Attachment, mgmt_net: Ipv4Net, links: &[Attachment]) -
     s
 }
 
+/// `bgp-p03-r1`, or `bgp-shared-rs` for a shared node.
 pub fn container_name(lab: &str, pod: u32, node: &str) -> String {
-    format!("{lab}-p{pod:02}-{node}")
+    if pod == SHARED_POD {
+        format!("{lab}-shared-{node}")
+    } else {
+        format!("{lab}-p{pod:02}-{node}")
+    }
 }
 
-fn network_spec(lab: &str, pod: u32, role: &str, subnet: Ipv4Net, block: Ipv4Net) -> NetworkSpec {
-    let name = format!("{lab}-p{pod:02}-{role}");
+pub(crate) fn network_spec(
+    lab: &str,
+    pod: u32,
+    role: &str,
+    subnet: Ipv4Net,
+    block: Ipv4Net,
+    host_facing: bool,
+) -> NetworkSpec {
+    let name = container_name(lab, pod, role);
     let mut labels = BTreeMap::new();
     labels.insert(labels::LAB.to_string(), lab.to_string());
-    labels.insert(labels::POD.to_string(), pod.to_string());
+    labels.insert(labels::POD.to_string(), pod_label(pod));
     labels.insert(labels::NETWORK.to_string(), role.to_string());
     labels.insert(labels::BLOCK.to_string(), block.to_string());
     let digest = Sha256::digest(name.as_bytes());
+    // The guard on the host knows lab wires as ngl*, access networks as nga*.
     let bridge = format!(
-        "ngl{}",
+        "{}{}",
+        if host_facing { "nga" } else { "ngl" },
         digest
             .iter()
             .take(6)
@@ -681,6 +1003,7 @@ fn network_spec(lab: &str, pod: u32, role: &str, subnet: Ipv4Net, block: Ipv4Net
     );
     let mut spec = NetworkSpec {
         name,
+        host_facing,
         bridge,
         subnet,
         gateway: Ipv4Addr::from(u32::from(subnet.network()) + 1),

@@ -3,11 +3,15 @@
 //! lab addressing never uses), so Docker's default pools are never drained
 //! and lab subnets never collide with Docker's.
 //!
-//! A lab takes one aligned block of the range; each pod a slot of the block
-//! (slot 0 is kept for lab-wide resources); each network of a pod a subnet
-//! of the slot, sized for its endpoints plus Docker's network, gateway and
-//! broadcast addresses. Link networks are plain wires: the node's init
-//! replaces Docker's address with the planned lab addresses.
+//! A lab takes one aligned block of the range: first its lab-wide region
+//! (the shared nodes' management network and the shared networks, sized for
+//! every pod the block can hold), then one slot per pod. Each network of a
+//! pod gets a subnet of the slot sized for its endpoints plus Docker's
+//! network, gateway and broadcast addresses. Link networks are plain wires:
+//! the node's init replaces Docker's address with the planned lab addresses.
+//!
+//! The layout is a function of the topology and the block's size alone, so
+//! the same lab always gets the same addresses inside its block.
 
 use std::net::Ipv4Addr;
 
@@ -21,80 +25,163 @@ pub const DEFAULT_RANGE: &str = "198.18.0.0/15";
 
 /// The fewest pod slots a lab's block holds, so `up --pods` can grow a lab
 /// without moving it.
-const MIN_SLOTS: u32 = 64;
+const MIN_SLOTS: u32 = 63;
+
+/// Which network of a pod or of the lab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Net {
+    Mgmt,
+    Access,
+    Link(usize),
+    SharedMgmt,
+    Shared(usize),
+}
 
 #[derive(Debug, Clone)]
 pub struct Plumbing {
     /// Addresses per pod slot (a power of two).
     pub pod_size: u32,
-    mgmt: (u32, u8),
-    links: Vec<(u32, u8)>,
+    /// How many pods the layout has room for.
+    pub slots: u32,
+    /// Where pod 1's slot starts inside the block.
+    pods_offset: u32,
+    nets: Vec<(Net, u32, u8)>,
 }
 
-fn subnet_size(endpoints: usize) -> u32 {
-    (endpoints as u32 + 3).next_power_of_two().max(8)
+fn subnet_size(endpoints: u64) -> u32 {
+    u32::try_from((endpoints + 3).next_power_of_two().max(8)).unwrap_or(1 << 31)
+}
+
+/// Packs subnets largest first, which keeps each aligned to its own size;
+/// returns the offsets and the packed size.
+fn pack(mut sizes: Vec<(Net, u32)>) -> (Vec<(Net, u32, u8)>, u32) {
+    sizes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut offset = 0u32;
+    let mut out = Vec::new();
+    for (net, size) in sizes {
+        out.push((net, offset, 32 - size.trailing_zeros() as u8));
+        offset = offset.saturating_add(size);
+    }
+    (out, offset)
 }
 
 impl Plumbing {
-    pub fn layout(t: &Topology) -> Plumbing {
-        let mut sizes: Vec<(Option<usize>, u32)> = vec![(None, subnet_size(t.nodes.len()))];
+    /// The layout of a lab whose block holds `slots` pods.
+    pub fn layout(t: &Topology, slots: u32) -> Plumbing {
+        let mut pod = vec![(Net::Mgmt, subnet_size(t.nodes.len() as u64 + 1))];
+        if t.access.is_some() {
+            pod.push((Net::Access, subnet_size(1)));
+        }
         for (i, link) in t.links.iter().enumerate() {
-            sizes.push((Some(i), subnet_size(link.endpoints.len())));
+            pod.push((Net::Link(i), subnet_size(link.endpoints.len() as u64)));
         }
-        // Largest first keeps every subnet aligned to its own size.
-        sizes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        let mut offset = 0u32;
-        let mut mgmt = (0, 32);
-        let mut links = vec![(0u32, 32u8); t.links.len()];
-        for (which, size) in sizes {
-            let prefix = 32 - size.trailing_zeros() as u8;
-            match which {
-                None => mgmt = (offset, prefix),
-                Some(i) => links[i] = (offset, prefix),
-            }
-            offset += size;
+        let (pod_nets, pod_total) = pack(pod);
+        let pod_size = pod_total.next_power_of_two().max(8);
+
+        let mut shared = Vec::new();
+        if !t.shared.nodes.is_empty() {
+            shared.push((Net::SharedMgmt, subnet_size(t.shared.nodes.len() as u64)));
         }
+        for (i, net) in t.shared.networks.values().enumerate() {
+            let (in_pods, lab_wide): (Vec<&String>, Vec<&String>) =
+                net.attach.keys().partition(|n| t.nodes.contains_key(*n));
+            let endpoints = lab_wide.len() as u64 + in_pods.len() as u64 * u64::from(slots);
+            shared.push((Net::Shared(i), subnet_size(endpoints)));
+        }
+        let (shared_nets, shared_total) = pack(shared);
+        let region = if shared_total == 0 {
+            0
+        } else {
+            shared_total.next_power_of_two()
+        };
+        let pods_offset = region.max(pod_size);
+
+        let mut nets = shared_nets;
+        nets.extend(pod_nets);
         Plumbing {
-            pod_size: offset.next_power_of_two().max(8),
-            mgmt,
-            links,
+            pod_size,
+            slots,
+            pods_offset,
+            nets,
         }
     }
 
-    /// Slots a new block should have for `pods` pods.
-    pub fn slots(pods: u32) -> u32 {
-        (pods + 1).next_power_of_two().max(MIN_SLOTS)
+    /// Addresses the whole block needs.
+    fn total(&self) -> u64 {
+        u64::from(self.pods_offset) + u64::from(self.slots) * u64::from(self.pod_size)
     }
 
-    /// The prefix length of a block for `pods` pods.
-    pub fn block_prefix(&self, pods: u32) -> u8 {
-        let size = u64::from(self.pod_size) * u64::from(Self::slots(pods));
-        32 - size.trailing_zeros() as u8
+    /// The prefix length of a block with this layout.
+    pub fn block_prefix(&self) -> u8 {
+        32 - self.total().next_power_of_two().trailing_zeros().min(32) as u8
     }
 
-    /// Whether `block` has a slot for every pod up to `pods`.
+    /// The layout for a new lab of `pods` pods.
+    pub fn for_pods(t: &Topology, pods: u32) -> Plumbing {
+        let slots = ((pods + 1).next_power_of_two() - 1).max(MIN_SLOTS);
+        Plumbing::layout(t, slots)
+    }
+
+    /// The layout inside an existing block: the most slots that fit.
+    pub fn for_block(t: &Topology, block: Ipv4Net) -> Plumbing {
+        let size = 1u64 << (32 - block.prefix_len());
+        let mut best = Plumbing::layout(t, MIN_SLOTS);
+        let mut slots = MIN_SLOTS;
+        loop {
+            slots = slots * 2 + 1;
+            let candidate = Plumbing::layout(t, slots);
+            if candidate.total() > size || slots > 1 << 20 {
+                return best;
+            }
+            best = candidate;
+        }
+    }
+
+    /// Whether `block` holds this layout and `pods` pods.
     pub fn check_block(&self, block: Ipv4Net, pods: u32) -> Result<(), String> {
-        let have = (1u64 << (32 - block.prefix_len())) / u64::from(self.pod_size);
-        if u64::from(pods) + 1 > have {
+        let size = 1u64 << (32 - block.prefix_len());
+        if self.total() > size || pods > self.slots {
             return Err(format!(
                 "the lab's address block {block} has room for {} pods; run `noglab down` and `noglab up` to grow it to {pods}",
-                have.saturating_sub(1)
+                self.slots.min(u32::try_from(size / u64::from(self.pod_size)).unwrap_or(0))
             ));
         }
         Ok(())
     }
 
     pub fn pod_base(&self, block: Ipv4Net, pod: u32) -> u32 {
-        u32::from(block.network()) + pod * self.pod_size
+        u32::from(block.network()) + self.pods_offset + (pod - 1) * self.pod_size
+    }
+
+    fn find(&self, base: u32, which: Net) -> Ipv4Net {
+        let (_, off, prefix) = self
+            .nets
+            .iter()
+            .find(|(n, _, _)| *n == which)
+            .copied()
+            .unwrap_or((which, 0, 32));
+        net(base + off, prefix)
     }
 
     pub fn mgmt_subnet(&self, pod_base: u32) -> Ipv4Net {
-        net(pod_base + self.mgmt.0, self.mgmt.1)
+        self.find(pod_base, Net::Mgmt)
+    }
+
+    pub fn access_subnet(&self, pod_base: u32) -> Ipv4Net {
+        self.find(pod_base, Net::Access)
     }
 
     pub fn link_subnet(&self, pod_base: u32, link: usize) -> Ipv4Net {
-        let (off, prefix) = self.links[link];
-        net(pod_base + off, prefix)
+        self.find(pod_base, Net::Link(link))
+    }
+
+    pub fn shared_mgmt_subnet(&self, block: Ipv4Net) -> Ipv4Net {
+        self.find(u32::from(block.network()), Net::SharedMgmt)
+    }
+
+    /// The `i`-th shared network, in name order.
+    pub fn shared_subnet(&self, block: Ipv4Net, i: usize) -> Ipv4Net {
+        self.find(u32::from(block.network()), Net::Shared(i))
     }
 }
 
@@ -125,9 +212,18 @@ pub fn allocate(range: Ipv4Net, prefix: u8, taken: &[Ipv4Net]) -> Option<Ipv4Net
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::topology::load_str;
 
     fn r() -> Ipv4Net {
         DEFAULT_RANGE.parse().expect("range")
+    }
+
+    fn topo(src: &str) -> Topology {
+        load_str(std::path::Path::new("t.yml"), src.into(), |_| {
+            Err("none".into())
+        })
+        .expect("valid")
+        .topology
     }
 
     #[test]
@@ -145,7 +241,26 @@ mod tests {
         assert_eq!(subnet_size(2), 8);
         assert_eq!(subnet_size(5), 8);
         assert_eq!(subnet_size(6), 16);
-        assert_eq!(Plumbing::slots(3), 64);
-        assert_eq!(Plumbing::slots(100), 128);
+    }
+
+    #[test]
+    fn a_block_is_read_back_with_the_slots_it_was_made_for() {
+        let t = topo("name: l\nnodes:\n  r1: {kind: frr}\n  r2: {kind: frr}\nlinks:\n  - endpoints: [r1, r2]\nshared:\n  nodes:\n    rs: {kind: frr}\n  networks:\n    ixp:\n      ipv4: 198.51.100.0/24\n      attach: {rs: {}, r1: {}}\n");
+        for pods in [1, 63, 64, 200] {
+            let made = Plumbing::for_pods(&t, pods);
+            let block = allocate(r(), made.block_prefix(), &[]).expect("fits");
+            let read = Plumbing::for_block(&t, block);
+            assert_eq!(read.slots, made.slots, "pods {pods}");
+            assert!(read.check_block(block, pods).is_ok());
+            // Pods and shared networks never overlap.
+            let last = read.pod_base(block, read.slots) + read.pod_size - 1;
+            assert!(block.contains(&Ipv4Addr::from(last)));
+            let ixp = read.shared_subnet(block, 0);
+            assert!(
+                u32::from(ixp.broadcast()) < read.pod_base(block, 1),
+                "pods {pods}"
+            );
+            assert!(ixp.hosts().count() as u64 > u64::from(read.slots));
+        }
     }
 }

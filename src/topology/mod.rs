@@ -33,6 +33,65 @@ pub struct Topology {
     pub vars: BTreeMap<String, serde_yaml::Value>,
     pub nodes: BTreeMap<String, Node>,
     pub links: Vec<Link>,
+    /// Lab-wide nodes and networks, once per lab.
+    pub shared: Shared,
+    /// Participants' SSH access point per pod, when present.
+    pub access: Option<Access>,
+}
+
+/// Nodes and networks that exist once per lab (pod label `shared`): a route
+/// server, a transit provider, an IXP LAN, a DNS root.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shared {
+    #[serde(default)]
+    pub nodes: BTreeMap<String, Node>,
+    #[serde(default)]
+    pub networks: BTreeMap<String, SharedNetwork>,
+}
+
+/// A lab-wide segment that shared nodes and every pod's nodes attach to.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharedNetwork {
+    /// Subnet (a template of `lab` and `pods`), e.g. `198.51.100.0/24`.
+    #[serde(default)]
+    pub ipv4: Option<String>,
+    #[serde(default)]
+    pub ipv6: Option<String>,
+    /// Attached nodes (shared or pod nodes) and their addresses; a pod
+    /// node's addresses are templates of its pod (`198.51.100.{{ 10 + pod }}`).
+    #[serde(default)]
+    pub attach: BTreeMap<String, Attach>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attach {
+    /// A bare address, the prefix comes from the network.
+    #[serde(default)]
+    pub ipv4: Option<String>,
+    #[serde(default)]
+    pub ipv6: Option<String>,
+    /// The node's interface on the network; default its next free ethN.
+    #[serde(default)]
+    pub interface: Option<String>,
+}
+
+/// The default first port: pod N listens on `base_port + N`.
+pub const DEFAULT_BASE_PORT: u16 = 2200;
+
+fn default_base_port() -> u16 {
+    DEFAULT_BASE_PORT
+}
+
+/// Participants' SSH access: one published TCP port per pod.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Access {
+    /// Pod N's access point listens on the host at `base_port + N`.
+    #[serde(default = "default_base_port")]
+    pub base_port: u16,
 }
 
 /// The top level as written. Each field is deserialized on its own (see
@@ -48,9 +107,11 @@ struct RawTopology {
     /// False when `nodes` is there but could not be read (already reported).
     nodes_read: bool,
     links: Vec<serde_yaml::Value>,
+    shared: Shared,
+    access: Option<Access>,
 }
 
-const TOP_FIELDS: &[&str] = &["name", "pods", "vars", "nodes", "links"];
+const TOP_FIELDS: &[&str] = &["name", "pods", "vars", "nodes", "links", "shared", "access"];
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -217,6 +278,8 @@ pub fn load_str(
         vars: raw.vars,
         nodes,
         links,
+        shared: raw.shared,
+        access: raw.access,
     };
     let mut found = validate::check(
         &topology,
@@ -289,6 +352,8 @@ fn raw_topology(
     let vars = field("vars");
     let nodes = field("nodes");
     let links = field("links");
+    let shared = field("shared");
+    let access = field("access");
     for key in map.keys() {
         let text = match key {
             serde_yaml::Value::String(s) => s.clone(),
@@ -355,6 +420,24 @@ fn raw_topology(
                 .ok()
         })
         .unwrap_or_default();
+    let shared = shared
+        .and_then(|v| {
+            typed(v, path!["shared"], spans)
+                .map_err(|d| problems.push(d))
+                .ok()
+        })
+        .unwrap_or_default();
+    let access = access.and_then(|v| {
+        // `access: {}` or `access:` alone turns it on with defaults.
+        let v = if v.is_null() {
+            serde_yaml::Value::Mapping(Default::default())
+        } else {
+            v
+        };
+        typed(v, path!["access"], spans)
+            .map_err(|d| problems.push(d))
+            .ok()
+    });
     RawTopology {
         name,
         pods,
@@ -362,21 +445,34 @@ fn raw_topology(
         nodes,
         nodes_read,
         links,
+        shared,
+        access,
     }
 }
 
 /// Every template file a topology names, with the path of the value that names it.
 fn template_refs(t: &Topology) -> Vec<(spans::Path, &str)> {
     let mut refs = Vec::new();
-    for (name, node) in &t.nodes {
+    let all = t
+        .nodes
+        .iter()
+        .map(|(n, node)| (path!["nodes", n.as_str()], node))
+        .chain(
+            t.shared
+                .nodes
+                .iter()
+                .map(|(n, node)| (path!["shared", "nodes", n.as_str()], node)),
+        );
+    for (base, node) in all {
         if let Some(config) = &node.config {
-            refs.push((path!["nodes", name.as_str(), "config"], config.as_str()));
+            let mut p = base.clone();
+            p.push(Seg::Key("config".into()));
+            refs.push((p, config.as_str()));
         }
         for (dest, src) in &node.files {
-            refs.push((
-                path!["nodes", name.as_str(), "files", dest.as_str()],
-                src.as_str(),
-            ));
+            let mut p = base.clone();
+            p.extend([Seg::Key("files".into()), Seg::Key(dest.clone())]);
+            refs.push((p, src.as_str()));
         }
     }
     refs

@@ -11,6 +11,18 @@ use crate::kinds;
 
 /// The most lab interfaces one node may have.
 pub const MAX_INTERFACES: u32 = 64;
+/// The longest shared network name (it becomes part of Docker names).
+pub const MAX_NETWORK_NAME: usize = 15;
+/// Marks an interface taken by a shared network rather than a link.
+const SHARED_USE: usize = usize::MAX;
+
+fn used_by(link: usize) -> String {
+    if link == SHARED_USE {
+        "a shared network".into()
+    } else {
+        format!("link {}", link + 1)
+    }
+}
 
 /// One problem found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,70 +86,22 @@ pub(super) fn check(t: &Topology, shape: &Shape) -> Vec<Found> {
         ));
     }
     for (name, node) in &t.nodes {
-        let here = |field: &str| path!["nodes", name.as_str(), field];
-        if let Err(m) = name_ok(name, MAX_NODE_NAME) {
+        check_node(path!["nodes", name.as_str()], name, node, &mut out);
+    }
+    for (name, node) in &t.shared.nodes {
+        check_node(
+            path!["shared", "nodes", name.as_str()],
+            name,
+            node,
+            &mut out,
+        );
+        if shape.node_names.contains(name) {
             out.push(key(
-                path!["nodes", name.as_str()],
-                bad_name("node", name, &m),
-            ));
-        }
-        match kinds::lookup(&node.kind) {
-            None => out.push(value(
-                here("kind"),
+                path!["shared", "nodes", name.as_str()],
                 format!(
-                    "unknown kind `{}`; valid kinds: {}",
-                    node.kind,
-                    kinds::names().join(", ")
+                    "`{name}` is already a pod node; shared and pod nodes need different names"
                 ),
-            )),
-            Some(kind) => {
-                if node.config.is_some() && kind.config_path.is_none() {
-                    out.push(value(
-                        here("config"),
-                        format!(
-                            "kind `{}` has no main config file; place files with `files:` instead",
-                            kind.name
-                        ),
-                    ));
-                }
-                if let (Some(_), Some(dest)) = (&node.config, kind.config_path) {
-                    if node.files.contains_key(dest) {
-                        out.push(key(
-                            path!["nodes", name.as_str(), "files", dest],
-                            format!(
-                                "`{dest}` is where `config:` goes for kind `{}`; drop one of the two",
-                                kind.name
-                            ),
-                        ));
-                    }
-                }
-            }
-        }
-        for dest in node.files.keys() {
-            if let Err(m) = container_path(dest) {
-                out.push(key(
-                    path!["nodes", name.as_str(), "files", dest.as_str()],
-                    m,
-                ));
-            }
-        }
-        for (i, line) in node.exec.iter().enumerate() {
-            if line.trim().is_empty() {
-                out.push(value(
-                    path!["nodes", name.as_str(), "exec", i],
-                    "empty exec line; remove it or write the command",
-                ));
-            }
-        }
-        if let Some(image) = &node.image {
-            if !image_ok(image) {
-                out.push(value(
-                    here("image"),
-                    format!(
-                        "bad image reference `{image}`; write it as `name[:tag]` or `name@digest`"
-                    ),
-                ));
-            }
+            ));
         }
     }
 
@@ -185,8 +149,8 @@ pub(super) fn check(t: &Topology, shape: &Shape) -> Vec<Found> {
                     out.push(value(
                         here,
                         format!(
-                            "interface `{node}:{iface}` is already used by link {}",
-                            first + 1
+                            "interface `{node}:{iface}` is already used by {}",
+                            used_by(*first)
                         ),
                     ));
                 } else {
@@ -195,6 +159,80 @@ pub(super) fn check(t: &Topology, shape: &Shape) -> Vec<Found> {
             }
         }
     }
+    // Shared networks: attached nodes exist, interfaces do not clash.
+    for (net, n) in &t.shared.networks {
+        let base = path!["shared", "networks", net.as_str()];
+        if let Err(m) = name_ok(net, MAX_NETWORK_NAME) {
+            out.push(key(base.clone(), bad_name("network", net, &m)));
+        }
+        if n.attach.is_empty() {
+            out.push(value(
+                base.clone(),
+                format!("shared network `{net}` needs nodes under `attach:`"),
+            ));
+        }
+        for (node, a) in &n.attach {
+            let here = path!["shared", "networks", net.as_str(), "attach", node.as_str()];
+            let pod_node = shape.node_names.get(node);
+            let shared_node = t.shared.nodes.get_key_value(node).map(|(k, _)| k);
+            let Some(node_name) = pod_node.or(shared_node) else {
+                if shape.nodes_read {
+                    let known: Vec<&str> = shape
+                        .node_names
+                        .iter()
+                        .chain(t.shared.nodes.keys())
+                        .map(String::as_str)
+                        .collect();
+                    out.push(key(
+                        here,
+                        format!("unknown node `{node}`; nodes are: {}", known.join(", ")),
+                    ));
+                }
+                continue;
+            };
+            *count.entry(node_name.as_str()).or_default() += 1;
+            for (family, addr, subnet) in [("ipv4", &a.ipv4, &n.ipv4), ("ipv6", &a.ipv6, &n.ipv6)] {
+                if addr.is_some() && subnet.is_none() {
+                    let mut p = here.clone();
+                    p.push(super::Seg::Key(family.into()));
+                    out.push(value(
+                        p,
+                        format!("shared network `{net}` has no `{family}` subnet for this address"),
+                    ));
+                }
+            }
+            if let Some(iface) = &a.interface {
+                let mut p = here.clone();
+                p.push(super::Seg::Key("interface".into()));
+                let ep = format!("{node}:{iface}");
+                if let Err(m) = parse_endpoint(&ep) {
+                    out.push(value(p, m));
+                    continue;
+                }
+                let used = explicit.entry(node_name.as_str()).or_default();
+                if let Some(first) = used.get(iface) {
+                    out.push(value(
+                        p,
+                        format!("interface `{ep}` is already used by {}", used_by(*first)),
+                    ));
+                } else {
+                    used.insert(iface.to_string(), SHARED_USE);
+                }
+            }
+        }
+    }
+    if let Some(access) = &t.access {
+        if access.base_port == 0 || u32::from(access.base_port) + MAX_PODS > 65535 {
+            out.push(value(
+                path!["access", "base_port"],
+                format!(
+                    "base_port must be between 1 and {}, so that every pod gets a port",
+                    65535 - MAX_PODS
+                ),
+            ));
+        }
+    }
+
     for (node, n) in count {
         if n > MAX_INTERFACES {
             out.push(key(
@@ -204,6 +242,82 @@ pub(super) fn check(t: &Topology, shape: &Shape) -> Vec<Found> {
         }
     }
     out
+}
+
+/// Checks of one node, pod or shared, whose value stands at `base`.
+fn check_node(base: Path, name: &str, node: &super::Node, out: &mut Vec<Found>) {
+    let here = |field: &str| {
+        let mut p = base.clone();
+        p.push(super::Seg::Key(field.to_string()));
+        p
+    };
+    let sub = |a: &str, b: &str| {
+        let mut p = base.clone();
+        p.extend([
+            super::Seg::Key(a.to_string()),
+            super::Seg::Key(b.to_string()),
+        ]);
+        p
+    };
+    {
+        if let Err(m) = name_ok(name, MAX_NODE_NAME) {
+            out.push(key(base.clone(), bad_name("node", name, &m)));
+        }
+        match kinds::lookup(&node.kind) {
+            None => out.push(value(
+                here("kind"),
+                format!(
+                    "unknown kind `{}`; valid kinds: {}",
+                    node.kind,
+                    kinds::names().join(", ")
+                ),
+            )),
+            Some(kind) => {
+                if node.config.is_some() && kind.config_path.is_none() {
+                    out.push(value(
+                        here("config"),
+                        format!(
+                            "kind `{}` has no main config file; place files with `files:` instead",
+                            kind.name
+                        ),
+                    ));
+                }
+                if let (Some(_), Some(dest)) = (&node.config, kind.config_path) {
+                    if node.files.contains_key(dest) {
+                        out.push(key(
+                            sub("files", dest),
+                            format!(
+                                "`{dest}` is where `config:` goes for kind `{}`; drop one of the two",
+                                kind.name
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        for dest in node.files.keys() {
+            if let Err(m) = container_path(dest) {
+                out.push(key(sub("files", dest), m));
+            }
+        }
+        for (i, line) in node.exec.iter().enumerate() {
+            if line.trim().is_empty() {
+                let mut p = here("exec");
+                p.push(super::Seg::Index(i));
+                out.push(value(p, "empty exec line; remove it or write the command"));
+            }
+        }
+        if let Some(image) = &node.image {
+            if !image_ok(image) {
+                out.push(value(
+                    here("image"),
+                    format!(
+                        "bad image reference `{image}`; write it as `name[:tag]` or `name@digest`"
+                    ),
+                ));
+            }
+        }
+    }
 }
 
 /// Splits `node` or `node:ethN`, checking the interface name.

@@ -1,0 +1,230 @@
+//! Participants' side of a lab: `credentials rotate` and `handout`.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use anyhow::{anyhow, Result};
+
+use crate::cli::HandoutFormat;
+use crate::credentials::{self, USER};
+use crate::diag::input_error;
+use crate::engine::docker::DockerEngine;
+use crate::engine::{Engine, Scope};
+use crate::kinds;
+use crate::plan::{labels, Plan, ACCESS_NODE};
+use crate::state;
+
+fn plan_with_access(lab: &str) -> Result<Plan> {
+    let plan = state::load_plan(lab)?.ok_or_else(|| {
+        anyhow!("noglab has no saved plan for lab {lab}; run `noglab up FILE` for it first")
+    })?;
+    if plan.access_base_port.is_none() {
+        return Err(input_error(format!(
+            "lab {lab} has no access points; add `access: {{}}` to its topology and run `noglab up` again"
+        )));
+    }
+    Ok(plan)
+}
+
+/// New passwords; running access points take them at once.
+pub async fn rotate(lab: Option<String>, pods: &str) -> Result<()> {
+    let engine = DockerEngine::connect().await?;
+    let lab = super::resolve_lab(&engine, lab).await?;
+    let _lock = state::lock(&lab)?;
+    let plan = plan_with_access(&lab)?;
+    let existing: BTreeSet<u32> = plan.pod_plans.keys().copied().collect();
+    let selected = super::parse_pods(pods, &existing)?;
+    let creds = credentials::rotate(&lab, selected.iter().copied())?;
+    let containers = engine.containers(Scope::Lab(&lab)).await?;
+    let mut applied = 0;
+    for pod in &selected {
+        let pod_s = pod.to_string();
+        let access = containers.iter().find(|c| {
+            c.label(labels::POD) == Some(pod_s.as_str())
+                && c.label(labels::NODE) == Some(ACCESS_NODE)
+                && c.state == "running"
+        });
+        let (Some(access), Some(c)) = (access, creds.pods.get(pod)) else {
+            continue;
+        };
+        engine
+            .upload(&access.name, &credentials::password_file(c))
+            .await?;
+        let cmd = ["sh", "-c", "chpasswd < /etc/noglab/access/password"].map(String::from);
+        let out = engine.exec(&access.name, &cmd).await?;
+        if out.code != 0 {
+            return Err(anyhow!(
+                "failed to set the new password of pod {pod}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        applied += 1;
+    }
+    println!(
+        "lab {lab}: new passwords for {} ({applied} access points updated); print them with `noglab handout {lab}`",
+        crate::plan::describe_pods(&selected.iter().copied().collect::<Vec<_>>())
+    );
+    Ok(())
+}
+
+struct Entry {
+    pod: u32,
+    port: u16,
+    password: String,
+    /// (node, kind, what `ssh node` opens)
+    nodes: Vec<(String, String, String)>,
+}
+
+fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+pub async fn handout(
+    lab: Option<String>,
+    format: HandoutFormat,
+    host: Option<String>,
+    pods: Option<&str>,
+) -> Result<()> {
+    let engine = DockerEngine::connect().await?;
+    let lab = super::resolve_lab(&engine, lab).await?;
+    let plan = plan_with_access(&lab)?;
+    let existing: BTreeSet<u32> = plan.pod_plans.keys().copied().collect();
+    let selected = super::parse_pods(pods.unwrap_or("all"), &existing)?;
+    let creds = credentials::load(&lab)?;
+    let base = plan.access_base_port.unwrap_or_default();
+    let mut entries = Vec::new();
+    for pod in selected {
+        let c = creds.pods.get(&pod).ok_or_else(|| {
+            anyhow!("pod {pod} of lab {lab} has no credentials yet; run `noglab up` for it")
+        })?;
+        let nodes = plan.pod_plans[&pod]
+            .containers
+            .iter()
+            .filter(|s| s.node != ACCESS_NODE)
+            .map(|s| {
+                let opens = kinds::lookup(&s.kind)
+                    .map(|k| k.shell.join(" "))
+                    .unwrap_or_else(|| "bash".into());
+                (s.node.clone(), s.kind.clone(), opens)
+            })
+            .collect();
+        entries.push(Entry {
+            pod,
+            port: base.saturating_add(pod as u16),
+            password: c.password.clone(),
+            nodes,
+        });
+    }
+    let host = host.unwrap_or_else(this_host);
+    let text = match format {
+        HandoutFormat::Md => markdown(&lab, &host, &entries),
+        HandoutFormat::Csv => csv(&host, &entries),
+        HandoutFormat::Html => html(&lab, &host, &entries),
+    };
+    print!("{text}");
+    Ok(())
+}
+
+fn markdown(lab: &str, host: &str, entries: &[Entry]) -> String {
+    let mut s = format!("# {lab}: pod access\n");
+    for e in entries {
+        let _ = write!(
+            s,
+            "\n## Pod {}\n\n| | |\n|---|---|\n| connect | `ssh -p {} {USER}@{host}` |\n| password | `{}` |\n| nodes | {} |\n",
+            e.pod,
+            e.port,
+            e.password,
+            e.nodes.iter().map(|(n, k, o)| format!("`ssh {n}` ({k}, {o})")).collect::<Vec<_>>().join(", ")
+        );
+    }
+    s
+}
+
+fn csv(host: &str, entries: &[Entry]) -> String {
+    let mut s = String::from("pod,host,port,user,password,nodes\n");
+    for e in entries {
+        let nodes: Vec<&str> = e.nodes.iter().map(|(n, _, _)| n.as_str()).collect();
+        let _ = writeln!(
+            s,
+            "{},{},{},{USER},{},{}",
+            e.pod,
+            csv_field(host),
+            e.port,
+            e.password,
+            nodes.join(" ")
+        );
+    }
+    s
+}
+
+fn csv_field(v: &str) -> String {
+    if v.contains([',', '"', '\n']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v.to_string()
+    }
+}
+
+fn esc(v: &str) -> String {
+    v.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A printable page: one card per pod, to cut and hand out.
+fn html(lab: &str, host: &str, entries: &[Entry]) -> String {
+    let mut s = format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{lab}: pod access</title>
+<style>
+  body {{ font-family: "DejaVu Sans", Helvetica, Arial, sans-serif; margin: 12mm; color: #111; }}
+  h1 {{ font-size: 14pt; margin: 0 0 6mm; }}
+  .cards {{ display: grid; grid-template-columns: repeat(2, 1fr); gap: 6mm; }}
+  .card {{ border: 1px dashed #555; border-radius: 3mm; padding: 5mm 6mm; break-inside: avoid; page-break-inside: avoid; }}
+  .pod {{ font-size: 20pt; font-weight: bold; margin-bottom: 2mm; }}
+  .lab {{ font-size: 9pt; color: #555; float: right; }}
+  table {{ border-collapse: collapse; width: 100%; font-size: 10.5pt; }}
+  td {{ padding: 1mm 0; vertical-align: top; }}
+  td.k {{ color: #555; width: 22mm; }}
+  code {{ font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 10.5pt; background: #f1f1f1; padding: 0 1mm; border-radius: 1mm; }}
+  .pw code {{ font-size: 13pt; letter-spacing: 0.5pt; }}
+  .nodes code {{ margin-right: 1mm; }}
+  @media print {{ body {{ margin: 8mm; }} .card {{ border-color: #999; }} }}
+</style></head><body>
+<h1>{lab} &mdash; your pod</h1>
+<div class="cards">
+"#,
+        lab = esc(lab)
+    );
+    for e in entries {
+        let nodes: Vec<String> = e
+            .nodes
+            .iter()
+            .map(|(n, k, _)| format!("<code>ssh {}</code> {}", esc(n), esc(k)))
+            .collect();
+        let _ = write!(
+            s,
+            r#"<div class="card"><div class="lab">{lab}</div><div class="pod">Pod {pod}</div>
+<table>
+<tr><td class="k">connect</td><td><code>ssh -p {port} {user}@{host}</code></td></tr>
+<tr class="pw"><td class="k">password</td><td><code>{pw}</code></td></tr>
+<tr class="nodes"><td class="k">then</td><td>{nodes}</td></tr>
+</table></div>
+"#,
+            lab = esc(lab),
+            pod = e.pod,
+            port = e.port,
+            user = USER,
+            host = esc(host),
+            pw = esc(&e.password),
+            nodes = nodes.join("<br>")
+        );
+    }
+    s.push_str("</div>\n</body></html>\n");
+    s
+}
