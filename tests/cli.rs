@@ -15,3 +15,6 @@ mod plan_golden;
 
 #[path = "cli/docker.rs"]
 mod docker;
+
+#[path = "cli/access.rs"]
+mod access;

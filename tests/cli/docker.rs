@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::{noglab, root, Done};
 
-fn skip() -> bool {
+pub(crate) fn skip() -> bool {
     if std::env::var_os("NOGLAB_SKIP_DOCKER_TESTS").is_some() {
         eprintln!("skipped: NOGLAB_SKIP_DOCKER_TESTS is set");
         return true;
@@ -39,6 +39,11 @@ pub struct Lab {
 impl Lab {
     /// Copies `examples/<example>` and renames the lab to `<tag>-<pid>`.
     pub fn new(example: &str, tag: &str) -> Lab {
+        Lab::edited(example, tag, |t| t)
+    }
+
+    /// Like `new`, with the topology's text changed by `edit` first.
+    pub fn edited(example: &str, tag: &str, edit: impl Fn(String) -> String) -> Lab {
         images();
         let name = format!("t{tag}-{}", std::process::id() % 100_000);
         let dir = root().join("target/test-labs").join(&name);
@@ -55,7 +60,7 @@ impl Lab {
                         *l = format!("name: {name}");
                     }
                 }
-                lines.join("\n") + "\n"
+                edit(lines.join("\n") + "\n")
             } else {
                 text
             };
@@ -163,7 +168,7 @@ pub fn wait_for(
 }
 
 /// Whether every BGP session of a router is Established.
-fn bgp_established(lab: &Lab, pod: u32, node: &str) -> Result<(), String> {
+pub(crate) fn bgp_established(lab: &Lab, pod: u32, node: &str) -> Result<(), String> {
     let out = lab.exec(pod, node, &["vtysh", "-c", "show bgp summary json"]);
     let json: serde_json::Value =
         serde_json::from_str(&out.stdout).map_err(|e| format!("{e}: {}", out.stdout))?;
@@ -185,7 +190,7 @@ fn bgp_established(lab: &Lab, pod: u32, node: &str) -> Result<(), String> {
 }
 
 /// `ip -br addr` as interface -> addresses, without link-local ones.
-fn addresses(lab: &Lab, pod: u32, node: &str) -> BTreeMap<String, Vec<String>> {
+pub(crate) fn addresses(lab: &Lab, pod: u32, node: &str) -> BTreeMap<String, Vec<String>> {
     let out = lab.exec(pod, node, &["ip", "-br", "addr"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     out.stdout
@@ -204,7 +209,7 @@ fn addresses(lab: &Lab, pod: u32, node: &str) -> BTreeMap<String, Vec<String>> {
 }
 
 /// The host's first global IPv4 address.
-fn host_ipv4() -> String {
+pub(crate) fn host_ipv4() -> String {
     let out = Command::new("ip")
         .args(["-4", "-o", "addr", "show", "scope", "global"])
         .output()
@@ -231,7 +236,7 @@ fn host_link_local(bridge: &str) -> String {
     field.split('/').next().expect("address").to_string()
 }
 
-fn pings(lab: &Lab, pod: u32, node: &str, target: &str) -> bool {
+pub(crate) fn pings(lab: &Lab, pod: u32, node: &str, target: &str) -> bool {
     let ping = if target.contains(':') {
         "ping6"
     } else {
