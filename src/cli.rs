@@ -96,6 +96,22 @@ pub enum Command {
         #[arg(long, conflicts_with = "lab")]
         all: bool,
     },
+    /// The scoreboard: the lab's checks in every pod, pods as rows.
+    Check {
+        /// A lab name, or its topology file.
+        lab: Option<String>,
+        /// Only these pods: `3`, `1-5`, `1,4,7-9` or `all`.
+        #[arg(long)]
+        pod: Option<String>,
+        /// Only the checks of this step.
+        #[arg(long)]
+        step: Option<u32>,
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+        /// Refresh every few seconds, for a projector.
+        #[arg(long)]
+        watch: bool,
+    },
     /// Participants' credentials.
     Credentials {
         #[command(subcommand)]

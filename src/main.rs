@@ -46,6 +46,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Credentials {
             command: CredentialsCommand::Rotate { lab, pod },
         } => commands::access::rotate(lab, &pod).await,
+        Command::Check {
+            lab,
+            pod,
+            step,
+            format,
+            watch,
+        } => commands::check::run(lab, pod.as_deref(), step, format, watch).await,
         Command::Handout {
             lab,
             format,

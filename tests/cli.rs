@@ -18,3 +18,6 @@ mod docker;
 
 #[path = "cli/access.rs"]
 mod access;
+
+#[path = "cli/checks.rs"]
+mod checks;

@@ -6,6 +6,7 @@
 //! vars, links, node contexts, files, specs) so each can be read alone.
 
 pub mod addr;
+pub mod checks;
 pub mod plumbing;
 pub mod render;
 mod shared;
@@ -60,6 +61,9 @@ pub struct PodPlan {
     pub pod: u32,
     pub networks: Vec<NetworkSpec>,
     pub containers: Vec<ContainerSpec>,
+    /// The lab's checks, rendered for this pod.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<checks::CheckSpec>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -528,6 +532,7 @@ fn expand_pod(
 
     // Step 6: per node, its context, rendered files and container spec.
     let mut containers = Vec::new();
+    let mut contexts: BTreeMap<String, Json> = BTreeMap::new();
     for (ni, (name, node)) in t.nodes.iter().enumerate() {
         let mut ctx = with_vars.clone();
         ctx["node"] = json!(name);
@@ -578,9 +583,45 @@ fn expand_pod(
             links: attached,
             access: t.access.is_some(),
         };
-        if let Some(spec) = node_spec(loaded, input, &mut problems) {
-            containers.push(spec);
-        }
+        let (spec, ctx) = node_spec(loaded, input, &mut problems);
+        containers.extend(spec);
+        contexts.insert(name.clone(), ctx);
+    }
+
+    // Step 6b: the checks, each with its node's context (a shared node's
+    // checks see this pod, with the shared node's interfaces).
+    let mut checks = Vec::new();
+    for (ci, check) in t.checks.iter().enumerate() {
+        let (ctx, kind, container) =
+            match (contexts.get(&check.node), t.shared.nodes.get(&check.node)) {
+                (Some(ctx), _) => (
+                    ctx.clone(),
+                    t.nodes[&check.node].kind.as_str(),
+                    container_name(&t.name, pod, &check.node),
+                ),
+                (None, Some(node)) => {
+                    let mut ctx = with_vars.clone();
+                    ctx["node"] = json!(check.node);
+                    ctx["nodes"] = Json::Object(nodes_json.clone());
+                    ctx["shared"] = shared::context(t, nets);
+                    ctx["interfaces"] =
+                        ctx["shared"]["nodes"][check.node.as_str()]["interfaces"].clone();
+                    (
+                        ctx,
+                        node.kind.as_str(),
+                        container_name(&t.name, SHARED_POD, &check.node),
+                    )
+                }
+                (None, None) => continue,
+            };
+        checks.extend(checks::render_check(
+            check,
+            ci,
+            kind,
+            &ctx,
+            &container,
+            &mut problems,
+        ));
     }
 
     // Step 7: the pod's access point, if the lab has one.
@@ -608,6 +649,7 @@ fn expand_pod(
             pod,
             networks,
             containers,
+            checks,
         },
         summary,
     ))
@@ -647,7 +689,7 @@ pub(crate) fn node_spec(
     loaded: &Loaded,
     input: NodeInput,
     problems: &mut Vec<Problem>,
-) -> Option<ContainerSpec> {
+) -> (Option<ContainerSpec>, Json) {
     let NodeInput {
         lab,
         pod,
@@ -661,7 +703,9 @@ pub(crate) fn node_spec(
         mut links,
         access,
     } = input;
-    let kind = kinds::lookup(&node.kind)?;
+    let Some(kind) = kinds::lookup(&node.kind) else {
+        return (None, ctx);
+    };
     let mut vars = ctx["vars"].as_object().cloned().unwrap_or_default();
     let mut node_ok = true;
     for (k, v) in &node.vars {
@@ -728,7 +772,7 @@ pub(crate) fn node_spec(
         }
     }
     if !node_ok {
-        return None;
+        return (None, ctx);
     }
 
     links.sort_by_key(|a| a.interface[3..].parse::<u32>().unwrap_or(0));
@@ -809,7 +853,7 @@ pub(crate) fn node_spec(
     };
     let hash = spec_hash(&spec);
     spec.labels.insert(labels::HASH.to_string(), hash);
-    Some(spec)
+    (Some(spec), ctx)
 }
 
 /// A pod's access point: sshd for participants, on the pod's management

@@ -434,13 +434,12 @@ pub(crate) fn plan(
             links,
             access: false,
         };
-        if let Some(spec) = super::node_spec(loaded, input, problems) {
-            containers.push(spec);
-        }
+        containers.extend(super::node_spec(loaded, input, problems).0);
     }
     Some(PodPlan {
         pod: SHARED_POD,
         networks,
         containers,
+        checks: Vec::new(),
     })
 }

@@ -37,6 +37,141 @@ pub struct Topology {
     pub shared: Shared,
     /// Participants' SSH access point per pod, when present.
     pub access: Option<Access>,
+    /// Exercise checks, in order, run per pod by `noglab check`.
+    pub checks: Vec<Check>,
+}
+
+/// One exercise check: something that must hold in every pod once the
+/// participant has done a step. Exactly one of `run`, `ping`, `bgp`,
+/// `route` or `dns` says what to run; strings are templates with the
+/// target node's context in each pod.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    /// Short and unique: a column of the scoreboard.
+    pub id: String,
+    /// What the instructor reads.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// The exercise step it belongs to (`noglab check --step N`).
+    #[serde(default = "one")]
+    pub step: u32,
+    /// The node it runs on: a pod node, or a shared node (checked for each pod).
+    pub node: String,
+    /// A command run with `sh -c`.
+    #[serde(default)]
+    pub run: Option<String>,
+    /// Built-in: the node pings this address.
+    #[serde(default)]
+    pub ping: Option<String>,
+    /// Built-in: a BGP session's state (FRR or BIRD).
+    #[serde(default)]
+    pub bgp: Option<BgpCheck>,
+    /// Built-in: a prefix in the node's routing table (FRR or BIRD).
+    #[serde(default)]
+    pub route: Option<RouteCheck>,
+    /// Built-in: a DNS answer through `dig`.
+    #[serde(default)]
+    pub dns: Option<DnsCheck>,
+    /// What must hold of `run`'s result (the built-ins bring their own).
+    #[serde(default)]
+    pub expect: Expect,
+    /// Seconds to keep retrying until it holds (things converge).
+    #[serde(default = "default_check_timeout")]
+    pub timeout: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn default_check_timeout() -> u32 {
+    10
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BgpCheck {
+    pub neighbor: String,
+    #[serde(default = "established")]
+    pub state: String,
+}
+
+fn established() -> String {
+    "Established".into()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteCheck {
+    pub prefix: String,
+    /// `false` checks the prefix is absent (a filter works).
+    #[serde(default = "yes")]
+    pub present: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsCheck {
+    pub name: String,
+    #[serde(default = "a_record", rename = "type")]
+    pub rtype: String,
+    /// The server asked (default: the node's resolver).
+    #[serde(default)]
+    pub server: Option<String>,
+    /// The answer's status: NOERROR, NXDOMAIN, SERVFAIL...
+    #[serde(default = "noerror")]
+    pub rcode: String,
+    /// Whether the AD (authenticated data) flag must be set, or clear.
+    #[serde(default)]
+    pub ad: Option<bool>,
+}
+
+fn a_record() -> String {
+    "A".into()
+}
+
+fn noerror() -> String {
+    "NOERROR".into()
+}
+
+/// What must hold of a command's result; every given part must.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// The exit code (default 0 when nothing else is said).
+    #[serde(default)]
+    pub exit: Option<i64>,
+    #[serde(default)]
+    pub contains: Option<String>,
+    #[serde(default)]
+    pub not_contains: Option<String>,
+    /// A regular expression the output must match.
+    #[serde(default)]
+    pub matches: Option<String>,
+    /// A value in the output read as JSON.
+    #[serde(default)]
+    pub json: Option<JsonExpect>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct JsonExpect {
+    /// A JSON pointer (RFC 6901): `/ipv4Unicast/peers/100.64.1.1/state`.
+    pub pointer: String,
+    #[serde(default)]
+    pub equals: Option<String>,
+    #[serde(default)]
+    pub not_equals: Option<String>,
+    /// Whether the value must exist (or not).
+    #[serde(default)]
+    pub exists: Option<bool>,
+    #[serde(default)]
+    pub at_least: Option<f64>,
 }
 
 /// Nodes and networks that exist once per lab (pod label `shared`): a route
@@ -109,9 +244,12 @@ struct RawTopology {
     links: Vec<serde_yaml::Value>,
     shared: Shared,
     access: Option<Access>,
+    checks: Vec<serde_yaml::Value>,
 }
 
-const TOP_FIELDS: &[&str] = &["name", "pods", "vars", "nodes", "links", "shared", "access"];
+const TOP_FIELDS: &[&str] = &[
+    "name", "pods", "vars", "nodes", "links", "shared", "access", "checks",
+];
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -268,6 +406,17 @@ pub fn load_str(
             Err(d) => problems.push(d),
         }
     }
+    let mut checks = Vec::new();
+    let mut check_index = Vec::new();
+    for (i, v) in raw.checks.into_iter().enumerate() {
+        match typed::<Check>(v, path!["checks", i], &spans) {
+            Ok(c) => {
+                checks.push(c);
+                check_index.push(i);
+            }
+            Err(d) => problems.push(d),
+        }
+    }
     let pods = match raw.pods {
         None => 1,
         Some(p) => u32::try_from(p).unwrap_or(0),
@@ -280,6 +429,7 @@ pub fn load_str(
         links,
         shared: raw.shared,
         access: raw.access,
+        checks,
     };
     let mut found = validate::check(
         &topology,
@@ -288,6 +438,7 @@ pub fn load_str(
             nodes_read: raw.nodes_read,
             node_names: &node_names,
             link_index: &link_index,
+            check_index: &check_index,
         },
     );
     if let Some(p) = raw.pods.filter(|p| u32::try_from(*p).is_err()) {
@@ -354,6 +505,7 @@ fn raw_topology(
     let links = field("links");
     let shared = field("shared");
     let access = field("access");
+    let checks = field("checks");
     for key in map.keys() {
         let text = match key {
             serde_yaml::Value::String(s) => s.clone(),
@@ -428,7 +580,7 @@ fn raw_topology(
         })
         .unwrap_or_default();
     let access = access.and_then(|v| {
-        // `access: {}` or `access:` alone turns it on with defaults.
+        // `access: {}` turns it on with defaults.
         let v = if v.is_null() {
             serde_yaml::Value::Mapping(Default::default())
         } else {
@@ -438,6 +590,13 @@ fn raw_topology(
             .map_err(|d| problems.push(d))
             .ok()
     });
+    let checks = checks
+        .and_then(|v| {
+            typed(v, path!["checks"], spans)
+                .map_err(|d| problems.push(d))
+                .ok()
+        })
+        .unwrap_or_default();
     RawTopology {
         name,
         pods,
@@ -447,6 +606,7 @@ fn raw_topology(
         links,
         shared,
         access,
+        checks,
     }
 }
 

@@ -64,6 +64,8 @@ pub(super) struct Shape<'a> {
     /// For each link of the topology, its index in the file (links that
     /// failed to deserialize leave gaps).
     pub link_index: &'a [usize],
+    /// Likewise for checks.
+    pub check_index: &'a [usize],
 }
 
 pub(super) fn check(t: &Topology, shape: &Shape) -> Vec<Found> {
@@ -221,6 +223,7 @@ pub(super) fn check(t: &Topology, shape: &Shape) -> Vec<Found> {
             }
         }
     }
+    check_checks(t, shape, &mut out);
     if let Some(access) = &t.access {
         if access.base_port == 0 || u32::from(access.base_port) + MAX_PODS > 65535 {
             out.push(value(
@@ -437,4 +440,99 @@ fn image_ok(image: &str) -> bool {
         && image
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "._-/:@".contains(c))
+}
+
+/// Checks: unique ids, a known node, exactly one thing to run, built-ins
+/// the node's kind can do, regular expressions that compile.
+fn check_checks(t: &Topology, shape: &Shape, out: &mut Vec<Found>) {
+    let mut ids: BTreeMap<&str, usize> = BTreeMap::new();
+    for (c, &ci) in t.checks.iter().zip(shape.check_index) {
+        let here = |f: &str| path!["checks", ci, f];
+        if let Err(m) = name_ok(&c.id, 32) {
+            out.push(value(here("id"), bad_name("check id", &c.id, &m)));
+        }
+        if let Some(first) = ids.insert(c.id.as_str(), ci) {
+            out.push(value(
+                here("id"),
+                format!("check id `{}` is already used by check {}", c.id, first + 1),
+            ));
+        }
+        let kind = match (t.nodes.get(&c.node), t.shared.nodes.get(&c.node)) {
+            (Some(n), _) | (None, Some(n)) => Some(n.kind.as_str()),
+            (None, None) => {
+                if shape.nodes_read {
+                    out.push(value(here("node"), format!("unknown node `{}`", c.node)));
+                }
+                None
+            }
+        };
+        let actions = [
+            c.run.is_some(),
+            c.ping.is_some(),
+            c.bgp.is_some(),
+            c.route.is_some(),
+            c.dns.is_some(),
+        ];
+        let n = actions.iter().filter(|a| **a).count();
+        if n != 1 {
+            out.push(value(
+                path!["checks", ci],
+                format!(
+                    "check `{}` needs exactly one of `run`, `ping`, `bgp`, `route` or `dns` (it has {n})",
+                    c.id
+                ),
+            ));
+        }
+        if c.run.is_none() && c.expect != super::Expect::default() {
+            out.push(value(
+                here("expect"),
+                "`expect` goes with `run`; the built-in checks bring their own",
+            ));
+        }
+        if let Some(kind) = kind {
+            let supported: &[&str] = if c.bgp.is_some() || c.route.is_some() {
+                &["frr", "bird"]
+            } else if c.dns.is_some() {
+                &["host", "bind"]
+            } else {
+                &[]
+            };
+            if !supported.is_empty() && !supported.contains(&kind) {
+                let what = if c.dns.is_some() {
+                    "dns"
+                } else if c.bgp.is_some() {
+                    "bgp"
+                } else {
+                    "route"
+                };
+                out.push(value(
+                    here(what),
+                    format!(
+                        "a `{what}` check runs on kinds {}, not on `{kind}` node `{}`",
+                        supported.join(", "),
+                        c.node
+                    ),
+                ));
+            }
+        }
+        if let Some(re) = &c.expect.matches {
+            if !re.contains("{{") && !re.contains("{%") {
+                if let Err(e) = regex::Regex::new(re) {
+                    out.push(value(
+                        path!["checks", ci, "expect", "matches"],
+                        format!(
+                            "bad regular expression: {}",
+                            e.to_string().lines().last().unwrap_or_default()
+                        ),
+                    ));
+                }
+            }
+        }
+        if c.timeout > 600 {
+            out.push(value(
+                here("timeout"),
+                "a check's timeout is at most 600 seconds",
+            ));
+        }
+    }
 }

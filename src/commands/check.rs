@@ -1,0 +1,279 @@
+//! `noglab check`: the instructor's scoreboard. Runs the lab's checks in
+//! every selected pod, in parallel, retrying what converges, and prints
+//! pods as rows and checks as columns; `--watch` keeps it on the projector.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context, Result};
+use futures_util::stream::{self, StreamExt};
+use serde::Serialize;
+
+use crate::cli::ListFormat;
+use crate::diag::{input_error, ExitCode};
+use crate::engine::docker::DockerEngine;
+use crate::engine::Engine;
+use crate::plan::checks::{evaluate, CheckSpec};
+use crate::{state, topology};
+
+/// Checks run at once across the whole room (each is one exec).
+const PARALLEL: usize = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Fail,
+    Error,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub pod: u32,
+    pub id: String,
+    pub status: Status,
+    /// What did not hold, or why the check could not run.
+    pub detail: String,
+    /// The end of the command's output, for failures.
+    pub output: String,
+    pub seconds: f64,
+}
+
+/// The lab a `check` target names: a lab name, or a topology file whose lab
+/// must be running.
+async fn lab_of(engine: &DockerEngine, target: Option<String>) -> Result<String> {
+    match target {
+        Some(t)
+            if t.contains('/')
+                || t.ends_with(".yml")
+                || t.ends_with(".yaml")
+                || Path::new(&t).is_dir() =>
+        {
+            let loaded = topology::load(Path::new(&t))?;
+            let lab = loaded.topology.name;
+            if super::labs(engine).await?.contains(&lab) {
+                Ok(lab)
+            } else {
+                Err(input_error(format!(
+                    "lab {lab} (from {t}) is not running; start it with `noglab up {t}`"
+                )))
+            }
+        }
+        other => super::resolve_lab(engine, other).await,
+    }
+}
+
+pub async fn run(
+    target: Option<String>,
+    pods: Option<&str>,
+    step: Option<u32>,
+    format: ListFormat,
+    watch: bool,
+) -> Result<()> {
+    let engine = DockerEngine::connect().await?;
+    let lab = lab_of(&engine, target).await?;
+    let plan = state::load_plan(&lab)?.ok_or_else(|| {
+        anyhow!("noglab has no saved plan for lab {lab}; run `noglab up FILE` for it first")
+    })?;
+    let existing: BTreeSet<u32> = plan.pod_plans.keys().copied().collect();
+    let selected = super::parse_pods(pods.unwrap_or("all"), &existing)?;
+    let work: Vec<(u32, CheckSpec)> = selected
+        .iter()
+        .flat_map(|p| {
+            plan.pod_plans[p]
+                .checks
+                .iter()
+                .map(move |c| (*p, c.clone()))
+        })
+        .filter(|(_, c)| step.is_none_or(|s| c.step == s))
+        .collect();
+    if work.is_empty() {
+        return Err(input_error(match step {
+            Some(s) => format!("lab {lab} has no checks for step {s}"),
+            None => format!("lab {lab} has no checks; add `checks:` to its topology"),
+        }));
+    }
+    let mut columns: Vec<(String, String, u32)> = Vec::new();
+    for (_, c) in &work {
+        if !columns.iter().any(|(id, _, _)| id == &c.id) {
+            columns.push((c.id.clone(), c.title.clone(), c.step));
+        }
+    }
+    loop {
+        let started = Instant::now();
+        // On the projector a board refreshes quickly: one try per check.
+        let outcomes = run_all(&engine, &work, !watch).await;
+        let elapsed = started.elapsed().as_secs_f64();
+        if watch {
+            print!("\x1b[2J\x1b[H");
+        }
+        match format {
+            ListFormat::Json => print_json(&lab, &columns, &outcomes, elapsed)?,
+            ListFormat::Table => print_board(&lab, &columns, &selected, &outcomes, elapsed, !watch),
+        }
+        if !watch {
+            if outcomes.iter().all(|o| o.status == Status::Pass) {
+                return Ok(());
+            }
+            return Err(ExitCode(1).into());
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}
+
+pub async fn run_all<E: Engine>(
+    engine: &E,
+    work: &[(u32, CheckSpec)],
+    retry: bool,
+) -> Vec<Outcome> {
+    let mut out: Vec<Outcome> = stream::iter(work)
+        .map(|(pod, c)| run_one(engine, *pod, c, retry))
+        .buffer_unordered(PARALLEL)
+        .collect()
+        .await;
+    out.sort_by(|a, b| (a.pod, &a.id).cmp(&(b.pod, &b.id)));
+    out
+}
+
+async fn run_one<E: Engine>(engine: &E, pod: u32, c: &CheckSpec, retry: bool) -> Outcome {
+    let started = Instant::now();
+    let deadline = Duration::from_secs(if retry { u64::from(c.timeout) } else { 0 });
+    loop {
+        let (status, detail, output) = match engine.exec(&c.container, &c.command).await {
+            Err(e) => (Status::Error, format!("{e:#}"), String::new()),
+            Ok(res) => {
+                let text = String::from_utf8_lossy(&res.stdout).into_owned()
+                    + &String::from_utf8_lossy(&res.stderr);
+                match evaluate(&c.expect, res.code, &text) {
+                    Ok(()) => (Status::Pass, String::new(), String::new()),
+                    Err(why) => (Status::Fail, why, tail(&text, 6)),
+                }
+            }
+        };
+        if status == Status::Pass || started.elapsed() >= deadline {
+            return Outcome {
+                pod,
+                id: c.id.clone(),
+                status,
+                detail,
+                output,
+                seconds: started.elapsed().as_secs_f64(),
+            };
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+fn print_json(
+    lab: &str,
+    columns: &[(String, String, u32)],
+    outcomes: &[Outcome],
+    seconds: f64,
+) -> Result<()> {
+    #[derive(Serialize)]
+    struct Column<'a> {
+        id: &'a str,
+        title: &'a str,
+        step: u32,
+    }
+    #[derive(Serialize)]
+    struct Board<'a> {
+        lab: &'a str,
+        checks: Vec<Column<'a>>,
+        results: &'a [Outcome],
+        passed: usize,
+        failed: usize,
+        seconds: f64,
+    }
+    let passed = outcomes.iter().filter(|o| o.status == Status::Pass).count();
+    let board = Board {
+        lab,
+        checks: columns
+            .iter()
+            .map(|(id, title, step)| Column {
+                id,
+                title,
+                step: *step,
+            })
+            .collect(),
+        results: outcomes,
+        passed,
+        failed: outcomes.len() - passed,
+        seconds: (seconds * 100.0).round() / 100.0,
+    };
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&board).context("failed to print the board")?
+    );
+    Ok(())
+}
+
+fn print_board(
+    lab: &str,
+    columns: &[(String, String, u32)],
+    pods: &BTreeSet<u32>,
+    outcomes: &[Outcome],
+    seconds: f64,
+    details: bool,
+) {
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mark = |s: Status| -> (&'static str, &'static str) {
+        match s {
+            Status::Pass => ("ok", "\x1b[32m"),
+            Status::Fail => ("FAIL", "\x1b[31;1m"),
+            Status::Error => ("ERR", "\x1b[33m"),
+        }
+    };
+    let by: BTreeMap<(u32, &str), &Outcome> = outcomes
+        .iter()
+        .map(|o| ((o.pod, o.id.as_str()), o))
+        .collect();
+    let width: Vec<usize> = columns.iter().map(|(id, _, _)| id.len().max(4)).collect();
+    let mut header = format!("{:<5}", "POD");
+    for ((id, _, _), w) in columns.iter().zip(&width) {
+        header.push_str(&format!("  {id:<w$}"));
+    }
+    println!("{}", header.trim_end());
+    for pod in pods {
+        let mut line = format!("{pod:<5}");
+        for ((id, _, _), w) in columns.iter().zip(&width) {
+            let cell = by.get(&(*pod, id.as_str())).map(|o| mark(o.status));
+            let (text, code) = cell.unwrap_or(("-", ""));
+            if color && !code.is_empty() {
+                line.push_str(&format!("  {code}{text:<w$}\x1b[0m"));
+            } else {
+                line.push_str(&format!("  {text:<w$}"));
+            }
+        }
+        println!("{}", line.trim_end());
+    }
+    let passed = outcomes.iter().filter(|o| o.status == Status::Pass).count();
+    println!(
+        "\n{lab}: {passed} of {} checks pass in {} pods ({seconds:.1}s){}",
+        outcomes.len(),
+        pods.len(),
+        if details {
+            ""
+        } else {
+            "; refreshing every 5s, Ctrl-C to stop"
+        }
+    );
+    if details {
+        for (id, title, step) in columns {
+            println!("  {id}: {title} (step {step})");
+        }
+        for o in outcomes.iter().filter(|o| o.status != Status::Pass) {
+            println!("\npod {} {}: {}", o.pod, o.id, o.detail);
+            for l in o.output.lines() {
+                println!("    | {l}");
+            }
+        }
+    }
+}

@@ -1,0 +1,424 @@
+//! Exercise checks rendered for one pod: the command to run in which
+//! container, and what must hold of its result. The built-ins (`ping`,
+//! `bgp`, `route`, `dns`) become commands and expectations here, per kind,
+//! so lab authors write no fragile shell.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use super::{render, Problem};
+use crate::topology::{Check, JsonExpect, Seg};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CheckSpec {
+    pub id: String,
+    pub title: String,
+    pub step: u32,
+    pub node: String,
+    pub container: String,
+    pub command: Vec<String>,
+    pub expect: ExpectSpec,
+    /// Seconds to retry until it holds.
+    pub timeout: u32,
+}
+
+/// What must hold; every part given must.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ExpectSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contains: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_contains: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matches: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<JsonExpect>,
+    /// BIRD's `show protocols all`: the session to this neighbor is in this state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bird_bgp: Option<(String, String)>,
+    /// dig's answer: status, and the AD flag when said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dig: Option<(String, Option<bool>)>,
+}
+
+fn at(ci: usize, segs: &[&str]) -> crate::topology::spans::Path {
+    let mut p = path!["checks", ci];
+    p.extend(segs.iter().map(|s| Seg::Key(s.to_string())));
+    p
+}
+
+/// Renders check `ci` for a node of kind `kind` with the node's context.
+pub(crate) fn render_check(
+    check: &Check,
+    ci: usize,
+    kind: &str,
+    ctx: &Json,
+    container: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<CheckSpec> {
+    let mut failed = false;
+    let mut r = |tpl: &str, segs: &[&str]| match render::render(tpl, ctx) {
+        Ok(t) => t.trim().to_string(),
+        Err(e) => {
+            failed = true;
+            problems.push(Problem {
+                path: at(ci, segs),
+                message: e.inline(),
+            });
+            String::new()
+        }
+    };
+    let sh = |cmd: String| vec!["sh".to_string(), "-c".to_string(), cmd];
+    let (command, expect) = if let Some(run) = &check.run {
+        let e = &check.expect;
+        let mut expect = ExpectSpec {
+            exit: e.exit,
+            contains: e.contains.as_ref().map(|t| r(t, &["expect", "contains"])),
+            not_contains: e
+                .not_contains
+                .as_ref()
+                .map(|t| r(t, &["expect", "not_contains"])),
+            matches: e.matches.as_ref().map(|t| r(t, &["expect", "matches"])),
+            json: e.json.as_ref().map(|j| JsonExpect {
+                pointer: r(&j.pointer, &["expect", "json", "pointer"]),
+                equals: j
+                    .equals
+                    .as_ref()
+                    .map(|t| r(t, &["expect", "json", "equals"])),
+                not_equals: j
+                    .not_equals
+                    .as_ref()
+                    .map(|t| r(t, &["expect", "json", "not_equals"])),
+                exists: j.exists,
+                at_least: j.at_least,
+            }),
+            ..Default::default()
+        };
+        if expect == ExpectSpec::default() {
+            expect.exit = Some(0);
+        }
+        (sh(r(run, &["run"])), expect)
+    } else if let Some(target) = &check.ping {
+        let target = r(target, &["ping"]);
+        let family = if target.contains(':') { "-6" } else { "-4" };
+        (
+            vec![
+                "ping".into(),
+                family.into(),
+                "-c".into(),
+                "2".into(),
+                "-W".into(),
+                "1".into(),
+                target,
+            ],
+            ExpectSpec {
+                exit: Some(0),
+                ..Default::default()
+            },
+        )
+    } else if let Some(bgp) = &check.bgp {
+        let neighbor = r(&bgp.neighbor, &["bgp", "neighbor"]);
+        let state = r(&bgp.state, &["bgp", "state"]);
+        if kind == "bird" {
+            (
+                vec![
+                    "birdc".into(),
+                    "show".into(),
+                    "protocols".into(),
+                    "all".into(),
+                ],
+                ExpectSpec {
+                    bird_bgp: Some((neighbor, state)),
+                    ..Default::default()
+                },
+            )
+        } else {
+            (
+                vec![
+                    "vtysh".into(),
+                    "-c".into(),
+                    format!("show bgp neighbors {neighbor} json"),
+                ],
+                ExpectSpec {
+                    json: Some(JsonExpect {
+                        pointer: format!(
+                            "/{}/bgpState",
+                            neighbor.replace('~', "~0").replace('/', "~1")
+                        ),
+                        equals: Some(state),
+                        not_equals: None,
+                        exists: None,
+                        at_least: None,
+                    }),
+                    ..Default::default()
+                },
+            )
+        }
+    } else if let Some(route) = &check.route {
+        let prefix = r(&route.prefix, &["route", "prefix"]);
+        let v6 = prefix.contains(':');
+        if kind == "bird" {
+            let expect = if route.present {
+                ExpectSpec {
+                    contains: Some(prefix.clone()),
+                    ..Default::default()
+                }
+            } else {
+                ExpectSpec {
+                    not_contains: Some(prefix.clone()),
+                    ..Default::default()
+                }
+            };
+            (
+                vec![
+                    "birdc".into(),
+                    "show".into(),
+                    "route".into(),
+                    "for".into(),
+                    prefix,
+                ],
+                expect,
+            )
+        } else {
+            let family = if v6 { "ipv6" } else { "ip" };
+            (
+                vec![
+                    "vtysh".into(),
+                    "-c".into(),
+                    format!("show {family} route {prefix} json"),
+                ],
+                ExpectSpec {
+                    json: Some(JsonExpect {
+                        pointer: format!("/{}", prefix.replace('~', "~0").replace('/', "~1")),
+                        equals: None,
+                        not_equals: None,
+                        exists: Some(route.present),
+                        at_least: None,
+                    }),
+                    ..Default::default()
+                },
+            )
+        }
+    } else if let Some(dns) = &check.dns {
+        let name = r(&dns.name, &["dns", "name"]);
+        let rtype = r(&dns.rtype, &["dns", "type"]);
+        let mut cmd = vec![
+            "dig".to_string(),
+            "+dnssec".into(),
+            "+time=2".into(),
+            "+tries=1".into(),
+        ];
+        if let Some(server) = &dns.server {
+            cmd.push(format!("@{}", r(server, &["dns", "server"])));
+        }
+        cmd.extend([name, rtype]);
+        (
+            cmd,
+            ExpectSpec {
+                dig: Some((dns.rcode.to_uppercase(), dns.ad)),
+                ..Default::default()
+            },
+        )
+    } else {
+        return None;
+    };
+    if failed {
+        return None;
+    }
+    Some(CheckSpec {
+        id: check.id.clone(),
+        title: check.title.clone().unwrap_or_else(|| check.id.clone()),
+        step: check.step,
+        node: check.node.clone(),
+        container: container.to_string(),
+        command,
+        expect,
+        timeout: check.timeout,
+    })
+}
+
+/// Whether a result satisfies an expectation; `Err` says what did not hold.
+pub fn evaluate(expect: &ExpectSpec, code: i64, output: &str) -> Result<(), String> {
+    if let Some(want) = expect.exit {
+        if code != want {
+            return Err(format!("exit code {code}, expected {want}"));
+        }
+    }
+    if let Some(s) = &expect.contains {
+        if !output.contains(s.as_str()) {
+            return Err(format!("output lacks `{s}`"));
+        }
+    }
+    if let Some(s) = &expect.not_contains {
+        if output.contains(s.as_str()) {
+            return Err(format!("output has `{s}`"));
+        }
+    }
+    if let Some(re) = &expect.matches {
+        let re = regex::Regex::new(re).map_err(|e| format!("bad regular expression: {e}"))?;
+        if !re.is_match(output) {
+            return Err(format!("output does not match `{re}`"));
+        }
+    }
+    if let Some(j) = &expect.json {
+        let doc: Json =
+            serde_json::from_str(output).map_err(|e| format!("output is not JSON ({e})"))?;
+        let found = doc.pointer(&j.pointer);
+        if let Some(exists) = j.exists {
+            if found.is_some() != exists {
+                return Err(if exists {
+                    format!("{} is absent", j.pointer)
+                } else {
+                    format!("{} is present", j.pointer)
+                });
+            }
+        }
+        let text = found.map(|v| match v {
+            Json::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+        if let Some(want) = &j.equals {
+            if text.as_deref() != Some(want.as_str()) {
+                return Err(format!(
+                    "{} is {}, expected {want}",
+                    j.pointer,
+                    text.as_deref().unwrap_or("absent")
+                ));
+            }
+        }
+        if let Some(unwanted) = &j.not_equals {
+            if text.as_deref() == Some(unwanted.as_str()) {
+                return Err(format!("{} is {unwanted}", j.pointer));
+            }
+        }
+        if let Some(min) = j.at_least {
+            let n = found.and_then(Json::as_f64);
+            if n.is_none_or(|n| n < min) {
+                return Err(format!(
+                    "{} is {}, expected at least {min}",
+                    j.pointer,
+                    text.as_deref().unwrap_or("absent")
+                ));
+            }
+        }
+    }
+    if let Some((neighbor, state)) = &expect.bird_bgp {
+        // `show protocols all` lists each protocol as a block; find the one
+        // whose neighbor address is ours.
+        let block = output.split("\n\n").find(|b| {
+            b.lines().any(|l| {
+                l.trim()
+                    .strip_prefix("Neighbor address:")
+                    .is_some_and(|a| a.trim() == neighbor)
+            })
+        });
+        let Some(block) = block else {
+            return Err(format!("no BGP session with {neighbor}"));
+        };
+        let got = block
+            .lines()
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix("BGP state:")
+                    .map(|s| s.trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown".into());
+        if &got != state {
+            return Err(format!(
+                "session with {neighbor} is {got}, expected {state}"
+            ));
+        }
+    }
+    if let Some((rcode, ad)) = &expect.dig {
+        let status = output
+            .split("status: ")
+            .nth(1)
+            .and_then(|s| s.split(',').next())
+            .map(str::trim)
+            .unwrap_or("no answer");
+        if status != rcode {
+            return Err(format!("status {status}, expected {rcode}"));
+        }
+        if let Some(ad) = ad {
+            let flags = output
+                .split(";; flags:")
+                .nth(1)
+                .and_then(|s| s.split(';').next())
+                .unwrap_or("");
+            let has_ad = flags.split_whitespace().any(|f| f == "ad");
+            if has_ad != *ad {
+                return Err(if *ad {
+                    "the AD flag is not set".into()
+                } else {
+                    "the AD flag is set".into()
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_pointer_with_addresses() {
+        let e = ExpectSpec {
+            json: Some(JsonExpect {
+                pointer: "/100.64.1.1/bgpState".into(),
+                equals: Some("Established".into()),
+                not_equals: None,
+                exists: None,
+                at_least: None,
+            }),
+            ..Default::default()
+        };
+        assert!(evaluate(&e, 0, r#"{"100.64.1.1": {"bgpState": "Established"}}"#).is_ok());
+        let err = evaluate(&e, 0, r#"{"100.64.1.1": {"bgpState": "Active"}}"#).expect_err("active");
+        assert!(err.contains("Active"), "{err}");
+        assert!(evaluate(&e, 0, "not json").is_err());
+    }
+
+    #[test]
+    fn bird_sessions_are_found_by_neighbor() {
+        let out = "BIRD 2.0.12 ready.\nName       Proto      Table      State  Since         Info\npod1       BGP        ---        up     10:00:00.000  Established\n  BGP state:          Established\n    Neighbor address: 198.51.100.11\n\npod2       BGP        ---        start  10:00:00.000  Active\n  BGP state:          Active\n    Neighbor address: 198.51.100.12\n";
+        let e = |n: &str| ExpectSpec {
+            bird_bgp: Some((n.into(), "Established".into())),
+            ..Default::default()
+        };
+        assert!(evaluate(&e("198.51.100.11"), 0, out).is_ok());
+        assert!(evaluate(&e("198.51.100.12"), 0, out)
+            .expect_err("active")
+            .contains("Active"));
+        assert!(evaluate(&e("198.51.100.13"), 0, out).is_err());
+    }
+
+    #[test]
+    fn dig_status_and_ad_flag() {
+        let out = ";; ->>HEADER<<- opcode: QUERY, status: NOERROR, id: 1\n;; flags: qr rd ra ad; QUERY: 1, ANSWER: 2\n";
+        let e = |rc: &str, ad| ExpectSpec {
+            dig: Some((rc.into(), ad)),
+            ..Default::default()
+        };
+        assert!(evaluate(&e("NOERROR", Some(true)), 0, out).is_ok());
+        assert!(evaluate(&e("NOERROR", Some(false)), 0, out).is_err());
+        assert!(evaluate(&e("SERVFAIL", None), 0, out)
+            .expect_err("status")
+            .contains("NOERROR"));
+    }
+
+    #[test]
+    fn exit_and_text() {
+        let e = ExpectSpec {
+            exit: Some(0),
+            contains: Some("x".into()),
+            ..Default::default()
+        };
+        assert!(evaluate(&e, 0, "axb").is_ok());
+        assert!(evaluate(&e, 1, "axb").is_err());
+        assert!(evaluate(&e, 0, "ab").is_err());
+    }
+}
