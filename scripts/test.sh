@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: Docker engine and base image, lints,
 # unit, golden, bad-input and end-to-end tests on the real engine, then the
-# test that restarts the Docker daemon (alone, since it stops every container).
+# tests that restart the Docker daemon or load the machine (alone, one at a
+# time, since they disturb every other container).
 # Run as root from the repository.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,4 +14,4 @@ cargo clippy --locked --all-targets --quiet -- -D warnings
 cargo build --locked --quiet
 ./target/debug/noglab images build --quiet
 cargo test --locked
-cargo test --locked --test cli -- --ignored
+cargo test --locked --test cli -- --ignored --test-threads=1

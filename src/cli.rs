@@ -112,6 +112,12 @@ pub enum Command {
         #[arg(long)]
         watch: bool,
     },
+    /// Each container's capabilities, namespaces, limits, mounts and published ports.
+    Audit {
+        lab: Option<String>,
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
     /// Participants' credentials.
     Credentials {
         #[command(subcommand)]

@@ -53,6 +53,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             format,
             watch,
         } => commands::check::run(lab, pod.as_deref(), step, format, watch).await,
+        Command::Audit { lab, format } => commands::audit::run(lab, format).await,
         Command::Handout {
             lab,
             format,

@@ -21,3 +21,6 @@ mod access;
 
 #[path = "cli/checks.rs"]
 mod checks;
+
+#[path = "cli/faults.rs"]
+mod faults;

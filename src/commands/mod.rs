@@ -2,6 +2,7 @@
 //! shared by several verbs live here.
 
 pub mod access;
+pub mod audit;
 pub mod check;
 pub mod connect;
 pub mod down;

@@ -60,6 +60,7 @@ pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
             args.file.display()
         )));
     }
+    check_ports(&diff.actions, &observed)?;
     state::save_plan(&plan)?;
     if diff.actions.is_empty() {
         println!(
@@ -108,6 +109,39 @@ fn summarize(actions: &[Action]) -> String {
         parts.push(format!("{nets} networks created"));
     }
     parts.join(", ")
+}
+
+/// Host ports the new access points will publish must be free, or `up`
+/// would stop half way: say which and stop before creating anything.
+/// (Only on a local engine, where noglab can try them.)
+fn check_ports(actions: &[Action], observed: &Observed) -> Result<()> {
+    let remote = std::env::var("DOCKER_HOST").is_ok_and(|h| !h.starts_with("unix://"));
+    if remote {
+        return Ok(());
+    }
+    let mut busy = Vec::new();
+    for a in actions {
+        let Action::CreateContainer { spec, .. } = a else {
+            continue;
+        };
+        // A container being replaced holds its own port until it goes.
+        if observed.containers.iter().any(|c| c.name == spec.name) {
+            continue;
+        }
+        for (_, host) in &spec.ports {
+            if std::net::TcpListener::bind(("0.0.0.0", *host)).is_err() {
+                busy.push(format!("{host} (for {})", spec.name));
+            }
+        }
+    }
+    if busy.is_empty() {
+        Ok(())
+    } else {
+        Err(input_error(format!(
+            "host ports already in use: {}; free them or set `access: {{ base_port: N }}` to another range",
+            busy.join(", ")
+        )))
+    }
 }
 
 fn has_block(observed: &Observed) -> bool {

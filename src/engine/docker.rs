@@ -82,7 +82,11 @@ impl DockerEngine {
         let host =
             std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
         let docker = Docker::connect_with_defaults()
-            .map_err(|e| anyhow!("cannot use the Docker engine at {host}: {e}"))?
+            .map_err(|e| {
+                anyhow!(
+                    "cannot reach the Docker engine at {host}: {e}; is dockerd running? (scripts/setup-engine.sh installs and starts it)"
+                )
+            })?
             .with_timeout(Duration::from_secs(300));
         let docker = docker.negotiate_version().await.map_err(|e| {
             anyhow!(
@@ -278,6 +282,86 @@ impl DockerEngine {
             }
         }
         self.exec_exit_code(&exec.id).await
+    }
+}
+
+/// What a container may do and reach, as the engine reports it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Exposure {
+    pub container: String,
+    pub privileged: bool,
+    pub capabilities_added: Vec<String>,
+    pub capabilities_dropped: Vec<String>,
+    pub network_mode: String,
+    pub pid_mode: String,
+    pub memory_limit: i64,
+    pub pids_limit: i64,
+    /// Host paths or volumes mounted, with `ro` or `rw`.
+    pub mounts: Vec<String>,
+    /// `host_ip:host_port -> container_port`.
+    pub published: Vec<String>,
+    /// Whether the Docker socket is reachable inside.
+    pub docker_socket: bool,
+}
+
+impl DockerEngine {
+    /// Reads a container's exposure for `noglab audit`.
+    pub async fn exposure(&self, container: &str) -> Result<Exposure> {
+        let info = self
+            .docker
+            .inspect_container(
+                container,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
+            .await
+            .map_err(|e| fail(format!("inspect container {container}"), e))?;
+        let host = info.host_config.unwrap_or_default();
+        let mounts: Vec<String> = info
+            .mounts
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| {
+                format!(
+                    "{} -> {} ({})",
+                    m.source.or(m.name).unwrap_or_default(),
+                    m.destination.unwrap_or_default(),
+                    if m.rw.unwrap_or(true) { "rw" } else { "ro" }
+                )
+            })
+            .collect();
+        let mut published: Vec<String> = host
+            .port_bindings
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|(port, bindings)| {
+                bindings.unwrap_or_default().into_iter().map(move |b| {
+                    format!(
+                        "{}:{} -> {port}",
+                        b.host_ip
+                            .filter(|h| !h.is_empty())
+                            .unwrap_or_else(|| "0.0.0.0".into()),
+                        b.host_port.unwrap_or_default()
+                    )
+                })
+            })
+            .collect();
+        published.sort();
+        Ok(Exposure {
+            container: container.to_string(),
+            privileged: host.privileged.unwrap_or(false),
+            capabilities_added: host.cap_add.unwrap_or_default(),
+            capabilities_dropped: host.cap_drop.unwrap_or_default(),
+            network_mode: host.network_mode.unwrap_or_default(),
+            pid_mode: host
+                .pid_mode
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| "private".into()),
+            memory_limit: host.memory.unwrap_or(0),
+            pids_limit: host.pids_limit.unwrap_or(0),
+            docker_socket: mounts.iter().any(|m| m.contains("docker.sock")),
+            mounts,
+            published,
+        })
     }
 }
 
