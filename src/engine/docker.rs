@@ -285,6 +285,92 @@ impl DockerEngine {
     }
 }
 
+impl DockerEngine {
+    /// One try at a running, current guard with its rules applied.
+    async fn guard_attempt(&self, image: &str, range: &str) -> Result<()> {
+        let wanted = format!("{image} {range}");
+        let filters = HashMap::from([("label".to_string(), vec![GUARD_LABEL.to_string()])]);
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let found = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| fail("list containers".into(), e))?;
+        let current = found.iter().any(|c| {
+            c.labels
+                .as_ref()
+                .and_then(|l| l.get(GUARD_LABEL))
+                .map(String::as_str)
+                == Some(wanted.as_str())
+                && c.state.map(|s| s.to_string()).as_deref() == Some("running")
+        });
+        if current {
+            return Ok(());
+        }
+        let stale = found.iter().any(|c| {
+            c.labels
+                .as_ref()
+                .and_then(|l| l.get(GUARD_LABEL))
+                .map(String::as_str)
+                != Some(wanted.as_str())
+        });
+        if stale {
+            self.remove_guard().await?;
+        }
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            entrypoint: Some(vec!["/usr/local/sbin/noglab-guard".into()]),
+            cmd: Some(Vec::new()),
+            labels: Some(HashMap::from([(GUARD_LABEL.to_string(), wanted.clone())])),
+            env: Some(vec![format!("NOGLAB_PLUMBING_RANGE={range}")]),
+            host_config: Some(HostConfig {
+                // The guard edits the host's firewall: the host's network
+                // namespace and NET_ADMIN, nothing more.
+                network_mode: Some("host".into()),
+                cap_drop: Some(vec!["ALL".into()]),
+                cap_add: Some(vec!["NET_ADMIN".into(), "NET_RAW".into()]),
+                init: Some(true),
+                memory: Some(64 << 20),
+                pids_limit: Some(64),
+                restart_policy: Some(RestartPolicy {
+                    name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                    maximum_retry_count: None,
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default()
+            .name(GUARD_NAME)
+            .build();
+        match self.docker.create_container(Some(options), body).await {
+            Ok(_) => {}
+            // Someone else made it a moment ago.
+            Err(e) if status(&e) == Some(409) => {}
+            Err(e) => return Err(fail(format!("create the host guard {GUARD_NAME}"), e)),
+        }
+        self.start(GUARD_NAME).await?;
+        // Apply once now, so pods never start before the rules exist.
+        let once = vec![
+            "/usr/local/sbin/noglab-guard".to_string(),
+            "--once".to_string(),
+        ];
+        let out = self.exec(GUARD_NAME, &once).await?;
+        if out.code != 0 {
+            bail!(
+                "failed to install the host guard's firewall rules (exit {}): {}{}",
+                out.code,
+                String::from_utf8_lossy(&out.stdout).trim(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+}
+
 /// What a container may do and reach, as the engine reports it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Exposure {
@@ -665,73 +751,17 @@ impl Engine for DockerEngine {
     }
 
     async fn ensure_guard(&self, image: &str, range: &str) -> Result<()> {
-        let wanted = format!("{image} {range}");
-        let filters = HashMap::from([("label".to_string(), vec![GUARD_LABEL.to_string()])]);
-        let options = ListContainersOptionsBuilder::default()
-            .all(true)
-            .filters(&filters)
-            .build();
-        let found = self
-            .docker
-            .list_containers(Some(options))
-            .await
-            .map_err(|e| fail("list containers".into(), e))?;
-        let current = found.iter().any(|c| {
-            c.labels
-                .as_ref()
-                .and_then(|l| l.get(GUARD_LABEL))
-                .map(String::as_str)
-                == Some(wanted.as_str())
-                && c.state.map(|s| s.to_string()).as_deref() == Some("running")
-        });
-        if current {
-            return Ok(());
+        // Other noglab commands may create or remove the guard at the same
+        // moment (a `down` of the last lab, another lab's `up`): try again.
+        let mut last = None;
+        for _ in 0..5 {
+            match self.guard_attempt(image, range).await {
+                Ok(()) => return Ok(()),
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(400)).await;
         }
-        self.remove_guard().await?;
-        let body = ContainerCreateBody {
-            image: Some(image.to_string()),
-            entrypoint: Some(vec!["/usr/local/sbin/noglab-guard".into()]),
-            cmd: Some(Vec::new()),
-            labels: Some(HashMap::from([(GUARD_LABEL.to_string(), wanted.clone())])),
-            env: Some(vec![format!("NOGLAB_PLUMBING_RANGE={range}")]),
-            host_config: Some(HostConfig {
-                // The guard edits the host's firewall: the host's network
-                // namespace and NET_ADMIN, nothing more.
-                network_mode: Some("host".into()),
-                cap_drop: Some(vec!["ALL".into()]),
-                cap_add: Some(vec!["NET_ADMIN".into(), "NET_RAW".into()]),
-                init: Some(true),
-                memory: Some(64 << 20),
-                pids_limit: Some(64),
-                restart_policy: Some(RestartPolicy {
-                    name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
-                    maximum_retry_count: None,
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let options = CreateContainerOptionsBuilder::default()
-            .name(GUARD_NAME)
-            .build();
-        self.docker
-            .create_container(Some(options), body)
-            .await
-            .map_err(|e| fail(format!("create the host guard {GUARD_NAME}"), e))?;
-        self.start(GUARD_NAME).await?;
-        // Apply once now, so pods never start before the rules exist.
-        let once = vec![
-            "/usr/local/sbin/noglab-guard".to_string(),
-            "--once".to_string(),
-        ];
-        let out = self.exec(GUARD_NAME, &once).await?;
-        if out.code != 0 {
-            bail!(
-                "failed to install the host guard's firewall rules: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(())
+        Err(last.unwrap_or_else(|| anyhow!("failed to start the host guard")))
     }
 
     async fn remove_guard(&self) -> Result<()> {
