@@ -194,9 +194,12 @@ fn html(lab: &str, host: &str, entries: &[Entry]) -> String {
   code {{ font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 10.5pt; background: #f1f1f1; padding: 0 1mm; border-radius: 1mm; }}
   .pw code {{ font-size: 13pt; letter-spacing: 0.5pt; }}
   .nodes code {{ margin-right: 1mm; }}
+  .opens {{ color: #555; font-size: 9pt; }}
+  .hint {{ font-size: 9pt; color: #555; margin: -4mm 0 6mm; }}
   @media print {{ body {{ margin: 8mm; }} .card {{ border-color: #999; }} }}
 </style></head><body>
 <h1>{lab} &mdash; your pod</h1>
+<p class="hint">Connect with any SSH client and the password on your card; from there, <code>ssh</code> to each node of your pod by its name.</p>
 <div class="cards">
 "#,
         lab = esc(lab)
@@ -205,7 +208,14 @@ fn html(lab: &str, host: &str, entries: &[Entry]) -> String {
         let nodes: Vec<String> = e
             .nodes
             .iter()
-            .map(|(n, k, _)| format!("<code>ssh {}</code> {}", esc(n), esc(k)))
+            .map(|(n, k, o)| {
+                format!(
+                    "<code>ssh {}</code> {} <span class=\"opens\">({})</span>",
+                    esc(n),
+                    esc(k),
+                    esc(o)
+                )
+            })
             .collect();
         let _ = write!(
             s,
@@ -227,4 +237,45 @@ fn html(lab: &str, host: &str, entries: &[Entry]) -> String {
     }
     s.push_str("</div>\n</body></html>\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(n: u32) -> Vec<Entry> {
+        (1..=n)
+            .map(|pod| Entry {
+                pod,
+                port: 2200 + pod as u16,
+                password: credentials::new_password(),
+                nodes: vec![
+                    ("r1".into(), "frr".into(), "vtysh".into()),
+                    ("h1".into(), "host".into(), "bash".into()),
+                ],
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_room_of_thirty_gets_thirty_cards() {
+        let e = entries(30);
+        let page = html("bgp", "lab.example.net", &e);
+        assert_eq!(page.matches(r#"<div class="card">"#).count(), 30);
+        assert!(page.contains("ssh -p 2230 lab@lab.example.net"));
+        for entry in &e {
+            assert!(page.contains(&entry.password));
+        }
+        let md = markdown("bgp", "h", &e);
+        assert_eq!(md.matches("\n## Pod ").count(), 30);
+        let csv = csv("h", &e);
+        assert_eq!(csv.lines().count(), 31);
+    }
+
+    #[test]
+    fn hostile_host_names_are_escaped() {
+        let page = html("bgp", "<script>x</script>", &entries(1));
+        assert!(!page.contains("<script>"));
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+    }
 }
