@@ -353,7 +353,7 @@ pub(crate) fn duplicate_addresses(
                 if let Some(first) = seen.get(&ip) {
                     let family = if ip.contains(':') { "ipv6" } else { "ipv4" };
                     let message = format!(
-                        "{ip} on shared network `{}` is given to both {first} and {who}",
+                        "{ip} on shared network `{}` is given to both {first} and {who}; make a pod node's address a template of the pod, like `198.51.100.{{{{ 10 + pod }}}}`",
                         net.name
                     );
                     let path = path![
