@@ -23,6 +23,30 @@ pub static IMAGES: &[ImageDef] = &[
         name: "host",
         dockerfile: "host/Dockerfile",
     },
+    ImageDef {
+        name: "bird",
+        dockerfile: "bird/Dockerfile",
+    },
+    ImageDef {
+        name: "unbound",
+        dockerfile: "unbound/Dockerfile",
+    },
+    ImageDef {
+        name: "bind",
+        dockerfile: "bind/Dockerfile",
+    },
+    ImageDef {
+        name: "knot",
+        dockerfile: "knot/Dockerfile",
+    },
+    ImageDef {
+        name: "rtr",
+        dockerfile: "rtr/Dockerfile",
+    },
+    ImageDef {
+        name: "rpki",
+        dockerfile: "rpki/Dockerfile",
+    },
 ];
 
 /// Builds the base image with debootstrap when it cannot be pulled.
@@ -67,7 +91,10 @@ impl ImageDef {
         for (path, text) in self.context_files() {
             let mut header = tar::Header::new_gnu();
             header.set_size(text.len() as u64);
-            let executable = !path.ends_with("Dockerfile");
+            // Scripts have no extension; Dockerfiles and data files
+            // (`knot.conf`, `vrps.json`) are not executable.
+            let file = path.rsplit('/').next().unwrap_or(path);
+            let executable = file != "Dockerfile" && !file.contains('.');
             header.set_mode(if executable { 0o755 } else { 0o644 });
             header.set_mtime(0);
             header.set_cksum();
