@@ -1,8 +1,10 @@
-//! `noglab images build|list`: the node images, built locally from the
-//! Dockerfiles embedded in noglab, on `debian:bookworm-slim` pulled or, when
-//! no registry answers, bootstrapped from Debian's packages.
+//! `noglab images build|list|save|load`: the node images, built locally
+//! from the Dockerfiles embedded in noglab, on `debian:bookworm-slim` pulled
+//! or, when no registry answers, bootstrapped from Debian's packages; and
+//! bundles of them for a classroom server with no registry.
 
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -168,6 +170,149 @@ pub async fn list(format: ListFormat) -> Result<()> {
                 );
             }
         }
+    }
+    Ok(())
+}
+
+/// The images a bundle holds: those of the kinds (or of the lab's nodes),
+/// plus the host image, which `up` also runs as the host guard.
+fn bundle_images(kind_names: &[String], lab: Option<&Path>) -> Result<Vec<String>> {
+    let mut refs: Vec<String> = match lab {
+        Some(file) => {
+            let (_, plan) = super::load_plan(file, None)?;
+            plan.containers().map(|(_, c)| c.image.clone()).collect()
+        }
+        None => selected(kind_names)?
+            .into_iter()
+            .map(ImageDef::reference)
+            .collect(),
+    };
+    if let Some(host) = images::lookup("host") {
+        refs.push(host.reference());
+    }
+    refs.sort();
+    refs.dedup();
+    Ok(refs)
+}
+
+pub async fn save(
+    output: &Path,
+    kind_names: &[String],
+    lab: Option<&Path>,
+    quiet: bool,
+) -> Result<()> {
+    let refs = bundle_images(kind_names, lab)?;
+    let engine = DockerEngine::connect().await?;
+    let mut missing = Vec::new();
+    for r in &refs {
+        if !engine.image_exists(r).await? {
+            missing.push(r.as_str());
+        }
+    }
+    if !missing.is_empty() {
+        bail!(
+            "cannot save images the engine does not have: {}; build them first with `noglab images build`",
+            missing.join(", ")
+        );
+    }
+    let gzip = output.extension().is_some_and(|e| e == "gz" || e == "tgz");
+    // Written beside the target and renamed at the end, so an interrupted
+    // save never leaves a bundle that looks complete.
+    let partial = output.with_extension(format!(
+        "{}.partial",
+        output
+            .extension()
+            .map(|e| e.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    let file = std::fs::File::create(&partial)
+        .with_context(|| format!("failed to create {}", partial.display()))?;
+    let file = std::io::BufWriter::with_capacity(1 << 20, file);
+    let progress = Progress::new(quiet);
+    progress.step(format!(
+        "saving {} images to {}",
+        refs.len(),
+        output.display()
+    ));
+    let started = std::time::Instant::now();
+    let report = |n: u64| progress.step(format!("saving: {} MB", n / 1_000_000));
+    let result = if gzip {
+        let mut out = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+        match engine.save_images(&refs, &mut out, report).await {
+            Ok(n) => out
+                .finish()
+                .and_then(|mut f| f.flush())
+                .map(|()| n)
+                .context("failed to write the bundle"),
+            Err(e) => Err(e),
+        }
+    } else {
+        let mut out = file;
+        match engine.save_images(&refs, &mut out, report).await {
+            Ok(n) => out
+                .flush()
+                .map(|()| n)
+                .context("failed to write the bundle"),
+            Err(e) => Err(e),
+        }
+    };
+    progress.finish();
+    let raw = match result {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e.context(format!("failed to save {}", output.display())));
+        }
+    };
+    std::fs::rename(&partial, output).with_context(|| {
+        format!(
+            "failed to rename {} to {}",
+            partial.display(),
+            output.display()
+        )
+    })?;
+    let size = std::fs::metadata(output).map(|m| m.len()).unwrap_or(raw);
+    println!(
+        "saved {} images to {} ({} MB{}) in {:.0}s; on the classroom server: `noglab images load {}`",
+        refs.len(),
+        output.display(),
+        size / 1_000_000,
+        if gzip {
+            format!(", {} MB uncompressed", raw / 1_000_000)
+        } else {
+            String::new()
+        },
+        started.elapsed().as_secs_f64(),
+        output.display()
+    );
+    for r in &refs {
+        println!("  {r}");
+    }
+    Ok(())
+}
+
+pub async fn load(file: &Path, quiet: bool) -> Result<()> {
+    if !file.is_file() {
+        return Err(input_error(format!(
+            "no bundle at {}; write one with `noglab images save -o FILE`",
+            file.display()
+        )));
+    }
+    let engine = DockerEngine::connect().await?;
+    let progress = Progress::new(quiet);
+    progress.step(format!("loading {}", file.display()));
+    let started = std::time::Instant::now();
+    let loaded = engine.load_images(file).await;
+    progress.finish();
+    let loaded = loaded?;
+    println!(
+        "loaded {} images from {} in {:.0}s",
+        loaded.len(),
+        file.display(),
+        started.elapsed().as_secs_f64()
+    );
+    for r in &loaded {
+        println!("  {r}");
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! shared by several verbs live here.
 
 pub mod connect;
+pub mod doctor;
 pub mod down;
 pub mod exec;
 pub mod images;
