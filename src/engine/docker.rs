@@ -741,15 +741,14 @@ impl Engine for DockerEngine {
             .list_containers(Some(options))
             .await
             .map_err(|e| fail("list containers".into(), e))?;
-        let current = found.iter().any(|c| {
-            c.labels
-                .as_ref()
-                .and_then(|l| l.get(GUARD_LABEL))
-                .map(String::as_str)
-                == Some(image)
-                && c.state.map(|s| s.to_string()).as_deref() == Some("running")
-        });
-        if current {
+        // A running guard is kept even when another noglab build started
+        // it from its own host image: the rules are the same, and replacing
+        // it made two builds sharing one engine (a lab and a test run, two
+        // branches) tear down each other's guard mid-`up`.
+        let running = found
+            .iter()
+            .any(|c| c.state.map(|s| s.to_string()).as_deref() == Some("running"));
+        if running {
             return Ok(());
         }
         self.remove_guard().await?;

@@ -122,7 +122,8 @@ pub trait Engine: Sync {
     /// Runs a command in a container and collects its output.
     async fn exec(&self, container: &str, cmd: &[String]) -> anyhow::Result<ExecOutput>;
 
-    /// Makes sure the host guard runs from `image` and its rules are in place.
+    /// Makes sure a host guard runs (started from `image` when none does)
+    /// and its rules are in place.
     async fn ensure_guard(&self, image: &str) -> anyhow::Result<()>;
     /// Removes the host guard (its rules stay until the host reboots).
     async fn remove_guard(&self) -> anyhow::Result<()>;
