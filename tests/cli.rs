@@ -1,7 +1,7 @@
 //! noglab's one integration-test binary. Modules by what they need:
 //! `plan_golden`, `errors` and `examples` run without Docker; `docker`
-//! drives a real engine (each test on its own lab, removed by label even
-//! when the test fails).
+//! and `kinds` drive a real engine (each test on its own lab, removed by
+//! label even when the test fails).
 
 #[path = "cli/support.rs"]
 mod support;
@@ -15,3 +15,5 @@ mod plan_golden;
 
 #[path = "cli/docker.rs"]
 mod docker;
+#[path = "cli/kinds.rs"]
+mod kinds;
