@@ -483,3 +483,39 @@ fn issue3_doctor_passes_here_and_names_both_sides_of_an_overlap() {
         bad.stdout
     );
 }
+
+#[test]
+fn issue3_every_kind_is_ready_with_its_image_defaults_and_its_registry_commands_work() {
+    if skip() {
+        return;
+    }
+    let _images = images_in_use();
+    let lab = test_lab("defaults", "dflt");
+    lab.up(1);
+    for kind in noglab::kinds::KINDS {
+        if kind.name == "rpki" {
+            continue; // no TAL, nothing to serve: see the topology
+        }
+        // Nodes are named after their kind in this lab.
+        let node = kind.name;
+        ready(&lab, 1, node, Duration::from_secs(90));
+        let probe = lab.exec(1, node, &["sh", "-c", kind.readiness]);
+        assert_eq!(probe.code, 0, "{node}: readiness: {}", probe.stdout);
+        if let Some(reload) = kind.reload {
+            let out = lab.exec(1, node, &["sh", "-c", reload]);
+            assert_eq!(
+                out.code, 0,
+                "{node}: `{reload}`: {}{}",
+                out.stdout, out.stderr
+            );
+            let again = lab.exec(1, node, &["sh", "-c", kind.readiness]);
+            assert_eq!(again.code, 0, "{node}: not ready after reload");
+        }
+        let shell = lab.exec(
+            1,
+            node,
+            &["sh", "-c", &format!("command -v {}", kind.shell[0])],
+        );
+        assert_eq!(shell.code, 0, "{node}: no {} for connect", kind.shell[0]);
+    }
+}
