@@ -153,10 +153,22 @@ async fn check_images(
         }
         None => {
             let mut missing = Vec::new();
+            let mut skipped = 0;
             let defs: BTreeSet<&str> = kinds.iter().map(|k| k.image).collect();
             for def in defs.iter().filter_map(|d| images::lookup(d)) {
                 let image = def.reference();
                 if !engine.image_exists(&image).await? {
+                    if def.on_request {
+                        skipped += 1;
+                        report.skip(
+                            "images",
+                            format!(
+                                "{image} is built only on request (`noglab images build {}`)",
+                                def.name
+                            ),
+                        );
+                        continue;
+                    }
                     missing.push(super::up::Missing {
                         image,
                         kind: kinds
@@ -166,7 +178,7 @@ async fn check_images(
                     });
                 }
             }
-            (missing, defs.len())
+            (missing, defs.len() - skipped)
         }
     };
     if missing.is_empty() {

@@ -18,9 +18,11 @@ use crate::images::{self, ImageDef, BASE_IMAGE};
 use crate::kinds;
 use crate::progress::Progress;
 
+/// The images of the named kinds; with none, every image but those built
+/// only on request.
 fn selected(kind_names: &[String]) -> Result<Vec<&'static ImageDef>> {
     if kind_names.is_empty() {
-        return Ok(images::IMAGES.iter().collect());
+        return Ok(images::IMAGES.iter().filter(|d| !d.on_request).collect());
     }
     let mut out = Vec::new();
     for name in kind_names {
@@ -58,10 +60,14 @@ pub async fn build(
             progress.inc();
             continue;
         }
-        progress.step(format!("building {reference}"));
         let started = std::time::Instant::now();
+        let binaries = match &def.crate_build {
+            Some(c) => crate_binaries(def.name, c, &progress).await?,
+            None => Vec::new(),
+        };
+        progress.step(format!("building {reference}"));
         let context = def
-            .context_tar()
+            .context_tar(&binaries)
             .context("failed to pack the build context")?;
         engine
             .build(&reference, def.dockerfile, context, |line| {
@@ -82,6 +88,90 @@ pub async fn build(
     }
     println!("images ready");
     Ok(())
+}
+
+/// Where noglab keeps what it compiles: `$NOGLAB_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/noglab`, else `~/.cache/noglab`.
+fn cache_dir() -> Result<std::path::PathBuf> {
+    if let Some(d) = std::env::var_os("NOGLAB_CACHE_DIR") {
+        return Ok(d.into());
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return Ok(std::path::PathBuf::from(d).join("noglab"));
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => Ok(std::path::PathBuf::from(h).join(".cache/noglab")),
+        None => bail!("cannot tell where to cache compiled software: set NOGLAB_CACHE_DIR"),
+    }
+}
+
+/// The crate's binaries, compiled with `cargo install` into the cache the
+/// first time (Krill: about half an hour on two cores), as context entries.
+async fn crate_binaries(
+    image: &str,
+    c: &images::CrateBuild,
+    progress: &Progress,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let root = cache_dir()?.join("crates").join(c.slug());
+    let missing = |root: &Path| {
+        c.binaries
+            .iter()
+            .any(|b| !root.join("bin").join(b).is_file())
+    };
+    if missing(&root) {
+        progress.step(format!(
+            "compiling {} {} with cargo into {} (once; Krill takes about half an hour on two cores)",
+            c.krate,
+            c.version,
+            root.display()
+        ));
+        let build_dir = cache_dir()?
+            .join("crates")
+            .join(format!("{}.build", c.slug()));
+        let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        cmd.arg("install")
+            .arg(c.krate)
+            .arg("--version")
+            .arg(c.version)
+            .args(c.args)
+            .arg("--root")
+            .arg(&root)
+            .arg("--target-dir")
+            .arg(&build_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let out = tokio::task::spawn_blocking(move || cmd.output())
+            .await
+            .context("the cargo task failed")?
+            .map_err(|e| {
+            anyhow!(
+                "failed to run cargo to compile {} for the {image} image ({e}); install Rust (rustup) on this machine, or load a bundle that has the image (`noglab images load`)",
+                c.krate
+            )
+        })?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let tail: Vec<&str> = err.lines().rev().take(20).collect();
+            bail!(
+                "failed to compile {} {} for the {image} image with `cargo install`:\n{}",
+                c.krate,
+                c.version,
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        // The compiled objects are gigabytes and no longer needed.
+        let _ = std::fs::remove_dir_all(&build_dir);
+    }
+    c.binaries
+        .iter()
+        .map(|b| {
+            let path = root.join("bin").join(b);
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("failed to read {}", path.display()))?;
+            Ok((format!("{image}/bin/{b}"), bytes))
+        })
+        .collect()
 }
 
 /// The base image: present, else pulled, else bootstrapped with debootstrap.
@@ -315,4 +405,20 @@ pub async fn load(file: &Path, quiet: bool) -> Result<()> {
         println!("  {r}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_built_on_request_only_when_named() {
+        let all: Vec<&str> = selected(&[]).expect("all").iter().map(|d| d.name).collect();
+        assert!(!all.contains(&"krill"), "{all:?}");
+        assert!(all.contains(&"frr") && all.contains(&"rpki"), "{all:?}");
+        let named = selected(&["krill".to_string()]).expect("krill");
+        assert_eq!(named.len(), 1);
+        assert_eq!(named[0].name, "krill");
+        assert!(selected(&["nope".to_string()]).is_err());
+    }
 }

@@ -31,7 +31,7 @@ pub struct Kind {
 /// holds NET_RAW (ping, tcpdump) and NET_BIND_SERVICE (ports 53, 179, 323);
 /// routers name NET_RAW anyway, since their raw sockets (OSPF, IS-IS) must
 /// work even on an engine whose defaults drop it.
-const DNS_CAPS: &[&str] = &["NET_ADMIN"];
+const SERVICE_CAPS: &[&str] = &["NET_ADMIN"];
 
 const BASE_SYSCTLS: &[(&str, &str)] = &[
     ("net.ipv6.conf.all.disable_ipv6", "0"),
@@ -78,7 +78,7 @@ pub static KINDS: &[Kind] = &[
         description: "Unbound validating resolver, with dig and delv",
         image: "unbound",
         config_path: Some("/etc/unbound/unbound.conf"),
-        capabilities: DNS_CAPS,
+        capabilities: SERVICE_CAPS,
         sysctls: BASE_SYSCTLS,
         shell: &["bash"],
         readiness: "unbound-control status",
@@ -90,7 +90,7 @@ pub static KINDS: &[Kind] = &[
         description: "BIND 9 (authoritative or resolver), dig, delv, nsupdate, dnssec-* tools",
         image: "bind",
         config_path: Some("/etc/bind/named.conf"),
-        capabilities: DNS_CAPS,
+        capabilities: SERVICE_CAPS,
         sysctls: BASE_SYSCTLS,
         shell: &["bash"],
         readiness: "rndc status",
@@ -102,7 +102,7 @@ pub static KINDS: &[Kind] = &[
         description: "Knot DNS authoritative server, with keymgr, kdig and knsupdate",
         image: "knot",
         config_path: Some("/etc/knot/knot.conf"),
-        capabilities: DNS_CAPS,
+        capabilities: SERVICE_CAPS,
         sysctls: BASE_SYSCTLS,
         shell: &["knotc"],
         readiness: "knotc status",
@@ -114,7 +114,7 @@ pub static KINDS: &[Kind] = &[
         description: "StayRTR: an RTR cache on port 323 serving the VRPs of a rendered JSON file",
         image: "rtr",
         config_path: Some("/etc/stayrtr/vrps.json"),
-        capabilities: DNS_CAPS,
+        capabilities: SERVICE_CAPS,
         sysctls: BASE_SYSCTLS,
         shell: &["bash"],
         readiness: "rtr-ready",
@@ -127,12 +127,26 @@ pub static KINDS: &[Kind] = &[
         description: "FORT validator serving RTR on port 323, and rpki-client; TALs in /etc/tals",
         image: "rpki",
         config_path: Some("/etc/fort/config.json"),
-        capabilities: DNS_CAPS,
+        capabilities: SERVICE_CAPS,
         sysctls: BASE_SYSCTLS,
         shell: &["bash"],
         readiness: "rtr-ready",
         // FORT validates again every `server.interval.validation` seconds;
         // a changed config needs a restart of the node.
+        reload: None,
+        memory_mib: 128,
+    },
+    Kind {
+        name: "krill",
+        description:
+            "Krill RPKI CA (testbed mode: a whole offline RPKI) with rsyncd; krillc in the node",
+        image: "krill",
+        config_path: Some("/etc/krill/krill.conf"),
+        capabilities: SERVICE_CAPS,
+        sysctls: BASE_SYSCTLS,
+        shell: &["bash"],
+        readiness: "krillc health",
+        // Krill reads its config at start only.
         reload: None,
         memory_mib: 128,
     },

@@ -106,7 +106,11 @@ fn frr_rpki_state(lab: &Lab, node: &str, prefix: &str) -> Result<String, String>
 }
 
 fn expect_frr_rpki(lab: &Lab, node: &str, prefix: &str, state: &str) {
-    wait_for(Duration::from_secs(60), || {
+    expect_frr_rpki_within(lab, node, prefix, state, Duration::from_secs(60));
+}
+
+fn expect_frr_rpki_within(lab: &Lab, node: &str, prefix: &str, state: &str, timeout: Duration) {
+    wait_for(timeout, || {
         let got = frr_rpki_state(lab, node, prefix)?;
         if got == state {
             Ok(())
@@ -518,4 +522,59 @@ fn issue3_every_kind_is_ready_with_its_image_defaults_and_its_registry_commands_
         );
         assert_eq!(shell.code, 0, "{node}: no {} for connect", kind.shell[0]);
     }
+}
+
+/// Whether the Krill image is on the engine: it is built only on request
+/// (`noglab images build krill` compiles Krill, about half an hour), so
+/// the Krill test runs where someone built it and says so elsewhere.
+fn krill_image() -> bool {
+    let list = noglab(&["images", "list", "--format", "json"]).ok();
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&list.stdout).expect("json");
+    rows.iter()
+        .any(|r| r["kind"] == "krill" && r["present"] == true)
+}
+
+#[test]
+fn issue3_krill_ca_publishes_roas_that_fort_validates_for_frr() {
+    if skip() {
+        return;
+    }
+    let _images = images_in_use();
+    if !krill_image() {
+        eprintln!(
+            "skipped: no Krill image; `noglab images build krill` builds it (about half an hour)"
+        );
+        return;
+    }
+    let lab = test_lab("krill", "krill");
+    lab.up(1);
+    // The CA's exec lines make the pod's CA and its ROAs once Krill is up.
+    ready(&lab, 1, "ca", Duration::from_secs(120));
+    ready(&lab, 1, "r1", Duration::from_secs(60));
+    // FORT comes up once it has Krill's TAL and a first validation.
+    ready(&lab, 1, "rp", Duration::from_secs(120));
+    let list = lab.exec(1, "ca", &["krillc", "roas", "list", "--ca", "pod1"]);
+    assert!(
+        list.stdout.contains("192.0.2.0/24"),
+        "{}{}",
+        list.stdout,
+        list.stderr
+    );
+
+    // FORT fetched the repository over rsync, validated Krill's ROAs and
+    // serves them to FRR.
+    expect_frr_rpki_within(
+        &lab,
+        "r1",
+        "192.0.2.0/24",
+        "valid",
+        Duration::from_secs(120),
+    );
+    expect_frr_rpki_within(
+        &lab,
+        "r1",
+        "198.51.100.0/24",
+        "invalid",
+        Duration::from_secs(30),
+    );
 }
