@@ -300,9 +300,15 @@ pub async fn save(
         }
     }
     if !missing.is_empty() {
+        let names: Vec<&str> = images::IMAGES
+            .iter()
+            .filter(|d| missing.contains(&d.reference().as_str()))
+            .map(|d| d.name)
+            .collect();
         bail!(
-            "cannot save images the engine does not have: {}; build them first with `noglab images build`",
-            missing.join(", ")
+            "cannot save images the engine does not have: {}; build them first with `noglab images build {}`",
+            missing.join(", "),
+            names.join(" ")
         );
     }
     let gzip = output.extension().is_some_and(|e| e == "gz" || e == "tgz");
