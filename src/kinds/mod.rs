@@ -130,7 +130,9 @@ pub static KINDS: &[Kind] = &[
         capabilities: SERVICE_CAPS,
         sysctls: BASE_SYSCTLS,
         shell: &["bash"],
-        readiness: "rtr-ready",
+        // RTR port open and a first validation done: FORT binds its port
+        // before validating, and exits when the first validation fails.
+        readiness: "rpki-ready",
         // FORT validates again every `server.interval.validation` seconds;
         // a changed config needs a restart of the node.
         reload: None,

@@ -18,11 +18,14 @@ krillc children add --ca testbed --child "$ca" --asn AS64501,AS64511 \
     --ipv4 192.0.2.0/24,198.51.100.0/24 --request "$work/child-request.xml" \
     >"$work/parent-response.xml"
 krillc parents add --ca "$ca" --parent testbed --response "$work/parent-response.xml"
-# The parent must have given the CA its resources before ROAs can be made.
-for _ in $(seq 60); do
-    krillc show --ca "$ca" | grep -q '192.0.2.0/24' && break
+# The parent must have certified the CA's resources before it takes ROAs.
+for i in $(seq 60); do
+    if krillc roas update --ca "$ca" --add "192.0.2.0/24 => 64501" \
+        --add "198.51.100.0/24 => 64511" 2>"$work/err"; then
+        break
+    fi
+    [ "$i" -lt 60 ] || { cat "$work/err" >&2; exit 1; }
     sleep 1
 done
-krillc roas update --ca "$ca" --add "192.0.2.0/24 => 64501" --add "198.51.100.0/24 => 64511"
 rm -rf "$work"
 echo "lab-ca: $ca made with its ROAs"
