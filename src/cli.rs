@@ -140,6 +140,15 @@ pub enum Command {
         #[command(subcommand)]
         command: ImagesCommand,
     },
+    /// Check this machine for a lab (or for every kind): engine, images,
+    /// kernel features, address overlaps, memory and disk.
+    Doctor {
+        /// Topology file or lab folder; without it, every kind is checked.
+        file: Option<PathBuf>,
+        /// Check for this many pods instead of the topology's `pods`.
+        #[arg(long)]
+        pods: Option<u32>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -190,4 +199,17 @@ pub enum ImagesCommand {
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
     },
+    /// Write the images of the given kinds (default: all) to one bundle
+    /// for a server with no registry; gzip-compressed when FILE ends in .gz.
+    Save {
+        /// The bundle to write.
+        #[arg(long, short)]
+        output: PathBuf,
+        kinds: Vec<String>,
+        /// Instead of kinds: every image this topology's nodes use.
+        #[arg(long, conflicts_with = "kinds")]
+        lab: Option<PathBuf>,
+    },
+    /// Load a bundle written by `images save` (or `docker save`).
+    Load { file: PathBuf },
 }

@@ -12,20 +12,100 @@ include!(concat!(env!("OUT_DIR"), "/images.rs"));
 pub struct ImageDef {
     pub name: &'static str,
     pub dockerfile: &'static str,
+    /// Software that is not in Debian, compiled on this machine with
+    /// `cargo install` and added to the context (text-only embedding cannot
+    /// carry binaries, and a build inside the engine may have no trusted
+    /// path to crates.io).
+    pub crate_build: Option<CrateBuild>,
+    /// Built only when asked for by name: its build is too long to happen
+    /// as a side effect of `images build` with no kinds.
+    pub on_request: bool,
+}
+
+/// A crate `cargo install`ed once into noglab's cache; its binaries go into
+/// the context as `<image>/bin/<binary>`.
+#[derive(Debug)]
+pub struct CrateBuild {
+    pub krate: &'static str,
+    pub version: &'static str,
+    pub args: &'static [&'static str],
+    pub binaries: &'static [&'static str],
+}
+
+impl CrateBuild {
+    /// `krill-0.16.1`: the cache folder's name.
+    pub fn slug(&self) -> String {
+        format!("{}-{}", self.krate, self.version)
+    }
 }
 
 pub static IMAGES: &[ImageDef] = &[
     ImageDef {
         name: "frr",
         dockerfile: "frr/Dockerfile",
+        crate_build: None,
+        on_request: false,
     },
     ImageDef {
         name: "host",
         dockerfile: "host/Dockerfile",
+        crate_build: None,
+        on_request: false,
+    },
+    ImageDef {
+        name: "bird",
+        dockerfile: "bird/Dockerfile",
+        crate_build: None,
+        on_request: false,
+    },
+    ImageDef {
+        name: "unbound",
+        dockerfile: "unbound/Dockerfile",
+        crate_build: None,
+        on_request: false,
+    },
+    ImageDef {
+        name: "bind",
+        dockerfile: "bind/Dockerfile",
+        crate_build: None,
+        on_request: false,
+    },
+    ImageDef {
+        name: "knot",
+        dockerfile: "knot/Dockerfile",
+        crate_build: None,
+        on_request: false,
+    },
+    ImageDef {
+        name: "rtr",
+        dockerfile: "rtr/Dockerfile",
+        crate_build: None,
+        on_request: false,
+    },
+    ImageDef {
+        name: "rpki",
+        dockerfile: "rpki/Dockerfile",
+        crate_build: None,
+        on_request: false,
+    },
+    ImageDef {
+        name: "krill",
+        dockerfile: "krill/Dockerfile",
+        crate_build: Some(CrateBuild {
+            krate: "krill",
+            version: "0.16.1",
+            // Without OpenID Connect and HSM support: a lab's CA signs with
+            // keys on disk and is driven with krillc.
+            args: &["--locked", "--no-default-features"],
+            binaries: &["krill", "krillc"],
+        }),
+        on_request: true,
     },
     ImageDef {
         name: "access",
         dockerfile: "access/Dockerfile",
+        crate_build: None,
+        on_request: false,
     },
 ];
 
@@ -54,6 +134,14 @@ impl ImageDef {
     pub fn reference(&self) -> String {
         let mut h = Sha256::new();
         h.update(env!("CARGO_PKG_VERSION"));
+        if let Some(c) = &self.crate_build {
+            h.update(c.slug().as_bytes());
+            h.update([0]);
+            for a in c.args {
+                h.update(a.as_bytes());
+                h.update([0]);
+            }
+        }
         for (path, text) in self.context_files() {
             h.update(path.as_bytes());
             h.update([0]);
@@ -65,13 +153,25 @@ impl ImageDef {
         format!("noglab/{}:{}-{}", self.name, env!("CARGO_PKG_VERSION"), hex)
     }
 
-    /// The build context as an uncompressed tar.
-    pub fn context_tar(&self) -> std::io::Result<Vec<u8>> {
+    /// The build context as an uncompressed tar, with `binaries` (path in
+    /// the context, content) added as executables.
+    pub fn context_tar(&self, binaries: &[(String, Vec<u8>)]) -> std::io::Result<Vec<u8>> {
         let mut builder = tar::Builder::new(Vec::new());
+        for (path, content) in binaries {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(content.len() as u64);
+            header.set_mode(0o755);
+            header.set_mtime(0);
+            header.set_cksum();
+            builder.append_data(&mut header, path, content.as_slice())?;
+        }
         for (path, text) in self.context_files() {
             let mut header = tar::Header::new_gnu();
             header.set_size(text.len() as u64);
-            let executable = !path.ends_with("Dockerfile");
+            // Scripts have no extension; Dockerfiles and data files
+            // (`knot.conf`, `vrps.json`) are not executable.
+            let file = path.rsplit('/').next().unwrap_or(path);
+            let executable = file != "Dockerfile" && !file.contains('.');
             header.set_mode(if executable { 0o755 } else { 0o644 });
             header.set_mtime(0);
             header.set_cksum();

@@ -1,7 +1,7 @@
 //! noglab's one integration-test binary. Modules by what they need:
 //! `plan_golden`, `errors` and `examples` run without Docker; `docker`
-//! drives a real engine (each test on its own lab, removed by label even
-//! when the test fails).
+//! and `kinds` drive a real engine (each test on its own lab, removed by
+//! label even when the test fails).
 
 #[path = "cli/support.rs"]
 mod support;
@@ -24,3 +24,6 @@ mod checks;
 
 #[path = "cli/faults.rs"]
 mod faults;
+
+#[path = "cli/kinds.rs"]
+mod kinds;

@@ -1,8 +1,10 @@
-//! `noglab images build|list`: the node images, built locally from the
-//! Dockerfiles embedded in noglab, on `debian:bookworm-slim` pulled or, when
-//! no registry answers, bootstrapped from Debian's packages.
+//! `noglab images build|list|save|load`: the node images, built locally
+//! from the Dockerfiles embedded in noglab, on `debian:bookworm-slim` pulled
+//! or, when no registry answers, bootstrapped from Debian's packages; and
+//! bundles of them for a classroom server with no registry.
 
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -16,9 +18,11 @@ use crate::images::{self, ImageDef, BASE_IMAGE};
 use crate::kinds;
 use crate::progress::Progress;
 
+/// The images of the named kinds; with none, every image but those built
+/// only on request.
 fn selected(kind_names: &[String]) -> Result<Vec<&'static ImageDef>> {
     if kind_names.is_empty() {
-        return Ok(images::IMAGES.iter().collect());
+        return Ok(images::IMAGES.iter().filter(|d| !d.on_request).collect());
     }
     let mut out = Vec::new();
     for name in kind_names {
@@ -56,10 +60,14 @@ pub async fn build(
             progress.inc();
             continue;
         }
-        progress.step(format!("building {reference}"));
         let started = std::time::Instant::now();
+        let binaries = match &def.crate_build {
+            Some(c) => crate_binaries(def.name, c, &progress).await?,
+            None => Vec::new(),
+        };
+        progress.step(format!("building {reference}"));
         let context = def
-            .context_tar()
+            .context_tar(&binaries)
             .context("failed to pack the build context")?;
         engine
             .build(&reference, def.dockerfile, context, |line| {
@@ -80,6 +88,90 @@ pub async fn build(
     }
     println!("images ready");
     Ok(())
+}
+
+/// Where noglab keeps what it compiles: `$NOGLAB_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/noglab`, else `~/.cache/noglab`.
+fn cache_dir() -> Result<std::path::PathBuf> {
+    if let Some(d) = std::env::var_os("NOGLAB_CACHE_DIR") {
+        return Ok(d.into());
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return Ok(std::path::PathBuf::from(d).join("noglab"));
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => Ok(std::path::PathBuf::from(h).join(".cache/noglab")),
+        None => bail!("cannot tell where to cache compiled software: set NOGLAB_CACHE_DIR"),
+    }
+}
+
+/// The crate's binaries, compiled with `cargo install` into the cache the
+/// first time (Krill: about half an hour on two cores), as context entries.
+async fn crate_binaries(
+    image: &str,
+    c: &images::CrateBuild,
+    progress: &Progress,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let root = cache_dir()?.join("crates").join(c.slug());
+    let missing = |root: &Path| {
+        c.binaries
+            .iter()
+            .any(|b| !root.join("bin").join(b).is_file())
+    };
+    if missing(&root) {
+        progress.step(format!(
+            "compiling {} {} with cargo into {} (once; Krill takes about half an hour on two cores)",
+            c.krate,
+            c.version,
+            root.display()
+        ));
+        let build_dir = cache_dir()?
+            .join("crates")
+            .join(format!("{}.build", c.slug()));
+        let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        cmd.arg("install")
+            .arg(c.krate)
+            .arg("--version")
+            .arg(c.version)
+            .args(c.args)
+            .arg("--root")
+            .arg(&root)
+            .arg("--target-dir")
+            .arg(&build_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let out = tokio::task::spawn_blocking(move || cmd.output())
+            .await
+            .context("the cargo task failed")?
+            .map_err(|e| {
+            anyhow!(
+                "failed to run cargo to compile {} for the {image} image ({e}); install Rust (rustup) on this machine, or load a bundle that has the image (`noglab images load`)",
+                c.krate
+            )
+        })?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let tail: Vec<&str> = err.lines().rev().take(20).collect();
+            bail!(
+                "failed to compile {} {} for the {image} image with `cargo install`:\n{}",
+                c.krate,
+                c.version,
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        // The compiled objects are gigabytes and no longer needed.
+        let _ = std::fs::remove_dir_all(&build_dir);
+    }
+    c.binaries
+        .iter()
+        .map(|b| {
+            let path = root.join("bin").join(b);
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("failed to read {}", path.display()))?;
+            Ok((format!("{image}/bin/{b}"), bytes))
+        })
+        .collect()
 }
 
 /// The base image: present, else pulled, else bootstrapped with debootstrap.
@@ -170,4 +262,169 @@ pub async fn list(format: ListFormat) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The images a bundle holds: those of the kinds (or of the lab's nodes),
+/// plus the host image, which `up` also runs as the host guard.
+fn bundle_images(kind_names: &[String], lab: Option<&Path>) -> Result<Vec<String>> {
+    let mut refs: Vec<String> = match lab {
+        Some(file) => {
+            let (_, plan) = super::load_plan(file, None)?;
+            plan.containers().map(|(_, c)| c.image.clone()).collect()
+        }
+        None => selected(kind_names)?
+            .into_iter()
+            .map(ImageDef::reference)
+            .collect(),
+    };
+    if let Some(host) = images::lookup("host") {
+        refs.push(host.reference());
+    }
+    refs.sort();
+    refs.dedup();
+    Ok(refs)
+}
+
+pub async fn save(
+    output: &Path,
+    kind_names: &[String],
+    lab: Option<&Path>,
+    quiet: bool,
+) -> Result<()> {
+    let refs = bundle_images(kind_names, lab)?;
+    let engine = DockerEngine::connect().await?;
+    let mut missing = Vec::new();
+    for r in &refs {
+        if !engine.image_exists(r).await? {
+            missing.push(r.as_str());
+        }
+    }
+    if !missing.is_empty() {
+        let names: Vec<&str> = images::IMAGES
+            .iter()
+            .filter(|d| missing.contains(&d.reference().as_str()))
+            .map(|d| d.name)
+            .collect();
+        bail!(
+            "cannot save images the engine does not have: {}; build them first with `noglab images build {}`",
+            missing.join(", "),
+            names.join(" ")
+        );
+    }
+    let gzip = output.extension().is_some_and(|e| e == "gz" || e == "tgz");
+    // Written beside the target and renamed at the end, so an interrupted
+    // save never leaves a bundle that looks complete.
+    let partial = output.with_extension(format!(
+        "{}.partial",
+        output
+            .extension()
+            .map(|e| e.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    let file = std::fs::File::create(&partial)
+        .with_context(|| format!("failed to create {}", partial.display()))?;
+    let file = std::io::BufWriter::with_capacity(1 << 20, file);
+    let progress = Progress::new(quiet);
+    progress.step(format!(
+        "saving {} images to {}",
+        refs.len(),
+        output.display()
+    ));
+    let started = std::time::Instant::now();
+    let report = |n: u64| progress.step(format!("saving: {} MB", n / 1_000_000));
+    let result = if gzip {
+        let mut out = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+        match engine.save_images(&refs, &mut out, report).await {
+            Ok(n) => out
+                .finish()
+                .and_then(|mut f| f.flush())
+                .map(|()| n)
+                .context("failed to write the bundle"),
+            Err(e) => Err(e),
+        }
+    } else {
+        let mut out = file;
+        match engine.save_images(&refs, &mut out, report).await {
+            Ok(n) => out
+                .flush()
+                .map(|()| n)
+                .context("failed to write the bundle"),
+            Err(e) => Err(e),
+        }
+    };
+    progress.finish();
+    let raw = match result {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e.context(format!("failed to save {}", output.display())));
+        }
+    };
+    std::fs::rename(&partial, output).with_context(|| {
+        format!(
+            "failed to rename {} to {}",
+            partial.display(),
+            output.display()
+        )
+    })?;
+    let size = std::fs::metadata(output).map(|m| m.len()).unwrap_or(raw);
+    println!(
+        "saved {} images to {} ({} MB{}) in {:.0}s; on the classroom server: `noglab images load {}`",
+        refs.len(),
+        output.display(),
+        size / 1_000_000,
+        if gzip {
+            format!(", {} MB uncompressed", raw / 1_000_000)
+        } else {
+            String::new()
+        },
+        started.elapsed().as_secs_f64(),
+        output.display()
+    );
+    for r in &refs {
+        println!("  {r}");
+    }
+    Ok(())
+}
+
+pub async fn load(file: &Path, quiet: bool) -> Result<()> {
+    if !file.is_file() {
+        return Err(input_error(format!(
+            "no bundle at {}; write one with `noglab images save -o FILE`",
+            file.display()
+        )));
+    }
+    let engine = DockerEngine::connect().await?;
+    let progress = Progress::new(quiet);
+    progress.step(format!("loading {}", file.display()));
+    let started = std::time::Instant::now();
+    let loaded = engine.load_images(file).await;
+    progress.finish();
+    let loaded = loaded?;
+    println!(
+        "loaded {} images from {} in {:.0}s",
+        loaded.len(),
+        file.display(),
+        started.elapsed().as_secs_f64()
+    );
+    for r in &loaded {
+        println!("  {r}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_built_on_request_only_when_named() {
+        let all: Vec<&str> = selected(&[]).expect("all").iter().map(|d| d.name).collect();
+        assert!(!all.contains(&"krill"), "{all:?}");
+        assert!(all.contains(&"frr") && all.contains(&"rpki"), "{all:?}");
+        let named = selected(&["krill".to_string()]).expect("krill");
+        assert_eq!(named.len(), 1);
+        assert_eq!(named[0].name, "krill");
+        assert!(selected(&["nope".to_string()]).is_err());
+    }
 }

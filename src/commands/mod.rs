@@ -5,6 +5,7 @@ pub mod access;
 pub mod audit;
 pub mod check;
 pub mod connect;
+pub mod doctor;
 pub mod down;
 pub mod exec;
 pub mod images;

@@ -144,7 +144,7 @@ fn check_ports(actions: &[Action], observed: &Observed) -> Result<()> {
     }
 }
 
-fn has_block(observed: &Observed) -> bool {
+pub(crate) fn has_block(observed: &Observed) -> bool {
     observed
         .networks
         .iter()
@@ -153,7 +153,7 @@ fn has_block(observed: &Observed) -> bool {
 
 /// The lab's share of noglab's address range: the one its networks carry,
 /// or the first free block big enough.
-async fn lab_block<E: Engine>(
+pub(crate) async fn lab_block<E: Engine>(
     engine: &E,
     lab: &str,
     observed: &Observed,
@@ -189,25 +189,77 @@ async fn lab_block<E: Engine>(
 }
 
 /// Every image the plan uses must be on the engine: `up` never pulls.
-async fn check_images<E: Engine>(engine: &E, plan: &Plan) -> Result<()> {
-    let mut wanted: Vec<(&str, &str)> = plan
+pub async fn check_images<E: Engine>(engine: &E, plan: &Plan) -> Result<()> {
+    let missing = missing_images(engine, plan).await?;
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(anyhow!("{}", describe_missing(&missing)))
+}
+
+/// An image the plan needs and the engine lacks, and the kind whose own
+/// image it is (None for an image a node names with `image:`).
+pub struct Missing {
+    pub image: String,
+    pub kind: Option<String>,
+}
+
+/// The images of the plan's nodes, and the host image the guard runs from,
+/// that the engine does not have.
+pub async fn missing_images<E: Engine>(engine: &E, plan: &Plan) -> Result<Vec<Missing>> {
+    let mut wanted: Vec<(String, String)> = plan
         .containers()
-        .map(|(_, c)| (c.image.as_str(), c.kind.as_str()))
+        .map(|(_, c)| (c.image.clone(), c.kind.clone()))
         .collect();
+    if let Some(host) = images::lookup("host") {
+        wanted.push((host.reference(), "host".into()));
+    }
     wanted.sort_unstable();
-    wanted.dedup_by_key(|(image, _)| *image);
+    wanted.dedup_by(|a, b| a.0 == b.0);
     let mut missing = Vec::new();
     for (image, kind) in wanted {
-        if !engine.image_exists(image).await? {
-            missing.push(format!("{image} (kind {kind})"));
+        if engine.image_exists(&image).await? {
+            continue;
         }
+        let own = crate::kinds::lookup(&kind)
+            .and_then(|k| images::lookup(k.image))
+            .is_some_and(|d| d.reference() == image);
+        missing.push(Missing {
+            image,
+            kind: own.then_some(kind),
+        });
     }
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(anyhow!(
-            "missing images: {}; build them with `noglab images build`, or load a bundle",
-            missing.join(", ")
-        ))
+    Ok(missing)
+}
+
+/// "missing images: ...; how to get each".
+pub fn describe_missing(missing: &[Missing]) -> String {
+    let list: Vec<String> = missing
+        .iter()
+        .map(|m| match &m.kind {
+            Some(kind) => format!("{} (kind {kind})", m.image),
+            None => format!("{} (named by `image:`)", m.image),
+        })
+        .collect();
+    let mut kinds: Vec<&str> = missing.iter().filter_map(|m| m.kind.as_deref()).collect();
+    kinds.dedup();
+    let mut how = Vec::new();
+    if !kinds.is_empty() {
+        how.push(format!(
+            "build noglab's with `noglab images build {}`, or on a machine without a registry load a bundle made by `noglab images save` with `noglab images load FILE`",
+            kinds.join(" ")
+        ));
     }
+    let foreign: Vec<&str> = missing
+        .iter()
+        .filter(|m| m.kind.is_none())
+        .map(|m| m.image.as_str())
+        .collect();
+    if !foreign.is_empty() {
+        how.push(format!(
+            "noglab never pulls: fetch {} yourself (`docker pull IMAGE`, or `docker load` of a saved copy)",
+            foreign.join(", ")
+        ));
+    }
+    format!("missing images: {}; {}", list.join(", "), how.join("; "))
 }

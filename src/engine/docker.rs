@@ -173,6 +173,178 @@ impl DockerEngine {
         }
     }
 
+    /// Writes the images to `out` as one `docker save` archive (layers that
+    /// images share are stored once); `progress` gets the bytes so far.
+    pub async fn save_images(
+        &self,
+        references: &[String],
+        out: &mut impl std::io::Write,
+        mut progress: impl FnMut(u64),
+    ) -> Result<u64> {
+        let names: Vec<&str> = references.iter().map(String::as_str).collect();
+        let docker = self.docker.clone().with_timeout(Duration::from_secs(3600));
+        let mut stream = docker.export_images(&names);
+        let mut written = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| fail(format!("save {}", references.join(", ")), e))?;
+            out.write_all(&chunk)
+                .context("failed to write the bundle")?;
+            written += chunk.len() as u64;
+            progress(written);
+        }
+        Ok(written)
+    }
+
+    /// Loads a `docker save` archive, plain or compressed (the engine
+    /// detects gzip, bzip2 and xz); returns the references it loaded.
+    pub async fn load_images(&self, file: &std::path::Path) -> Result<Vec<String>> {
+        let handle = tokio::fs::File::open(file)
+            .await
+            .with_context(|| format!("failed to open {}", file.display()))?;
+        let chunks = futures_util::stream::unfold(handle, |mut f| async move {
+            use tokio::io::AsyncReadExt;
+            let mut buf = vec![0u8; 1 << 20];
+            match f.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok::<Bytes, std::io::Error>(Bytes::from(buf)), f))
+                }
+                Err(e) => Some((Err(e), f)),
+            }
+        });
+        let options = bollard::query_parameters::ImportImageOptionsBuilder::default()
+            .quiet(true)
+            .build();
+        let docker = self.docker.clone().with_timeout(Duration::from_secs(3600));
+        let mut stream = docker.import_image_stream(options, chunks, None);
+        let mut loaded = Vec::new();
+        let what = format!("load {}", file.display());
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| fail(what.clone(), e))?;
+            if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                bail!("failed to {what}: {err}");
+            }
+            for line in info.stream.iter().flat_map(|s| s.lines()) {
+                if let Some(r) = line.trim().strip_prefix("Loaded image: ") {
+                    loaded.push(r.to_string());
+                }
+            }
+        }
+        Ok(loaded)
+    }
+
+    /// The engine's version and the host facts `doctor` checks.
+    pub async fn describe(&self) -> Result<EngineFacts> {
+        let version = self
+            .docker
+            .version()
+            .await
+            .map_err(|e| fail("ask the engine for its version".into(), e))?;
+        let info = self
+            .docker
+            .info()
+            .await
+            .map_err(|e| fail("ask the engine for its facts".into(), e))?;
+        Ok(EngineFacts {
+            version: version.version.unwrap_or_default(),
+            api: version.api_version.unwrap_or_default(),
+            root_dir: info.docker_root_dir.unwrap_or_default(),
+            memory: info.mem_total.unwrap_or(0),
+        })
+    }
+
+    /// Every network on the engine (noglab's or not) with its IPv4 and IPv6
+    /// subnets as text.
+    pub async fn all_networks(&self) -> Result<Vec<(String, Vec<String>)>> {
+        let list = self
+            .docker
+            .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
+            .await
+            .map_err(|e| fail("list networks".into(), e))?;
+        Ok(list
+            .into_iter()
+            .map(|n| {
+                let subnets = n
+                    .ipam
+                    .and_then(|i| i.config)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|c| c.subnet)
+                    .collect();
+                (n.name.unwrap_or_default(), subnets)
+            })
+            .collect())
+    }
+
+    /// Runs `cmd` in a throwaway container of `image` with no network and
+    /// the given capabilities and sysctls; returns its exit code and output.
+    /// The container carries the label `noglab.doctor` and is removed.
+    pub async fn probe(
+        &self,
+        image: &str,
+        capabilities: &[String],
+        sysctls: &BTreeMap<String, String>,
+        cmd: &[&str],
+    ) -> Result<(i64, String)> {
+        let name = format!("noglab-doctor-{}", std::process::id());
+        let _ = self.remove_container(&name).await;
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            entrypoint: Some(cmd.iter().map(|s| s.to_string()).collect()),
+            cmd: Some(Vec::new()),
+            labels: Some(HashMap::from([(
+                "noglab.doctor".to_string(),
+                "1".to_string(),
+            )])),
+            host_config: Some(HostConfig {
+                cap_add: Some(capabilities.to_vec()),
+                sysctls: Some(sysctls.clone().into_iter().collect()),
+                network_mode: Some("none".into()),
+                memory: Some(64 << 20),
+                pids_limit: Some(64),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default().name(&name).build();
+        self.docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(|e| fail(format!("create the probe container {name}"), e))?;
+        let result = self.run_probe(&name).await;
+        let _ = self.remove_container(&name).await;
+        result
+    }
+
+    async fn run_probe(&self, name: &str) -> Result<(i64, String)> {
+        self.start(name).await?;
+        let mut wait = self.docker.wait_container(
+            name,
+            None::<bollard::query_parameters::WaitContainerOptions>,
+        );
+        let mut code = 0;
+        while let Some(item) = wait.next().await {
+            match item {
+                Ok(r) => code = r.status_code,
+                // A non-zero exit comes back as an error carrying the code.
+                Err(BollardError::DockerContainerWaitError { code: c, .. }) => code = c,
+                Err(e) => return Err(fail(format!("wait for {name}"), e)),
+            }
+        }
+        let options = bollard::query_parameters::LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .build();
+        let mut logs = self.docker.logs(name, Some(options));
+        let mut text = String::new();
+        while let Some(item) = logs.next().await {
+            let out = item.map_err(|e| fail(format!("read the output of {name}"), e))?;
+            text.push_str(&String::from_utf8_lossy(&out.into_bytes()));
+        }
+        Ok((code, text))
+    }
+
     /// Starts an interactive command with a TTY of the given size.
     pub async fn exec_interactive(
         &self,
@@ -449,6 +621,17 @@ impl DockerEngine {
             published,
         })
     }
+}
+
+/// What `doctor` reports about the engine.
+#[derive(Debug, Clone)]
+pub struct EngineFacts {
+    pub version: String,
+    pub api: String,
+    /// Where the engine keeps images and containers.
+    pub root_dir: String,
+    /// The memory the engine sees, in bytes.
+    pub memory: i64,
 }
 
 /// An interactive command in a node: its output, its input, its exec id.

@@ -21,10 +21,18 @@ pub struct Kind {
     pub readiness: &'static str,
     /// A shell command that makes the daemon read its config again.
     pub reload: Option<&'static str>,
+    /// Memory a node of this kind uses in a small lab, in MiB, for
+    /// `doctor`'s estimate (measured resident size, rounded up).
+    pub memory_mib: u64,
 }
 
 /// Every kind needs NET_ADMIN: the node's init renames its interfaces and
-/// sets the planned addresses at each start.
+/// sets the planned addresses at each start. Docker's default set already
+/// holds NET_RAW (ping, tcpdump) and NET_BIND_SERVICE (ports 53, 179, 323);
+/// routers name NET_RAW anyway, since their raw sockets (OSPF, IS-IS) must
+/// work even on an engine whose defaults drop it.
+const SERVICE_CAPS: &[&str] = &["NET_ADMIN"];
+
 const BASE_SYSCTLS: &[(&str, &str)] = &[
     ("net.ipv6.conf.all.disable_ipv6", "0"),
     ("net.ipv6.conf.default.disable_ipv6", "0"),
@@ -51,6 +59,98 @@ pub static KINDS: &[Kind] = &[
         shell: &["vtysh"],
         readiness: "frr-ready",
         reload: Some("/usr/lib/frr/frr-reload.py --reload /etc/frr/frr.conf"),
+        memory_mib: 96,
+    },
+    Kind {
+        name: "bird",
+        description: "BIRD 2: BGP, OSPF, BFD, RPKI over RTR",
+        image: "bird",
+        config_path: Some("/etc/bird/bird.conf"),
+        capabilities: &["NET_ADMIN", "NET_RAW"],
+        sysctls: ROUTER_SYSCTLS,
+        shell: &["birdc", "-s", "/run/bird/bird.ctl"],
+        readiness: "birdc -s /run/bird/bird.ctl show status | grep -q 'Daemon is up and running'",
+        reload: Some("birdc -s /run/bird/bird.ctl configure"),
+        memory_mib: 32,
+    },
+    Kind {
+        name: "unbound",
+        description: "Unbound validating resolver, with dig and delv",
+        image: "unbound",
+        config_path: Some("/etc/unbound/unbound.conf"),
+        capabilities: SERVICE_CAPS,
+        sysctls: BASE_SYSCTLS,
+        shell: &["bash"],
+        readiness: "unbound-control status",
+        reload: Some("unbound-control reload"),
+        memory_mib: 64,
+    },
+    Kind {
+        name: "bind",
+        description: "BIND 9 (authoritative or resolver), dig, delv, nsupdate, dnssec-* tools",
+        image: "bind",
+        config_path: Some("/etc/bind/named.conf"),
+        capabilities: SERVICE_CAPS,
+        sysctls: BASE_SYSCTLS,
+        shell: &["bash"],
+        readiness: "rndc status",
+        reload: Some("rndc reload"),
+        memory_mib: 96,
+    },
+    Kind {
+        name: "knot",
+        description: "Knot DNS authoritative server, with keymgr, kdig and knsupdate",
+        image: "knot",
+        config_path: Some("/etc/knot/knot.conf"),
+        capabilities: SERVICE_CAPS,
+        sysctls: BASE_SYSCTLS,
+        shell: &["knotc"],
+        readiness: "knotc status",
+        reload: Some("knotc reload"),
+        memory_mib: 64,
+    },
+    Kind {
+        name: "rtr",
+        description: "StayRTR: an RTR cache on port 323 serving the VRPs of a rendered JSON file",
+        image: "rtr",
+        config_path: Some("/etc/stayrtr/vrps.json"),
+        capabilities: SERVICE_CAPS,
+        sysctls: BASE_SYSCTLS,
+        shell: &["bash"],
+        readiness: "rtr-ready",
+        // StayRTR reads the file again every 10 s by itself.
+        reload: None,
+        memory_mib: 48,
+    },
+    Kind {
+        name: "rpki",
+        description: "FORT validator serving RTR on port 323, and rpki-client; TALs in /etc/tals",
+        image: "rpki",
+        config_path: Some("/etc/fort/config.json"),
+        capabilities: SERVICE_CAPS,
+        sysctls: BASE_SYSCTLS,
+        shell: &["bash"],
+        // RTR port open and a first validation done: FORT binds its port
+        // before validating, and exits when the first validation fails.
+        readiness: "rpki-ready",
+        // FORT validates again every `server.interval.validation` seconds;
+        // a changed config needs a restart of the node.
+        reload: None,
+        memory_mib: 128,
+    },
+    Kind {
+        name: "krill",
+        description:
+            "Krill RPKI CA (testbed mode: a whole offline RPKI) with rsyncd; krillc in the node",
+        image: "krill",
+        config_path: Some("/etc/krill/krill.conf"),
+        capabilities: SERVICE_CAPS,
+        sysctls: BASE_SYSCTLS,
+        shell: &["bash"],
+        readiness: "krillc health",
+        // Krill reads its config at start only.
+        reload: None,
+        memory_mib: 128,
     },
     Kind {
         name: "host",
@@ -62,6 +162,7 @@ pub static KINDS: &[Kind] = &[
         shell: &["bash"],
         readiness: "true",
         reload: None,
+        memory_mib: 16,
     },
 ];
 
@@ -77,6 +178,7 @@ pub static ACCESS: Kind = Kind {
     shell: &["bash"],
     readiness: "test -s /run/sshd.pid",
     reload: None,
+    memory_mib: 32,
 };
 
 pub fn lookup(name: &str) -> Option<&'static Kind> {

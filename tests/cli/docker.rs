@@ -24,14 +24,14 @@ pub(crate) fn skip() -> bool {
 static IMAGES: Once = Once::new();
 
 /// Builds the node images once per test run (a no-op when present).
-fn images() {
+pub(crate) fn images() {
     IMAGES.call_once(|| {
         noglab(&["images", "build", "--quiet"]).ok();
     });
 }
 
 /// A test lab: a copy of an example under a unique name, removed on drop.
-pub struct Lab {
+pub(crate) struct Lab {
     pub name: String,
     pub dir: PathBuf,
 }
@@ -44,14 +44,26 @@ impl Lab {
 
     /// Like `new`, with the topology's text changed by `edit` first.
     pub fn edited(example: &str, tag: &str, edit: impl Fn(String) -> String) -> Lab {
+        Lab::copy_edited(&root().join("examples").join(example), tag, edit)
+    }
+
+    /// Copies the lab folder `src` (its files, not its subfolders) and
+    /// renames the lab to `t<tag>-<pid>`.
+    pub fn copy_of(src: &std::path::Path, tag: &str) -> Lab {
+        Lab::copy_edited(src, tag, |t| t)
+    }
+
+    fn copy_edited(src: &std::path::Path, tag: &str, edit: impl Fn(String) -> String) -> Lab {
         images();
         let name = format!("t{tag}-{}", std::process::id() % 100_000);
         let dir = root().join("target/test-labs").join(&name);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("mkdir");
-        let src = root().join("examples").join(example);
-        for entry in std::fs::read_dir(&src).expect("example exists") {
+        for entry in std::fs::read_dir(src).expect("lab folder exists") {
             let entry = entry.expect("entry");
+            if entry.path().is_dir() {
+                continue;
+            }
             let text = std::fs::read_to_string(entry.path()).expect("read");
             let text = if entry.file_name() == "topology.yml" {
                 let mut lines: Vec<String> = text.lines().map(String::from).collect();
@@ -144,7 +156,7 @@ impl Drop for Lab {
     }
 }
 
-pub fn docker(args: &[&str]) -> String {
+pub(crate) fn docker(args: &[&str]) -> String {
     let out = Command::new("docker")
         .args(args)
         .output()
@@ -153,7 +165,7 @@ pub fn docker(args: &[&str]) -> String {
 }
 
 /// Polls `check` until it holds or `timeout` passes; returns the last message.
-pub fn wait_for(
+pub(crate) fn wait_for(
     timeout: Duration,
     mut check: impl FnMut() -> Result<(), String>,
 ) -> Result<(), String> {

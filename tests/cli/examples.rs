@@ -1,6 +1,6 @@
-//! Every topology shipped under `examples/`, `topologies/` and `labs/`
-//! validates and plans, so none of them rots unnoticed (just's
-//! `tests/examples.rs`).
+//! Every topology shipped under `examples/`, `topologies/`, `labs/` and
+//! `tests/labs/` (the end-to-end tests' labs) validates and plans, so none
+//! of them rots unnoticed (just's `tests/examples.rs`).
 //!
 //! A folder holding `topology.yml` (or `.yaml`) is one lab: that file is its
 //! topology and other YAML files beside it are taken as its own data. In
@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::support::{self, root};
 
-const FOLDERS: &[&str] = &["examples", "topologies", "labs"];
+const FOLDERS: &[&str] = &["examples", "topologies", "labs", "tests/labs"];
 
 fn is_yaml(p: &Path) -> bool {
     p.extension().is_some_and(|e| e == "yml" || e == "yaml")

@@ -1,0 +1,607 @@
+//! `noglab doctor [FILE]`: the check an instructor runs the evening before.
+//! One `ok`/`FAIL` line per check: the engine and its version, the images
+//! (of the lab, or of every kind), what the kinds need from the kernel
+//! (their capabilities and sysctls, IPv6 inside a container: tried in a
+//! throwaway container), the lab's subnets against the host's routes and
+//! Docker's networks, and free memory and disk against the lab's needs.
+//! Exit 1 when a check fails.
+//!
+//! Reads the host's routes from /proc and free disk with `df`: the engine is
+//! assumed to be on this machine, as everywhere in noglab.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::Path;
+
+use anyhow::Result;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+
+use crate::diag::ExitCode;
+use crate::engine::docker::DockerEngine;
+use crate::engine::{Engine, Scope};
+use crate::images;
+use crate::kinds::{self, Kind};
+use crate::plan::Plan;
+use crate::topology;
+
+/// Every node's writable layer and logs, in MiB, on top of its image.
+const DISK_PER_NODE_MIB: u64 = 16;
+/// What an image noglab would still have to build or load takes, in MiB.
+const DISK_PER_MISSING_IMAGE_MIB: u64 = 200;
+/// The host guard's memory, in MiB.
+const GUARD_MEMORY_MIB: u64 = 16;
+
+#[derive(Default)]
+struct Report {
+    failed: bool,
+}
+
+impl Report {
+    fn ok(&mut self, check: &str, message: impl AsRef<str>) {
+        println!("ok    {check}: {}", message.as_ref());
+    }
+    fn fail(&mut self, check: &str, message: impl AsRef<str>) {
+        self.failed = true;
+        println!("FAIL  {check}: {}", message.as_ref());
+    }
+    fn skip(&mut self, check: &str, message: impl AsRef<str>) {
+        println!("skip  {check}: {}", message.as_ref());
+    }
+}
+
+/// The lab a doctor run is about: its topology name and plan.
+struct Lab {
+    name: String,
+    plan: Plan,
+    topology: crate::topology::Topology,
+    pods: u32,
+}
+
+pub async fn run(file: Option<&Path>, pods: Option<u32>) -> Result<()> {
+    // Bad input is reported as such (exit 2) before any check.
+    let lab = match file {
+        Some(file) => {
+            let loaded = topology::load(file)?;
+            let pods = pods.unwrap_or(loaded.topology.pods);
+            super::check_pods(pods)?;
+            let plan = super::expand_in(&loaded, pods, None)?;
+            Some(Lab {
+                name: loaded.topology.name.clone(),
+                topology: loaded.topology.clone(),
+                plan,
+                pods,
+            })
+        }
+        None => None,
+    };
+    let mut report = Report::default();
+    let engine = match DockerEngine::connect().await {
+        Ok(engine) => engine,
+        Err(e) => {
+            report.fail("engine", format!("{e:#}"));
+            return Err(ExitCode(1).into());
+        }
+    };
+    let facts = engine.describe().await;
+    match &facts {
+        Ok(f) => report.ok(
+            "engine",
+            format!(
+                "Docker {} (API {}, noglab speaks {})",
+                f.version,
+                f.api,
+                engine.api_version()
+            ),
+        ),
+        Err(e) => report.fail("engine", format!("{e:#}")),
+    }
+
+    let kinds = kinds_of(lab.as_ref());
+    let missing = check_images(&engine, lab.as_ref(), &kinds, &mut report).await?;
+    check_kernel(&engine, &kinds, &mut report).await;
+    match &lab {
+        Some(lab) => check_subnets(&engine, lab, &mut report).await?,
+        None => report.skip(
+            "subnets",
+            "no lab given; `noglab doctor FILE` checks a lab's",
+        ),
+    }
+    check_memory(lab.as_ref(), &kinds, &mut report);
+    match &facts {
+        Ok(f) => check_disk(&f.root_dir, lab.as_ref(), &kinds, missing, &mut report),
+        Err(_) => report.skip("disk", "the engine did not say where it keeps its data"),
+    }
+    if report.failed {
+        return Err(ExitCode(1).into());
+    }
+    Ok(())
+}
+
+/// The kinds the lab uses, or every kind.
+fn kinds_of(lab: Option<&Lab>) -> Vec<&'static Kind> {
+    match lab {
+        Some(lab) => {
+            let names: BTreeSet<&str> = lab
+                .plan
+                .containers()
+                .map(|(_, c)| c.kind.as_str())
+                .collect();
+            names.into_iter().filter_map(kinds::lookup).collect()
+        }
+        None => kinds::KINDS.iter().collect(),
+    }
+}
+
+/// Returns how many images are missing.
+async fn check_images(
+    engine: &DockerEngine,
+    lab: Option<&Lab>,
+    kinds: &[&'static Kind],
+    report: &mut Report,
+) -> Result<u64> {
+    let (missing, total) = match lab {
+        Some(lab) => {
+            let missing = super::up::missing_images(engine, &lab.plan).await?;
+            let mut all: BTreeSet<&str> = lab
+                .plan
+                .containers()
+                .map(|(_, c)| c.image.as_str())
+                .collect();
+            let host = images::lookup("host").map(|d| d.reference());
+            all.extend(host.as_deref());
+            (missing, all.len())
+        }
+        None => {
+            let mut missing = Vec::new();
+            let mut skipped = 0;
+            let defs: BTreeSet<&str> = kinds.iter().map(|k| k.image).collect();
+            for def in defs.iter().filter_map(|d| images::lookup(d)) {
+                let image = def.reference();
+                if !engine.image_exists(&image).await? {
+                    if def.on_request {
+                        skipped += 1;
+                        report.skip(
+                            "images",
+                            format!(
+                                "{image} is built only on request (`noglab images build {}`)",
+                                def.name
+                            ),
+                        );
+                        continue;
+                    }
+                    missing.push(super::up::Missing {
+                        image,
+                        kind: kinds
+                            .iter()
+                            .find(|k| k.image == def.name)
+                            .map(|k| k.name.to_string()),
+                    });
+                }
+            }
+            (missing, defs.len() - skipped)
+        }
+    };
+    if missing.is_empty() {
+        report.ok("images", format!("all {total} present"));
+    } else {
+        report.fail("images", super::up::describe_missing(&missing));
+    }
+    Ok(missing.len() as u64)
+}
+
+/// Starts a throwaway container with every capability and sysctl the kinds
+/// ask for, and tries in it what noglab-init and the daemons do.
+async fn check_kernel(engine: &DockerEngine, kinds: &[&'static Kind], report: &mut Report) {
+    let capabilities: BTreeSet<String> = kinds
+        .iter()
+        .flat_map(|k| k.capabilities.iter().map(|c| c.to_string()))
+        .collect();
+    let sysctls: BTreeMap<String, String> = kinds
+        .iter()
+        .flat_map(|k| {
+            k.sysctls
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+        })
+        .collect();
+    let caps: Vec<String> = capabilities.into_iter().collect();
+    let Some(host) = images::lookup("host").map(|d| d.reference()) else {
+        return;
+    };
+    match engine.image_exists(&host).await {
+        Ok(true) => {}
+        _ => {
+            report.fail(
+                "capabilities",
+                format!("cannot try them: the host image {host} is missing (`noglab images build host`)"),
+            );
+            return;
+        }
+    }
+    // Each check prints `<name> ok` or `<name> fail <why>`.
+    let script = r#"
+        if ip link add ngldoc0 type veth peer name ngldoc9 2>/tmp/e && ip link set ngldoc0 name ngldoc1 2>>/tmp/e \
+            && ip link set ngldoc1 up 2>>/tmp/e; then echo "net_admin ok"; else echo "net_admin fail $(tr '\n' ' ' </tmp/e)"; fi
+        if ip -6 addr add 2001:db8:ffff::1/64 dev ngldoc1 nodad 2>/tmp/e && ping -6 -c 1 -W 2 ::1 >/dev/null 2>>/tmp/e; then
+            echo "ipv6 ok"; else echo "ipv6 fail $(tr '\n' ' ' </tmp/e)"; fi
+        if ping -c 1 -W 2 127.0.0.1 >/dev/null 2>/tmp/e; then echo "net_raw ok"; else echo "net_raw fail $(tr '\n' ' ' </tmp/e)"; fi
+    "#;
+    let cmd = ["sh", "-c", script];
+    let caps_text = caps.join(", ");
+    match engine.probe(&host, &caps, &sysctls, &cmd).await {
+        Err(e) => report.fail(
+            "capabilities",
+            format!(
+                "the engine refused a container with {caps_text} and {} sysctls: {e:#}",
+                sysctls.len()
+            ),
+        ),
+        Ok((_, output)) => {
+            let result = |name: &str| -> Option<Result<(), String>> {
+                output.lines().find_map(|l| {
+                    let rest = l.strip_prefix(name)?.trim();
+                    Some(match rest.strip_prefix("fail") {
+                        Some(why) => Err(why.trim().to_string()),
+                        None => Ok(()),
+                    })
+                })
+            };
+            let mut cap_failures = Vec::new();
+            for (check, what) in [
+                ("net_admin", "NET_ADMIN (rename and address interfaces)"),
+                ("net_raw", "NET_RAW (ping)"),
+            ] {
+                match result(check) {
+                    Some(Ok(())) => {}
+                    Some(Err(why)) => cap_failures.push(format!("{what}: {why}")),
+                    None => cap_failures.push(format!(
+                        "{what}: no answer from the probe: {}",
+                        output.trim()
+                    )),
+                }
+            }
+            if cap_failures.is_empty() {
+                report.ok(
+                    "capabilities",
+                    format!("a container with {caps_text} and the kinds' {} sysctls starts and can use them", sysctls.len()),
+                );
+            } else {
+                report.fail("capabilities", cap_failures.join("; "));
+            }
+            match result("ipv6") {
+                Some(Ok(())) => report.ok("ipv6", "IPv6 works inside a container"),
+                Some(Err(why)) => report.fail(
+                    "ipv6",
+                    format!("IPv6 does not work inside a container ({why}); is IPv6 disabled on the host kernel (ipv6.disable=1)?"),
+                ),
+                None => report.fail("ipv6", format!("no answer from the probe: {}", output.trim())),
+            }
+        }
+    }
+}
+
+/// A subnet of the lab and where it comes from.
+struct LabSubnet {
+    net: IpNet,
+    what: String,
+}
+
+fn lab_subnets(plan: &Plan) -> Vec<LabSubnet> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for (pod, c) in plan.containers() {
+        for a in &c.links {
+            let link = a.network.rsplit('-').next().unwrap_or_default().to_string();
+            let nets = [
+                a.ipv4.map(|n| IpNet::V4(n.trunc())),
+                a.ipv6.map(|n| IpNet::V6(n.trunc())),
+            ];
+            for net in nets.into_iter().flatten() {
+                if seen.insert((pod, net)) {
+                    out.push(LabSubnet {
+                        net,
+                        what: format!("lab subnet {net} (pod {pod}, link {link})"),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+async fn check_subnets(engine: &DockerEngine, lab: &Lab, report: &mut Report) -> Result<()> {
+    let routes = host_routes();
+    let own: BTreeSet<String> = engine
+        .networks(Scope::Lab(&lab.name))
+        .await?
+        .into_iter()
+        .map(|n| n.name)
+        .collect();
+    let networks: Vec<(String, Vec<IpNet>)> = engine
+        .all_networks()
+        .await?
+        .into_iter()
+        .filter(|(name, _)| !own.contains(name))
+        .map(|(name, subnets)| {
+            (
+                name,
+                subnets.iter().filter_map(|s| s.parse().ok()).collect(),
+            )
+        })
+        .collect();
+
+    // The Docker subnets the lab has, or would get from `up` now.
+    let observed = super::observe(engine, &lab.name).await?;
+    let block = super::up::lab_block(engine, &lab.name, &observed, &lab.topology, lab.pods).await;
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    let mut candidates: Vec<LabSubnet> = lab_subnets(&lab.plan);
+    match block {
+        Ok(block) => candidates.push(LabSubnet {
+            net: IpNet::V4(block),
+            what: format!("noglab's Docker block {block} for this lab"),
+        }),
+        Err(e) => problems.push(format!("{e:#}")),
+    }
+    for s in &candidates {
+        checked += 1;
+        for (route, dev) in &routes {
+            if overlaps(s.net, *route) {
+                problems.push(format!(
+                    "{} overlaps the host's route {route} dev {dev}",
+                    s.what
+                ));
+            }
+        }
+        // noglab's own block is chosen clear of Docker's networks.
+        if s.what.starts_with("noglab's") {
+            continue;
+        }
+        for (name, subnets) in &networks {
+            for subnet in subnets {
+                if overlaps(s.net, *subnet) {
+                    problems.push(format!(
+                        "{} overlaps Docker network {name} ({subnet})",
+                        s.what
+                    ));
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        report.ok(
+            "subnets",
+            format!(
+                "{checked} lab and Docker subnets overlap none of the host's {} routes and {} other Docker networks",
+                routes.len(),
+                networks.len()
+            ),
+        );
+    } else {
+        for p in problems {
+            report.fail("subnets", p);
+        }
+    }
+    Ok(())
+}
+
+fn overlaps(a: IpNet, b: IpNet) -> bool {
+    match (a, b) {
+        (IpNet::V4(a), IpNet::V4(b)) => a.contains(&b.network()) || b.contains(&a.network()),
+        (IpNet::V6(a), IpNet::V6(b)) => a.contains(&b.network()) || b.contains(&a.network()),
+        _ => false,
+    }
+}
+
+/// RTF_REJECT: an unreachable, prohibit or blackhole route, which keeps
+/// traffic in rather than sending it anywhere.
+const RTF_REJECT: u32 = 0x0200;
+
+/// The host's routes that a lab subnet could clash with: not default
+/// routes, not rejecting ones, not loopback, link-local or multicast ones.
+fn host_routes() -> Vec<(IpNet, String)> {
+    let v4 = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    let v6 = std::fs::read_to_string("/proc/net/ipv6_route").unwrap_or_default();
+    let mut out = parse_ipv4_routes(&v4);
+    out.extend(parse_ipv6_routes(&v6));
+    out
+}
+
+/// /proc/net/route: `Iface Destination Gateway Flags RefCnt Use Metric Mask ...`
+/// with addresses as the hex of the kernel's (little-endian) u32.
+fn parse_ipv4_routes(text: &str) -> Vec<(IpNet, String)> {
+    let mut out = Vec::new();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 8 || f[0] == "lo" {
+            continue;
+        }
+        let (Ok(dest), Ok(flags), Ok(mask)) = (
+            u32::from_str_radix(f[1], 16),
+            u32::from_str_radix(f[3], 16),
+            u32::from_str_radix(f[7], 16),
+        ) else {
+            continue;
+        };
+        if flags & RTF_REJECT != 0 {
+            continue;
+        }
+        let prefix = mask.count_ones() as u8;
+        if prefix == 0 {
+            continue;
+        }
+        if let Ok(net) = Ipv4Net::new(Ipv4Addr::from(dest.to_le_bytes()), prefix) {
+            out.push((IpNet::V4(net.trunc()), f[0].to_string()));
+        }
+    }
+    out
+}
+
+/// /proc/net/ipv6_route: `dest plen src plen nexthop metric refcnt use flags iface`.
+fn parse_ipv6_routes(text: &str) -> Vec<(IpNet, String)> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 10 || f[9] == "lo" {
+            continue;
+        }
+        let (Ok(dest), Ok(prefix), Ok(flags)) = (
+            u128::from_str_radix(f[0], 16),
+            u8::from_str_radix(f[1], 16),
+            u32::from_str_radix(f[8], 16),
+        ) else {
+            continue;
+        };
+        if flags & RTF_REJECT != 0 {
+            continue;
+        }
+        let addr = Ipv6Addr::from(dest);
+        let segment = addr.segments()[0];
+        let link_local = segment & 0xffc0 == 0xfe80;
+        let multicast = segment & 0xff00 == 0xff00;
+        if prefix == 0 || link_local || multicast {
+            continue;
+        }
+        if let Ok(net) = Ipv6Net::new(addr, prefix) {
+            out.push((IpNet::V6(net.trunc()), f[9].to_string()));
+        }
+    }
+    out
+}
+
+/// MiB the lab's nodes (or one node of each kind) and the guard need.
+fn memory_needed(lab: Option<&Lab>, kinds: &[&'static Kind]) -> u64 {
+    let nodes: u64 = match lab {
+        Some(lab) => lab
+            .plan
+            .containers()
+            .filter_map(|(_, c)| kinds::lookup(&c.kind))
+            .map(|k| k.memory_mib)
+            .sum(),
+        None => kinds.iter().map(|k| k.memory_mib).sum(),
+    };
+    nodes + GUARD_MEMORY_MIB
+}
+
+fn check_memory(lab: Option<&Lab>, kinds: &[&'static Kind], report: &mut Report) {
+    let need = memory_needed(lab, kinds);
+    let what = match lab {
+        Some(lab) => format!("lab {} with {} pods", lab.name, lab.pods),
+        None => "one node of each kind".to_string(),
+    };
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let Some(available) = meminfo_available_mib(&meminfo) else {
+        report.skip("memory", "cannot read MemAvailable from /proc/meminfo");
+        return;
+    };
+    if available >= need {
+        report.ok(
+            "memory",
+            format!("{available} MiB available, {what} needs about {need} MiB"),
+        );
+    } else {
+        report.fail(
+            "memory",
+            format!("{available} MiB available, {what} needs about {need} MiB; use fewer pods (`--pods`) or a larger machine"),
+        );
+    }
+}
+
+fn meminfo_available_mib(text: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+fn check_disk(
+    root: &str,
+    lab: Option<&Lab>,
+    kinds: &[&'static Kind],
+    missing_images: u64,
+    report: &mut Report,
+) {
+    let nodes = match lab {
+        Some(lab) => lab.plan.containers().count() as u64,
+        None => kinds.len() as u64,
+    };
+    let need = nodes * DISK_PER_NODE_MIB + missing_images * DISK_PER_MISSING_IMAGE_MIB;
+    let free = std::process::Command::new("df")
+        .args(["-Pk", root])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| df_available_mib(&String::from_utf8_lossy(&o.stdout)));
+    let Some(free) = free else {
+        report.skip(
+            "disk",
+            format!("cannot read the free space of {root} with df"),
+        );
+        return;
+    };
+    if free >= need {
+        report.ok(
+            "disk",
+            format!("{free} MiB free in {root}, about {need} MiB needed"),
+        );
+    } else {
+        report.fail("disk", format!("{free} MiB free in {root}, about {need} MiB needed; free some space (`docker system df` shows what Docker keeps)"));
+    }
+}
+
+/// The "Available" column (KiB) of `df -Pk`, in MiB.
+fn df_available_mib(text: &str) -> Option<u64> {
+    let line = text.lines().nth(1)?;
+    let kib: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_routes_parse() {
+        let v4 =
+            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+                  eth0\t00000000\t0102000A\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
+                  eth0\t0002000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n\
+                  docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n\
+                  *\t000012C6\t00000000\t0201\t0\t0\t0\t0000FEFF\t0\t0\t0\n";
+        let got = parse_ipv4_routes(v4);
+        assert_eq!(
+            got,
+            vec![
+                ("10.0.2.0/24".parse().expect("net"), "eth0".to_string()),
+                ("172.17.0.0/16".parse().expect("net"), "docker0".to_string()),
+            ]
+        );
+        let v6 = "20010db8000000000000000000000000 20 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0\n\
+                  fe800000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0\n\
+                  00000000000000000000000000000001 80 00000000000000000000000000000000 00 00000000000000000000000000000000 00000000 00000002 00000000 80200001       lo\n";
+        assert_eq!(
+            parse_ipv6_routes(v6),
+            vec![("2001:db8::/32".parse().expect("net"), "eth0".to_string())]
+        );
+    }
+
+    #[test]
+    fn overlap_is_containment_either_way() {
+        let n = |s: &str| s.parse::<IpNet>().expect("net");
+        assert!(overlaps(n("100.64.0.0/10"), n("100.64.3.0/29")));
+        assert!(overlaps(n("100.64.3.0/29"), n("100.64.0.0/10")));
+        assert!(!overlaps(n("100.64.3.0/29"), n("100.64.3.8/29")));
+        assert!(!overlaps(n("2001:db8::/32"), n("100.64.0.0/10")));
+    }
+
+    #[test]
+    fn meminfo_and_df() {
+        assert_eq!(
+            meminfo_available_mib("MemTotal: 100 kB\nMemAvailable:    2048000 kB\n"),
+            Some(2000)
+        );
+        assert_eq!(
+            df_available_mib("Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/vda 1000 10 5120 1% /\n"),
+            Some(5)
+        );
+    }
+}
