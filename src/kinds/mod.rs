@@ -197,6 +197,7 @@ pub fn login_groups(kind: &str) -> &'static str {
     match kind {
         "frr" => "frr frrvty",
         "bird" => "bird",
+        "knot" => "knot",
         _ => "",
     }
 }
