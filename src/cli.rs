@@ -48,6 +48,8 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = PlanFormat::Yaml)]
         format: PlanFormat,
     },
+    /// Print the JSON Schema of topology files, for editors.
+    Schema,
     /// Create or complete a lab; safe to run again.
     Up(UpArgs),
     /// One row per node: lab, pod, node, kind, state, health, uptime.

@@ -15,4 +15,5 @@ pub mod kinds;
 pub mod plan;
 pub mod progress;
 pub mod reconcile;
+pub mod schema;
 pub mod state;

@@ -35,6 +35,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Validate { file, pods } => commands::validate::run(&file, pods),
         Command::Plan { file, pods, format } => commands::plan::run(&file, pods, format),
+        Command::Schema => commands::schema::run(),
         Command::Up(args) => commands::up::run(args, quiet).await,
         Command::Status { lab, format } => commands::status::run(lab, format).await,
         Command::Reset {

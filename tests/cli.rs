@@ -21,3 +21,6 @@ mod access;
 
 #[path = "cli/checks.rs"]
 mod checks;
+
+#[path = "cli/ecosystem.rs"]
+mod ecosystem;

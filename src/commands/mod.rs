@@ -9,6 +9,7 @@ pub mod exec;
 pub mod images;
 pub mod plan;
 pub mod reset;
+pub mod schema;
 pub mod status;
 pub mod up;
 pub mod validate;
