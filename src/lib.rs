@@ -10,6 +10,7 @@ pub mod commands;
 pub mod credentials;
 pub mod diag;
 pub mod engine;
+pub mod graph;
 pub mod images;
 pub mod kinds;
 pub mod plan;

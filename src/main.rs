@@ -35,6 +35,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Validate { file, pods } => commands::validate::run(&file, pods),
         Command::Plan { file, pods, format } => commands::plan::run(&file, pods, format),
+        Command::Graph {
+            target,
+            format,
+            pod,
+            layout,
+        } => commands::graph::run(&target, format, pod, layout),
         Command::Schema => commands::schema::run(),
         Command::Up(args) => commands::up::run(args, quiet).await,
         Command::Status { lab, format } => commands::status::run(lab, format).await,

@@ -6,6 +6,7 @@ pub mod check;
 pub mod connect;
 pub mod down;
 pub mod exec;
+pub mod graph;
 pub mod images;
 pub mod plan;
 pub mod reset;

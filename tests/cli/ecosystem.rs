@@ -118,3 +118,91 @@ fn issue10_schema_refuses_what_validate_refuses_by_shape() {
         "the schema accepts broken topologies: {accepted:?}"
     );
 }
+
+fn graph(args: &[&str]) -> String {
+    let mut all = vec!["graph"];
+    all.extend_from_slice(args);
+    noglab(&all)
+        .env("NOGLAB_PLUMBING_RANGE", "198.18.0.0/15")
+        .ok()
+        .stdout
+}
+
+#[test]
+fn issue10_graph_golden_dot_and_mermaid() {
+    support::golden(
+        &root().join("tests/golden/two-routers.graph.dot"),
+        &graph(&["examples/two-routers", "--format", "dot"]),
+    );
+    support::golden(
+        &root().join("tests/golden/two-routers.graph.mermaid"),
+        &graph(&["examples/two-routers", "--format", "mermaid"]),
+    );
+}
+
+#[test]
+fn issue10_graph_shows_the_pod_asked_for_and_the_shared_nodes() {
+    let two = graph(&["examples/two-routers", "--pod", "2", "--format", "mermaid"]);
+    assert!(two.contains("title: tworouters, pod 2"), "{two}");
+    assert!(two.contains("r1 eth1 100.64.2.0/31"), "{two}");
+    assert!(
+        !two.contains("100.64.1."),
+        "pod 1's addresses in pod 2: {two}"
+    );
+    // Beyond the topology's `pods`, the pod is planned all the same.
+    let five = graph(&["examples/two-routers", "--pod", "5"]);
+    assert!(five.contains("100.64.5.0/31"), "{five}");
+
+    let ixp = graph(&["examples/ixp", "--format", "dot"]);
+    for want in [
+        "cluster_shared",
+        "\"n_rs\"",
+        "\"s_ixp\" [label=\"ixp\\n198.51.100.0/24\\n2001:db8:ffff::/64\"",
+        "\"n_r1\" -- \"s_ixp\" [taillabel=\"eth2\\n198.51.100.11/24",
+    ] {
+        assert!(ixp.contains(want), "no {want} in\n{ixp}");
+    }
+    // The access point and management networks are plumbing, not lab.
+    assert!(!ixp.contains("access") && !ixp.contains("mgmt"), "{ixp}");
+}
+
+#[test]
+fn issue10_graph_svg_without_graphviz() {
+    let svg = graph(&[
+        "examples/two-routers",
+        "--format",
+        "svg",
+        "--layout",
+        "builtin",
+    ]);
+    assert!(
+        svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+        "{svg}"
+    );
+    assert!(svg.trim_end().ends_with("</svg>"));
+    for want in [
+        ">r1</text>",
+        ">h1</text>",
+        ">eth2</tspan>",
+        ">100.65.1.1/29</tspan>",
+    ] {
+        assert!(svg.contains(want), "no {want} in\n{svg}");
+    }
+    // Auto uses Graphviz when installed and noglab's layout otherwise:
+    // SVG comes out either way.
+    let auto = graph(&["examples/ixp", "--format", "svg"]);
+    assert!(auto.contains("<svg"), "{auto}");
+}
+
+#[test]
+fn issue10_graph_of_an_unknown_lab_or_pod_is_bad_input() {
+    let out = noglab(&["graph", "nosuchlab"]).code(2);
+    assert!(
+        out.stderr
+            .contains("`nosuchlab` is neither a topology file nor a lab"),
+        "{}",
+        out.stderr
+    );
+    let out = noglab(&["graph", "examples/two-routers", "--pod", "0"]).code(2);
+    assert!(out.stderr.contains("pods count from 1"), "{}", out.stderr);
+}
