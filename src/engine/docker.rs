@@ -76,14 +76,29 @@ fn label_filter(scope: Scope<'_>) -> HashMap<String, Vec<String>> {
 }
 
 impl DockerEngine {
-    /// Connects as the docker CLI would (`DOCKER_HOST` or the local socket)
-    /// and agrees on an API version the engine speaks.
+    /// Connects as the docker CLI would (`DOCKER_HOST`, the docker context,
+    /// or the local socket; see `host`) and agrees on an API version the
+    /// engine speaks.
     pub async fn connect() -> Result<DockerEngine> {
-        let host =
-            std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
-        let docker = Docker::connect_with_defaults()
-            .map_err(|e| anyhow!("cannot use the Docker engine at {host}: {e}"))?
-            .with_timeout(Duration::from_secs(300));
+        let chosen = super::host::from_env().map_err(crate::diag::input_error)?;
+        let host = chosen.endpoint.to_string();
+        let docker = match &chosen.endpoint {
+            super::host::Endpoint::Unix(path) => Docker::connect_with_unix(
+                &path.to_string_lossy(),
+                300,
+                bollard::API_DEFAULT_VERSION,
+            ),
+            super::host::Endpoint::Tcp { .. } => {
+                Docker::connect_with_http(&host, 300, bollard::API_DEFAULT_VERSION)
+            }
+        }
+        .map_err(|e| {
+            anyhow!(
+                "cannot use the Docker engine at {host} (from {}): {e}",
+                chosen.from
+            )
+        })?
+        .with_timeout(Duration::from_secs(300));
         let docker = docker.negotiate_version().await.map_err(|e| {
             anyhow!(
                 "cannot reach the Docker engine at {host}: {}; is dockerd running? (scripts/setup-engine.sh installs and starts it)",

@@ -206,3 +206,36 @@ fn issue10_graph_of_an_unknown_lab_or_pod_is_bad_input() {
     let out = noglab(&["graph", "examples/two-routers", "--pod", "0"]).code(2);
     assert!(out.stderr.contains("pods count from 1"), "{}", out.stderr);
 }
+
+/// `DOCKER_HOST` is read as the docker CLI reads it; what noglab cannot
+/// use is refused as bad input, an engine that does not answer is named.
+#[test]
+fn issue10_docker_host_is_honoured() {
+    let out = noglab(&["status"])
+        .env("DOCKER_HOST", "ssh://admin@engine")
+        .code(2);
+    assert!(
+        out.stderr.contains("DOCKER_HOST `ssh://admin@engine`")
+            && out.stderr.contains("ssh -nNT -L"),
+        "{}",
+        out.stderr
+    );
+    // Nothing listens on port 1 of the loopback: the message names the engine.
+    let out = noglab(&["status"])
+        .env("DOCKER_HOST", "tcp://127.0.0.1:1")
+        .code(1);
+    assert!(
+        out.stderr
+            .contains("cannot reach the Docker engine at tcp://127.0.0.1:1"),
+        "{}",
+        out.stderr
+    );
+    let out = noglab(&["images", "list"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .code(1);
+    assert!(
+        out.stderr.contains("unix:///nonexistent/docker.sock"),
+        "{}",
+        out.stderr
+    );
+}
