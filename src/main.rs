@@ -9,6 +9,7 @@ use noglab::commands;
 use noglab::diag::{self, Diagnostics, InputError};
 
 fn main() -> ExitCode {
+    noglab::progress::quiet_broken_pipe();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

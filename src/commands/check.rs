@@ -106,7 +106,8 @@ pub async fn run(
         // On the projector a board refreshes quickly: one try per check.
         let outcomes = run_all(&engine, &work, !watch).await;
         let elapsed = started.elapsed().as_secs_f64();
-        if watch {
+        // Redraw in place on a terminal; a pipe gets one board after another.
+        if watch && std::io::stdout().is_terminal() {
             print!("\x1b[2J\x1b[H");
         }
         match format {
@@ -223,7 +224,7 @@ fn print_board(
     seconds: f64,
     details: bool,
 ) {
-    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = crate::progress::color_stdout();
     let mark = |s: Status| -> (&'static str, &'static str) {
         match s {
             Status::Pass => ("ok", "\x1b[32m"),

@@ -239,3 +239,33 @@ fn issue10_docker_host_is_honoured() {
         out.stderr
     );
 }
+
+/// A reader that stops early (`noglab plan ... | head -1`) ends noglab
+/// quietly, as it ends any Unix tool: no panic, no backtrace.
+#[test]
+fn issue10_a_closed_pipe_ends_noglab_quietly() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_noglab"))
+        .args(["plan", "examples/two-routers", "--pods", "60"])
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("noglab runs");
+    let mut first = [0u8; 16];
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_exact(&mut first)
+        .expect("some output");
+    // The read end is dropped here, while noglab still has lines to write.
+    let out = child.wait_with_output().expect("noglab ends");
+    assert_eq!(out.status.code(), Some(141));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
