@@ -79,6 +79,17 @@ pub enum Command {
     },
     /// Print the JSON Schema of topology files, for editors.
     Schema,
+    /// Print a shell completion script: `noglab completions bash > /etc/bash_completion.d/noglab`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (`noglab man | man -l -`), or write one page per command.
+    Man {
+        /// Write noglab.1 and noglab-COMMAND.1 for every command into this folder.
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+    },
     /// Create or complete a lab; safe to run again.
     Up(UpArgs),
     /// One row per node: lab, pod, node, kind, state, health, uptime.

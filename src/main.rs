@@ -43,6 +43,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             layout,
         } => commands::graph::run(&target, format, pod, layout),
         Command::Schema => commands::schema::run(),
+        Command::Completions { shell } => commands::completions::run(shell),
+        Command::Man { out_dir } => commands::completions::man(out_dir.as_deref()),
         Command::Up(args) => commands::up::run(args, quiet).await,
         Command::Status { lab, format } => commands::status::run(lab, format).await,
         Command::Reset {

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod check;
+pub mod completions;
 pub mod connect;
 pub mod down;
 pub mod exec;

@@ -207,6 +207,35 @@ fn issue10_graph_of_an_unknown_lab_or_pod_is_bad_input() {
     assert!(out.stderr.contains("pods count from 1"), "{}", out.stderr);
 }
 
+#[test]
+fn issue10_completions_for_every_shell_name_the_commands() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = noglab(&["completions", shell]).ok().stdout;
+        for cmd in ["validate", "up", "down", "graph", "schema", "completions"] {
+            assert!(
+                out.contains(cmd),
+                "{shell} completions do not mention {cmd}"
+            );
+        }
+    }
+    noglab(&["completions", "tcsh"]).code(2);
+}
+
+#[test]
+fn issue10_man_page_and_one_page_per_command() {
+    let page = noglab(&["man"]).ok().stdout;
+    assert!(page.contains(".TH noglab 1"), "{page}");
+    for cmd in ["validate", "up", "status", "graph", "down"] {
+        assert!(page.contains(cmd), "the man page does not mention {cmd}");
+    }
+    let dir = root().join("target/test-man");
+    let _ = std::fs::remove_dir_all(&dir);
+    noglab(&["man", "--out-dir", dir.to_str().expect("utf-8")]).ok();
+    let up = std::fs::read_to_string(dir.join("noglab-up.1")).expect("noglab-up.1");
+    assert!(up.contains("\\-\\-pods"), "{up}");
+    assert!(dir.join("noglab.1").is_file());
+}
+
 /// `DOCKER_HOST` is read as the docker CLI reads it; what noglab cannot
 /// use is refused as bad input, an engine that does not answer is named.
 #[test]
