@@ -298,3 +298,38 @@ fn issue10_a_closed_pipe_ends_noglab_quietly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A lab author edits a check and tries it at once: `check FILE` runs the
+/// checks written in the file now, `check LAB` those saved at `up`.
+#[test]
+fn issue10_check_file_runs_the_checks_written_now() {
+    if crate::docker::skip() {
+        return;
+    }
+    let lab = crate::docker::Lab::new("two-routers", "chkf");
+    lab.up(1);
+    let text = std::fs::read_to_string(lab.file()).expect("topology");
+    let added = format!(
+        "{text}  - id: h1-has-a-route\n    step: 3\n    node: h1\n    run: ip route show default\n    expect: {{ contains: via }}\n"
+    );
+    std::fs::write(lab.file(), added).expect("write");
+    let ids = |target: &str| -> Vec<String> {
+        let out = noglab(&["check", target, "--step", "3", "--format", "json"]).run();
+        let board: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
+        board["checks"]
+            .as_array()
+            .map(|c| {
+                c.iter()
+                    .filter_map(|c| c["id"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(ids(&lab.file()), vec!["h1-has-a-route".to_string()]);
+    let saved = noglab(&["check", &lab.name, "--step", "3"]).code(2);
+    assert!(
+        saved.stderr.contains("has no checks for step 3"),
+        "{}",
+        saved.stderr
+    );
+}
