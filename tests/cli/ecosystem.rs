@@ -119,6 +119,63 @@ fn issue10_schema_refuses_what_validate_refuses_by_shape() {
     );
 }
 
+/// Every field of the format is explained in the writer's reference.
+#[test]
+fn issue10_every_schema_field_is_in_writing_a_lab() {
+    use std::collections::BTreeSet;
+    fn fields(v: &Value, out: &mut BTreeSet<String>) {
+        match v {
+            Value::Object(map) => {
+                if let Some(Value::Object(props)) = map.get("properties") {
+                    out.extend(props.keys().cloned());
+                }
+                map.values().for_each(|x| fields(x, out));
+            }
+            Value::Array(items) => items.iter().for_each(|x| fields(x, out)),
+            _ => {}
+        }
+    }
+    let mut all = BTreeSet::new();
+    fields(&shipped_schema(), &mut all);
+    assert!(all.len() > 30, "{all:?}");
+    let doc = std::fs::read_to_string(root().join("docs/writing-a-lab.md"))
+        .expect("docs/writing-a-lab.md");
+    let missing: Vec<&String> = all
+        .iter()
+        .filter(|f| !doc.contains(&format!("`{f}`")) && !doc.contains(&format!("`{f}:")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/writing-a-lab.md does not explain these fields (as `name`): {missing:?}"
+    );
+    // And the kinds it may name.
+    for kind in shipped_schema()["definitions"]["Node"]["properties"]["kind"]["enum"]
+        .as_array()
+        .expect("kinds")
+    {
+        let kind = kind.as_str().expect("a name");
+        assert!(
+            doc.contains(&format!("`{kind}`")),
+            "docs/writing-a-lab.md does not list kind `{kind}`"
+        );
+    }
+}
+
+#[test]
+fn issue10_readme_links_every_doc() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    for doc in std::fs::read_dir(root().join("docs")).expect("docs/") {
+        let name = doc.expect("entry").file_name();
+        let name = name.to_string_lossy();
+        if name.ends_with(".md") {
+            assert!(
+                readme.contains(&format!("(docs/{name})")),
+                "README.md does not link docs/{name}"
+            );
+        }
+    }
+}
+
 fn graph(args: &[&str]) -> String {
     let mut all = vec!["graph"];
     all.extend_from_slice(args);
@@ -205,6 +262,30 @@ fn issue10_graph_of_an_unknown_lab_or_pod_is_bad_input() {
     );
     let out = noglab(&["graph", "examples/two-routers", "--pod", "0"]).code(2);
     assert!(out.stderr.contains("pods count from 1"), "{}", out.stderr);
+}
+
+/// An example's README embeds its picture; it must be the current one.
+#[test]
+fn issue10_example_readmes_show_the_current_picture() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(root().join("examples")).expect("examples/") {
+        let dir = entry.expect("entry").path();
+        let Ok(readme) = std::fs::read_to_string(dir.join("README.md")) else {
+            continue;
+        };
+        let Some((_, rest)) = readme.split_once("```mermaid\n") else {
+            continue;
+        };
+        let block = rest.split_once("```").expect("a closed block").0;
+        let rel = relative(&dir);
+        let now = graph(&[&rel, "--format", "mermaid"]);
+        assert_eq!(
+            block, now,
+            "{rel}/README.md shows an old picture; paste `noglab graph {rel} --format mermaid`"
+        );
+        checked += 1;
+    }
+    assert!(checked > 0, "no example README embeds its picture");
 }
 
 #[test]
@@ -331,5 +412,51 @@ fn issue10_check_file_runs_the_checks_written_now() {
         saved.stderr.contains("has no checks for step 3"),
         "{}",
         saved.stderr
+    );
+}
+
+/// The issue's walkthrough on the real engine: the OSPF triangle a new
+/// user writes comes up in two pods, converges, and its checks pass; its
+/// picture comes from the saved plan too; `status --format json` lists it.
+#[test]
+fn issue10_ospf_triangle_comes_up_in_two_pods_and_passes_its_checks() {
+    if crate::docker::skip() {
+        return;
+    }
+    let lab = crate::docker::Lab::new("ospf-triangle", "ospf");
+    lab.up(2);
+    let out = noglab(&["check", &lab.name, "--format", "json"]).run();
+    let board: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+    assert_eq!(out.code, 0, "{board:#}");
+    assert_eq!(board["passed"], 16, "{board:#}");
+    assert_eq!(board["failed"], 0, "{board:#}");
+
+    let status = noglab(&["status", &lab.name, "--format", "json"]).ok();
+    let rows: Value = serde_json::from_str(&status.stdout).expect("JSON");
+    let rows = rows.as_array().expect("a list");
+    assert_eq!(rows.len(), 6, "{rows:#?}");
+    for row in rows {
+        for field in [
+            "lab",
+            "pod",
+            "node",
+            "kind",
+            "state",
+            "health",
+            "uptime",
+            "container",
+        ] {
+            assert!(row[field].is_string(), "{field} in {row}");
+        }
+        assert_eq!(row["state"], "running", "{row}");
+    }
+
+    // The running lab's picture, by its name, shows pod 2's own addresses.
+    let picture = noglab(&["graph", &lab.name, "--pod", "2", "--format", "mermaid"]).ok();
+    assert!(
+        picture.stdout.contains("r1 eth1 100.70.2.0/31"),
+        "{}",
+        picture.stdout
     );
 }
