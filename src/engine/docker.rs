@@ -76,6 +76,11 @@ fn label_filter(scope: Scope<'_>) -> HashMap<String, Vec<String>> {
 }
 
 impl DockerEngine {
+    /// Whether a network of this name exists.
+    async fn network_exists(&self, name: &str) -> bool {
+        self.docker.inspect_network(name, None).await.is_ok()
+    }
+
     /// Connects as the docker CLI would (`DOCKER_HOST`, the docker context,
     /// or the local socket; see `host`) and agrees on an API version the
     /// engine speaks.
@@ -457,6 +462,11 @@ impl Engine for DockerEngine {
         match self.docker.create_network(request).await {
             Ok(_) => Ok(Created::New),
             Err(e) if status(&e) == Some(409) => Ok(Created::Existed),
+            // Docker 20.10 (API 1.41) takes a second network of one name
+            // and refuses it for its bridge name (403), not with 409.
+            Err(e) if status(&e) == Some(403) && self.network_exists(&spec.name).await => {
+                Ok(Created::Existed)
+            }
             Err(e) => Err(fail(format!("create network {}", spec.name), e)),
         }
     }
