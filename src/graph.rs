@@ -54,6 +54,16 @@ impl Graph {
     pub fn title(&self) -> String {
         format!("{}, pod {}", self.lab, self.pod)
     }
+
+    /// An edge's label, one line per end that has something: whose end it
+    /// is, the interface and its addresses.
+    fn edge_label(&self, e: &Edge) -> Vec<String> {
+        [(e.a, &e.a_end), (e.b, &e.b_end)]
+            .into_iter()
+            .filter(|(_, lines)| !lines.is_empty())
+            .map(|(v, lines)| format!("{} {}", self.vertices[v].name, lines.join(" ")))
+            .collect()
+    }
 }
 
 /// The interface and its addresses, one per line.
@@ -184,11 +194,11 @@ pub fn dot(g: &Graph) -> String {
     let _ = writeln!(s, "graph \"{}\" {{", dot_escape(&g.lab));
     let _ = writeln!(
         s,
-        "  graph [rankdir=LR, label=\"{}\", labelloc=t, fontname=\"Helvetica\", nodesep=0.6, ranksep=3];",
+        "  graph [rankdir=LR, label=\"{}\", labelloc=t, fontname=\"Helvetica\", nodesep=0.6, ranksep=1.2];",
         dot_escape(&g.title())
     );
     s.push_str("  node [shape=box, style=\"rounded,filled\", fillcolor=\"#eef4fb\", fontname=\"Helvetica\"];\n");
-    s.push_str("  edge [fontname=\"Helvetica\", fontsize=9, labeldistance=7, labelangle=12];\n");
+    s.push_str("  edge [fontname=\"Helvetica\", fontsize=9];\n");
     let vertex = |v: &Vertex| {
         let mut label = vec![v.name.clone()];
         label.extend(v.detail.iter().cloned());
@@ -224,20 +234,15 @@ pub fn dot(g: &Graph) -> String {
     for v in g.vertices.iter().filter(|v| v.kind == VertexKind::Network) {
         let _ = writeln!(s, "  {}", vertex(v));
     }
+    // One label in the middle of each edge: Graphviz makes room for it,
+    // where head and tail labels overlap each other and the lines.
     for e in &g.edges {
-        let mut attrs = Vec::new();
-        if !e.a_end.is_empty() {
-            attrs.push(format!("taillabel=\"{}\"", dot_lines(&e.a_end)));
-        }
-        if !e.b_end.is_empty() {
-            attrs.push(format!("headlabel=\"{}\"", dot_lines(&e.b_end)));
-        }
         let _ = writeln!(
             s,
-            "  \"{}\" -- \"{}\" [{}];",
+            "  \"{}\" -- \"{}\" [label=\"{}\"];",
             g.vertices[e.a].id,
             g.vertices[e.b].id,
-            attrs.join(", ")
+            dot_lines(&g.edge_label(e))
         );
     }
     s.push_str("}\n");
@@ -286,18 +291,11 @@ pub fn mermaid(g: &Graph) -> String {
         let _ = writeln!(s, "  {}", vertex(v));
     }
     for e in &g.edges {
-        // One label per edge in Mermaid: each end says whose it is.
-        let mut label = Vec::new();
-        for (v, lines) in [(e.a, &e.a_end), (e.b, &e.b_end)] {
-            if !lines.is_empty() {
-                label.push(format!("{} {}", g.vertices[v].name, lines.join(" ")));
-            }
-        }
         let _ = writeln!(
             s,
             "  {} ---|\"{}\"| {}",
             g.vertices[e.a].id,
-            mermaid_text(&label),
+            mermaid_text(&g.edge_label(e)),
             g.vertices[e.b].id
         );
     }

@@ -215,7 +215,7 @@ fn issue10_graph_shows_the_pod_asked_for_and_the_shared_nodes() {
         "cluster_shared",
         "\"n_rs\"",
         "\"s_ixp\" [label=\"ixp\\n198.51.100.0/24\\n2001:db8:ffff::/64\"",
-        "\"n_r1\" -- \"s_ixp\" [taillabel=\"eth2\\n198.51.100.11/24",
+        "\"n_r1\" -- \"s_ixp\" [label=\"r1 eth2 198.51.100.11/24 2001:db8:ffff::11/64\"]",
     ] {
         assert!(ixp.contains(want), "no {want} in\n{ixp}");
     }
