@@ -36,10 +36,10 @@ pub const MAX_PODS: u32 = 250;
 pub struct Topology {
     /// The lab name: lowercase letters, digits and `-`, starting with a
     /// letter, at most 24 characters. It prefixes every container and network.
-    #[schemars(length(min = 1, max = 24), pattern(crate::schema::NAME_PATTERN))]
+    #[schemars(length(min = 1, max = MAX_LAB_NAME), pattern(crate::schema::NAME_PATTERN))]
     pub name: String,
     /// How many participant pods `noglab up` creates; `--pods N` overrides.
-    #[schemars(default = "one", range(min = 1, max = 250))]
+    #[schemars(default = "one", range(min = 1, max = MAX_PODS))]
     pub pods: u32,
     /// Lab-wide values for templates (`{{ vars.NAME }}`); string values are
     /// themselves templates, rendered per pod.
