@@ -30,6 +30,22 @@ pub enum PlanFormat {
     Json,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum GraphFormat {
+    /// Graphviz: `dot -Tpng`.
+    Dot,
+    /// Mermaid, which GitHub draws in Markdown.
+    Mermaid,
+    Svg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum SvgLayout {
+    Auto,
+    Builtin,
+    Graphviz,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check a topology without touching Docker.
@@ -47,6 +63,32 @@ pub enum Command {
         pods: Option<u32>,
         #[arg(long, value_enum, default_value_t = PlanFormat::Yaml)]
         format: PlanFormat,
+    },
+    /// Draw one pod and the shared nodes, with interfaces and addresses, without Docker.
+    Graph {
+        /// Topology file or lab folder, or the name of a lab brought up before.
+        target: PathBuf,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+        /// The pod to draw.
+        #[arg(long, default_value_t = 1)]
+        pod: u32,
+        /// How to lay out SVG: Graphviz's `dot` when installed (auto), or noglab's own.
+        #[arg(long, value_enum, default_value_t = SvgLayout::Auto)]
+        layout: SvgLayout,
+    },
+    /// Print the JSON Schema of topology files, for editors.
+    Schema,
+    /// Print a shell completion script: `noglab completions bash > /etc/bash_completion.d/noglab`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (`noglab man | man -l -`), or write one page per command.
+    Man {
+        /// Write noglab.1 and noglab-COMMAND.1 for every command into this folder.
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
     },
     /// Create or complete a lab; safe to run again.
     Up(UpArgs),

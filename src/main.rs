@@ -9,6 +9,7 @@ use noglab::commands;
 use noglab::diag::{self, Diagnostics, InputError};
 
 fn main() -> ExitCode {
+    noglab::progress::quiet_broken_pipe();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -35,6 +36,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Validate { file, pods } => commands::validate::run(&file, pods),
         Command::Plan { file, pods, format } => commands::plan::run(&file, pods, format),
+        Command::Graph {
+            target,
+            format,
+            pod,
+            layout,
+        } => commands::graph::run(&target, format, pod, layout),
+        Command::Schema => commands::schema::run(),
+        Command::Completions { shell } => commands::completions::run(shell),
+        Command::Man { out_dir } => commands::completions::man(out_dir.as_deref()),
         Command::Up(args) => commands::up::run(args, quiet).await,
         Command::Status { lab, format } => commands::status::run(lab, format).await,
         Command::Reset {

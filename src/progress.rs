@@ -16,8 +16,9 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(quiet: bool) -> Progress {
-        let terminal =
-            std::io::stderr().is_terminal() && std::env::var_os("NOGLAB_PLAIN").is_none();
+        let terminal = std::io::stderr().is_terminal()
+            && std::env::var_os("NOGLAB_PLAIN").is_none()
+            && std::env::var("TERM").map_or(true, |t| t != "dumb");
         let bars = (!quiet && terminal).then(|| {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
             let overall = multi.add(ProgressBar::new(0));
@@ -90,5 +91,72 @@ impl Progress {
 impl Drop for Progress {
     fn drop(&mut self) {
         self.finish();
+    }
+}
+
+/// Makes a closed standard output (`noglab status | head -1`) end noglab
+/// quietly, with the status a process killed by SIGPIPE has (141), as the
+/// docker CLI and other Unix tools do, rather than with a panic and its
+/// backtrace. `println!` panics on a broken pipe, since Rust ignores
+/// SIGPIPE; noglab forbids the unsafe code that would restore it.
+pub fn quiet_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
+/// Writes to standard output, ending quietly like [`quiet_broken_pipe`]
+/// when the reader has gone.
+pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(141),
+        other => other,
+    }
+}
+
+/// Whether to colour what goes to standard output: only on a terminal, and
+/// not when `NO_COLOR` is set to anything but an empty string (no-color.org)
+/// or the terminal is `dumb`.
+pub fn color_stdout() -> bool {
+    color_allowed(
+        std::io::stdout().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+        std::env::var_os("TERM").as_deref(),
+    )
+}
+
+fn color_allowed(
+    terminal: bool,
+    no_color: Option<&std::ffi::OsStr>,
+    term: Option<&std::ffi::OsStr>,
+) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty()) && term.is_none_or(|t| t != "dumb")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::color_allowed;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn no_color_and_pipes_turn_colour_off() {
+        assert!(color_allowed(true, None, Some(OsStr::new("xterm"))));
+        assert!(!color_allowed(false, None, None));
+        assert!(!color_allowed(true, Some(OsStr::new("1")), None));
+        // An empty NO_COLOR does not count (no-color.org).
+        assert!(color_allowed(true, Some(OsStr::new("")), None));
+        assert!(!color_allowed(true, None, Some(OsStr::new("dumb"))));
     }
 }

@@ -335,6 +335,21 @@ async fn run_pod<E: Engine>(
     errors
 }
 
+/// Whether the network is there as planned (labels and hash): an `up`
+/// killed while Docker was creating it leaves it to appear after this `up`
+/// looked at the engine. Then it is this lab's, and reused.
+async fn planned_network_exists<E: Engine>(engine: &E, spec: &NetworkSpec) -> Result<bool> {
+    let Some(lab) = spec.labels.get(labels::LAB) else {
+        return Ok(false);
+    };
+    let hash = spec.labels.get(labels::HASH).map(String::as_str);
+    Ok(engine
+        .networks(crate::engine::Scope::Lab(lab))
+        .await?
+        .iter()
+        .any(|n| n.name == spec.name && hash.is_some() && n.label(labels::HASH) == hash))
+}
+
 async fn run_action<E: Engine>(
     engine: &E,
     action: &Action,
@@ -346,6 +361,7 @@ async fn run_action<E: Engine>(
         Action::RemoveNetwork { name, .. } => engine.remove_network(name).await,
         Action::CreateNetwork { spec, .. } => match engine.create_network(spec).await? {
             Created::New => Ok(()),
+            Created::Existed if planned_network_exists(engine, spec).await? => Ok(()),
             Created::Existed => Err(anyhow!(
                 "failed to create network {}: a network of that name exists without this lab's labels; remove it or rename the lab",
                 spec.name
@@ -484,6 +500,38 @@ mod tests {
 
         let again = diff(&observed(&engine).await, &p, false);
         assert_eq!(again, Diff::default(), "a complete lab needs nothing");
+    }
+
+    #[tokio::test]
+    async fn a_network_created_after_the_diff_is_reused_if_planned() {
+        let engine = FakeEngine::default();
+        let p = plan(1);
+        let actions = diff(&observed(&engine).await, &p, false).actions;
+        // An interrupted `up` had asked for pod 1's link network: Docker
+        // finishes it after this `up` looked.
+        let l1 = p.pod_plans[&1]
+            .networks
+            .iter()
+            .find(|n| n.name == "lab-p01-l1")
+            .expect("l1");
+        engine.create_network(l1).await.expect("created");
+        execute(&engine, actions, NO_WAIT, &Secrets::new(), &quiet())
+            .await
+            .expect("the planned network is reused");
+
+        // One of that name that is not this lab's is still refused.
+        let engine = FakeEngine::default();
+        let actions = diff(&observed(&engine).await, &p, false).actions;
+        let mut foreign = l1.clone();
+        foreign.labels.remove(labels::LAB);
+        engine.create_network(&foreign).await.expect("created");
+        let err = execute(&engine, actions, NO_WAIT, &Secrets::new(), &quiet())
+            .await
+            .expect_err("a foreign network is not taken");
+        assert!(
+            format!("{err:#}").contains("exists without this lab's labels"),
+            "{err:#}"
+        );
     }
 
     #[tokio::test]

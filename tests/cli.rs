@@ -27,3 +27,6 @@ mod faults;
 
 #[path = "cli/kinds.rs"]
 mod kinds;
+
+#[path = "cli/ecosystem.rs"]
+mod ecosystem;

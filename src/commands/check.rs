@@ -41,16 +41,16 @@ pub struct Outcome {
     pub seconds: f64,
 }
 
+/// Whether a `check` target is a topology file or folder, not a lab name.
+fn is_file_target(t: &str) -> bool {
+    t.contains('/') || t.ends_with(".yml") || t.ends_with(".yaml") || Path::new(t).is_dir()
+}
+
 /// The lab a `check` target names: a lab name, or a topology file whose lab
 /// must be running.
 async fn lab_of(engine: &DockerEngine, target: Option<String>) -> Result<String> {
     match target {
-        Some(t)
-            if t.contains('/')
-                || t.ends_with(".yml")
-                || t.ends_with(".yaml")
-                || Path::new(&t).is_dir() =>
-        {
+        Some(t) if is_file_target(&t) => {
             let loaded = topology::load(Path::new(&t))?;
             let lab = loaded.topology.name;
             if super::labs(engine).await?.contains(&lab) {
@@ -73,10 +73,20 @@ pub async fn run(
     watch: bool,
 ) -> Result<()> {
     let engine = DockerEngine::connect().await?;
+    let file = target.clone().filter(|t| is_file_target(t));
     let lab = lab_of(&engine, target).await?;
     let plan = state::load_plan(&lab)?.ok_or_else(|| {
         anyhow!("noglab has no saved plan for lab {lab}; run `noglab up FILE` for it first")
     })?;
+    // Checked by its file, a lab runs the checks written there now, so that
+    // a lab author can edit checks and try them without `up` in between.
+    let plan = match file {
+        Some(f) => {
+            let loaded = topology::load(Path::new(&f))?;
+            super::expand_in(&loaded, plan.pods, Some(plan.block))?
+        }
+        None => plan,
+    };
     let existing: BTreeSet<u32> = plan.pod_plans.keys().copied().collect();
     let selected = super::parse_pods(pods.unwrap_or("all"), &existing)?;
     let work: Vec<(u32, CheckSpec)> = selected
@@ -106,7 +116,8 @@ pub async fn run(
         // On the projector a board refreshes quickly: one try per check.
         let outcomes = run_all(&engine, &work, !watch).await;
         let elapsed = started.elapsed().as_secs_f64();
-        if watch {
+        // Redraw in place on a terminal; a pipe gets one board after another.
+        if watch && std::io::stdout().is_terminal() {
             print!("\x1b[2J\x1b[H");
         }
         match format {
@@ -223,7 +234,7 @@ fn print_board(
     seconds: f64,
     details: bool,
 ) {
-    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = crate::progress::color_stdout();
     let mark = |s: Status| -> (&'static str, &'static str) {
         match s {
             Status::Pass => ("ok", "\x1b[32m"),

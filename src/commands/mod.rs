@@ -4,13 +4,16 @@
 pub mod access;
 pub mod audit;
 pub mod check;
+pub mod completions;
 pub mod connect;
 pub mod doctor;
 pub mod down;
 pub mod exec;
+pub mod graph;
 pub mod images;
 pub mod plan;
 pub mod reset;
+pub mod schema;
 pub mod status;
 pub mod up;
 pub mod validate;

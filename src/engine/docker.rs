@@ -76,18 +76,34 @@ fn label_filter(scope: Scope<'_>) -> HashMap<String, Vec<String>> {
 }
 
 impl DockerEngine {
-    /// Connects as the docker CLI would (`DOCKER_HOST` or the local socket)
-    /// and agrees on an API version the engine speaks.
+    /// Whether a network of this name exists.
+    async fn network_exists(&self, name: &str) -> bool {
+        self.docker.inspect_network(name, None).await.is_ok()
+    }
+
+    /// Connects as the docker CLI would (`DOCKER_HOST`, the docker context,
+    /// or the local socket; see `host`) and agrees on an API version the
+    /// engine speaks.
     pub async fn connect() -> Result<DockerEngine> {
-        let host =
-            std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
-        let docker = Docker::connect_with_defaults()
-            .map_err(|e| {
-                anyhow!(
-                    "cannot reach the Docker engine at {host}: {e}; is dockerd running? (scripts/setup-engine.sh installs and starts it)"
-                )
-            })?
-            .with_timeout(Duration::from_secs(300));
+        let chosen = super::host::from_env().map_err(crate::diag::input_error)?;
+        let host = chosen.endpoint.to_string();
+        let docker = match &chosen.endpoint {
+            super::host::Endpoint::Unix(path) => Docker::connect_with_unix(
+                &path.to_string_lossy(),
+                300,
+                bollard::API_DEFAULT_VERSION,
+            ),
+            super::host::Endpoint::Tcp { .. } => {
+                Docker::connect_with_http(&host, 300, bollard::API_DEFAULT_VERSION)
+            }
+        }
+        .map_err(|e| {
+            anyhow!(
+                "cannot reach the Docker engine at {host} (from {}): {e}; is dockerd running? (scripts/setup-engine.sh installs and starts it)",
+                chosen.from
+            )
+        })?
+        .with_timeout(Duration::from_secs(300));
         let docker = docker.negotiate_version().await.map_err(|e| {
             anyhow!(
                 "cannot reach the Docker engine at {host}: {}; is dockerd running? (scripts/setup-engine.sh installs and starts it)",
@@ -795,6 +811,11 @@ impl Engine for DockerEngine {
         match self.docker.create_network(request).await {
             Ok(_) => Ok(Created::New),
             Err(e) if status(&e) == Some(409) => Ok(Created::Existed),
+            // Docker 20.10 (API 1.41) takes a second network of one name
+            // and refuses it for its bridge name (403), not with 409.
+            Err(e) if status(&e) == Some(403) && self.network_exists(&spec.name).await => {
+                Ok(Created::Existed)
+            }
             Err(e) => Err(fail(format!("create network {}", spec.name), e)),
         }
     }

@@ -7,6 +7,7 @@
 
 pub mod docker;
 pub mod fake;
+pub mod host;
 
 use std::collections::BTreeMap;
 

@@ -13,6 +13,7 @@ pub use validate::parse_endpoint;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::diag::{Diagnostic, Diagnostics};
@@ -26,18 +27,37 @@ pub const MAX_NODE_NAME: usize = 24;
 pub const MAX_PODS: u32 = 250;
 
 /// A topology as written, after its shape was checked.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(
+    deny_unknown_fields,
+    title = "noglab topology",
+    description = "One lab: nodes and links that every participant's pod gets, plus lab-wide shared nodes and networks. See docs/writing-a-lab.md."
+)]
 pub struct Topology {
+    /// The lab name: lowercase letters, digits and `-`, starting with a
+    /// letter, at most 24 characters. It prefixes every container and network.
+    #[schemars(length(min = 1, max = MAX_LAB_NAME), pattern(crate::schema::NAME_PATTERN))]
     pub name: String,
+    /// How many participant pods `noglab up` creates; `--pods N` overrides.
+    #[schemars(default = "one", range(min = 1, max = MAX_PODS))]
     pub pods: u32,
+    /// Lab-wide values for templates (`{{ vars.NAME }}`); string values are
+    /// themselves templates, rendered per pod.
+    #[schemars(default, with = "BTreeMap<String, serde_json::Value>")]
     pub vars: BTreeMap<String, serde_yaml::Value>,
+    /// The nodes of each pod, by name (lowercase letters, digits and `-`).
+    #[schemars(extend("minProperties" = 1, "propertyNames" = crate::schema::names(MAX_NODE_NAME)))]
     pub nodes: BTreeMap<String, Node>,
+    /// Point-to-point links and LANs between the nodes of a pod.
+    #[schemars(default)]
     pub links: Vec<Link>,
     /// Lab-wide nodes and networks, once per lab.
+    #[schemars(default)]
     pub shared: Shared,
     /// Participants' SSH access point per pod, when present.
     pub access: Option<Access>,
     /// Exercise checks, in order, run per pod by `noglab check`.
+    #[schemars(default)]
     pub checks: Vec<Check>,
 }
 
@@ -45,16 +65,19 @@ pub struct Topology {
 /// participant has done a step. Exactly one of `run`, `ping`, `bgp`,
 /// `route` or `dns` says what to run; strings are templates with the
 /// target node's context in each pod.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[schemars(extend("oneOf" = crate::schema::one_of_required(&["run", "ping", "bgp", "route", "dns"])))]
 #[serde(deny_unknown_fields)]
 pub struct Check {
     /// Short and unique: a column of the scoreboard.
+    #[schemars(length(min = 1, max = 32), pattern(crate::schema::NAME_PATTERN))]
     pub id: String,
     /// What the instructor reads.
     #[serde(default)]
     pub title: Option<String>,
     /// The exercise step it belongs to (`noglab check --step N`).
     #[serde(default = "one")]
+    #[schemars(range(min = 1))]
     pub step: u32,
     /// The node it runs on: a pod node, or a shared node (checked for each pod).
     pub node: String,
@@ -89,10 +112,12 @@ fn default_check_timeout() -> u32 {
     10
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BgpCheck {
+    /// The neighbor's address, as the router names it.
     pub neighbor: String,
+    /// The state the session must be in.
     #[serde(default = "established")]
     pub state: String,
 }
@@ -101,9 +126,10 @@ fn established() -> String {
     "Established".into()
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RouteCheck {
+    /// The prefix, IPv4 or IPv6, as `100.66.1.0/24`.
     pub prefix: String,
     /// `false` checks the prefix is absent (a filter works).
     #[serde(default = "yes")]
@@ -114,10 +140,12 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DnsCheck {
+    /// The name asked for.
     pub name: String,
+    /// The record type asked for.
     #[serde(default = "a_record", rename = "type")]
     pub rtype: String,
     /// The server asked (default: the node's resolver).
@@ -140,14 +168,16 @@ fn noerror() -> String {
 }
 
 /// What must hold of a command's result; every given part must.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// The exit code (default 0 when nothing else is said).
     #[serde(default)]
     pub exit: Option<i64>,
+    /// Text the output must contain.
     #[serde(default)]
     pub contains: Option<String>,
+    /// Text the output must not contain.
     #[serde(default)]
     pub not_contains: Option<String>,
     /// A regular expression the output must match.
@@ -158,58 +188,70 @@ pub struct Expect {
     pub json: Option<JsonExpect>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JsonExpect {
     /// A JSON pointer (RFC 6901): `/ipv4Unicast/peers/100.64.1.1/state`.
     pub pointer: String,
+    /// The value, as text, must equal this.
     #[serde(default)]
     pub equals: Option<String>,
+    /// The value, as text, must not equal this.
     #[serde(default)]
     pub not_equals: Option<String>,
     /// Whether the value must exist (or not).
     #[serde(default)]
     pub exists: Option<bool>,
+    /// The value must be a number at least this large.
     #[serde(default)]
     pub at_least: Option<f64>,
 }
 
 /// Nodes and networks that exist once per lab (pod label `shared`): a route
 /// server, a transit provider, an IXP LAN, a DNS root.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Shared {
+    /// Nodes that exist once for the whole lab, by name (not a pod node's name).
     #[serde(default)]
+    #[schemars(extend("propertyNames" = crate::schema::names(MAX_NODE_NAME)))]
     pub nodes: BTreeMap<String, Node>,
+    /// Lab-wide segments, by name (at most 15 characters).
     #[serde(default)]
+    #[schemars(extend("propertyNames" = crate::schema::names(validate::MAX_NETWORK_NAME)))]
     pub networks: BTreeMap<String, SharedNetwork>,
 }
 
 /// A lab-wide segment that shared nodes and every pod's nodes attach to.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SharedNetwork {
     /// Subnet (a template of `lab` and `pods`), e.g. `198.51.100.0/24`.
     #[serde(default)]
     pub ipv4: Option<String>,
+    /// IPv6 subnet (a template of `lab` and `pods`), e.g. `2001:db8:ffff::/64`.
     #[serde(default)]
     pub ipv6: Option<String>,
     /// Attached nodes (shared or pod nodes) and their addresses; a pod
     /// node's addresses are templates of its pod (`198.51.100.{{ 10 + pod }}`).
     #[serde(default)]
+    #[schemars(extend("propertyNames" = crate::schema::names(MAX_NODE_NAME)))]
     pub attach: BTreeMap<String, Attach>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+/// A node on a shared network, and its addresses there.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Attach {
     /// A bare address, the prefix comes from the network.
     #[serde(default)]
     pub ipv4: Option<String>,
+    /// A bare IPv6 address, the prefix comes from the network.
     #[serde(default)]
     pub ipv6: Option<String>,
     /// The node's interface on the network; default its next free ethN.
     #[serde(default)]
+    #[schemars(pattern(crate::schema::INTERFACE_PATTERN))]
     pub interface: Option<String>,
 }
 
@@ -221,11 +263,12 @@ fn default_base_port() -> u16 {
 }
 
 /// Participants' SSH access: one published TCP port per pod.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Access {
     /// Pod N's access point listens on the host at `base_port + N`.
     #[serde(default = "default_base_port")]
+    #[schemars(range(min = 1, max = crate::schema::MAX_BASE_PORT))]
     pub base_port: u16,
 }
 
@@ -251,37 +294,49 @@ const TOP_FIELDS: &[&str] = &[
     "name", "pods", "vars", "nodes", "links", "shared", "access", "checks",
 ];
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// A node: one container in every pod (or, under `shared`, once per lab).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Node {
     /// A kind from the registry in `kinds`.
+    #[schemars(
+        schema_with = "crate::schema::kind",
+        description = "What the node runs: its image, where `config` goes, what `noglab connect` opens.",
+        transform = crate::schema::describe_kinds
+    )]
     pub kind: String,
     /// Template for the kind's main config file, relative to the topology.
     #[serde(default)]
     pub config: Option<String>,
     /// Node values, merged over the lab-wide ones.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     pub vars: BTreeMap<String, serde_yaml::Value>,
     /// Commands run inside the node once it is up, in order.
     #[serde(default)]
+    #[schemars(inner(pattern(crate::schema::COMMAND_PATTERN)))]
     pub exec: Vec<String>,
     /// More files to place in the node: absolute path in the container ->
     /// template relative to the topology.
     #[serde(default)]
+    #[schemars(extend("propertyNames" = { "pattern": crate::schema::FILE_PATTERN }))]
     pub files: BTreeMap<String, String>,
     /// An image to use instead of the kind's own.
     #[serde(default)]
     pub image: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// A wire between nodes of a pod: two endpoints, or a LAN of more.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Link {
     /// `node` or `node:ethN`.
+    #[schemars(length(min = 2), inner(pattern(crate::schema::ENDPOINT_PATTERN)))]
     pub endpoints: Vec<String>,
     /// Subnet template, e.g. `100.64.{{ pod }}.0/29`.
     #[serde(default)]
     pub ipv4: Option<String>,
+    /// IPv6 subnet template, e.g. `2001:db8:{{ pod }}:1::/64`.
     #[serde(default)]
     pub ipv6: Option<String>,
 }

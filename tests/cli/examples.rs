@@ -42,7 +42,7 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-fn topologies() -> Vec<PathBuf> {
+pub(crate) fn topologies() -> Vec<PathBuf> {
     let mut out = Vec::new();
     for folder in FOLDERS {
         // A folder that does not exist yet simply has nothing to check.
@@ -51,7 +51,7 @@ fn topologies() -> Vec<PathBuf> {
     out
 }
 
-fn relative(path: &Path) -> String {
+pub(crate) fn relative(path: &Path) -> String {
     path.strip_prefix(root())
         .expect("inside the repository")
         .to_string_lossy()

@@ -1,0 +1,157 @@
+//! The JSON Schema of the topology format, generated from the serde types in
+//! `topology` (their doc comments become its descriptions), so that editors
+//! with a YAML language server complete and check topologies as they are
+//! typed. `noglab schema` prints it; `schema/topology.schema.json` is the same
+//! text, shipped for editors, and a test keeps the two equal.
+//!
+//! The schema checks shape only: names, kinds, types, patterns. What needs
+//! the whole file or a pod (references between nodes, addresses, templates)
+//! stays with `noglab validate`, which says where and why.
+
+use schemars::generate::SchemaSettings;
+use schemars::{json_schema, Schema, SchemaGenerator};
+use serde_json::{json, Value};
+
+use crate::kinds;
+use crate::topology::{Topology, MAX_PODS};
+
+/// Where the schema is shipped, relative to the repository root.
+pub const SHIPPED: &str = "schema/topology.schema.json";
+
+/// Lab, node, network and check names: lowercase letters, digits and `-`,
+/// starting with a letter, not ending with `-`.
+pub const NAME_PATTERN: &str = "^[a-z]([a-z0-9-]*[a-z0-9])?$";
+/// A lab interface: eth1 to eth64 (eth0 is noglab's management interface).
+pub const INTERFACE_PATTERN: &str = "^eth([1-9]|[1-5][0-9]|6[0-4])$";
+/// A link endpoint: `node` or `node:ethN`.
+pub const ENDPOINT_PATTERN: &str = "^[a-z]([a-z0-9-]*[a-z0-9])?(:eth([1-9]|[1-5][0-9]|6[0-4]))?$";
+/// A `files:` destination: an absolute path, not a folder.
+pub const FILE_PATTERN: &str = "^/.*[^/]$";
+/// An `exec:` line: not blank.
+pub const COMMAND_PATTERN: &str = r"\S";
+/// The highest access `base_port`: every pod's port must fit below 65536.
+pub const MAX_BASE_PORT: u16 = u16::MAX - MAX_PODS as u16;
+
+/// The schema as a JSON value (draft-07, which every YAML language server
+/// and editor understands).
+pub fn topology() -> Value {
+    let generator = SchemaSettings::draft07().into_generator();
+    let schema = generator.into_root_schema_for::<Topology>();
+    let mut value = schema.to_value();
+    drop_null_defaults(&mut value);
+    explain_patterns(&mut value);
+    value
+}
+
+/// What each pattern means, in words: editors show `patternErrorMessage`
+/// (a keyword of VS Code's and the YAML language server's) instead of the
+/// regular expression; validators ignore it.
+fn explain_patterns(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            let said = match map.get("pattern").and_then(Value::as_str) {
+                Some(NAME_PATTERN) => Some("lowercase letters, digits and `-`, starting with a letter, not ending with `-`"),
+                Some(ENDPOINT_PATTERN) => Some("`node` or `node:ethN`, N from 1 to 64 (eth0 is noglab's management interface)"),
+                Some(INTERFACE_PATTERN) => Some("eth1 to eth64 (eth0 is noglab's management interface)"),
+                Some(FILE_PATTERN) => Some("an absolute path of a file in the node, like /etc/motd"),
+                Some(COMMAND_PATTERN) => Some("an empty command; remove the line or write the command"),
+                _ => None,
+            };
+            if let Some(said) = said {
+                map.insert("patternErrorMessage".into(), Value::String(said.into()));
+            }
+            map.values_mut().for_each(explain_patterns);
+        }
+        Value::Array(items) => items.iter_mut().for_each(explain_patterns),
+        _ => {}
+    }
+}
+
+/// The schema as shipped: pretty JSON and a final newline.
+pub fn text() -> String {
+    let mut s = serde_json::to_string_pretty(&topology()).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// `default: null` says nothing a reader needs, and editors would complete
+/// `config: null` from it; likewise the null fields of a default mapping.
+fn drop_null_defaults(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            match map.get_mut("default") {
+                Some(Value::Null) => {
+                    map.remove("default");
+                }
+                Some(Value::Object(fields)) => fields.retain(|_, f| !f.is_null()),
+                _ => {}
+            }
+            map.values_mut().for_each(drop_null_defaults);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_null_defaults),
+        _ => {}
+    }
+}
+
+/// The names a map's keys may take (`propertyNames`).
+pub fn names(max: usize) -> Value {
+    json!({ "pattern": NAME_PATTERN, "maxLength": max })
+}
+
+/// Exactly one of `fields` is given (`oneOf` of `required`).
+pub fn one_of_required(fields: &[&str]) -> Value {
+    Value::Array(fields.iter().map(|f| json!({ "required": [f] })).collect())
+}
+
+/// A node's `kind`: one of the registry's.
+pub fn kind(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "string",
+        "enum": kinds::names(),
+    })
+}
+
+/// Adds each kind and what it runs to the `kind` field's description.
+pub fn describe_kinds(schema: &mut Schema) {
+    let list: Vec<String> = kinds::KINDS
+        .iter()
+        .map(|k| format!("`{}`: {}", k.name, k.description))
+        .collect();
+    let text = match schema.get("description").and_then(Value::as_str) {
+        Some(d) => format!("{d} {}.", list.join("; ")),
+        None => format!("{}.", list.join("; ")),
+    };
+    schema.insert("description".into(), Value::String(text));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_agree_with_validate() {
+        let name = regex::Regex::new(NAME_PATTERN).expect("pattern");
+        for ok in ["r1", "a", "bgp-lab", "x9"] {
+            assert!(name.is_match(ok), "{ok}");
+        }
+        for bad in ["R1", "1r", "r-", "-r", "r_1", ""] {
+            assert!(!name.is_match(bad), "{bad}");
+        }
+        let ep = regex::Regex::new(ENDPOINT_PATTERN).expect("pattern");
+        for ok in ["r1", "r1:eth1", "r1:eth64", "r1:eth10"] {
+            assert!(ep.is_match(ok), "{ok}");
+            assert!(crate::topology::parse_endpoint(ok).is_ok(), "{ok}");
+        }
+        for bad in ["r1:eth0", "r1:eth65", "r1:eth01", "r1:", "r1:lo"] {
+            assert!(!ep.is_match(bad), "{bad}");
+            assert!(crate::topology::parse_endpoint(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_kind_is_offered() {
+        let schema = topology();
+        let kinds = &schema["definitions"]["Node"]["properties"]["kind"]["enum"];
+        assert_eq!(kinds, &json!(kinds::names()), "{schema:#}");
+    }
+}

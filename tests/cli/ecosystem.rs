@@ -1,0 +1,462 @@
+//! What noglab offers the tools around it (issue 10): the topology schema
+//! for editors, pictures of a pod, shell completions and the manual page,
+//! the docs kept in step with the format, and `DOCKER_HOST`. None of these
+//! needs Docker, except the walkthrough test at the end.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::examples::{relative, topologies};
+use crate::support::{self, noglab, root};
+
+fn shipped_schema() -> Value {
+    let text = std::fs::read_to_string(root().join("schema/topology.schema.json"))
+        .expect("schema/topology.schema.json is shipped");
+    serde_json::from_str(&text).expect("the shipped schema is JSON")
+}
+
+fn yaml_as_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).expect("readable");
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&text).expect("YAML");
+    serde_json::to_value(yaml).expect("YAML that JSON can hold")
+}
+
+/// Every problem the schema finds in `instance`, as `path: message`.
+fn schema_errors(schema: &Value, instance: &Value) -> Vec<String> {
+    let validator = jsonschema::validator_for(schema).expect("a usable schema");
+    validator
+        .iter_errors(instance)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect()
+}
+
+#[test]
+fn issue10_shipped_schema_is_what_noglab_schema_prints() {
+    let printed = noglab(&["schema"]).ok().stdout;
+    // NOGLAB_BLESS=1 rewrites the shipped file from `noglab schema`.
+    support::golden(&root().join("schema/topology.schema.json"), &printed);
+}
+
+#[test]
+fn issue10_schema_is_a_valid_draft7_schema() {
+    let schema = shipped_schema();
+    assert_eq!(
+        schema["$schema"], "http://json-schema.org/draft-07/schema#",
+        "editors' YAML language servers all know draft-07"
+    );
+    if let Err(e) = jsonschema::meta::validate(&schema) {
+        panic!("the schema does not follow its meta-schema: {e}");
+    }
+}
+
+#[test]
+fn issue10_every_shipped_topology_validates_against_the_schema_and_names_it() {
+    let schema = shipped_schema();
+    let found = topologies();
+    assert!(!found.is_empty());
+    let mut failed = Vec::new();
+    for path in &found {
+        let rel = relative(path);
+        let errors = schema_errors(&schema, &yaml_as_json(path));
+        if !errors.is_empty() {
+            failed.push(format!("{rel}:\n  {}", errors.join("\n  ")));
+        }
+        // The editor finds the schema through the first line, relative to the file.
+        let depth = Path::new(&rel).components().count() - 1;
+        let want = format!(
+            "# yaml-language-server: $schema={}schema/topology.schema.json",
+            "../".repeat(depth)
+        );
+        let text = std::fs::read_to_string(path).expect("readable");
+        if text.lines().next() != Some(want.as_str()) {
+            failed.push(format!("{rel}: the first line must be `{want}`"));
+        }
+        let target = path
+            .parent()
+            .expect("a folder")
+            .join(want.split_once("$schema=").expect("a path").1);
+        if !target.is_file() {
+            failed.push(format!("{rel}: {} does not exist", target.display()));
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n\n"));
+}
+
+/// The schema is no rubber stamp: mistakes an editor should underline are
+/// refused, each for the reason given.
+#[test]
+fn issue10_schema_refuses_what_validate_refuses_by_shape() {
+    let schema = shipped_schema();
+    let cases = [
+        "unknown-field-top",
+        "unknown-field-node",
+        "unknown-field-link",
+        "unknown-kind",
+        "missing-kind",
+        "missing-name",
+        "lab-name-uppercase",
+        "lab-name-trailing-dash",
+        "lab-name-too-long",
+        "nodes-empty",
+        "pods-zero",
+        "pods-huge",
+        "interface-eth0",
+        "link-one-endpoint",
+        "type-exec-a-string",
+        "type-pods-not-a-number",
+    ];
+    let mut accepted = Vec::new();
+    for case in cases {
+        let path = root().join("tests/errors").join(format!("{case}.yml"));
+        if schema_errors(&schema, &yaml_as_json(&path)).is_empty() {
+            accepted.push(case);
+        }
+    }
+    assert!(
+        accepted.is_empty(),
+        "the schema accepts broken topologies: {accepted:?}"
+    );
+}
+
+/// Every field of the format is explained in the writer's reference.
+#[test]
+fn issue10_every_schema_field_is_in_writing_a_lab() {
+    use std::collections::BTreeSet;
+    fn fields(v: &Value, out: &mut BTreeSet<String>) {
+        match v {
+            Value::Object(map) => {
+                if let Some(Value::Object(props)) = map.get("properties") {
+                    out.extend(props.keys().cloned());
+                }
+                map.values().for_each(|x| fields(x, out));
+            }
+            Value::Array(items) => items.iter().for_each(|x| fields(x, out)),
+            _ => {}
+        }
+    }
+    let mut all = BTreeSet::new();
+    fields(&shipped_schema(), &mut all);
+    assert!(all.len() > 30, "{all:?}");
+    let doc = std::fs::read_to_string(root().join("docs/writing-a-lab.md"))
+        .expect("docs/writing-a-lab.md");
+    let missing: Vec<&String> = all
+        .iter()
+        .filter(|f| !doc.contains(&format!("`{f}`")) && !doc.contains(&format!("`{f}:")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/writing-a-lab.md does not explain these fields (as `name`): {missing:?}"
+    );
+    // And the kinds it may name.
+    for kind in shipped_schema()["definitions"]["Node"]["properties"]["kind"]["enum"]
+        .as_array()
+        .expect("kinds")
+    {
+        let kind = kind.as_str().expect("a name");
+        assert!(
+            doc.contains(&format!("`{kind}`")),
+            "docs/writing-a-lab.md does not list kind `{kind}`"
+        );
+    }
+}
+
+#[test]
+fn issue10_readme_links_every_doc() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    for doc in std::fs::read_dir(root().join("docs")).expect("docs/") {
+        let name = doc.expect("entry").file_name();
+        let name = name.to_string_lossy();
+        if name.ends_with(".md") {
+            assert!(
+                readme.contains(&format!("(docs/{name})")),
+                "README.md does not link docs/{name}"
+            );
+        }
+    }
+}
+
+fn graph(args: &[&str]) -> String {
+    let mut all = vec!["graph"];
+    all.extend_from_slice(args);
+    noglab(&all)
+        .env("NOGLAB_PLUMBING_RANGE", "198.18.0.0/15")
+        .ok()
+        .stdout
+}
+
+#[test]
+fn issue10_graph_golden_dot_and_mermaid() {
+    support::golden(
+        &root().join("tests/golden/two-routers.graph.dot"),
+        &graph(&["examples/two-routers", "--format", "dot"]),
+    );
+    support::golden(
+        &root().join("tests/golden/two-routers.graph.mermaid"),
+        &graph(&["examples/two-routers", "--format", "mermaid"]),
+    );
+}
+
+#[test]
+fn issue10_graph_shows_the_pod_asked_for_and_the_shared_nodes() {
+    let two = graph(&["examples/two-routers", "--pod", "2", "--format", "mermaid"]);
+    assert!(two.contains("title: tworouters, pod 2"), "{two}");
+    assert!(two.contains("r1 eth1 100.64.2.0/31"), "{two}");
+    assert!(
+        !two.contains("100.64.1."),
+        "pod 1's addresses in pod 2: {two}"
+    );
+    // Beyond the topology's `pods`, the pod is planned all the same.
+    let five = graph(&["examples/two-routers", "--pod", "5"]);
+    assert!(five.contains("100.64.5.0/31"), "{five}");
+
+    let ixp = graph(&["examples/ixp", "--format", "dot"]);
+    for want in [
+        "cluster_shared",
+        "\"n_rs\"",
+        "\"s_ixp\" [label=\"ixp\\n198.51.100.0/24\\n2001:db8:ffff::/64\"",
+        "\"n_r1\" -- \"s_ixp\" [label=\"r1 eth2 198.51.100.11/24 2001:db8:ffff::11/64\"]",
+    ] {
+        assert!(ixp.contains(want), "no {want} in\n{ixp}");
+    }
+    // The access point and management networks are plumbing, not lab.
+    assert!(!ixp.contains("access") && !ixp.contains("mgmt"), "{ixp}");
+}
+
+#[test]
+fn issue10_graph_svg_without_graphviz() {
+    let svg = graph(&[
+        "examples/two-routers",
+        "--format",
+        "svg",
+        "--layout",
+        "builtin",
+    ]);
+    assert!(
+        svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+        "{svg}"
+    );
+    assert!(svg.trim_end().ends_with("</svg>"));
+    for want in [
+        ">r1</text>",
+        ">h1</text>",
+        ">eth2</tspan>",
+        ">100.65.1.1/29</tspan>",
+    ] {
+        assert!(svg.contains(want), "no {want} in\n{svg}");
+    }
+    // Auto uses Graphviz when installed and noglab's layout otherwise:
+    // SVG comes out either way.
+    let auto = graph(&["examples/ixp", "--format", "svg"]);
+    assert!(auto.contains("<svg"), "{auto}");
+}
+
+#[test]
+fn issue10_graph_of_an_unknown_lab_or_pod_is_bad_input() {
+    let out = noglab(&["graph", "nosuchlab"]).code(2);
+    assert!(
+        out.stderr
+            .contains("`nosuchlab` is neither a topology file nor a lab"),
+        "{}",
+        out.stderr
+    );
+    let out = noglab(&["graph", "examples/two-routers", "--pod", "0"]).code(2);
+    assert!(out.stderr.contains("pods count from 1"), "{}", out.stderr);
+}
+
+/// An example's README embeds its picture; it must be the current one.
+#[test]
+fn issue10_example_readmes_show_the_current_picture() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(root().join("examples")).expect("examples/") {
+        let dir = entry.expect("entry").path();
+        let Ok(readme) = std::fs::read_to_string(dir.join("README.md")) else {
+            continue;
+        };
+        let Some((_, rest)) = readme.split_once("```mermaid\n") else {
+            continue;
+        };
+        let block = rest.split_once("```").expect("a closed block").0;
+        let rel = relative(&dir);
+        let now = graph(&[&rel, "--format", "mermaid"]);
+        assert_eq!(
+            block, now,
+            "{rel}/README.md shows an old picture; paste `noglab graph {rel} --format mermaid`"
+        );
+        checked += 1;
+    }
+    assert!(checked > 0, "no example README embeds its picture");
+}
+
+#[test]
+fn issue10_completions_for_every_shell_name_the_commands() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = noglab(&["completions", shell]).ok().stdout;
+        for cmd in ["validate", "up", "down", "graph", "schema", "completions"] {
+            assert!(
+                out.contains(cmd),
+                "{shell} completions do not mention {cmd}"
+            );
+        }
+    }
+    noglab(&["completions", "tcsh"]).code(2);
+}
+
+#[test]
+fn issue10_man_page_and_one_page_per_command() {
+    let page = noglab(&["man"]).ok().stdout;
+    assert!(page.contains(".TH noglab 1"), "{page}");
+    for cmd in ["validate", "up", "status", "graph", "down"] {
+        assert!(page.contains(cmd), "the man page does not mention {cmd}");
+    }
+    let dir = root().join("target/test-man");
+    let _ = std::fs::remove_dir_all(&dir);
+    noglab(&["man", "--out-dir", dir.to_str().expect("utf-8")]).ok();
+    let up = std::fs::read_to_string(dir.join("noglab-up.1")).expect("noglab-up.1");
+    assert!(up.contains("\\-\\-pods"), "{up}");
+    assert!(dir.join("noglab.1").is_file());
+}
+
+/// `DOCKER_HOST` is read as the docker CLI reads it; what noglab cannot
+/// use is refused as bad input, an engine that does not answer is named.
+#[test]
+fn issue10_docker_host_is_honoured() {
+    let out = noglab(&["status"])
+        .env("DOCKER_HOST", "ssh://admin@engine")
+        .code(2);
+    assert!(
+        out.stderr.contains("DOCKER_HOST `ssh://admin@engine`")
+            && out.stderr.contains("ssh -nNT -L"),
+        "{}",
+        out.stderr
+    );
+    // Nothing listens on port 1 of the loopback: the message names the engine.
+    let out = noglab(&["status"])
+        .env("DOCKER_HOST", "tcp://127.0.0.1:1")
+        .code(1);
+    assert!(
+        out.stderr
+            .contains("cannot reach the Docker engine at tcp://127.0.0.1:1"),
+        "{}",
+        out.stderr
+    );
+    let out = noglab(&["images", "list"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .code(1);
+    assert!(
+        out.stderr.contains("unix:///nonexistent/docker.sock"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// A reader that stops early (`noglab plan ... | head -1`) ends noglab
+/// quietly, as it ends any Unix tool: no panic, no backtrace.
+#[test]
+fn issue10_a_closed_pipe_ends_noglab_quietly() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_noglab"))
+        .args(["plan", "examples/two-routers", "--pods", "60"])
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("noglab runs");
+    let mut first = [0u8; 16];
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_exact(&mut first)
+        .expect("some output");
+    // The read end is dropped here, while noglab still has lines to write.
+    let out = child.wait_with_output().expect("noglab ends");
+    assert_eq!(out.status.code(), Some(141));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A lab author edits a check and tries it at once: `check FILE` runs the
+/// checks written in the file now, `check LAB` those saved at `up`.
+#[test]
+fn issue10_check_file_runs_the_checks_written_now() {
+    if crate::docker::skip() {
+        return;
+    }
+    let lab = crate::docker::Lab::new("two-routers", "chkf");
+    lab.up(1);
+    let text = std::fs::read_to_string(lab.file()).expect("topology");
+    let added = format!(
+        "{text}  - id: h1-has-a-route\n    step: 3\n    node: h1\n    run: ip route show default\n    expect: {{ contains: via }}\n"
+    );
+    std::fs::write(lab.file(), added).expect("write");
+    let ids = |target: &str| -> Vec<String> {
+        let out = noglab(&["check", target, "--step", "3", "--format", "json"]).run();
+        let board: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
+        board["checks"]
+            .as_array()
+            .map(|c| {
+                c.iter()
+                    .filter_map(|c| c["id"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(ids(&lab.file()), vec!["h1-has-a-route".to_string()]);
+    let saved = noglab(&["check", &lab.name, "--step", "3"]).code(2);
+    assert!(
+        saved.stderr.contains("has no checks for step 3"),
+        "{}",
+        saved.stderr
+    );
+}
+
+/// The issue's walkthrough on the real engine: the OSPF triangle a new
+/// user writes comes up in two pods, converges, and its checks pass; its
+/// picture comes from the saved plan too; `status --format json` lists it.
+#[test]
+fn issue10_ospf_triangle_comes_up_in_two_pods_and_passes_its_checks() {
+    if crate::docker::skip() {
+        return;
+    }
+    let lab = crate::docker::Lab::new("ospf-triangle", "ospf");
+    lab.up(2);
+    let out = noglab(&["check", &lab.name, "--format", "json"]).run();
+    let board: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+    assert_eq!(out.code, 0, "{board:#}");
+    assert_eq!(board["passed"], 16, "{board:#}");
+    assert_eq!(board["failed"], 0, "{board:#}");
+
+    let status = noglab(&["status", &lab.name, "--format", "json"]).ok();
+    let rows: Value = serde_json::from_str(&status.stdout).expect("JSON");
+    let rows = rows.as_array().expect("a list");
+    assert_eq!(rows.len(), 6, "{rows:#?}");
+    for row in rows {
+        for field in [
+            "lab",
+            "pod",
+            "node",
+            "kind",
+            "state",
+            "health",
+            "uptime",
+            "container",
+        ] {
+            assert!(row[field].is_string(), "{field} in {row}");
+        }
+        assert_eq!(row["state"], "running", "{row}");
+    }
+
+    // The running lab's picture, by its name, shows pod 2's own addresses.
+    let picture = noglab(&["graph", &lab.name, "--pod", "2", "--format", "mermaid"]).ok();
+    assert!(
+        picture.stdout.contains("r1 eth1 100.70.2.0/31"),
+        "{}",
+        picture.stdout
+    );
+}
