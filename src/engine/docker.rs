@@ -76,9 +76,18 @@ fn label_filter(scope: Scope<'_>) -> HashMap<String, Vec<String>> {
 }
 
 impl DockerEngine {
-    /// Whether a network of this name exists.
-    async fn network_exists(&self, name: &str) -> bool {
-        self.docker.inspect_network(name, None).await.is_ok()
+    /// Whether a network of this name exists, or appears within seconds:
+    /// Docker reserves a network's address pool before the network shows
+    /// under its name, so a create still in flight refuses ours (403,
+    /// "Pool overlaps") a moment before it can be seen.
+    async fn network_appears(&self, name: &str) -> bool {
+        for _ in 0..40 {
+            if self.docker.inspect_network(name, None).await.is_ok() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        false
     }
 
     /// Connects as the docker CLI would (`DOCKER_HOST`, the docker context,
@@ -812,8 +821,10 @@ impl Engine for DockerEngine {
             Ok(_) => Ok(Created::New),
             Err(e) if status(&e) == Some(409) => Ok(Created::Existed),
             // Docker 20.10 (API 1.41) takes a second network of one name
-            // and refuses it for its bridge name (403), not with 409.
-            Err(e) if status(&e) == Some(403) && self.network_exists(&spec.name).await => {
+            // and refuses it for its bridge name or its pool (403), not
+            // with 409: an interrupted `up`'s create that Docker finished
+            // after this `up` looked.
+            Err(e) if status(&e) == Some(403) && self.network_appears(&spec.name).await => {
                 Ok(Created::Existed)
             }
             Err(e) => Err(fail(format!("create network {}", spec.name), e)),
