@@ -350,6 +350,28 @@ async fn planned_network_exists<E: Engine>(engine: &E, spec: &NetworkSpec) -> Re
         .any(|n| n.name == spec.name && hash.is_some() && n.label(labels::HASH) == hash))
 }
 
+/// Removes networks of this name that carry this lab's labels but not the
+/// planned spec; true when there were any.
+async fn remove_stale_network<E: Engine>(engine: &E, spec: &NetworkSpec) -> Result<bool> {
+    let Some(lab) = spec.labels.get(labels::LAB) else {
+        return Ok(false);
+    };
+    let stale: Vec<String> = engine
+        .networks(crate::engine::Scope::Lab(lab))
+        .await?
+        .into_iter()
+        .filter(|n| {
+            n.name == spec.name
+                && n.label(labels::HASH) != spec.labels.get(labels::HASH).map(String::as_str)
+        })
+        .map(|n| n.id)
+        .collect();
+    for id in &stale {
+        engine.remove_network(id).await?;
+    }
+    Ok(!stale.is_empty())
+}
+
 async fn run_action<E: Engine>(
     engine: &E,
     action: &Action,
@@ -362,6 +384,19 @@ async fn run_action<E: Engine>(
         Action::CreateNetwork { spec, .. } => match engine.create_network(spec).await? {
             Created::New => Ok(()),
             Created::Existed if planned_network_exists(engine, spec).await? => Ok(()),
+            // An interrupted `up` of this lab finished creating it after we
+            // looked, from another plan (another block): it is stale, and
+            // ours to replace.
+            Created::Existed if remove_stale_network(engine, spec).await? => {
+                match engine.create_network(spec).await? {
+                    Created::New => Ok(()),
+                    Created::Existed if planned_network_exists(engine, spec).await? => Ok(()),
+                    Created::Existed => Err(anyhow!(
+                        "failed to create network {}: it keeps coming back; is another noglab running on this lab?",
+                        spec.name
+                    )),
+                }
+            }
             Created::Existed => Err(anyhow!(
                 "failed to create network {}: a network of that name exists without this lab's labels; remove it or rename the lab",
                 spec.name
