@@ -209,9 +209,7 @@ fn issue4_route_server_ixp_and_ssh_access() {
         .expect("sessions back after reset --shared");
 
     // The credentials file is private.
-    let state = std::env::var_os("NOGLAB_STATE_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| crate::support::root().join("target/test-state"));
+    let state = std::path::PathBuf::from(crate::support::state_dir());
     let meta = std::fs::metadata(state.join("labs").join(&lab.name).join("credentials.json"))
         .expect("credentials saved");
     use std::os::unix::fs::PermissionsExt;

@@ -462,11 +462,7 @@ fn issue2_interrupted_up_converges_and_labs_side_by_side() {
     for delay_ms in [300u64, 900] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_noglab"))
             .args(["up", &lab.file(), "--pods", "3", "--quiet"])
-            .env(
-                "NOGLAB_STATE_DIR",
-                std::env::var_os("NOGLAB_STATE_DIR")
-                    .unwrap_or_else(|| root().join("target/test-state").into()),
-            )
+            .env("NOGLAB_STATE_DIR", crate::support::state_dir())
             .spawn()
             .expect("spawn");
         std::thread::sleep(Duration::from_millis(delay_ms));
@@ -546,11 +542,7 @@ fn issue2_exec_connect_and_bad_targets() {
             ),
             "/dev/null",
         ])
-        .env(
-            "NOGLAB_STATE_DIR",
-            std::env::var_os("NOGLAB_STATE_DIR")
-                .unwrap_or_else(|| root().join("target/test-state").into()),
-        )
+        .env("NOGLAB_STATE_DIR", crate::support::state_dir())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()

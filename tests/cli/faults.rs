@@ -5,7 +5,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::docker::{docker, pings, skip, wait_for, Lab};
-use crate::support::{noglab, root};
+use crate::support::noglab;
 
 #[test]
 fn issue9_removed_and_killed_nodes_show_in_status_and_reset_heals_only_them() {
@@ -55,11 +55,7 @@ fn issue9_two_commands_on_one_lab_take_turns() {
     let spawn = || {
         Command::new(env!("CARGO_BIN_EXE_noglab"))
             .args(["up", &lab.file(), "--pods", "2"])
-            .env(
-                "NOGLAB_STATE_DIR",
-                std::env::var_os("NOGLAB_STATE_DIR")
-                    .unwrap_or_else(|| root().join("target/test-state").into()),
-            )
+            .env("NOGLAB_STATE_DIR", crate::support::state_dir())
             .env("NOGLAB_PLAIN", "1")
             .output()
             .expect("noglab runs")
@@ -172,11 +168,7 @@ fn issue9_fork_bomb_in_one_pod_leaves_the_others_responsive() {
             "-c",
             "b() { b | b & }; b; sleep 20",
         ])
-        .env(
-            "NOGLAB_STATE_DIR",
-            std::env::var_os("NOGLAB_STATE_DIR")
-                .unwrap_or_else(|| root().join("target/test-state").into()),
-        )
+        .env("NOGLAB_STATE_DIR", crate::support::state_dir())
         .spawn()
         .expect("spawn");
     std::thread::sleep(Duration::from_secs(5));

@@ -195,7 +195,7 @@ fn issue3_frr_and_bird_peer_and_mark_invalid_with_vrps_from_stayrtr() {
             ),
             "/dev/null",
         ])
-        .env("NOGLAB_STATE_DIR", root().join("target/test-state"))
+        .env("NOGLAB_STATE_DIR", crate::support::state_dir())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()

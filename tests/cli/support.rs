@@ -11,6 +11,12 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The state directory tests use: `NOGLAB_STATE_DIR` when set (CI sets
+/// one), else one under `target/`.
+pub fn state_dir() -> std::ffi::OsString {
+    std::env::var_os("NOGLAB_STATE_DIR").unwrap_or_else(|| root().join("target/test-state").into())
+}
+
 pub struct Run {
     cmd: Command,
 }
@@ -19,9 +25,7 @@ pub struct Run {
 pub fn noglab(args: &[&str]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_noglab"));
     cmd.args(args).current_dir(root()).env("NOGLAB_PLAIN", "1");
-    if std::env::var_os("NOGLAB_STATE_DIR").is_none() {
-        cmd.env("NOGLAB_STATE_DIR", root().join("target/test-state"));
-    }
+    cmd.env("NOGLAB_STATE_DIR", state_dir());
     Run { cmd }
 }
 
