@@ -820,30 +820,15 @@ pub(crate) fn node_spec(
         );
     }
 
-    let mut labels = BTreeMap::new();
-    labels.insert(labels::LAB.to_string(), lab.to_string());
-    labels.insert(labels::POD.to_string(), pod_label(pod));
-    labels.insert(labels::NODE.to_string(), name.to_string());
-    labels.insert(labels::KIND.to_string(), kind.name.to_string());
-    let image = match &node.image {
-        Some(i) => i.clone(),
-        None => crate::images::lookup(kind.image)
-            .map(|d| d.reference())
-            .unwrap_or_else(|| kind.image.to_string()),
-    };
-    let mut spec = ContainerSpec {
+    let spec = ContainerSpec {
         name: container_name(lab, pod, name),
         node: name.to_string(),
         kind: kind.name.to_string(),
-        image,
+        image: node.image.clone().unwrap_or_else(|| kind_image(kind)),
         hostname: name.to_string(),
-        labels,
-        capabilities: kind.capabilities.iter().map(|c| c.to_string()).collect(),
-        sysctls: kind
-            .sysctls
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
+        labels: BTreeMap::new(),
+        capabilities: Vec::new(),
+        sysctls: BTreeMap::new(),
         memory: MEMORY_LIMIT,
         pids: PIDS_LIMIT,
         mgmt,
@@ -851,9 +836,34 @@ pub(crate) fn node_spec(
         files,
         ports: Vec::new(),
     };
+    (Some(seal(spec, lab, pod, kind)), ctx)
+}
+
+/// The image noglab builds for a kind.
+fn kind_image(kind: &kinds::Kind) -> String {
+    crate::images::lookup(kind.image)
+        .map(|d| d.reference())
+        .unwrap_or_else(|| kind.image.to_string())
+}
+
+/// Completes a container spec with what every noglab container carries:
+/// its labels, its kind's capabilities and sysctls, and the hash of it all.
+fn seal(mut spec: ContainerSpec, lab: &str, pod: u32, kind: &kinds::Kind) -> ContainerSpec {
+    spec.labels = BTreeMap::from([
+        (labels::LAB.to_string(), lab.to_string()),
+        (labels::POD.to_string(), pod_label(pod)),
+        (labels::NODE.to_string(), spec.node.clone()),
+        (labels::KIND.to_string(), kind.name.to_string()),
+    ]);
+    spec.capabilities = kind.capabilities.iter().map(|c| c.to_string()).collect();
+    spec.sysctls = kind
+        .sysctls
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let hash = spec_hash(&spec);
     spec.labels.insert(labels::HASH.to_string(), hash);
-    (Some(spec), ctx)
+    spec
 }
 
 /// A pod's access point: sshd for participants, on the pod's management
@@ -907,26 +917,15 @@ fn access_spec(
             content: format!("#!/bin/sh\n{}\n", kind.readiness),
         },
     );
-    let mut labels = BTreeMap::new();
-    labels.insert(labels::LAB.to_string(), lab.to_string());
-    labels.insert(labels::POD.to_string(), pod_label(pod));
-    labels.insert(labels::NODE.to_string(), ACCESS_NODE.to_string());
-    labels.insert(labels::KIND.to_string(), kind.name.to_string());
-    let mut spec = ContainerSpec {
+    let spec = ContainerSpec {
         name: container_name(lab, pod, ACCESS_NODE),
         node: ACCESS_NODE.to_string(),
         kind: kind.name.to_string(),
-        image: crate::images::lookup(kind.image)
-            .map(|d| d.reference())
-            .unwrap_or_default(),
+        image: kind_image(kind),
         hostname: format!("pod{pod}"),
-        labels,
-        capabilities: kind.capabilities.iter().map(|c| c.to_string()).collect(),
-        sysctls: kind
-            .sysctls
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
+        labels: BTreeMap::new(),
+        capabilities: Vec::new(),
+        sysctls: BTreeMap::new(),
         memory: 256 << 20,
         pids: 256,
         mgmt: mgmt_at,
@@ -937,9 +936,7 @@ fn access_spec(
             base_port.saturating_add(u16::try_from(pod).unwrap_or(u16::MAX)),
         )],
     };
-    let hash = spec_hash(&spec);
-    spec.labels.insert(labels::HASH.to_string(), hash);
-    spec
+    seal(spec, lab, pod, kind)
 }
 
 /// Whether a render failed only because it used a var whose own template
