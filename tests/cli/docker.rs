@@ -98,6 +98,36 @@ impl Lab {
         noglab(&args).run()
     }
 
+    /// Runs `noglab connect` on a node in a real terminal (`script`
+    /// allocates one), types `lines` a moment apart, and returns what the
+    /// terminal showed.
+    pub fn connect_session(&self, pod: u32, node: &str, lines: &[&str]) -> String {
+        let cmd = format!(
+            "{} connect {} --pod {pod} {node}",
+            env!("CARGO_BIN_EXE_noglab"),
+            self.name
+        );
+        let out = Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .env("NOGLAB_STATE_DIR", crate::support::state_dir())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                let mut stdin = child.stdin.take().expect("stdin");
+                std::thread::sleep(Duration::from_secs(2));
+                for line in lines {
+                    stdin.write_all(format!("{line}\r").as_bytes())?;
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                drop(stdin);
+                child.wait_with_output()
+            })
+            .expect("script runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Containers of this lab: name -> (id, started at, state).
     pub fn containers(&self) -> BTreeMap<String, (String, String, String)> {
         let ids = docker(&[
@@ -532,32 +562,7 @@ fn issue2_exec_connect_and_bad_targets() {
     assert!(bad.stderr.contains("bad pod list"), "{}", bad.stderr);
 
     // connect opens vtysh on FRR, in a real terminal (script allocates one).
-    let out = Command::new("script")
-        .args([
-            "-qec",
-            &format!(
-                "{} connect {} --pod 1 r1",
-                env!("CARGO_BIN_EXE_noglab"),
-                lab.name
-            ),
-            "/dev/null",
-        ])
-        .env("NOGLAB_STATE_DIR", crate::support::state_dir())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            let mut stdin = child.stdin.take().expect("stdin");
-            std::thread::sleep(Duration::from_secs(2));
-            stdin.write_all(b"show bgp summary\r")?;
-            std::thread::sleep(Duration::from_secs(1));
-            stdin.write_all(b"exit\r")?;
-            drop(stdin);
-            child.wait_with_output()
-        })
-        .expect("script runs");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = lab.connect_session(1, "r1", &["show bgp summary", "exit"]);
     assert!(text.contains("r1#"), "no vtysh prompt in: {text}");
     assert!(
         text.contains("BGP router identifier 100.66.1.1"),

@@ -185,32 +185,7 @@ fn issue3_frr_and_bird_peer_and_mark_invalid_with_vrps_from_stayrtr() {
     );
 
     // connect opens birdc on BIRD.
-    let out = Command::new("script")
-        .args([
-            "-qec",
-            &format!(
-                "{} connect {} --pod 1 r2",
-                env!("CARGO_BIN_EXE_noglab"),
-                lab.name
-            ),
-            "/dev/null",
-        ])
-        .env("NOGLAB_STATE_DIR", crate::support::state_dir())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            let mut stdin = child.stdin.take().expect("stdin");
-            std::thread::sleep(Duration::from_secs(2));
-            stdin.write_all(b"show protocols\r")?;
-            std::thread::sleep(Duration::from_secs(1));
-            stdin.write_all(b"quit\r")?;
-            drop(stdin);
-            child.wait_with_output()
-        })
-        .expect("script runs");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = lab.connect_session(1, "r2", &["show protocols", "quit"]);
     assert!(
         text.contains("BIRD 2") && text.contains("stayrtr"),
         "no birdc session in: {text}"
