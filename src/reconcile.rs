@@ -490,6 +490,11 @@ mod tests {
         Progress::new(true)
     }
 
+    /// Executes actions without waiting for readiness or credentials.
+    async fn run(engine: &FakeEngine, actions: Vec<Action>) -> Result<()> {
+        execute(engine, actions, NO_WAIT, &Secrets::new(), &quiet()).await
+    }
+
     const NO_WAIT: Limits = Limits {
         pods: 2,
         per_pod: 2,
@@ -515,9 +520,7 @@ mod tests {
                 .count(),
             4
         );
-        execute(&engine, d.actions, NO_WAIT, &Secrets::new(), &quiet())
-            .await
-            .expect("executes");
+        run(&engine, d.actions).await.expect("executes");
 
         // Within a pod, networks exist before the containers that use them,
         // and each container is attached, filled and started in that order.
@@ -550,7 +553,7 @@ mod tests {
             .find(|n| n.name == "lab-p01-l1")
             .expect("l1");
         engine.create_network(l1).await.expect("created");
-        execute(&engine, actions, NO_WAIT, &Secrets::new(), &quiet())
+        run(&engine, actions)
             .await
             .expect("the planned network is reused");
 
@@ -560,7 +563,7 @@ mod tests {
         let mut foreign = l1.clone();
         foreign.labels.remove(labels::LAB);
         engine.create_network(&foreign).await.expect("created");
-        let err = execute(&engine, actions, NO_WAIT, &Secrets::new(), &quiet())
+        let err = run(&engine, actions)
             .await
             .expect_err("a foreign network is not taken");
         assert!(
@@ -573,15 +576,9 @@ mod tests {
     async fn half_created_and_changed_containers_are_replaced() {
         let engine = FakeEngine::default();
         let p = plan(1);
-        execute(
-            &engine,
-            diff(&observed(&engine).await, &p, false).actions,
-            NO_WAIT,
-            &Secrets::new(),
-            &quiet(),
-        )
-        .await
-        .expect("executes");
+        run(&engine, diff(&observed(&engine).await, &p, false).actions)
+            .await
+            .expect("executes");
         {
             let mut s = engine.lock();
             // Killed between create and start: never started.
@@ -604,9 +601,7 @@ mod tests {
             &TOPOLOGY.replace("h1: {kind: host}", "h1: {kind: host, exec: [\"true\"]}"),
             1,
         );
-        execute(&engine, d.actions, NO_WAIT, &Secrets::new(), &quiet())
-            .await
-            .expect("executes");
+        run(&engine, d.actions).await.expect("executes");
         let d = diff(&observed(&engine).await, &changed, false);
         assert_eq!(
             d.actions.iter().map(Action::describe).collect::<Vec<_>>(),
@@ -635,9 +630,7 @@ mod tests {
         assert!(d.actions.is_empty());
         let d = diff(&observed(&engine).await, &smaller, true);
         assert!(d.actions.iter().all(|a| a.pod() == 3));
-        execute(&engine, d.actions, NO_WAIT, &Secrets::new(), &quiet())
-            .await
-            .expect("executes");
+        run(&engine, d.actions).await.expect("executes");
         assert_eq!(
             observed(&engine)
                 .await
@@ -653,15 +646,9 @@ mod tests {
         let engine = FakeEngine::default();
         engine.lock().fail_on = Some("start lab-p02-r1".into());
         let p = plan(3);
-        let err = execute(
-            &engine,
-            diff(&observed(&engine).await, &p, false).actions,
-            NO_WAIT,
-            &Secrets::new(),
-            &quiet(),
-        )
-        .await
-        .expect_err("pod 2 fails");
+        let err = run(&engine, diff(&observed(&engine).await, &p, false).actions)
+            .await
+            .expect_err("pod 2 fails");
         let text = format!("{err:#}");
         assert!(
             text.starts_with("pod 2: failed to start lab-p02-r1"),
@@ -678,9 +665,7 @@ mod tests {
                 "create container lab-p02-r1".to_string()
             ]
         );
-        execute(&engine, d.actions, NO_WAIT, &Secrets::new(), &quiet())
-            .await
-            .expect("completes");
+        run(&engine, d.actions).await.expect("completes");
         assert_eq!(diff(&observed(&engine).await, &p, false), Diff::default());
     }
 }
