@@ -615,12 +615,9 @@ mod tests {
     #[tokio::test]
     async fn pods_beyond_the_plan_need_prune() {
         let engine = FakeEngine::default();
-        execute(
+        run(
             &engine,
             diff(&observed(&engine).await, &plan(3), false).actions,
-            NO_WAIT,
-            &Secrets::new(),
-            &quiet(),
         )
         .await
         .expect("executes");
