@@ -755,14 +755,12 @@ impl Engine for DockerEngine {
     }
 
     async fn used_subnets(&self) -> Result<Vec<Ipv4Net>> {
-        let list = self
-            .docker
-            .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
-            .await
-            .map_err(|e| fail("list networks".into(), e))?;
-        Ok(list
-            .iter()
-            .flat_map(|n| subnets_of(n.ipam.as_ref()))
+        Ok(self
+            .all_networks()
+            .await?
+            .into_iter()
+            .flat_map(|(_, subnets)| subnets)
+            .filter_map(|s| s.parse::<Ipv4Net>().ok())
             .collect())
     }
 
