@@ -61,6 +61,9 @@ pub enum Command {
         file: PathBuf,
         #[arg(long)]
         pods: Option<u32>,
+        /// The solved lab: every node's `solution` applied.
+        #[arg(long)]
+        solution: bool,
         #[arg(long, value_enum, default_value_t = PlanFormat::Yaml)]
         format: PlanFormat,
     },
@@ -205,6 +208,10 @@ pub struct UpArgs {
     /// Pods worked on at once.
     #[arg(long, default_value_t = 4)]
     pub parallel: usize,
+    /// Bring the lab up solved: every node's `solution` applied (`reset`
+    /// then restores the solved state, until `up` without it).
+    #[arg(long)]
+    pub solution: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

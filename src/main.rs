@@ -35,7 +35,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let quiet = cli.quiet;
     match cli.command {
         Command::Validate { file, pods } => commands::validate::run(&file, pods),
-        Command::Plan { file, pods, format } => commands::plan::run(&file, pods, format),
+        Command::Plan {
+            file,
+            pods,
+            solution,
+            format,
+        } => commands::plan::run(&file, pods, solution, format),
         Command::Graph {
             target,
             format,

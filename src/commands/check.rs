@@ -83,7 +83,7 @@ pub async fn run(
     let plan = match file {
         Some(f) => {
             let loaded = topology::load(Path::new(&f))?;
-            super::expand_in(&loaded, plan.pods, Some(plan.block))?
+            super::expand_in(&loaded, plan.pods, Some(plan.block), plan.solution)?
         }
         None => plan,
     };

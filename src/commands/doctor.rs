@@ -64,7 +64,7 @@ pub async fn run(file: Option<&Path>, pods: Option<u32>) -> Result<()> {
             let loaded = topology::load(file)?;
             let pods = pods.unwrap_or(loaded.topology.pods);
             super::check_pods(pods)?;
-            let plan = super::expand_in(&loaded, pods, None)?;
+            let plan = super::expand_in(&loaded, pods, None, false)?;
             Some(Lab {
                 name: loaded.topology.name.clone(),
                 topology: loaded.topology.clone(),

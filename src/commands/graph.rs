@@ -46,7 +46,7 @@ fn plan_for(target: &Path, pod: u32) -> Result<Plan> {
     let loaded = topology::load(target)?;
     let pods = loaded.topology.pods.max(pod);
     super::check_pods(pods)?;
-    super::expand_in(&loaded, pods, None)
+    super::expand_in(&loaded, pods, None, false)
 }
 
 fn svg(g: &graph::Graph, layout: SvgLayout) -> Result<String> {

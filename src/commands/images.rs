@@ -269,7 +269,7 @@ pub async fn list(format: ListFormat) -> Result<()> {
 fn bundle_images(kind_names: &[String], lab: Option<&Path>) -> Result<Vec<String>> {
     let mut refs: Vec<String> = match lab {
         Some(file) => {
-            let (_, plan) = super::load_plan(file, None)?;
+            let (_, plan) = super::load_plan(file, None, false)?;
             plan.containers().map(|(_, c)| c.image.clone()).collect()
         }
         None => selected(kind_names)?

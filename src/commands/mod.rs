@@ -32,11 +32,11 @@ use crate::topology::{self, Loaded, MAX_PODS};
 
 /// Loads a topology and expands it for `pods` pods in `block` (or, with
 /// none, in the block a new lab would get on an empty engine).
-pub fn load_plan(file: &Path, pods: Option<u32>) -> Result<(Loaded, Plan)> {
+pub fn load_plan(file: &Path, pods: Option<u32>, solution: bool) -> Result<(Loaded, Plan)> {
     let loaded = topology::load(file)?;
     let pods = pods.unwrap_or(loaded.topology.pods);
     check_pods(pods)?;
-    let plan = expand_in(&loaded, pods, None)?;
+    let plan = expand_in(&loaded, pods, None, solution)?;
     Ok((loaded, plan))
 }
 
@@ -49,8 +49,14 @@ pub fn check_pods(pods: u32) -> Result<()> {
     Ok(())
 }
 
-/// Expands in `block`, or in the first block of noglab's range.
-pub fn expand_in(loaded: &Loaded, pods: u32, block: Option<Ipv4Net>) -> Result<Plan> {
+/// Expands in `block`, or in the first block of noglab's range; solved
+/// with `solution`.
+pub fn expand_in(
+    loaded: &Loaded,
+    pods: u32,
+    block: Option<Ipv4Net>,
+    solution: bool,
+) -> Result<Plan> {
     let block = match block {
         Some(b) => b,
         None => {
@@ -63,7 +69,7 @@ pub fn expand_in(loaded: &Loaded, pods: u32, block: Option<Ipv4Net>) -> Result<P
             })?
         }
     };
-    Ok(planning::expand(loaded, pods, block)?)
+    Ok(planning::expand_as(loaded, pods, block, solution)?)
 }
 
 /// Everything of one lab on the engine.

@@ -6,8 +6,8 @@ use anyhow::{Context, Result};
 
 use crate::cli::PlanFormat;
 
-pub fn run(file: &Path, pods: Option<u32>, format: PlanFormat) -> Result<()> {
-    let (_, plan) = super::load_plan(file, pods)?;
+pub fn run(file: &Path, pods: Option<u32>, solution: bool, format: PlanFormat) -> Result<()> {
+    let (_, plan) = super::load_plan(file, pods, solution)?;
     let text = match format {
         PlanFormat::Yaml => serde_yaml::to_string(&plan).context("failed to print the plan")?,
         PlanFormat::Json => {

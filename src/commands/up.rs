@@ -23,7 +23,7 @@ pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
     let pods = args.pods.unwrap_or(loaded.topology.pods);
     super::check_pods(pods)?;
     // Bad input stops here, before anything is created.
-    let draft = super::expand_in(&loaded, pods, None)?;
+    let draft = super::expand_in(&loaded, pods, None, args.solution)?;
     let lab = loaded.topology.name.clone();
 
     let _lock = state::lock(&lab)?;
@@ -42,7 +42,7 @@ pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
     let plan = if block == draft.block {
         draft
     } else {
-        super::expand_in(&loaded, pods, Some(block))?
+        super::expand_in(&loaded, pods, Some(block), args.solution)?
     };
     check_images(&engine, &plan).await?;
 
@@ -71,7 +71,8 @@ pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
     }
     let summary = summarize(&diff.actions);
     let progress = Progress::new(quiet);
-    progress.step(format!("lab {lab}: {summary}"));
+    let solved = if plan.solution { " (solved)" } else { "" };
+    progress.step(format!("lab {lab}{solved}: {summary}"));
     let limits = Limits {
         pods: args.parallel.max(1),
         ..Limits::default()

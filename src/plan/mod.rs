@@ -54,6 +54,9 @@ pub struct Plan {
     /// The first host port of the access points (pod N at base + N).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_base_port: Option<u16>,
+    /// Brought up with `--solution`: every node's solution applied.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub solution: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -160,6 +163,17 @@ pub(crate) struct Problem {
 /// Steps: interfaces (pod-independent), the lab-wide shared networks, every
 /// pod, then the shared nodes, whose templates see every pod.
 pub fn expand(loaded: &Loaded, pods: u32, block: Ipv4Net) -> Result<Plan, Diagnostics> {
+    expand_as(loaded, pods, block, false)
+}
+
+/// As `expand`; with `solution`, every node's `solution` stands over its
+/// config, files and exec lines, and templates see `solution` true.
+pub fn expand_as(
+    loaded: &Loaded,
+    pods: u32,
+    block: Ipv4Net,
+    solution: bool,
+) -> Result<Plan, Diagnostics> {
     let t = &loaded.topology;
     let ifaces = assign_interfaces(t);
     let shared_ifaces = shared::assign_interfaces(t, &ifaces);
@@ -178,11 +192,13 @@ pub fn expand(loaded: &Loaded, pods: u32, block: Ipv4Net) -> Result<Plan, Diagno
         &mut lab_problems,
     );
 
+    // What every template sees of the lab as a whole.
+    let lab_ctx = json!({ "lab": t.name, "pods": pods, "solution": solution });
     let mut problems: BTreeMap<(Path, String), Vec<u32>> = BTreeMap::new();
     let mut pod_plans = BTreeMap::new();
     let mut summaries = Vec::new();
     for pod in 1..=pods {
-        match expand_pod(loaded, &ifaces, &nets, &plumbing, block, pod, pods) {
+        match expand_pod(loaded, &ifaces, &nets, &plumbing, block, &lab_ctx, pod) {
             Ok((p, summary)) => {
                 pod_plans.insert(pod, p);
                 summaries.push(summary);
@@ -205,7 +221,7 @@ pub fn expand(loaded: &Loaded, pods: u32, block: Ipv4Net) -> Result<Plan, Diagno
         &nets,
         &plumbing,
         block,
-        pods,
+        &lab_ctx,
         &summaries,
         &mut lab_problems,
     );
@@ -224,6 +240,7 @@ pub fn expand(loaded: &Loaded, pods: u32, block: Ipv4Net) -> Result<Plan, Diagno
         pod_plans,
         shared,
         access_base_port: t.access.as_ref().map(|a| a.base_port),
+        solution,
     })
 }
 
@@ -383,12 +400,13 @@ fn expand_pod(
     nets: &[shared::SharedNet],
     plumbing: &Plumbing,
     block: Ipv4Net,
+    lab_ctx: &Json,
     pod: u32,
-    pods: u32,
 ) -> Result<(PodPlan, Json), Vec<Problem>> {
     let t = &loaded.topology;
     let mut problems = Vec::new();
-    let base = json!({ "pod": pod, "pods": pods, "lab": t.name });
+    let mut base = lab_ctx.clone();
+    base["pod"] = json!(pod);
 
     // Step 2: lab-wide vars.
     let (lab_vars, failed_vars) = lab_vars(t, &base, &mut problems);
@@ -750,19 +768,39 @@ pub(crate) fn node_spec(
             }),
         }
     };
-    if let (Some(rel), Some(dest)) = (&node.config, kind.config_path) {
-        render_file(sub(&base, &["config"]), rel, dest, problems);
+    // In solution mode the node's `solution` stands over its own fields.
+    let solved = ctx["solution"].as_bool().unwrap_or(false);
+    let solution = node.solution.as_ref().filter(|_| solved);
+    if let (Some((at, rel)), Some(dest)) = (node.config_in(solved), kind.config_path) {
+        render_file(sub(&base, at), rel, dest, problems);
     }
     for (dest, rel) in &node.files {
         render_file(sub(&base, &["files", dest]), rel, dest, problems);
     }
+    for (dest, rel) in solution.iter().flat_map(|s| &s.files) {
+        render_file(
+            sub(&base, &["solution", "files", dest]),
+            rel,
+            dest,
+            problems,
+        );
+    }
+    let lines = node
+        .exec
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (&["exec"][..], i, l));
+    let solution_lines = solution
+        .iter()
+        .flat_map(|s| s.exec.iter().enumerate())
+        .map(|(i, l)| (&["solution", "exec"][..], i, l));
     let mut exec = Vec::new();
-    for (i, line) in node.exec.iter().enumerate() {
+    for (at, i, line) in lines.chain(solution_lines) {
         match render::render(line, &ctx) {
             Ok(l) => exec.push(l),
             Err(e) if uses_failed_var(&e.message, &failed) => {}
             Err(e) => {
-                let mut path = sub(&base, &["exec"]);
+                let mut path = sub(&base, at);
                 path.push(crate::topology::Seg::Index(i));
                 problems.push(Problem {
                     path,
@@ -1112,5 +1150,47 @@ mod tests {
         assert!(uses_failed_var("variable `vars.asn.x` not found", &failed));
         assert!(!uses_failed_var("variable `vars.asn2` not found", &failed));
         assert!(!uses_failed_var("variable `vars.id` not found", &failed));
+    }
+
+    #[test]
+    fn a_solution_stands_over_config_files_and_exec_only_when_asked() {
+        let source = "name: lab\nnodes:\n  r1:\n    kind: frr\n    config: r1.conf\n    files: {/etc/a: a.txt, /etc/b: b.txt}\n    exec: [echo initial]\n    solution:\n      config: r1.solved.conf\n      files: {/etc/b: b.solved.txt}\n      exec: [\"echo solved {{ pod }}\"]\n  h1: {kind: host}\nlinks:\n  - endpoints: [r1, h1]\n";
+        let loaded =
+            crate::topology::load_str(std::path::Path::new("t.yml"), source.into(), |rel| {
+                Ok(match rel {
+                    "r1.conf" => "initial {{ solution }}".into(),
+                    "r1.solved.conf" => "solved {{ solution }} pod {{ pod }}".into(),
+                    other => format!("{other} for pod {{{{ pod }}}}"),
+                })
+            })
+            .expect("valid topology");
+        let block = "198.18.0.0/18".parse().expect("block");
+        let file =
+            |plan: &Plan, dest: &str| plan.pod_plans[&2].containers[1].files[dest].content.clone();
+        let initial = expand(&loaded, 2, block).expect("plans");
+        assert!(!initial.solution);
+        assert_eq!(initial.pod_plans[&2].containers[1].node, "r1");
+        assert_eq!(file(&initial, "/etc/frr/frr.conf"), "initial false\n");
+        assert_eq!(file(&initial, "/etc/b"), "b.txt for pod 2\n");
+        assert_eq!(
+            file(&initial, "/etc/noglab/exec.sh").lines().last(),
+            Some("echo initial")
+        );
+
+        let solved = expand_as(&loaded, 2, block, true).expect("plans");
+        assert!(solved.solution);
+        assert_eq!(file(&solved, "/etc/frr/frr.conf"), "solved true pod 2\n");
+        assert_eq!(file(&solved, "/etc/a"), "a.txt for pod 2\n");
+        assert_eq!(file(&solved, "/etc/b"), "b.solved.txt for pod 2\n");
+        let exec = file(&solved, "/etc/noglab/exec.sh");
+        assert_eq!(
+            exec.lines().skip(1).collect::<Vec<_>>(),
+            ["echo initial", "echo solved 2"]
+        );
+        // A node without a solution is the same in both.
+        assert_eq!(
+            initial.pod_plans[&2].containers[0],
+            solved.pod_plans[&2].containers[0]
+        );
     }
 }

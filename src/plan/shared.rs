@@ -382,7 +382,7 @@ pub(crate) fn plan(
     nets: &[SharedNet],
     plumbing: &Plumbing,
     block: Ipv4Net,
-    pods: u32,
+    lab_ctx: &Json,
     summaries: &[Json],
     problems: &mut Vec<Problem>,
 ) -> Option<PodPlan> {
@@ -405,16 +405,13 @@ pub(crate) fn plan(
             .iter()
             .filter_map(|n| n.lab_attach.get(name).cloned())
             .collect();
-        let ctx = json!({
-            "lab": t.name,
-            "pods": pods,
-            "node": name,
-            "vars": {},
-            "interfaces": shared_ctx["nodes"][name.as_str()]["interfaces"],
-            "nodes": shared_ctx["nodes"],
-            "shared": shared_ctx,
-            "all_pods": summaries,
-        });
+        let mut ctx = lab_ctx.clone();
+        ctx["node"] = json!(name);
+        ctx["vars"] = json!({});
+        ctx["interfaces"] = shared_ctx["nodes"][name.as_str()]["interfaces"].clone();
+        ctx["nodes"] = shared_ctx["nodes"].clone();
+        ctx["shared"] = shared_ctx.clone();
+        ctx["all_pods"] = json!(summaries);
         let input = NodeInput {
             lab: &t.name,
             pod: SHARED_POD,

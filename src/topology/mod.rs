@@ -324,6 +324,37 @@ pub struct Node {
     /// An image to use instead of the kind's own.
     #[serde(default)]
     pub image: Option<String>,
+    /// What `noglab up --solution` uses instead: the exercise solved.
+    #[serde(default)]
+    pub solution: Option<Solution>,
+}
+
+/// A node's solved state, for `noglab up --solution` (a lab author's proof
+/// that the lab is solvable, an instructor's rescue for a stuck group).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Solution {
+    /// Template for the kind's main config file, replacing `config`.
+    #[serde(default)]
+    pub config: Option<String>,
+    /// Files placed over the node's `files` (same destination: replaced).
+    #[serde(default)]
+    #[schemars(extend("propertyNames" = { "pattern": crate::schema::FILE_PATTERN }))]
+    pub files: BTreeMap<String, String>,
+    /// Commands run after the node's `exec` lines.
+    #[serde(default)]
+    #[schemars(inner(pattern(crate::schema::COMMAND_PATTERN)))]
+    pub exec: Vec<String>,
+}
+
+impl Node {
+    /// The main config template in the given mode, with where it is written.
+    pub fn config_in(&self, solution: bool) -> Option<(&'static [&'static str], &str)> {
+        match self.solution.as_ref().and_then(|s| s.config.as_deref()) {
+            Some(c) if solution => Some((&["solution", "config"], c)),
+            _ => self.config.as_deref().map(|c| (&["config"][..], c)),
+        }
+    }
 }
 
 /// A wire between nodes of a pod: two endpoints, or a LAN of more.
@@ -688,6 +719,22 @@ fn template_refs(t: &Topology) -> Vec<(spans::Path, &str)> {
             let mut p = base.clone();
             p.extend([Seg::Key("files".into()), Seg::Key(dest.clone())]);
             refs.push((p, src.as_str()));
+        }
+        if let Some(sol) = &node.solution {
+            if let Some(config) = &sol.config {
+                let mut p = base.clone();
+                p.extend([Seg::Key("solution".into()), Seg::Key("config".into())]);
+                refs.push((p, config.as_str()));
+            }
+            for (dest, src) in &sol.files {
+                let mut p = base.clone();
+                p.extend([
+                    Seg::Key("solution".into()),
+                    Seg::Key("files".into()),
+                    Seg::Key(dest.clone()),
+                ]);
+                refs.push((p, src.as_str()));
+            }
         }
     }
     refs

@@ -310,6 +310,9 @@ fn check_node(base: Path, name: &str, node: &super::Node, out: &mut Vec<Found>) 
                 out.push(value(p, "empty exec line; remove it or write the command"));
             }
         }
+        if let Some(sol) = &node.solution {
+            check_solution(&base, node, sol, out);
+        }
         if let Some(image) = &node.image {
             if !image_ok(image) {
                 out.push(value(
@@ -319,6 +322,48 @@ fn check_node(base: Path, name: &str, node: &super::Node, out: &mut Vec<Found>) 
                     ),
                 ));
             }
+        }
+    }
+}
+
+/// Checks of a node's `solution`, the same as of the node's own fields.
+fn check_solution(base: &Path, node: &super::Node, sol: &super::Solution, out: &mut Vec<Found>) {
+    let at = |segs: &[&str]| {
+        let mut p = base.clone();
+        p.push(super::Seg::Key("solution".into()));
+        p.extend(segs.iter().map(|s| super::Seg::Key(s.to_string())));
+        p
+    };
+    let kind = kinds::lookup(&node.kind);
+    if let (Some(_), Some(kind)) = (&sol.config, kind) {
+        match kind.config_path {
+            None => out.push(value(
+                at(&["config"]),
+                format!(
+                    "kind `{}` has no main config file; place files with `files:` instead",
+                    kind.name
+                ),
+            )),
+            Some(dest) if sol.files.contains_key(dest) => out.push(key(
+                at(&["files", dest]),
+                format!(
+                    "`{dest}` is where `config:` goes for kind `{}`; drop one of the two",
+                    kind.name
+                ),
+            )),
+            Some(_) => {}
+        }
+    }
+    for dest in sol.files.keys() {
+        if let Err(m) = container_path(dest) {
+            out.push(key(at(&["files", dest]), m));
+        }
+    }
+    for (i, line) in sol.exec.iter().enumerate() {
+        if line.trim().is_empty() {
+            let mut p = at(&["exec"]);
+            p.push(super::Seg::Index(i));
+            out.push(value(p, "empty exec line; remove it or write the command"));
         }
     }
 }
