@@ -51,6 +51,7 @@ fn passwords(lab: &Lab) -> Vec<(u32, String)> {
         .collect()
 }
 
+/// The BIRD route server's sessions: every pod's border router Established.
 fn rs_established(lab: &Lab, pods: usize) -> Result<(), String> {
     let out = noglab(&[
         "exec",
@@ -59,22 +60,37 @@ fn rs_established(lab: &Lab, pods: usize) -> Result<(), String> {
         "shared",
         "rs",
         "--",
-        "vtysh",
-        "-c",
-        "show bgp summary json",
+        "birdc",
+        "show protocols",
     ])
     .run();
-    let json: serde_json::Value =
-        serde_json::from_str(&out.stdout).map_err(|e| format!("{e}: {}", out.stdout))?;
-    let peers = json["ipv4Unicast"]["peers"].as_object().ok_or("no peers")?;
-    let up = peers
-        .values()
-        .filter(|p| p["state"] == "Established")
-        .count();
-    if up == pods {
+    let up: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains(" BGP ") && l.trim_end().ends_with("Established"))
+        .collect();
+    if up.len() == pods {
         Ok(())
     } else {
-        Err(format!("{up} of {pods} sessions established: {peers:?}"))
+        Err(format!(
+            "{} of {pods} sessions established:\n{}",
+            up.len(),
+            out.stdout
+        ))
+    }
+}
+
+/// Whether `prefix` is a BGP route in pod `pod`'s r1.
+fn learned(lab: &Lab, pod: u32, prefix: &str) -> Result<(), String> {
+    let r = lab.exec(
+        pod,
+        "r1",
+        &["vtysh", "-c", &format!("show ip route {prefix} json")],
+    );
+    if r.stdout.contains("\"protocol\":\"bgp\"") {
+        Ok(())
+    } else {
+        Err(r.stdout)
     }
 }
 
@@ -93,18 +109,41 @@ fn issue4_route_server_ixp_and_ssh_access() {
     // routes of pod 1 reach pod 3 through it.
     wait_for(Duration::from_secs(90), || rs_established(&lab, 3)).expect("route server sessions");
     wait_for(Duration::from_secs(60), || {
-        let r = lab.exec(
-            3,
-            "r1",
-            &["vtysh", "-c", "show ip route 100.68.1.0/29 json"],
-        );
-        if r.stdout.contains("\"protocol\":\"bgp\"") {
-            Ok(())
-        } else {
-            Err(r.stdout)
-        }
+        learned(&lab, 3, "100.68.1.0/29")
     })
     .expect("pod 1's prefix learned in pod 3 through the route server");
+
+    // The route server takes from a member only the member's own space:
+    // pod 2 announcing a piece of pod 3's reaches nobody, its own does.
+    lab.exec(
+        2,
+        "r1",
+        &[
+            "vtysh",
+            "-c",
+            "conf t",
+            "-c",
+            "ip route 100.68.2.128/25 blackhole",
+            "-c",
+            "ip route 100.68.3.128/25 blackhole",
+            "-c",
+            "router bgp 65002",
+            "-c",
+            "network 100.68.2.128/25",
+            "-c",
+            "network 100.68.3.128/25",
+        ],
+    );
+    wait_for(Duration::from_secs(60), || {
+        learned(&lab, 1, "100.68.2.128/25")
+    })
+    .expect("pod 2's own more specific passes the route server");
+    for pod in [1, 3] {
+        assert!(
+            learned(&lab, pod, "100.68.3.128/25").is_err(),
+            "pod 2's announcement of pod 3's space reached pod {pod}"
+        );
+    }
     wait_for(Duration::from_secs(30), || {
         if pings(&lab, 3, "h1", "100.68.1.2") {
             Ok(())
