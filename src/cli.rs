@@ -156,6 +156,10 @@ pub enum Command {
         /// Refresh every few seconds, for a projector.
         #[arg(long)]
         watch: bool,
+        /// One try per check, without waiting for convergence: the room's
+        /// state right now (what `--watch` shows on each refresh).
+        #[arg(long)]
+        no_wait: bool,
     },
     /// Each container's capabilities, namespaces, limits, mounts and published ports.
     Audit {

@@ -67,7 +67,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             step,
             format,
             watch,
-        } => commands::check::run(lab, pod.as_deref(), step, format, watch).await,
+            no_wait,
+        } => commands::check::run(lab, pod.as_deref(), step, format, watch || no_wait, watch).await,
         Command::Audit { lab, format } => commands::audit::run(lab, format).await,
         Command::Handout {
             lab,

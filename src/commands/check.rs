@@ -70,6 +70,7 @@ pub async fn run(
     pods: Option<&str>,
     step: Option<u32>,
     format: ListFormat,
+    once: bool,
     watch: bool,
 ) -> Result<()> {
     let engine = DockerEngine::connect().await?;
@@ -114,7 +115,7 @@ pub async fn run(
     loop {
         let started = Instant::now();
         // On the projector a board refreshes quickly: one try per check.
-        let outcomes = run_all(&engine, &work, !watch).await;
+        let outcomes = run_all(&engine, &work, !once).await;
         let elapsed = started.elapsed().as_secs_f64();
         // Redraw in place on a terminal; a pipe gets one board after another.
         if watch && std::io::stdout().is_terminal() {

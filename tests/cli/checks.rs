@@ -83,6 +83,11 @@ fn issue5_checks_pass_fail_in_one_pod_and_pass_after_reset() {
         "{detail}"
     );
 
+    // The room right now, without waiting for convergence: the same cell.
+    let (code, json) = board(&lab, &["--step", "1", "--no-wait"]);
+    assert_eq!(code, 1);
+    assert_eq!(failing(&json), vec![(2, "bgp-v4".to_string())], "{json:#}");
+
     // The table shows the same, pods as rows.
     let table = noglab(&["check", &lab.name, "--pod", "2", "--step", "1"]).code(1);
     assert!(
