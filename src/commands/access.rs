@@ -70,6 +70,8 @@ pub async fn rotate(lab: Option<String>, pods: &str) -> Result<()> {
 struct Entry {
     pod: u32,
     port: u16,
+    /// The browser terminal's host port, when the lab has one.
+    web: Option<u16>,
     password: String,
     /// (node, kind, what `ssh node` opens)
     nodes: Vec<(String, String, String)>,
@@ -115,6 +117,9 @@ pub async fn handout(
         entries.push(Entry {
             pod,
             port: base.saturating_add(pod as u16),
+            web: plan
+                .access_web_base_port
+                .map(|w| w.saturating_add(pod as u16)),
             password: c.password.clone(),
             nodes,
         });
@@ -132,9 +137,13 @@ pub async fn handout(
 fn markdown(lab: &str, host: &str, entries: &[Entry]) -> String {
     let mut s = format!("# {lab}: pod access\n");
     for e in entries {
+        let browser = e
+            .web
+            .map(|w| format!("| or in a browser | <{}> |\n", web_url(host, w)))
+            .unwrap_or_default();
         let _ = write!(
             s,
-            "\n## Pod {}\n\n| | |\n|---|---|\n| connect | `ssh -p {} {USER}@{host}` |\n| password | `{}` |\n| nodes | {} |\n",
+            "\n## Pod {}\n\n| | |\n|---|---|\n| connect | `ssh -p {} {USER}@{host}` |\n{browser}| password | `{}` |\n| nodes | {} |\n",
             e.pod,
             e.port,
             e.password,
@@ -145,20 +154,32 @@ fn markdown(lab: &str, host: &str, entries: &[Entry]) -> String {
 }
 
 fn csv(host: &str, entries: &[Entry]) -> String {
-    let mut s = String::from("pod,host,port,user,password,nodes\n");
+    let mut s = String::from("pod,host,port,user,password,nodes,web\n");
     for e in entries {
         let nodes: Vec<&str> = e.nodes.iter().map(|(n, _, _)| n.as_str()).collect();
+        let web = e.web.map(|w| web_url(host, w)).unwrap_or_default();
         let _ = writeln!(
             s,
-            "{},{},{},{USER},{},{}",
+            "{},{},{},{USER},{},{},{}",
             e.pod,
             csv_field(host),
             e.port,
             e.password,
-            nodes.join(" ")
+            nodes.join(" "),
+            csv_field(&web)
         );
     }
     s
+}
+
+/// A pod's browser terminal.
+fn web_url(host: &str, port: u16) -> String {
+    let host = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    format!("https://{host}:{port}/")
 }
 
 fn csv_field(v: &str) -> String {
@@ -199,12 +220,26 @@ fn html(lab: &str, host: &str, entries: &[Entry]) -> String {
   @media print {{ body {{ margin: 8mm; }} .card {{ border-color: #999; }} }}
 </style></head><body>
 <h1>{lab} &mdash; your pod</h1>
-<p class="hint">Connect with any SSH client and the password on your card; from there, <code>ssh</code> to each node of your pod by its name.</p>
+<p class="hint">Connect with any SSH client{browser} and the password on your card; from there, <code>ssh</code> to each node of your pod by its name.</p>
 <div class="cards">
 "#,
-        lab = esc(lab)
+        lab = esc(lab),
+        browser = if entries.iter().any(|e| e.web.is_some()) {
+            " (or, without one, a web browser)"
+        } else {
+            ""
+        }
     );
     for e in entries {
+        let browser = e
+            .web
+            .map(|w| {
+                format!(
+                    "<tr><td class=\"k\">or browser</td><td><code>{}</code></td></tr>\n",
+                    esc(&web_url(host, w))
+                )
+            })
+            .unwrap_or_default();
         let nodes: Vec<String> = e
             .nodes
             .iter()
@@ -222,7 +257,7 @@ fn html(lab: &str, host: &str, entries: &[Entry]) -> String {
             r#"<div class="card"><div class="lab">{lab}</div><div class="pod">Pod {pod}</div>
 <table>
 <tr><td class="k">connect</td><td><code>ssh -p {port} {user}@{host}</code></td></tr>
-<tr class="pw"><td class="k">password</td><td><code>{pw}</code></td></tr>
+{browser}<tr class="pw"><td class="k">password</td><td><code>{pw}</code></td></tr>
 <tr class="nodes"><td class="k">then</td><td>{nodes}</td></tr>
 </table></div>
 "#,
@@ -248,6 +283,7 @@ mod tests {
             .map(|pod| Entry {
                 pod,
                 port: 2200 + pod as u16,
+                web: (pod % 2 == 0).then_some(4200 + pod as u16),
                 password: credentials::new_password(),
                 nodes: vec![
                     ("r1".into(), "frr".into(), "vtysh".into()),
@@ -263,6 +299,8 @@ mod tests {
         let page = html("bgp", "lab.example.net", &e);
         assert_eq!(page.matches(r#"<div class="card">"#).count(), 30);
         assert!(page.contains("ssh -p 2230 lab@lab.example.net"));
+        assert!(page.contains("https://lab.example.net:4230/"));
+        assert!(!page.contains("https://lab.example.net:4229/"));
         for entry in &e {
             assert!(page.contains(&entry.password));
         }
@@ -270,6 +308,8 @@ mod tests {
         assert_eq!(md.matches("\n## Pod ").count(), 30);
         let csv = csv("h", &e);
         assert_eq!(csv.lines().count(), 31);
+        assert!(csv.contains(",https://h:4202/\n") && csv.contains(",r1 h1,\n"));
+        assert_eq!(web_url("2001:db8::1", 4201), "https://[2001:db8::1]:4201/");
     }
 
     #[test]

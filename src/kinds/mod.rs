@@ -176,7 +176,8 @@ pub static ACCESS: Kind = Kind {
     capabilities: &["NET_ADMIN", "NET_RAW"],
     sysctls: BASE_SYSCTLS,
     shell: &["bash"],
-    readiness: "test -s /run/sshd.pid",
+    readiness:
+        "test -s /run/sshd.pid && { [ ! -r /etc/noglab/web ] || test -s /run/noglab/web.pid; }",
     reload: None,
     memory_mib: 32,
 };

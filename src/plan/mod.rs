@@ -54,6 +54,9 @@ pub struct Plan {
     /// The first host port of the access points (pod N at base + N).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_base_port: Option<u16>,
+    /// The first host port of the browser terminals (pod N at base + N).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_web_base_port: Option<u16>,
     /// Brought up with `--solution`: every node's solution applied.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub solution: bool,
@@ -148,6 +151,8 @@ pub fn pod_label(pod: u32) -> String {
 /// Lab-wide resources are pod 0 inside noglab, `shared` on the engine.
 pub const SHARED_POD: u32 = 0;
 pub const SHARED_LABEL: &str = "shared";
+/// Where an access point's browser terminal listens inside it.
+pub const WEB_PORT: u16 = 4200;
 /// The node name of each pod's access point.
 pub const ACCESS_NODE: &str = "access";
 
@@ -240,6 +245,7 @@ pub fn expand_as(
         pod_plans,
         shared,
         access_base_port: t.access.as_ref().map(|a| a.base_port),
+        access_web_base_port: t.access.as_ref().and_then(|a| a.web_base_port),
         solution,
     })
 }
@@ -649,7 +655,7 @@ fn expand_pod(
         containers.push(access_spec(
             &t.name,
             pod,
-            access.base_port,
+            access,
             &networks[0],
             mgmt_net,
             t.nodes.len(),
@@ -910,7 +916,7 @@ fn seal(mut spec: ContainerSpec, lab: &str, pod: u32, kind: &kinds::Kind) -> Con
 fn access_spec(
     lab: &str,
     pod: u32,
-    base_port: u16,
+    access: &crate::topology::Access,
     mgmt: &NetworkSpec,
     mgmt_net: Ipv4Net,
     nodes: usize,
@@ -955,6 +961,19 @@ fn access_spec(
             content: format!("#!/bin/sh\n{}\n", kind.readiness),
         },
     );
+    let port = |base: u16| base.saturating_add(u16::try_from(pod).unwrap_or(u16::MAX));
+    let mut ports = vec![(22, port(access.base_port))];
+    if let Some(web) = access.web_base_port {
+        // The browser terminal logs in through the pod's own sshd.
+        files.insert(
+            "/etc/noglab/web".into(),
+            FileSpec {
+                mode: 0o644,
+                content: format!("port={WEB_PORT}\nhost=pod{pod}\n"),
+            },
+        );
+        ports.push((WEB_PORT, port(web)));
+    }
     let spec = ContainerSpec {
         name: container_name(lab, pod, ACCESS_NODE),
         node: ACCESS_NODE.to_string(),
@@ -969,10 +988,7 @@ fn access_spec(
         mgmt: mgmt_at,
         links: vec![outside],
         files,
-        ports: vec![(
-            22,
-            base_port.saturating_add(u16::try_from(pod).unwrap_or(u16::MAX)),
-        )],
+        ports,
     };
     seal(spec, lab, pod, kind)
 }

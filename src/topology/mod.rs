@@ -270,6 +270,11 @@ pub struct Access {
     #[serde(default = "default_base_port")]
     #[schemars(range(min = 1, max = crate::schema::MAX_BASE_PORT))]
     pub base_port: u16,
+    /// A terminal in the browser for participants without an SSH client:
+    /// pod N's at `https://HOST:(web_base_port + N)/`, same credentials.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = crate::schema::MAX_BASE_PORT))]
+    pub web_base_port: Option<u16>,
 }
 
 /// The top level as written. Each field is deserialized on its own (see

@@ -234,6 +234,25 @@ pub(super) fn check(t: &Topology, shape: &Shape) -> Vec<Found> {
                 ),
             ));
         }
+        if let Some(web) = access.web_base_port {
+            let (ssh, web32) = (u32::from(access.base_port), u32::from(web));
+            if web == 0 || web32 + MAX_PODS > 65535 {
+                out.push(value(
+                    path!["access", "web_base_port"],
+                    format!(
+                        "web_base_port must be between 1 and {}, so that every pod gets a port",
+                        65535 - MAX_PODS
+                    ),
+                ));
+            } else if ssh.abs_diff(web32) < MAX_PODS {
+                out.push(value(
+                    path!["access", "web_base_port"],
+                    format!(
+                        "web_base_port {web} is within {MAX_PODS} of base_port {ssh}: the SSH and web ports of the pods would overlap"
+                    ),
+                ));
+            }
+        }
     }
 
     for (node, n) in count {
