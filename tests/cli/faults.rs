@@ -99,14 +99,13 @@ fn issue9_audit_shows_no_dangerous_exposure() {
     if skip() {
         return;
     }
+    let base = 40000 + (std::process::id() % 2000) as u16 * 4;
     let lab = Lab::edited("ixp", "aud", |t| {
-        t.replace(
-            "base_port: 2200",
-            &format!(
-                "base_port: {}",
-                40000 + (std::process::id() % 2000) as u16 * 4
-            ),
-        )
+        t.replace("base_port: 2200 ", &format!("base_port: {base} "))
+            .replace(
+                "web_base_port: 4200 ",
+                &format!("web_base_port: {} ", base - 20000),
+            )
     });
     noglab(&["up", &lab.file(), "--pods", "1"]).ok();
     let out = noglab(&["audit", &lab.name, "--format", "json"]).ok();
@@ -139,7 +138,16 @@ fn issue9_audit_shows_no_dangerous_exposure() {
         .iter()
         .filter(|r| !r["published"].as_array().expect("list").is_empty())
         .collect();
-    assert_eq!(published.len(), 1, "only the access point publishes a port");
+    assert_eq!(published.len(), 1, "only the access point publishes ports");
+    let ports = published[0]["published"].to_string();
+    for port in [base + 1, base - 20000 + 1] {
+        assert!(ports.contains(&port.to_string()), "{port} not in {ports}");
+    }
+    assert_eq!(
+        published[0]["published"].as_array().map(Vec::len),
+        Some(2),
+        "{ports}"
+    );
 }
 
 /// A fork bomb in pod 2 leaves pod 3 responsive. Run alone (`--ignored`):
