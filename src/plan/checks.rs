@@ -183,6 +183,8 @@ pub(crate) fn render_check(
             )
         } else {
             let family = if v6 { "ipv6" } else { "ip" };
+            // The prefix's first route, not just its key: zebra answers
+            // `{"::/0": []}` for a default route it does not have.
             (
                 vec![
                     "vtysh".into(),
@@ -191,7 +193,7 @@ pub(crate) fn render_check(
                 ],
                 ExpectSpec {
                     json: Some(JsonExpect {
-                        pointer: format!("/{}", prefix.replace('~', "~0").replace('/', "~1")),
+                        pointer: format!("/{}/0", prefix.replace('~', "~0").replace('/', "~1")),
                         equals: None,
                         not_equals: None,
                         exists: Some(route.present),
@@ -408,6 +410,37 @@ mod tests {
         assert!(evaluate(&e("SERVFAIL", None), 0, out)
             .expect_err("status")
             .contains("NOERROR"));
+    }
+
+    fn frr_route_check(prefix: &str, present: bool) -> CheckSpec {
+        let check: Check = serde_yaml::from_str(&format!(
+            "{{id: r, node: r1, route: {{prefix: '{prefix}', present: {present}}}}}"
+        ))
+        .expect("a route check");
+        let mut problems = Vec::new();
+        let spec = render_check(&check, 0, "frr", &serde_json::json!({}), "c", &mut problems)
+            .expect("renders");
+        assert!(problems.is_empty(), "{problems:?}");
+        spec
+    }
+
+    #[test]
+    fn frr_default_route_absent_is_not_present() {
+        // What zebra prints for a default route it has and one it has not.
+        let absent = r#"{"::/0": []}"#;
+        let present = r#"{"::/0": [{"prefix": "::/0", "protocol": "bgp", "selected": true}]}"#;
+        let want = frr_route_check("::/0", true);
+        assert_eq!(want.command[2], "show ipv6 route ::/0 json");
+        assert!(evaluate(&want.expect, 0, present).is_ok());
+        assert!(evaluate(&want.expect, 0, absent).is_err());
+        assert!(evaluate(&want.expect, 0, "{}").is_err());
+        let keep_out = frr_route_check("::/0", false);
+        assert!(evaluate(&keep_out.expect, 0, absent).is_ok());
+        assert!(evaluate(&keep_out.expect, 0, "{}").is_ok());
+        assert!(evaluate(&keep_out.expect, 0, present).is_err());
+        let v4 = frr_route_check("100.64.1.0/24", true);
+        assert_eq!(v4.command[2], "show ip route 100.64.1.0/24 json");
+        assert!(evaluate(&v4.expect, 0, r#"{"100.64.1.0/24": [{"selected": true}]}"#).is_ok());
     }
 
     #[test]
