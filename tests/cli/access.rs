@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::docker::{docker, host_ipv4, pings, skip, wait_for, Lab};
+use crate::docker::{access_ports, docker, host_ipv4, pings, skip, wait_for, Lab};
 use crate::support::noglab;
 
 /// Runs `ssh -p PORT lab@127.0.0.1 CMD` with a password, as a participant's
@@ -156,8 +156,8 @@ fn issue4_route_server_ixp_and_ssh_access() {
     if skip() {
         return;
     }
-    let base: u16 = 30000 + (std::process::id() % 3000) as u16 * 4;
-    let web = base + 20000;
+    let default = 30000 + (std::process::id() % 3000) as u16 * 4;
+    let (base, web) = access_ports(1, (default, default + 20000));
     let lab = Lab::edited("ixp", "acc", |t| {
         t.replace("base_port: 2200 ", &format!("base_port: {base} "))
             .replace("web_base_port: 4200 ", &format!("web_base_port: {web} "))

@@ -23,6 +23,41 @@ pub(crate) fn skip() -> bool {
 
 static IMAGES: Once = Once::new();
 
+/// How test labs' names start: `NOGLAB_TEST_LAB_PREFIX` (a few lowercase
+/// letters, for people sharing one engine who each own a prefix), else `t`.
+pub(crate) fn lab_prefix() -> String {
+    match std::env::var("NOGLAB_TEST_LAB_PREFIX") {
+        Ok(p)
+            if !p.is_empty()
+                && p.len() <= 8
+                && p.starts_with(|c: char| c.is_ascii_lowercase())
+                && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) =>
+        {
+            p
+        }
+        Ok(p) if !p.is_empty() => panic!("NOGLAB_TEST_LAB_PREFIX={p}: use 1 to 8 lowercase letters or digits, starting with a letter"),
+        _ => "t".into(),
+    }
+}
+
+/// The `base_port` and `web_base_port` of a test lab's access points:
+/// from `NOGLAB_TEST_BASE_PORT`, for people sharing one machine who each
+/// own a range, 10 ports per `slot` (each test that publishes ports has
+/// its own): SSH from +0, the web terminal from +5, so up to 4 pods; else
+/// `default` (pid-derived, so parallel runs rarely meet).
+pub(crate) fn access_ports(slot: u16, default: (u16, u16)) -> (u16, u16) {
+    match std::env::var("NOGLAB_TEST_BASE_PORT") {
+        Ok(p) if !p.is_empty() => {
+            let base: u16 = p
+                .parse()
+                .unwrap_or_else(|_| panic!("NOGLAB_TEST_BASE_PORT={p} is not a port"));
+            let ssh = base + 10 * slot;
+            (ssh, ssh + 5)
+        }
+        _ => default,
+    }
+}
+
 /// Builds the node images once per test run (a no-op when present).
 pub(crate) fn images() {
     IMAGES.call_once(|| {
@@ -48,14 +83,14 @@ impl Lab {
     }
 
     /// Copies the lab folder `src` (its files, not its subfolders) and
-    /// renames the lab to `t<tag>-<pid>`.
+    /// renames the lab to `<prefix><tag>-<pid>` (see [`lab_prefix`]).
     pub fn copy_of(src: &std::path::Path, tag: &str) -> Lab {
         Lab::copy_edited(src, tag, |t| t)
     }
 
     fn copy_edited(src: &std::path::Path, tag: &str, edit: impl Fn(String) -> String) -> Lab {
         images();
-        let name = format!("t{tag}-{}", std::process::id() % 100_000);
+        let name = format!("{}{tag}-{}", lab_prefix(), std::process::id() % 100_000);
         let dir = root().join("target/test-labs").join(&name);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("mkdir");
