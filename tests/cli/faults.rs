@@ -46,6 +46,235 @@ fn issue9_removed_and_killed_nodes_show_in_status_and_reset_heals_only_them() {
     .expect("pod 2 works again");
 }
 
+/// Where Ctrl-C lands in an `up` of 3 pods.
+#[derive(Debug, Clone, Copy)]
+enum Moment {
+    /// While `up` waits for the lab's lock, held by another command.
+    WaitingForLock,
+    /// This long after `up` began listening for Ctrl-C: still looking at
+    /// the engine, choosing addresses, starting the guard.
+    Early(Duration),
+    /// When `up` says it is doing the n-th step that starts with this.
+    AtStep(&'static str, usize),
+}
+
+/// An interrupted `up`: its exit code, what it printed on stderr.
+struct Interrupted {
+    code: Option<i32>,
+    stderr: String,
+}
+
+/// Runs `noglab up` on the lab, sends it SIGINT at `moment`, and waits
+/// (at most a minute: the grace for calls in flight is 30 s) for it to end.
+fn up_interrupted(lab: &Lab, pods: u32, moment: Moment) -> Interrupted {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_noglab"))
+        .args(["up", &lab.file(), "--pods", &pods.to_string()])
+        .env("NOGLAB_STATE_DIR", crate::support::state_dir())
+        .env("NOGLAB_PLAIN", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id().to_string();
+    let (tx, lines) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            all.push_str(&line);
+            all.push('\n');
+            let _ = tx.send(line);
+        }
+        all
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let seen = |what: &dyn Fn(&str) -> bool, times: usize| {
+        let mut n = 0;
+        while n < times {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(l) if what(&l) => n += 1,
+                Ok(_) => {}
+                Err(e) => panic!("up never got to {moment:?} ({e})"),
+            }
+        }
+    };
+    // Only once `up` catches SIGINT (bit 2 of the caught-signals mask) is
+    // a signal a test of noglab rather than of the kernel's default.
+    wait_for(Duration::from_secs(30), || {
+        let status =
+            std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| e.to_string())?;
+        let caught = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .unwrap_or(0);
+        if caught & 0b10 != 0 {
+            Ok(())
+        } else {
+            Err(format!("up does not catch SIGINT yet: {status}"))
+        }
+    })
+    .expect("up listens for Ctrl-C");
+    match moment {
+        Moment::WaitingForLock => seen(&|l| l.contains("waiting for another noglab command"), 1),
+        Moment::Early(d) => std::thread::sleep(d),
+        Moment::AtStep(step, n) => seen(&|l| l.starts_with(step), n),
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "up ended before {moment:?}");
+    let signalled = Instant::now();
+    let code = loop {
+        match child.try_wait().expect("wait") {
+            Some(s) => break s.code(),
+            None if signalled.elapsed() > Duration::from_secs(60) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("up still ran a minute after Ctrl-C at {moment:?}");
+            }
+            None => std::thread::sleep(Duration::from_millis(100)),
+        }
+    };
+    let stderr = reader.join().expect("reader");
+    eprintln!(
+        "Ctrl-C at {moment:?}: exit {code:?} after {:.1}s: {}",
+        signalled.elapsed().as_secs_f64(),
+        stderr.lines().last().unwrap_or_default()
+    );
+    Interrupted { code, stderr }
+}
+
+/// Names of the lab's containers and networks, sorted.
+fn resources(lab: &Lab) -> (Vec<String>, Vec<String>) {
+    let filter = format!("label=noglab.lab={}", lab.name);
+    let list = |args: &[&str]| {
+        let mut v: Vec<String> = docker(args).split_whitespace().map(String::from).collect();
+        v.sort();
+        v
+    };
+    (
+        list(&["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"]),
+        list(&[
+            "network",
+            "ls",
+            "--filter",
+            &filter,
+            "--format",
+            "{{.Name}}",
+        ]),
+    )
+}
+
+#[test]
+fn issue9_up_interrupted_by_ctrl_c_stops_cleanly_and_up_again_converges() {
+    if skip() {
+        return;
+    }
+    let lab = Lab::new("two-routers", "sig");
+    let moments = [
+        Moment::WaitingForLock,
+        Moment::Early(Duration::from_millis(200)),
+        Moment::AtStep("create network ", 1),
+        Moment::AtStep("create container ", 4),
+        Moment::AtStep("create container ", 9),
+    ];
+    for (i, moment) in moments.into_iter().enumerate() {
+        // Another command holds the lab's lock until `up` is interrupted.
+        let held = matches!(moment, Moment::WaitingForLock).then(|| {
+            let dir = std::path::PathBuf::from(crate::support::state_dir())
+                .join("labs")
+                .join(&lab.name);
+            std::fs::create_dir_all(&dir).expect("state dir");
+            let f = std::fs::File::create(dir.join("lock")).expect("lock file");
+            f.lock().expect("lock");
+            f
+        });
+        let out = up_interrupted(&lab, 3, moment);
+        drop(held);
+
+        // The exit code of an interrupted command, and besides the progress
+        // lines only a short message: no panic, no backtrace, no error.
+        assert_eq!(out.code, Some(130), "{moment:?}:\n{}", out.stderr);
+        let last = out.stderr.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("interrupted: lab ") && last.contains("noglab up"),
+            "{moment:?}: {last}"
+        );
+        let progress = [
+            "lab ",
+            "create ",
+            "start ",
+            "remove ",
+            "waiting for another",
+        ];
+        for line in out.stderr.lines() {
+            assert!(
+                line.starts_with("interrupted: ") || progress.iter().any(|p| line.starts_with(p)),
+                "{moment:?}: unexpected line {line:?} in:\n{}",
+                out.stderr
+            );
+        }
+        assert!(
+            out.stderr
+                .lines()
+                .filter(|l| l.starts_with("interrupted: "))
+                .count()
+                <= 2
+        );
+        // The engine calls in flight finished before noglab ended: nothing
+        // of the lab appears after it.
+        let after = resources(&lab);
+        let states: Vec<String> = lab.containers().into_values().map(|c| c.2).collect();
+        eprintln!("  left: {} networks, containers {states:?}", after.1.len());
+        std::thread::sleep(Duration::from_secs(2));
+        assert_eq!(resources(&lab), after, "{moment:?}: something came late");
+        if matches!(moment, Moment::WaitingForLock) {
+            assert!(last.contains("was not changed"), "{last}");
+            assert_eq!(after, (Vec::new(), Vec::new()), "nothing created");
+        }
+
+        // The lock is free again, and `up` completes the lab: one of each.
+        let again = lab.up(3);
+        assert!(
+            !again.stderr.contains(&format!(
+                "waiting for another noglab command (lab {})",
+                lab.name
+            )),
+            "{moment:?}: the lock was kept:\n{}",
+            again.stderr
+        );
+        let containers = lab.containers();
+        assert_eq!(containers.len(), 9, "{moment:?}: {containers:?}");
+        assert!(
+            containers.values().all(|c| c.2 == "running"),
+            "{moment:?}: {containers:?}"
+        );
+        let (_, networks) = resources(&lab);
+        let mut unique = networks.clone();
+        unique.dedup();
+        assert_eq!(networks.len(), 9, "{moment:?}: {networks:?}");
+        assert_eq!(unique, networks, "{moment:?}: a network twice");
+        if i + 1 == moments.len() {
+            for pod in 1..=3 {
+                wait_for(Duration::from_secs(90), || {
+                    crate::docker::bgp_established(&lab, pod, "r1")
+                })
+                .expect("the completed lab works");
+            }
+        }
+
+        // `down` leaves nothing with the lab's label.
+        noglab(&["down", &lab.name]).ok();
+        assert_eq!(resources(&lab), (Vec::new(), Vec::new()), "{moment:?}");
+    }
+}
+
 #[test]
 fn issue9_two_commands_on_one_lab_take_turns() {
     if skip() {
