@@ -27,8 +27,8 @@ use ipnet::Ipv4Net;
 use tokio::io::AsyncWrite;
 
 use super::{
-    Created, Engine, ExecOutput, ObservedContainer, ObservedNetwork, ObservedVolume, Scope,
-    GUARD_LABEL, GUARD_NAME,
+    disk_full, Created, Engine, ExecOutput, ObservedContainer, ObservedNetwork, ObservedVolume,
+    Scope, GUARD_LABEL, GUARD_NAME,
 };
 use crate::plan::{labels, Attachment, ContainerSpec, FileSpec, NetworkSpec};
 
@@ -173,20 +173,60 @@ impl DockerEngine {
             None,
             Some(bollard::body_full(Bytes::from(context))),
         );
+        // The output of the step being built: a RUN step that fails for a
+        // full disk says so only there (the error is its exit code).
+        let mut step: Vec<String> = Vec::new();
         while let Some(item) = stream.next().await {
-            let info = item.map_err(|e| fail(format!("build image {reference}"), e))?;
+            let info = match item {
+                Ok(info) => info,
+                Err(e) => return Err(self.build_failure(reference, &reason(&e), &step).await),
+            };
             if let Some(err) = info.error_detail.and_then(|d| d.message) {
-                bail!("failed to build image {reference}: {err}");
+                return Err(self.build_failure(reference, &err, &step).await);
             }
             if let Some(line) = info.stream {
                 for l in line.lines() {
-                    if !l.trim().is_empty() {
-                        log(l);
+                    if l.trim().is_empty() {
+                        continue;
                     }
+                    if l.starts_with("Step ") {
+                        step.clear();
+                    }
+                    if step.len() < 500 {
+                        step.push(l.to_string());
+                    }
+                    log(l);
                 }
             }
         }
         Ok(())
+    }
+
+    /// The error of a failed build: the engine's message, or, when the
+    /// disk ran full, that and what to do.
+    async fn build_failure(
+        &self,
+        reference: &str,
+        message: &str,
+        step: &[String],
+    ) -> anyhow::Error {
+        let Some(evidence) = disk_full(message, step) else {
+            return anyhow!("failed to build image {reference}: {message}");
+        };
+        anyhow!(
+            "failed to build image {reference}: {}",
+            disk_full_advice(&evidence, self.data_root().await.as_deref())
+        )
+    }
+
+    /// Where the engine keeps images and containers, when it says.
+    async fn data_root(&self) -> Option<String> {
+        self.docker
+            .info()
+            .await
+            .ok()
+            .and_then(|i| i.docker_root_dir)
+            .filter(|d| !d.is_empty())
     }
 
     /// Image size in bytes, or None when the engine does not have it.
@@ -248,6 +288,12 @@ impl DockerEngine {
         while let Some(item) = stream.next().await {
             let info = item.map_err(|e| fail(what.clone(), e))?;
             if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                if let Some(evidence) = disk_full(&err, &[]) {
+                    bail!(
+                        "failed to {what}: {}",
+                        disk_full_advice(&evidence, self.data_root().await.as_deref())
+                    );
+                }
                 bail!("failed to {what}: {err}");
             }
             for line in info.stream.iter().flat_map(|s| s.lines()) {
@@ -666,6 +712,17 @@ pub struct Interactive {
     pub input: Pin<Box<dyn AsyncWrite + Send>>,
 }
 
+/// The cause (in the words everyone searches for) and the fixes.
+fn disk_full_advice(evidence: &str, data_root: Option<&str>) -> String {
+    let place = match data_root {
+        Some(d) => format!("the disk holding Docker's data-root {d}"),
+        None => "the disk holding Docker's data-root".to_string(),
+    };
+    format!(
+        "{place} is full (no space left on device: `{evidence}`); free space there, e.g. with `docker system prune` (stopped containers, unused networks, dangling images) or by removing old noglab images (`docker image ls 'noglab/*'`), or point Docker's data-root at a larger disk (`\"data-root\"` in /etc/docker/daemon.json, then restart dockerd), and run the command again"
+    )
+}
+
 fn tar_of(files: &BTreeMap<String, FileSpec>) -> std::io::Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
     for (path, file) in files {
@@ -1016,4 +1073,26 @@ fn subnets_of(ipam: Option<&Ipam>) -> Vec<Ipv4Net> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_advice_names_the_cause_and_the_fixes() {
+        let text = disk_full_advice(
+            "dd: error writing '/x': No space left on device",
+            Some("/var/lib/docker"),
+        );
+        for part in [
+            "/var/lib/docker is full",
+            "no space left on device",
+            "docker system prune",
+            "data-root",
+            "larger disk",
+        ] {
+            assert!(text.contains(part), "{part}: {text}");
+        }
+    }
 }
