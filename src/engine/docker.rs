@@ -35,6 +35,18 @@ use crate::plan::{labels, Attachment, ContainerSpec, FileSpec, NetworkSpec};
 /// The oldest engine API noglab supports (Docker 20.10).
 const MIN_API: (u32, u32) = (1, 41);
 
+/// The paths the engine makes read-only in every unprivileged container
+/// (moby's `oci.DefaultSpec`; what `docker inspect` shows on Docker 20.10):
+/// a container created with its own `ReadonlyPaths` gets only those, so
+/// noglab's list starts with these.
+const DEFAULT_READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
 /// How often Docker runs a node's readiness probe for `status`. Each run is
 /// an exec: with 120 containers, more often than this costs a core.
 const HEALTH_INTERVAL: Duration = Duration::from_secs(15);
@@ -627,6 +639,9 @@ pub struct Exposure {
     pub pids_limit: i64,
     /// Host paths or volumes mounted, with `ro` or `rw`.
     pub mounts: Vec<String>,
+    /// Paths read-only inside beyond the engine's defaults (`/` when the
+    /// whole root filesystem is), for root in the container too.
+    pub read_only: Vec<String>,
     /// `host_ip:host_port -> container_port`.
     pub published: Vec<String>,
     /// Whether the Docker socket is reachable inside.
@@ -689,6 +704,18 @@ impl DockerEngine {
             pids_limit: host.pids_limit.unwrap_or(0),
             docker_socket: mounts.iter().any(|m| m.contains("docker.sock")),
             mounts,
+            read_only: host
+                .readonly_rootfs
+                .unwrap_or(false)
+                .then(|| "/".to_string())
+                .into_iter()
+                .chain(
+                    host.readonly_paths
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|p| !DEFAULT_READONLY_PATHS.contains(&p.as_str())),
+                )
+                .collect(),
             published,
         })
     }
@@ -944,6 +971,14 @@ impl Engine for DockerEngine {
                 }),
                 network_mode: Some(spec.mgmt.network.clone()),
                 port_bindings: (!bindings.is_empty()).then_some(bindings),
+                // Setting these replaces the engine's own list: keep it.
+                readonly_paths: (!spec.read_only.is_empty()).then(|| {
+                    DEFAULT_READONLY_PATHS
+                        .iter()
+                        .map(|p| p.to_string())
+                        .chain(spec.read_only.iter().cloned())
+                        .collect()
+                }),
                 ..Default::default()
             }),
             networking_config: Some(NetworkingConfig {

@@ -10,7 +10,7 @@ use crate::support::noglab;
 
 /// Runs `ssh -p PORT lab@127.0.0.1 CMD` with a password, as a participant's
 /// laptop would (sshpass types the password).
-fn ssh(port: u16, password: &str, cmd: &str) -> (i32, String) {
+pub(crate) fn ssh(port: u16, password: &str, cmd: &str) -> (i32, String) {
     let out = Command::new("timeout")
         .args(["30", "sshpass", "-p", password, "ssh"])
         .args([
@@ -88,7 +88,7 @@ impl WebTerminal {
 }
 
 /// pod -> password, from the CSV handout.
-fn passwords(lab: &Lab) -> Vec<(u32, String)> {
+pub(crate) fn passwords(lab: &Lab) -> Vec<(u32, String)> {
     let csv = noglab(&[
         "handout",
         &lab.name,

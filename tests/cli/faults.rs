@@ -486,6 +486,12 @@ fn issue9_audit_shows_no_dangerous_exposure() {
         assert_eq!(r["docker_socket"], false, "{r}");
         assert!(r["pids_limit"].as_i64().unwrap_or(0) > 0, "{r}");
         assert!(r["memory_limit"].as_i64().unwrap_or(0) > 0, "{r}");
+        assert!(
+            r["read_only"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|p| p == "/etc/noglab")),
+            "{r}"
+        );
         let caps: Vec<&str> = r["capabilities_added"]
             .as_array()
             .expect("caps")
@@ -512,6 +518,94 @@ fn issue9_audit_shows_no_dangerous_exposure() {
         Some(2),
         "{ports}"
     );
+}
+
+/// What participants must not change stays as noglab made it. Logged in
+/// as a participant is (user `lab`, through the pod's access point with
+/// the handout's password), writing noglab's files fails on the access
+/// point and in a node; root in a node fails too (/etc/noglab is a
+/// read-only mount), the audit says so, and `credentials rotate`, which
+/// writes there through the engine, still works.
+#[test]
+fn issue9_participants_cannot_change_noglabs_files() {
+    if skip() {
+        return;
+    }
+    let default = 44000 + (std::process::id() % 2000) as u16 * 4;
+    let (base, web) = access_ports(2, (default, default - 20000));
+    let lab = Lab::edited("ixp", "ro", |t| {
+        t.replace("base_port: 2200 ", &format!("base_port: {base} "))
+            .replace("web_base_port: 4200 ", &format!("web_base_port: {web} "))
+    });
+    noglab(&["up", &lab.file(), "--pods", "1"]).ok();
+    let sums = |node: &str| {
+        let out = lab.exec(
+            1,
+            node,
+            &[
+                "sh",
+                "-c",
+                "md5sum /etc/noglab/* /etc/noglab/*/* 2>/dev/null; ls -la /etc/noglab",
+            ],
+        );
+        assert!(out.stdout.contains("interfaces"), "{}", out.stdout);
+        out.stdout
+    };
+    let before = (sums("h1"), sums("access"));
+
+    // Each of noglab's files, and a new one beside them: the participant's
+    // writes, removals and renames are all refused.
+    let attempts = [
+        "for f in /etc/noglab/interfaces /etc/noglab/exec.sh /etc/noglab/ready /etc/noglab/new /run/noglab/exec.rc /usr/local/sbin/noglab-init; do",
+        "if (echo x >> $f) 2>/dev/null; then echo WROTE $f; else echo REFUSED $f; fi; done;",
+        "rm -f /etc/noglab/interfaces 2>/dev/null && echo WROTE rm;",
+        "mv /etc/noglab/ready /tmp/ 2>/dev/null && echo WROTE mv;",
+        "chmod 777 /etc/noglab 2>/dev/null && echo WROTE chmod;",
+        "echo as $(id -un)",
+    ]
+    .join(" ");
+    let password = &crate::access::passwords(&lab)[0].1;
+    let on_access = crate::access::ssh(base + 1, password, &attempts);
+    let on_node = crate::access::ssh(base + 1, password, &format!("ssh h1 '{attempts}'"));
+    for (where_, (code, text)) in [("access point", on_access), ("h1", on_node)] {
+        eprintln!("{where_}:\n{text}");
+        assert_eq!(code, 0, "{where_}: {text}");
+        assert!(text.contains("as lab"), "{where_}: {text}");
+        assert_eq!(text.matches("REFUSED").count(), 6, "{where_}: {text}");
+        assert!(!text.contains("WROTE"), "{where_}: {text}");
+    }
+
+    // Root in the node cannot either: the folder is mounted read-only.
+    let root = lab.exec(1, "h1", &["sh", "-c", "echo x >> /etc/noglab/interfaces"]);
+    assert_ne!(root.code, 0);
+    assert!(
+        root.stderr.contains("Read-only file system"),
+        "{}",
+        root.stderr
+    );
+    assert_eq!(
+        (sums("h1"), sums("access")),
+        before,
+        "noglab's files changed"
+    );
+
+    // The audit shows it for every container.
+    let out = noglab(&["audit", &lab.name, "--format", "json"]).ok();
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    for r in &rows {
+        assert_eq!(r["read_only"], serde_json::json!(["/etc/noglab"]), "{r}");
+    }
+    let table = noglab(&["audit", &lab.name]).ok();
+    assert!(table.stdout.contains("ro /etc/noglab"), "{}", table.stdout);
+    assert!(!table.stdout.contains("WARNING"), "{}", table.stdout);
+
+    // A new password still reaches the running access point.
+    noglab(&["credentials", "rotate", &lab.name, "--pod", "1"]).ok();
+    let fresh = &crate::access::passwords(&lab)[0].1;
+    assert_ne!(fresh, password);
+    let (code, text) = crate::access::ssh(base + 1, fresh, "true");
+    assert_eq!(code, 0, "the new password after rotate: {text}");
 }
 
 /// A fork bomb in pod 2 leaves pod 3 responsive. Run alone (`--ignored`):
