@@ -185,32 +185,26 @@ impl DockerEngine {
             None,
             Some(bollard::body_full(Bytes::from(context))),
         );
-        // The output of the step being built: a RUN step that fails for a
-        // full disk says so only there (the error is its exit code).
-        let mut step: Vec<String> = Vec::new();
+        let mut output = BuildOutput::default();
         while let Some(item) = stream.next().await {
             let info = match item {
                 Ok(info) => info,
-                Err(e) => return Err(self.build_failure(reference, &reason(&e), &step).await),
+                Err(e) => {
+                    output.finish(&mut log);
+                    return Err(self
+                        .build_failure(reference, &reason(&e), &output.step)
+                        .await);
+                }
             };
             if let Some(err) = info.error_detail.and_then(|d| d.message) {
-                return Err(self.build_failure(reference, &err, &step).await);
+                output.finish(&mut log);
+                return Err(self.build_failure(reference, &err, &output.step).await);
             }
-            if let Some(line) = info.stream {
-                for l in line.lines() {
-                    if l.trim().is_empty() {
-                        continue;
-                    }
-                    if l.starts_with("Step ") {
-                        step.clear();
-                    }
-                    if step.len() < 500 {
-                        step.push(l.to_string());
-                    }
-                    log(l);
-                }
+            if let Some(text) = info.stream {
+                output.push(&text, &mut log);
             }
         }
+        output.finish(&mut log);
         Ok(())
     }
 
@@ -750,6 +744,49 @@ fn disk_full_advice(evidence: &str, data_root: Option<&str>) -> String {
     )
 }
 
+/// A build's output as whole lines, and those of the step being built: a
+/// RUN step that fails for a full disk says so only there (the error is
+/// its exit code). The engine sends output as it comes, one line split
+/// over several messages when the step writes it in pieces.
+#[derive(Default)]
+struct BuildOutput {
+    partial: String,
+    step: Vec<String>,
+}
+
+impl BuildOutput {
+    fn push(&mut self, text: &str, log: &mut impl FnMut(&str)) {
+        self.partial.push_str(text);
+        while let Some(end) = self.partial.find('\n') {
+            let line: String = self.partial.drain(..=end).collect();
+            self.line(line.trim_end(), log);
+        }
+    }
+
+    /// The last line, when the output did not end with one.
+    fn finish(&mut self, log: &mut impl FnMut(&str)) {
+        let rest = std::mem::take(&mut self.partial);
+        self.line(rest.trim_end(), log);
+    }
+
+    fn line(&mut self, line: &str, log: &mut impl FnMut(&str)) {
+        // The colour codes wrap pieces, not lines: a line may start with
+        // the end of the last one's.
+        let line = super::strip_colours(line);
+        let line = line.as_str();
+        if line.trim().is_empty() {
+            return;
+        }
+        if line.starts_with("Step ") {
+            self.step.clear();
+        }
+        if self.step.len() < 500 {
+            self.step.push(line.to_string());
+        }
+        log(line);
+    }
+}
+
 fn tar_of(files: &BTreeMap<String, FileSpec>) -> std::io::Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
     for (path, file) in files {
@@ -1113,6 +1150,42 @@ fn subnets_of(ipam: Option<&Ipam>) -> Vec<Ipv4Net> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// As Docker 20.10 sent it one time in a few (captured from its
+    /// build API): dd's error in pieces, each in its own colour codes.
+    #[test]
+    fn a_line_split_over_messages_is_one_line() {
+        let mut out = BuildOutput::default();
+        let mut logged = Vec::new();
+        let mut log = |l: &str| logged.push(l.to_string());
+        for text in [
+            "Step 2/2 : RUN dd if=/dev/zero of=/dev/shm/fill bs=1M count=80",
+            "\n",
+            " ---> Running in 58e7b07fd6e4\n",
+            "\u{1b}[91mdd: \u{1b}[0m",
+            "\u{1b}[91merror writing '/dev/shm/fill'\u{1b}[0m",
+            "\u{1b}[91m: No space left on device\u{1b}[0m",
+            "\u{1b}[91m\n\u{1b}[0m",
+            "\u{1b}[91m65+0 records in\n64+0 records out\n\u{1b}[0m",
+            "\u{1b}[91m67108864 bytes (67 MB, 64 MiB) copied, 0.044085 s, 1.5 GB/s\u{1b}[0m",
+            "\u{1b}[91m\n\u{1b}[0m",
+            "Removing intermediate container 58e7b07fd6e4\n",
+        ] {
+            out.push(text, &mut log);
+        }
+        out.finish(&mut log);
+        assert_eq!(out.step.len(), 7, "{:?}", out.step);
+        assert_eq!(
+            out.step[2],
+            "dd: error writing '/dev/shm/fill': No space left on device"
+        );
+        assert_eq!(out.step[6], "Removing intermediate container 58e7b07fd6e4");
+        assert_eq!(logged, out.step);
+        assert_eq!(
+            disk_full("returned a non-zero code: 1", &out.step).as_deref(),
+            Some("dd: error writing '/dev/shm/fill': No space left on device")
+        );
+    }
 
     #[test]
     fn the_advice_names_the_cause_and_the_fixes() {

@@ -157,7 +157,7 @@ pub fn disk_full(message: &str, output: &[String]) -> Option<String> {
 
 /// A build's output line without the ANSI colour codes the engine wraps
 /// a step's standard error in.
-fn strip_colours(line: &str) -> String {
+pub(crate) fn strip_colours(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     let mut chars = line.chars();
     while let Some(c) = chars.next() {
