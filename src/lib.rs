@@ -18,3 +18,4 @@ pub mod progress;
 pub mod reconcile;
 pub mod schema;
 pub mod state;
+pub mod stop;

@@ -103,6 +103,12 @@ fn report(err: &anyhow::Error) -> ExitCode {
     if let Some(code) = err.downcast_ref::<diag::ExitCode>() {
         return ExitCode::from(code.0.clamp(1, 255) as u8);
     }
+    if noglab::stop::is_interrupted(err) {
+        // Not an error of noglab's or the engine's: what stopped, and how
+        // to go on.
+        eprintln!("interrupted: {err}");
+        return ExitCode::from(noglab::stop::EXIT_CODE);
+    }
     if let Some(d) = err.downcast_ref::<Diagnostics>() {
         eprintln!("{d}");
         return ExitCode::from(2);

@@ -15,6 +15,7 @@ use crate::plan::{
     labels, pod_label, ContainerSpec, FileSpec, NetworkSpec, Plan, PodPlan, SHARED_POD,
 };
 use crate::progress::Progress;
+use crate::stop::{is_interrupted, Interrupted, Stop};
 
 /// What a lab has on the engine.
 #[derive(Debug, Clone, Default)]
@@ -249,44 +250,70 @@ impl Default for Limits {
 pub type Secrets = BTreeMap<String, BTreeMap<String, FileSpec>>;
 
 /// Runs the actions; every pod is tried, failures are reported together.
+///
+/// Once `stop` is requested no action and no engine call starts any more;
+/// those in flight finish, waits for readiness are given up, and the
+/// result is an [`Interrupted`] error saying how far the work got.
 pub async fn execute<E: Engine>(
     engine: &E,
     actions: Vec<Action>,
     limits: Limits,
     secrets: &Secrets,
     progress: &Progress,
+    stop: &Stop,
 ) -> Result<()> {
+    let total = actions.len();
     let mut by_pod: BTreeMap<u32, Vec<Action>> = BTreeMap::new();
     for a in actions {
         by_pod.entry(a.pod()).or_default().push(a);
     }
-    progress.add(by_pod.values().map(|v| v.len() as u64).sum());
-    // Lab-wide networks and nodes come first: pods attach to them.
-    let mut results: Vec<(u32, Vec<anyhow::Error>)> = Vec::new();
-    if let Some(actions) = by_pod.remove(&SHARED_POD) {
-        let errors = run_pod(engine, actions, limits, secrets, progress).await;
-        let failed = !errors.is_empty();
-        results.push((SHARED_POD, errors));
-        if failed {
-            by_pod.clear();
+    progress.add(total as u64);
+    let work = async {
+        // Lab-wide networks and nodes come first: pods attach to them.
+        let mut results: Vec<(u32, PodOutcome)> = Vec::new();
+        if let Some(actions) = by_pod.remove(&SHARED_POD) {
+            let outcome = run_pod(engine, actions, limits, secrets, progress, stop).await;
+            let failed = !outcome.errors.is_empty();
+            results.push((SHARED_POD, outcome));
+            if failed {
+                by_pod.clear();
+            }
         }
-    }
-    let pods: Vec<(u32, Vec<anyhow::Error>)> = stream::iter(by_pod)
-        .map(|(pod, actions)| async move {
-            (
-                pod,
-                run_pod(engine, actions, limits, secrets, progress).await,
-            )
-        })
-        .buffer_unordered(limits.pods.max(1))
-        .collect()
-        .await;
-    results.extend(pods);
-    let mut failures: Vec<String> = Vec::new();
-    let mut sorted = results;
+        let pods: Vec<(u32, PodOutcome)> = stream::iter(std::mem::take(&mut by_pod))
+            .map(|(pod, actions)| async move {
+                (
+                    pod,
+                    run_pod(engine, actions, limits, secrets, progress, stop).await,
+                )
+            })
+            .buffer_unordered(limits.pods.max(1))
+            .collect()
+            .await;
+        results.extend(pods);
+        results
+    };
+    // Says at once that Ctrl-C was heard; never ends by itself.
+    let notice = async {
+        stop.wait().await;
+        progress.println(
+            "interrupted: letting the engine calls in flight finish (Ctrl-C again to quit at once)",
+        );
+        std::future::pending::<()>().await
+    };
+    let mut sorted = tokio::select! {
+        r = work => r,
+        () = notice => Vec::new(),
+    };
     sorted.sort_by_key(|(pod, _)| *pod);
-    for (pod, errors) in sorted {
-        for e in errors {
+    let done: usize = sorted.iter().map(|(_, o)| o.done).sum();
+    let mut failures: Vec<String> = Vec::new();
+    let mut interrupted = false;
+    for (pod, outcome) in sorted {
+        for e in outcome.errors {
+            if is_interrupted(&e) {
+                interrupted = true;
+                continue;
+            }
             let which = if pod == SHARED_POD {
                 "shared".to_string()
             } else {
@@ -295,11 +322,26 @@ pub async fn execute<E: Engine>(
             failures.push(format!("{which}: {e:#}"));
         }
     }
+    if interrupted || (stop.requested() && done < total) {
+        let mut message = format!(
+            "stopped after {done} of {total} steps (the engine calls in flight finished first)"
+        );
+        if !failures.is_empty() {
+            message.push_str(&format!("; before that:\n{}", failures.join("\n")));
+        }
+        return Err(anyhow::Error::new(Interrupted).context(message));
+    }
     if failures.is_empty() {
         Ok(())
     } else {
         Err(anyhow!("{}", failures.join("\n")))
     }
+}
+
+/// How one pod's actions went: how many completed, and what failed.
+struct PodOutcome {
+    done: usize,
+    errors: Vec<anyhow::Error>,
 }
 
 async fn run_pod<E: Engine>(
@@ -308,9 +350,11 @@ async fn run_pod<E: Engine>(
     limits: Limits,
     secrets: &Secrets,
     progress: &Progress,
-) -> Vec<anyhow::Error> {
+    stop: &Stop,
+) -> PodOutcome {
     actions.sort_by_key(Action::phase);
     let mut errors = Vec::new();
+    let mut done = 0;
     for phase in 0..=3u8 {
         let batch: Vec<&Action> = actions.iter().filter(|a| a.phase() == phase).collect();
         if batch.is_empty() {
@@ -318,21 +362,27 @@ async fn run_pod<E: Engine>(
         }
         let results: Vec<Result<()>> = stream::iter(batch)
             .map(|a| async move {
+                stop.check()?;
                 progress.step(a.describe());
-                let r = run_action(engine, a, limits, secrets).await;
+                let r = run_action(engine, a, limits, secrets, stop).await;
                 progress.inc();
                 r
             })
             .buffer_unordered(limits.per_pod.max(1))
             .collect()
             .await;
-        errors.extend(results.into_iter().filter_map(Result::err));
+        for r in results {
+            match r {
+                Ok(()) => done += 1,
+                Err(e) => errors.push(e),
+            }
+        }
         // Creating on top of a failed removal would only add confusion.
         if !errors.is_empty() {
             break;
         }
     }
-    errors
+    PodOutcome { done, errors }
 }
 
 /// Whether the network is there as planned (labels and hash): an `up`
@@ -377,6 +427,7 @@ async fn run_action<E: Engine>(
     action: &Action,
     limits: Limits,
     secrets: &Secrets,
+    stop: &Stop,
 ) -> Result<()> {
     match action {
         Action::RemoveContainer { name, .. } => engine.remove_container(name).await,
@@ -388,6 +439,7 @@ async fn run_action<E: Engine>(
             // looked, from another plan (another block): it is stale, and
             // ours to replace.
             Created::Existed if remove_stale_network(engine, spec).await? => {
+                stop.check()?;
                 match engine.create_network(spec).await? {
                     Created::New => Ok(()),
                     Created::Existed if planned_network_exists(engine, spec).await? => Ok(()),
@@ -402,6 +454,8 @@ async fn run_action<E: Engine>(
                 spec.name
             )),
         },
+        // Stopped between two of its calls, a container is left created
+        // but not started: the next `up` replaces it (see `diff_pod`).
         Action::CreateContainer { spec, .. } => {
             if engine.create_container(spec).await? == Created::Existed {
                 return Err(anyhow!(
@@ -410,8 +464,10 @@ async fn run_action<E: Engine>(
                 ));
             }
             for a in &spec.links {
+                stop.check()?;
                 engine.connect(&spec.name, a).await?;
             }
+            stop.check()?;
             match secrets.get(&spec.name) {
                 Some(extra) => {
                     let mut files = spec.files.clone();
@@ -420,16 +476,17 @@ async fn run_action<E: Engine>(
                 }
                 None => engine.upload(&spec.name, &spec.files).await?,
             }
+            stop.check()?;
             engine.start(&spec.name).await?;
             if limits.wait_ready {
-                wait_ready(engine, &spec.name).await?;
+                stop.abandon_on(wait_ready(engine, &spec.name)).await?;
             }
             Ok(())
         }
         Action::StartContainer { name, .. } => {
             engine.start(name).await?;
             if limits.wait_ready {
-                wait_ready(engine, name).await?;
+                stop.abandon_on(wait_ready(engine, name)).await?;
             }
             Ok(())
         }
@@ -492,7 +549,15 @@ mod tests {
 
     /// Executes actions without waiting for readiness or credentials.
     async fn run(engine: &FakeEngine, actions: Vec<Action>) -> Result<()> {
-        execute(engine, actions, NO_WAIT, &Secrets::new(), &quiet()).await
+        execute(
+            engine,
+            actions,
+            NO_WAIT,
+            &Secrets::new(),
+            &quiet(),
+            &Stop::never(),
+        )
+        .await
     }
 
     const NO_WAIT: Limits = Limits {
@@ -570,6 +635,58 @@ mod tests {
             format!("{err:#}").contains("exists without this lab's labels"),
             "{err:#}"
         );
+    }
+
+    #[tokio::test]
+    async fn ctrl_c_starts_no_new_call_and_up_again_completes_without_duplicates() {
+        let engine = FakeEngine::default();
+        let p = plan(2);
+        let stop = Stop::never();
+        // Ctrl-C while pod 1's router is being created; one action at a time
+        // so that what "after" means is certain.
+        engine.lock().stop_on = Some(("create container lab-p01-r1".into(), stop.clone()));
+        let actions = diff(&observed(&engine).await, &p, false).actions;
+        let total = actions.len();
+        let serial = Limits {
+            pods: 1,
+            per_pod: 1,
+            wait_ready: false,
+        };
+        let err = execute(&engine, actions, serial, &Secrets::new(), &quiet(), &stop)
+            .await
+            .expect_err("interrupted");
+        assert!(is_interrupted(&err), "{err:#}");
+        // Pod 1's two networks and its host were done; the router's create
+        // was in flight.
+        assert_eq!(
+            format!("{err}"),
+            format!("stopped after 3 of {total} steps (the engine calls in flight finished first)")
+        );
+        let calls = engine.calls();
+        assert_eq!(
+            calls.last().map(String::as_str),
+            Some("create container lab-p01-r1"),
+            "nothing started after the Ctrl-C: {calls:?}"
+        );
+        assert!(!calls.iter().any(|c| c.contains("lab-p02")), "{calls:?}");
+
+        // The router was left created, never started: `up` again replaces it
+        // and completes the lab, with one of everything.
+        let d = diff(&observed(&engine).await, &p, false);
+        assert!(
+            d.actions.contains(&Action::RemoveContainer {
+                pod: 1,
+                name: "lab-p01-r1".into()
+            }),
+            "{:?}",
+            d.actions
+        );
+        run(&engine, d.actions).await.expect("up again completes");
+        let again = observed(&engine).await;
+        assert_eq!(again.containers.len(), 4);
+        assert_eq!(again.networks.len(), 4);
+        assert!(again.containers.iter().all(|c| c.state == "running"));
+        assert_eq!(diff(&again, &p, false), Diff::default());
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! `noglab audit [LAB]`: what each container of a lab may do and reach —
-//! capabilities, privileged or not, namespaces, limits, mounts, published
-//! ports — so an instructor sees the exposure before the room arrives.
+//! capabilities, privileged or not, namespaces, limits, mounts, what is
+//! read-only inside, published ports — so an instructor sees the exposure
+//! before the room arrives.
 
 use anyhow::{Context, Result};
 use futures_util::stream::{self, StreamExt};
@@ -8,6 +9,7 @@ use futures_util::stream::{self, StreamExt};
 use crate::cli::ListFormat;
 use crate::engine::docker::{DockerEngine, Exposure};
 use crate::engine::{Engine, Scope};
+use crate::plan::NOGLAB_DIR;
 
 pub async fn run(lab: Option<String>, format: ListFormat) -> Result<()> {
     let engine = DockerEngine::connect().await?;
@@ -32,7 +34,7 @@ pub async fn run(lab: Option<String>, format: ListFormat) -> Result<()> {
         ),
         ListFormat::Table => {
             println!(
-                "{:<28} {:<4} {:<28} {:<5} {:<7} {:>6} {:>5}  PUBLISHED / MOUNTS",
+                "{:<28} {:<4} {:<28} {:<5} {:<7} {:>6} {:>5}  PUBLISHED / MOUNTS / READ-ONLY",
                 "CONTAINER", "PRIV", "CAPABILITIES ADDED", "NET", "PID", "MEM", "PIDS"
             );
             for r in &rows {
@@ -43,6 +45,7 @@ pub async fn run(lab: Option<String>, format: ListFormat) -> Result<()> {
                 };
                 let mut extra: Vec<String> = r.published.clone();
                 extra.extend(r.mounts.iter().cloned());
+                extra.extend(r.read_only.iter().map(|p| format!("ro {p}")));
                 println!(
                     "{:<28} {:<4} {:<28} {:<5} {:<7} {:>5}M {:>5}  {}",
                     r.container,
@@ -74,6 +77,12 @@ pub async fn run(lab: Option<String>, format: ListFormat) -> Result<()> {
                 for r in risky {
                     println!("\nWARNING: {} is privileged, on the host's namespaces or sees the Docker socket", r.container);
                 }
+            }
+            for r in rows
+                .iter()
+                .filter(|r| !r.read_only.iter().any(|p| p == NOGLAB_DIR))
+            {
+                println!("WARNING: {NOGLAB_DIR} can be changed inside {} (created by an older noglab); `noglab up` recreates it with {NOGLAB_DIR} read-only", r.container);
             }
         }
     }

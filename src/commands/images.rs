@@ -152,6 +152,16 @@ async fn crate_binaries(
         })?;
         if !out.status.success() {
             let err = String::from_utf8_lossy(&out.stderr);
+            let lines: Vec<String> = err.lines().map(String::from).collect();
+            if let Some(evidence) = crate::engine::disk_full("", &lines) {
+                // The partial build stays: cargo resumes it once there is room.
+                bail!(
+                    "failed to compile {} {} for the {image} image: {} is on a full disk (no space left on device: `{evidence}`); free space there (the partial build resumes on the next try), or set NOGLAB_CACHE_DIR to a folder on a disk with a few GB free (the compiled objects are removed once the binaries are built), and run `noglab images build {image}` again",
+                    c.krate,
+                    c.version,
+                    build_dir.display()
+                );
+            }
             let tail: Vec<&str> = err.lines().rev().take(20).collect();
             bail!(
                 "failed to compile {} {} for the {image} image with `cargo install`:\n{}",

@@ -123,7 +123,17 @@ pub async fn run(
     let progress = Progress::new(quiet);
     progress.step(format!("resetting {what} of lab {lab}"));
     let secrets = super::secrets(&plan)?;
-    let result = reconcile::execute(&engine, actions, Limits::default(), &secrets, &progress).await;
+    // Ctrl-C keeps its default here: reset removes before it creates, and
+    // the next reset (or `up`) completes what a killed one left.
+    let result = reconcile::execute(
+        &engine,
+        actions,
+        Limits::default(),
+        &secrets,
+        &progress,
+        &crate::stop::Stop::never(),
+    )
+    .await;
     progress.finish();
     result.map_err(|e| anyhow!("reset of {what} of lab {lab} failed:\n{e:#}"))?;
     println!(

@@ -2,7 +2,7 @@
 //! Idempotent: run again after an interruption, it completes the lab.
 
 use std::collections::BTreeSet;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
 use ipnet::Ipv4Net;
@@ -14,10 +14,16 @@ use crate::engine::{Engine, Scope};
 use crate::plan::{self as planning, labels, Plan, Plumbing};
 use crate::progress::Progress;
 use crate::reconcile::{self, Action, Limits, Observed};
+use crate::stop::{is_interrupted, Interrupted, Stop};
 use crate::topology::Topology;
 use crate::{images, state, topology};
 
+/// How long the engine calls in flight get to finish after Ctrl-C before
+/// noglab quits without them.
+const GRACE: Duration = Duration::from_secs(30);
+
 pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
+    let stop = Stop::on_ctrl_c(GRACE);
     let started = Instant::now();
     let loaded = topology::load(&args.file)?;
     let pods = args.pods.unwrap_or(loaded.topology.pods);
@@ -25,24 +31,97 @@ pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
     // Bad input stops here, before anything is created.
     let draft = super::expand_in(&loaded, pods, None, args.solution)?;
     let lab = loaded.topology.name.clone();
+    let again = format!("`noglab up {}`", args.file.display());
 
-    let _lock = state::lock(&lab)?;
+    // Until the actions start, only reads, the guard and the saved plan:
+    // a Ctrl-C drops them where they stand.
+    let prepared = stop
+        .abandon_on(prepare(&args, &loaded, draft, pods))
+        .await
+        .map_err(|e| {
+            if is_interrupted(&e) {
+                anyhow::Error::new(Interrupted)
+                    .context(format!("lab {lab} was not changed; {again} brings it up"))
+            } else {
+                e
+            }
+        })?;
+    let Some(Prepared {
+        engine,
+        plan,
+        actions,
+        _locks,
+    }) = prepared
+    else {
+        println!(
+            "lab {lab}: {pods} pods up to date ({:.1}s)",
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    };
+    let summary = summarize(&actions);
+    let progress = Progress::new(quiet);
+    let solved = if plan.solution { " (solved)" } else { "" };
+    progress.step(format!("lab {lab}{solved}: {summary}"));
+    let limits = Limits {
+        pods: args.parallel.max(1),
+        ..Limits::default()
+    };
+    let secrets = super::secrets(&plan)?;
+    let result = reconcile::execute(&engine, actions, limits, &secrets, &progress, &stop).await;
+    progress.finish();
+    result.map_err(|e| {
+        if is_interrupted(&e) {
+            anyhow::Error::new(Interrupted).context(format!(
+                "lab {lab} {e}; run {again} to complete it, or `noglab down {lab}` to remove it"
+            ))
+        } else {
+            anyhow!("lab {lab} is not complete; run `noglab up` again once fixed:\n{e:#}")
+        }
+    })?;
+    println!(
+        "lab {lab}: {pods} pods up ({summary}) in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// What `up` has decided to do, and the locks it holds while doing it.
+struct Prepared {
+    engine: DockerEngine,
+    plan: Plan,
+    actions: Vec<Action>,
+    _locks: (state::LabLock, Option<state::LabLock>),
+}
+
+/// Takes the lab's lock, looks at the engine, chooses the lab's block,
+/// checks images and ports, starts the guard and saves the plan; `None`
+/// when the lab is already as planned.
+async fn prepare(
+    args: &UpArgs,
+    loaded: &topology::Loaded,
+    draft: Plan,
+    pods: u32,
+) -> Result<Option<Prepared>> {
+    let lab = loaded.topology.name.clone();
+    let lock = waiting(move || state::lock(&lab)).await?;
+    let lab = &loaded.topology.name;
     let engine = DockerEngine::connect().await?;
-    let mut observed = super::observe(&engine, &lab).await?;
+    let mut observed = super::observe(&engine, lab).await?;
     // A new lab chooses its block while no other new lab does, and keeps
     // the lock until its networks hold the block.
-    let _allocation = if has_block(&observed) {
+    let allocation = if has_block(&observed) {
         None
     } else {
-        let lock = state::lock_allocation()?;
-        observed = super::observe(&engine, &lab).await?;
+        let lock = waiting(state::lock_allocation).await?;
+        observed = super::observe(&engine, lab).await?;
         Some(lock)
     };
-    let block = lab_block(&engine, &lab, &observed, &loaded.topology, pods).await?;
+    let block = lab_block(&engine, lab, &observed, &loaded.topology, pods).await?;
     let plan = if block == draft.block {
         draft
     } else {
-        super::expand_in(&loaded, pods, Some(block), args.solution)?
+        super::expand_in(loaded, pods, Some(block), args.solution)?
     };
     check_images(&engine, &plan).await?;
 
@@ -63,31 +142,24 @@ pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
     check_ports(&diff.actions, &observed)?;
     state::save_plan(&plan)?;
     if diff.actions.is_empty() {
-        println!(
-            "lab {lab}: {pods} pods up to date ({:.1}s)",
-            started.elapsed().as_secs_f64()
-        );
-        return Ok(());
+        return Ok(None);
     }
-    let summary = summarize(&diff.actions);
-    let progress = Progress::new(quiet);
-    let solved = if plan.solution { " (solved)" } else { "" };
-    progress.step(format!("lab {lab}{solved}: {summary}"));
-    let limits = Limits {
-        pods: args.parallel.max(1),
-        ..Limits::default()
-    };
-    let secrets = super::secrets(&plan)?;
-    let result = reconcile::execute(&engine, diff.actions, limits, &secrets, &progress).await;
-    progress.finish();
-    result.map_err(|e| {
-        anyhow!("lab {lab} is not complete; run `noglab up` again once fixed:\n{e:#}")
-    })?;
-    println!(
-        "lab {lab}: {pods} pods up ({summary}) in {:.1}s",
-        started.elapsed().as_secs_f64()
-    );
-    Ok(())
+    Ok(Some(Prepared {
+        engine,
+        plan,
+        actions: diff.actions,
+        _locks: (lock, allocation),
+    }))
+}
+
+/// Takes a lock on a blocking thread, so that a Ctrl-C while another
+/// command holds it is heard at once.
+async fn waiting(
+    take: impl FnOnce() -> Result<state::LabLock> + Send + 'static,
+) -> Result<state::LabLock> {
+    tokio::task::spawn_blocking(take)
+        .await
+        .map_err(|e| anyhow!("failed to wait for a lock: {e}"))?
 }
 
 fn summarize(actions: &[Action]) -> String {

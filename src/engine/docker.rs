@@ -27,13 +27,25 @@ use ipnet::Ipv4Net;
 use tokio::io::AsyncWrite;
 
 use super::{
-    Created, Engine, ExecOutput, ObservedContainer, ObservedNetwork, ObservedVolume, Scope,
-    GUARD_LABEL, GUARD_NAME,
+    disk_full, Created, Engine, ExecOutput, ObservedContainer, ObservedNetwork, ObservedVolume,
+    Scope, GUARD_LABEL, GUARD_NAME,
 };
 use crate::plan::{labels, Attachment, ContainerSpec, FileSpec, NetworkSpec};
 
 /// The oldest engine API noglab supports (Docker 20.10).
 const MIN_API: (u32, u32) = (1, 41);
+
+/// The paths the engine makes read-only in every unprivileged container
+/// (moby's `oci.DefaultSpec`; what `docker inspect` shows on Docker 20.10):
+/// a container created with its own `ReadonlyPaths` gets only those, so
+/// noglab's list starts with these.
+const DEFAULT_READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
 
 /// How often Docker runs a node's readiness probe for `status`. Each run is
 /// an exec: with 120 containers, more often than this costs a core.
@@ -173,20 +185,54 @@ impl DockerEngine {
             None,
             Some(bollard::body_full(Bytes::from(context))),
         );
+        let mut output = BuildOutput::default();
         while let Some(item) = stream.next().await {
-            let info = item.map_err(|e| fail(format!("build image {reference}"), e))?;
-            if let Some(err) = info.error_detail.and_then(|d| d.message) {
-                bail!("failed to build image {reference}: {err}");
-            }
-            if let Some(line) = info.stream {
-                for l in line.lines() {
-                    if !l.trim().is_empty() {
-                        log(l);
-                    }
+            let info = match item {
+                Ok(info) => info,
+                Err(e) => {
+                    output.finish(&mut log);
+                    return Err(self
+                        .build_failure(reference, &reason(&e), &output.step)
+                        .await);
                 }
+            };
+            if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                output.finish(&mut log);
+                return Err(self.build_failure(reference, &err, &output.step).await);
+            }
+            if let Some(text) = info.stream {
+                output.push(&text, &mut log);
             }
         }
+        output.finish(&mut log);
         Ok(())
+    }
+
+    /// The error of a failed build: the engine's message, or, when the
+    /// disk ran full, that and what to do.
+    async fn build_failure(
+        &self,
+        reference: &str,
+        message: &str,
+        step: &[String],
+    ) -> anyhow::Error {
+        let Some(evidence) = disk_full(message, step) else {
+            return anyhow!("failed to build image {reference}: {message}");
+        };
+        anyhow!(
+            "failed to build image {reference}: {}",
+            disk_full_advice(&evidence, self.data_root().await.as_deref())
+        )
+    }
+
+    /// Where the engine keeps images and containers, when it says.
+    async fn data_root(&self) -> Option<String> {
+        self.docker
+            .info()
+            .await
+            .ok()
+            .and_then(|i| i.docker_root_dir)
+            .filter(|d| !d.is_empty())
     }
 
     /// Image size in bytes, or None when the engine does not have it.
@@ -248,6 +294,12 @@ impl DockerEngine {
         while let Some(item) = stream.next().await {
             let info = item.map_err(|e| fail(what.clone(), e))?;
             if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                if let Some(evidence) = disk_full(&err, &[]) {
+                    bail!(
+                        "failed to {what}: {}",
+                        disk_full_advice(&evidence, self.data_root().await.as_deref())
+                    );
+                }
                 bail!("failed to {what}: {err}");
             }
             for line in info.stream.iter().flat_map(|s| s.lines()) {
@@ -581,6 +633,9 @@ pub struct Exposure {
     pub pids_limit: i64,
     /// Host paths or volumes mounted, with `ro` or `rw`.
     pub mounts: Vec<String>,
+    /// Paths read-only inside beyond the engine's defaults (`/` when the
+    /// whole root filesystem is), for root in the container too.
+    pub read_only: Vec<String>,
     /// `host_ip:host_port -> container_port`.
     pub published: Vec<String>,
     /// Whether the Docker socket is reachable inside.
@@ -643,6 +698,18 @@ impl DockerEngine {
             pids_limit: host.pids_limit.unwrap_or(0),
             docker_socket: mounts.iter().any(|m| m.contains("docker.sock")),
             mounts,
+            read_only: host
+                .readonly_rootfs
+                .unwrap_or(false)
+                .then(|| "/".to_string())
+                .into_iter()
+                .chain(
+                    host.readonly_paths
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|p| !DEFAULT_READONLY_PATHS.contains(&p.as_str())),
+                )
+                .collect(),
             published,
         })
     }
@@ -664,6 +731,60 @@ pub struct Interactive {
     pub exec_id: String,
     pub output: Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>,
     pub input: Pin<Box<dyn AsyncWrite + Send>>,
+}
+
+/// The cause (in the words everyone searches for) and the fixes.
+fn disk_full_advice(evidence: &str, data_root: Option<&str>) -> String {
+    let place = match data_root {
+        Some(d) => format!("the disk holding Docker's data-root {d}"),
+        None => "the disk holding Docker's data-root".to_string(),
+    };
+    format!(
+        "{place} is full (no space left on device: `{evidence}`); free space there, e.g. with `docker system prune` (stopped containers, unused networks, dangling images) or by removing old noglab images (`docker image ls 'noglab/*'`), or point Docker's data-root at a larger disk (`\"data-root\"` in /etc/docker/daemon.json, then restart dockerd), and run the command again"
+    )
+}
+
+/// A build's output as whole lines, and those of the step being built: a
+/// RUN step that fails for a full disk says so only there (the error is
+/// its exit code). The engine sends output as it comes, one line split
+/// over several messages when the step writes it in pieces.
+#[derive(Default)]
+struct BuildOutput {
+    partial: String,
+    step: Vec<String>,
+}
+
+impl BuildOutput {
+    fn push(&mut self, text: &str, log: &mut impl FnMut(&str)) {
+        self.partial.push_str(text);
+        while let Some(end) = self.partial.find('\n') {
+            let line: String = self.partial.drain(..=end).collect();
+            self.line(line.trim_end(), log);
+        }
+    }
+
+    /// The last line, when the output did not end with one.
+    fn finish(&mut self, log: &mut impl FnMut(&str)) {
+        let rest = std::mem::take(&mut self.partial);
+        self.line(rest.trim_end(), log);
+    }
+
+    fn line(&mut self, line: &str, log: &mut impl FnMut(&str)) {
+        // The colour codes wrap pieces, not lines: a line may start with
+        // the end of the last one's.
+        let line = super::strip_colours(line);
+        let line = line.as_str();
+        if line.trim().is_empty() {
+            return;
+        }
+        if line.starts_with("Step ") {
+            self.step.clear();
+        }
+        if self.step.len() < 500 {
+            self.step.push(line.to_string());
+        }
+        log(line);
+    }
 }
 
 fn tar_of(files: &BTreeMap<String, FileSpec>) -> std::io::Result<Vec<u8>> {
@@ -887,6 +1008,14 @@ impl Engine for DockerEngine {
                 }),
                 network_mode: Some(spec.mgmt.network.clone()),
                 port_bindings: (!bindings.is_empty()).then_some(bindings),
+                // Setting these replaces the engine's own list: keep it.
+                readonly_paths: (!spec.read_only.is_empty()).then(|| {
+                    DEFAULT_READONLY_PATHS
+                        .iter()
+                        .map(|p| p.to_string())
+                        .chain(spec.read_only.iter().cloned())
+                        .collect()
+                }),
                 ..Default::default()
             }),
             networking_config: Some(NetworkingConfig {
@@ -1016,4 +1145,62 @@ fn subnets_of(ipam: Option<&Ipam>) -> Vec<Ipv4Net> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// As Docker 20.10 sent it one time in a few (captured from its
+    /// build API): dd's error in pieces, each in its own colour codes.
+    #[test]
+    fn a_line_split_over_messages_is_one_line() {
+        let mut out = BuildOutput::default();
+        let mut logged = Vec::new();
+        let mut log = |l: &str| logged.push(l.to_string());
+        for text in [
+            "Step 2/2 : RUN dd if=/dev/zero of=/dev/shm/fill bs=1M count=80",
+            "\n",
+            " ---> Running in 58e7b07fd6e4\n",
+            "\u{1b}[91mdd: \u{1b}[0m",
+            "\u{1b}[91merror writing '/dev/shm/fill'\u{1b}[0m",
+            "\u{1b}[91m: No space left on device\u{1b}[0m",
+            "\u{1b}[91m\n\u{1b}[0m",
+            "\u{1b}[91m65+0 records in\n64+0 records out\n\u{1b}[0m",
+            "\u{1b}[91m67108864 bytes (67 MB, 64 MiB) copied, 0.044085 s, 1.5 GB/s\u{1b}[0m",
+            "\u{1b}[91m\n\u{1b}[0m",
+            "Removing intermediate container 58e7b07fd6e4\n",
+        ] {
+            out.push(text, &mut log);
+        }
+        out.finish(&mut log);
+        assert_eq!(out.step.len(), 7, "{:?}", out.step);
+        assert_eq!(
+            out.step[2],
+            "dd: error writing '/dev/shm/fill': No space left on device"
+        );
+        assert_eq!(out.step[6], "Removing intermediate container 58e7b07fd6e4");
+        assert_eq!(logged, out.step);
+        assert_eq!(
+            disk_full("returned a non-zero code: 1", &out.step).as_deref(),
+            Some("dd: error writing '/dev/shm/fill': No space left on device")
+        );
+    }
+
+    #[test]
+    fn the_advice_names_the_cause_and_the_fixes() {
+        let text = disk_full_advice(
+            "dd: error writing '/x': No space left on device",
+            Some("/var/lib/docker"),
+        );
+        for part in [
+            "/var/lib/docker is full",
+            "no space left on device",
+            "docker system prune",
+            "data-root",
+            "larger disk",
+        ] {
+            assert!(text.contains(part), "{part}: {text}");
+        }
+    }
 }

@@ -29,6 +29,9 @@ pub struct FakeState {
     /// A call (e.g. `start tworouters-p02-r1`) that fails once, to test
     /// recovery.
     pub fail_on: Option<String>,
+    /// A call during which Ctrl-C comes: the stop is requested as the
+    /// call is made, and the call itself completes, as one in flight does.
+    pub stop_on: Option<(String, crate::stop::Stop)>,
 }
 
 impl FakeEngine {
@@ -49,6 +52,11 @@ impl FakeEngine {
         if s.fail_on.as_deref() == Some(call.as_str()) {
             s.fail_on = None;
             bail!("failed to {call}: injected failure");
+        }
+        if s.stop_on.as_ref().is_some_and(|(c, _)| *c == call) {
+            if let Some((_, stop)) = s.stop_on.take() {
+                stop.request();
+            }
         }
         s.calls.push(call);
         Ok(())

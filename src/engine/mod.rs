@@ -130,7 +130,118 @@ pub trait Engine: Sync {
     async fn remove_guard(&self) -> anyhow::Result<()>;
 }
 
+/// What tools say when a disk is full: ENOSPC's text (Go, C and Rust
+/// libraries alike), apt's check before it downloads, and a quota (the
+/// same fix).
+const DISK_FULL: &[&str] = &[
+    "no space left on device",
+    "enospc",
+    "enough free space",
+    "disk quota exceeded",
+];
+
+/// The first line of an error, or of the output that came with it (a
+/// build step's, a compiler's), that says a disk is full; without
+/// terminal colours.
+pub fn disk_full(message: &str, output: &[String]) -> Option<String> {
+    std::iter::once(message)
+        .chain(output.iter().map(String::as_str))
+        .flat_map(str::lines)
+        .map(strip_colours)
+        .find(|l| {
+            let l = l.to_ascii_lowercase();
+            DISK_FULL.iter().any(|p| l.contains(p))
+        })
+        .map(|l| l.trim().to_string())
+}
+
+/// A build's output line without the ANSI colour codes the engine wraps
+/// a step's standard error in.
+pub(crate) fn strip_colours(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // ESC [ parameters final-byte
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The container that keeps pods away from the host; see `images/common/noglab-guard`.
 pub const GUARD_NAME: &str = "noglab-guard";
 /// Its label, whose value is the image it runs.
 pub const GUARD_LABEL: &str = "noglab.guard";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &str) -> Vec<String> {
+        text.lines().map(String::from).collect()
+    }
+
+    /// A RUN step that fills a disk: the error is only its exit code, the
+    /// cause is in its output (Docker 20.10's legacy builder, as captured
+    /// from `dd` on a full tmpfs; the step's stderr comes in colour).
+    #[test]
+    fn a_full_disk_is_found_in_the_failing_steps_output() {
+        let step = lines(
+            "Step 3/3 : RUN dd if=/dev/zero of=/dev/shm/fill bs=1M count=100\n ---> Running in b1083b77132d\n\u{1b}[91mdd: error writing '/dev/shm/fill': No space left on device\n5+0 records in\n\u{1b}[0m\nRemoving intermediate container b1083b77132d",
+        );
+        let message = "The command '/bin/sh -c dd if=/dev/zero of=/dev/shm/fill bs=1M count=100' returned a non-zero code: 1";
+        assert_eq!(
+            disk_full(message, &step).as_deref(),
+            Some("dd: error writing '/dev/shm/fill': No space left on device")
+        );
+    }
+
+    #[test]
+    fn a_full_disk_is_found_in_the_engines_own_errors() {
+        // Receiving the context, committing a layer, apt's own check.
+        for (text, evidence) in [
+            (
+                "write /var/lib/docker/tmp/docker-builder412/frr/Dockerfile: no space left on device",
+                "write /var/lib/docker/tmp/docker-builder412/frr/Dockerfile: no space left on device",
+            ),
+            (
+                "failed to register layer: Error processing tar file(exit status 1): write /usr/lib/x86_64-linux-gnu/libfrr.so.0: no space left on device",
+                "failed to register layer: Error processing tar file(exit status 1): write /usr/lib/x86_64-linux-gnu/libfrr.so.0: no space left on device",
+            ),
+            (
+                "E: You don't have enough free space in /var/cache/apt/archives/.",
+                "E: You don't have enough free space in /var/cache/apt/archives/.",
+            ),
+        ] {
+            assert_eq!(disk_full(text, &[]).as_deref(), Some(evidence), "{text}");
+        }
+    }
+
+    #[test]
+    fn other_build_failures_are_not_a_full_disk() {
+        let step = lines(
+            "Step 2/9 : RUN apt-get update\n\u{1b}[91mE: Unable to locate package frr-nope\n\u{1b}[0m",
+        );
+        assert_eq!(
+            disk_full(
+                "The command '/bin/sh -c apt-get update' returned a non-zero code: 100",
+                &step
+            ),
+            None
+        );
+        assert_eq!(
+            disk_full(
+                "dial unix /var/run/docker.sock: connect: permission denied",
+                &[]
+            ),
+            None
+        );
+    }
+}

@@ -125,7 +125,18 @@ pub struct ContainerSpec {
     /// Host ports published: container port -> host port.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<(u16, u16)>,
+    /// Paths mounted read-only inside, for root in the node too: noglab's
+    /// own files, which nobody in a node has reason to change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read_only: Vec<String>,
 }
+
+/// Where noglab puts its files in every node (interfaces, readiness, login,
+/// exec lines, keys): read-only inside. `noglab-init` only reads it; noglab
+/// writes it through the engine before the first start, and `credentials
+/// rotate` through the engine too, which a read-only mount inside does not
+/// stop.
+pub const NOGLAB_DIR: &str = "/etc/noglab";
 
 impl Plan {
     /// Every pod's plan, the lab-wide one (pod 0) first.
@@ -879,6 +890,7 @@ pub(crate) fn node_spec(
         links,
         files,
         ports: Vec::new(),
+        read_only: Vec::new(),
     };
     (Some(seal(spec, lab, pod, kind)), ctx)
 }
@@ -891,7 +903,8 @@ fn kind_image(kind: &kinds::Kind) -> String {
 }
 
 /// Completes a container spec with what every noglab container carries:
-/// its labels, its kind's capabilities and sysctls, and the hash of it all.
+/// its labels, its kind's capabilities and sysctls, noglab's folder
+/// read-only, and the hash of it all.
 fn seal(mut spec: ContainerSpec, lab: &str, pod: u32, kind: &kinds::Kind) -> ContainerSpec {
     spec.labels = BTreeMap::from([
         (labels::LAB.to_string(), lab.to_string()),
@@ -905,6 +918,7 @@ fn seal(mut spec: ContainerSpec, lab: &str, pod: u32, kind: &kinds::Kind) -> Con
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
+    spec.read_only = vec![NOGLAB_DIR.to_string()];
     let hash = spec_hash(&spec);
     spec.labels.insert(labels::HASH.to_string(), hash);
     spec
@@ -989,6 +1003,7 @@ fn access_spec(
         links: vec![outside],
         files,
         ports,
+        read_only: Vec::new(),
     };
     seal(spec, lab, pod, kind)
 }

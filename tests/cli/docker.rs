@@ -23,6 +23,59 @@ pub(crate) fn skip() -> bool {
 
 static IMAGES: Once = Once::new();
 
+/// How test labs' names start: `NOGLAB_TEST_LAB_PREFIX` (a few lowercase
+/// letters, for people sharing one engine who each own a prefix), else `t`.
+pub(crate) fn lab_prefix() -> String {
+    match std::env::var("NOGLAB_TEST_LAB_PREFIX") {
+        Ok(p)
+            if !p.is_empty()
+                && p.len() <= 8
+                && p.starts_with(|c: char| c.is_ascii_lowercase())
+                && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) =>
+        {
+            p
+        }
+        Ok(p) if !p.is_empty() => panic!("NOGLAB_TEST_LAB_PREFIX={p}: use 1 to 8 lowercase letters or digits, starting with a letter"),
+        _ => "t".into(),
+    }
+}
+
+/// The `base_port` and `web_base_port` of a test lab's access points:
+/// pid-derived `default`s, so parallel runs rarely meet, unless
+/// `NOGLAB_TEST_BASE_PORT` (and `NOGLAB_TEST_WEB_BASE_PORT`) give ranges
+/// of one's own, for people sharing one machine: 10 ports per `slot`
+/// (each test that publishes ports has its own), up to 9 pods. With the
+/// first and not the second, labs get no browser terminal (noglab wants
+/// its ports 250 away from the SSH ones) and tests skip what needs it.
+pub(crate) fn access_ports(slot: u16, default: (u16, u16)) -> (u16, Option<u16>) {
+    let var = |name: &str| match std::env::var(name) {
+        Ok(p) if !p.is_empty() => Some(
+            p.parse::<u16>()
+                .unwrap_or_else(|_| panic!("{name}={p} is not a port"))
+                + 10 * slot,
+        ),
+        _ => None,
+    };
+    match var("NOGLAB_TEST_BASE_PORT") {
+        Some(ssh) => (ssh, var("NOGLAB_TEST_WEB_BASE_PORT")),
+        None => (default.0, Some(default.1)),
+    }
+}
+
+/// A topology's access points moved to `ssh` and `web`, or without the
+/// browser terminal when `web` is None.
+pub(crate) fn with_access_ports(topology: String, ssh: u16, web: Option<u16>) -> String {
+    let t = topology.replace("base_port: 2200 ", &format!("base_port: {ssh} "));
+    match web {
+        Some(w) => t.replace("web_base_port: 4200 ", &format!("web_base_port: {w} ")),
+        None => t
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("web_base_port:"))
+            .map(|l| format!("{l}\n"))
+            .collect(),
+    }
+}
+
 /// Builds the node images once per test run (a no-op when present).
 pub(crate) fn images() {
     IMAGES.call_once(|| {
@@ -48,14 +101,14 @@ impl Lab {
     }
 
     /// Copies the lab folder `src` (its files, not its subfolders) and
-    /// renames the lab to `t<tag>-<pid>`.
+    /// renames the lab to `<prefix><tag>-<pid>` (see [`lab_prefix`]).
     pub fn copy_of(src: &std::path::Path, tag: &str) -> Lab {
         Lab::copy_edited(src, tag, |t| t)
     }
 
     fn copy_edited(src: &std::path::Path, tag: &str, edit: impl Fn(String) -> String) -> Lab {
         images();
-        let name = format!("t{tag}-{}", std::process::id() % 100_000);
+        let name = format!("{}{tag}-{}", lab_prefix(), std::process::id() % 100_000);
         let dir = root().join("target/test-labs").join(&name);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("mkdir");
