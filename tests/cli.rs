@@ -33,3 +33,6 @@ mod ecosystem;
 
 #[path = "cli/labs_ipv6.rs"]
 mod labs_ipv6;
+
+#[path = "cli/labs_bgp.rs"]
+mod labs_bgp;
