@@ -346,13 +346,17 @@ fn issue4_every_border_peers_with_the_bird_route_server_and_pod1_reaches_pod3() 
         }
     })
     .unwrap_or_else(|e| panic!("{e}"));
+    // Hosts talk once core has the route from border over iBGP too.
+    wait_for(Duration::from_secs(60), || {
+        pings(&lab, 3, "host", "100.68.1.66")
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
     let trace = lab.exec(3, "host", &["traceroute", "-n", "-q", "1", "100.68.1.66"]);
     assert!(
         trace.stdout.contains(" 198.51.100.1 ") && !trace.stdout.contains("100.127.0.254"),
         "pod 3's host reaches pod 1's across the IXP, not transit:\n{}",
         trace.stdout
     );
-    pings(&lab, 3, "host", "100.68.1.66").unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// Without Docker: the lab holds for the largest room it promises, and
