@@ -30,3 +30,6 @@ mod kinds;
 
 #[path = "cli/ecosystem.rs"]
 mod ecosystem;
+
+#[path = "cli/labs_dnssec.rs"]
+mod labs_dnssec;
