@@ -50,8 +50,17 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-/// The scoreboard as (exit code, [(pod, id, step, passed)]).
-fn board(lab: &Lab, extra: &[&str]) -> (i32, Vec<(u64, String, u64, bool)>, String) {
+/// One cell of the scoreboard.
+#[derive(Debug)]
+struct Cell {
+    pod: u64,
+    id: String,
+    step: u64,
+    passed: bool,
+}
+
+/// The scoreboard: `noglab check`'s exit code, its cells, its JSON.
+fn board(lab: &Lab, extra: &[&str]) -> (i32, Vec<Cell>, String) {
     let mut args = vec!["check", lab.name.as_str(), "--format", "json"];
     args.extend_from_slice(extra);
     let out = noglab(&args).run();
@@ -77,12 +86,12 @@ fn board(lab: &Lab, extra: &[&str]) -> (i32, Vec<(u64, String, u64, bool)>, Stri
         .map(|r| {
             let id = r["id"].as_str().unwrap_or("").to_string();
             let step = steps.get(&id).copied().unwrap_or(u64::MAX);
-            (
-                r["pod"].as_u64().unwrap_or(0),
+            Cell {
+                pod: r["pod"].as_u64().unwrap_or(0),
                 id,
                 step,
-                r["status"] == "pass",
-            )
+                passed: r["status"] == "pass",
+            }
         })
         .collect();
     (out.code, results, out.stdout)
@@ -97,7 +106,7 @@ fn all_pass(lab: &Lab, extra: &[&str], timeout: Duration) -> Result<(), String> 
             return Ok(());
         }
         if start.elapsed() > timeout {
-            let failing: Vec<_> = results.iter().filter(|r| !r.3).collect();
+            let failing: Vec<_> = results.iter().filter(|r| !r.passed).collect();
             return Err(format!("still failing: {failing:?}\n{text}"));
         }
         std::thread::sleep(Duration::from_secs(10));
@@ -142,7 +151,14 @@ fn write_file(lab: &Lab, pod: u32, node: &str, path: &str, content: &str) {
     let out = lab.exec(
         pod,
         node,
-        &["sh", "-c", "printf '%s' \"$1\" >\"$2\"", "sh", content, path],
+        &[
+            "sh",
+            "-c",
+            "printf '%s' \"$1\" >\"$2\"",
+            "sh",
+            content,
+            path,
+        ],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
@@ -186,10 +202,12 @@ fn issue7_dnssec_lab_solved_initial_and_pod1_by_hand() {
     noglab(&["up", &lab.file(), "--pods", "2"]).ok();
     let (code, results, text) = board(&lab, &[]);
     assert_eq!(code, 1, "{text}");
-    for (pod, id, step, passed) in &results {
-        if *step == 0 {
-            assert!(passed, "pod {pod} {id} (step 0) fails initially\n{text}");
-        }
+    for c in results.iter().filter(|c| c.step == 0) {
+        assert!(
+            c.passed,
+            "pod {} {} (step 0) fails initially\n{text}",
+            c.pod, c.id
+        );
     }
     // Every exercise step has a failing check in every pod (the DS the
     // solution left in the TLD still stands, and step 6's check for the
@@ -199,15 +217,15 @@ fn issue7_dnssec_lab_solved_initial_and_pod1_by_hand() {
             assert!(
                 results
                     .iter()
-                    .any(|r| r.0 == pod && r.2 == step && !r.3),
+                    .any(|r| r.pod == pod && r.step == step && !r.passed),
                 "pod {pod}: step {step} passes initially\n{text}"
             );
         }
     }
     let failing: BTreeSet<(u64, &str)> = results
         .iter()
-        .filter(|r| !r.3)
-        .map(|r| (r.0, r.1.as_str()))
+        .filter(|r| !r.passed)
+        .map(|r| (r.pod, r.id.as_str()))
         .collect();
     for pod in [1, 2] {
         for id in [
@@ -229,9 +247,14 @@ fn issue7_dnssec_lab_solved_initial_and_pod1_by_hand() {
     all_pass(&lab, &["--pod", "1"], Duration::from_secs(420)).unwrap_or_else(|e| panic!("{e}"));
     let (code, results, text) = board(&lab, &["--pod", "2"]);
     assert_eq!(code, 1, "{text}");
-    for id in ["zone-served", "delegation", "root-validated", "zone-validated"] {
+    for id in [
+        "zone-served",
+        "delegation",
+        "root-validated",
+        "zone-validated",
+    ] {
         assert!(
-            results.iter().any(|r| r.1 == id && !r.3),
+            results.iter().any(|r| r.id == id && !r.passed),
             "pod 2 {id} passes\n{text}"
         );
     }
@@ -242,7 +265,11 @@ fn issue7_dnssec_lab_solved_initial_and_pod1_by_hand() {
 /// ZSK rolled once it is established.
 fn pod1_by_hand(lab: &Lab) {
     for (node, path, reload) in [
-        ("ns-bind", "/etc/bind/named.conf", "named-checkconf && rndc reconfig"),
+        (
+            "ns-bind",
+            "/etc/bind/named.conf",
+            "named-checkconf && rndc reconfig",
+        ),
         (
             "resolver",
             "/etc/unbound/unbound.conf",
