@@ -36,3 +36,6 @@ mod labs_ipv6;
 
 #[path = "cli/labs_bgp.rs"]
 mod labs_bgp;
+
+#[path = "cli/labs_dnssec.rs"]
+mod labs_dnssec;

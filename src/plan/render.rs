@@ -28,6 +28,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use serde_json::Value;
+use sha2::Digest;
 use tera::ast::{Expr, ExprVal, FunctionCall, Node, WS};
 
 /// The largest template source and rendered text: 1 MiB.
@@ -174,6 +175,19 @@ fn sandbox(budget: &Arc<Budget>) -> tera::Tera {
         });
     }
     tera.register_function("range", bounded_range);
+    // A stable digest: a lab derives per-pod secrets (TSIG keys) from a
+    // seed and the pod number, so they differ between pods yet the plan
+    // stays a function of the topology alone.
+    tera.register_filter("sha256", |v: &Value, _: &HashMap<String, Value>| {
+        let text = match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        Ok(Value::String(format!(
+            "{:x}",
+            sha2::Sha256::digest(text.as_bytes())
+        )))
+    });
 
     let b = Arc::clone(budget);
     tera.register_filter(
@@ -657,6 +671,23 @@ mod tests {
     fn renders_arithmetic_on_the_pod() {
         let out = render("{{ 65000 + pod }}", &json!({"pod": 3})).expect("renders");
         assert_eq!(out, "65003");
+    }
+
+    #[test]
+    fn sha256_gives_a_stable_digest_per_input() {
+        let t = "{% set s = lab ~ '/' ~ pod %}{{ s | sha256 }}";
+        let one = render(t, &json!({"lab": "dnssec", "pod": 1})).expect("renders");
+        // `printf dnssec/1 | sha256sum`
+        assert_eq!(
+            one,
+            "7c18076717584e8ddbc25c362a212fb0ef96d4baee99a564605e8ec549f0d00d"
+        );
+        let two = render(t, &json!({"lab": "dnssec", "pod": 2})).expect("renders");
+        assert_ne!(one, two);
+        assert_eq!(
+            render("{{ 7 | sha256 }}", &json!({})).expect("renders"),
+            render("{{ '7' | sha256 }}", &json!({})).expect("renders")
+        );
     }
 
     #[test]
