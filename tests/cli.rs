@@ -30,3 +30,6 @@ mod kinds;
 
 #[path = "cli/ecosystem.rs"]
 mod ecosystem;
+
+#[path = "cli/labs_rpki.rs"]
+mod labs_rpki;
