@@ -39,3 +39,6 @@ mod labs_bgp;
 
 #[path = "cli/labs_dnssec.rs"]
 mod labs_dnssec;
+
+#[path = "cli/labs_rpki.rs"]
+mod labs_rpki;

@@ -38,6 +38,9 @@ pub struct ExpectSpec {
     /// BIRD's `show protocols all`: the session to this neighbor is in this state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bird_bgp: Option<(String, String)>,
+    /// FRR's `show bgp ... PREFIX json`: the best path's RPKI validity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frr_validity: Option<(String, String)>,
     /// dig's answer: status, and the AD flag when said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dig: Option<(String, Option<bool>)>,
@@ -159,7 +162,36 @@ pub(crate) fn render_check(
     } else if let Some(route) = &check.route {
         let prefix = r(&route.prefix, &["route", "prefix"]);
         let v6 = prefix.contains(':');
-        if kind == "bird" {
+        if let Some(validity) = route.validity {
+            // Validity is BGP's, per path: FRR's BGP table says it, the
+            // RIB does not, and an absent route has none.
+            let wrong = if kind != "frr" {
+                Some(format!("validity is checked on frr nodes only, not {kind}"))
+            } else if !route.present {
+                Some("validity needs the route present".to_string())
+            } else {
+                None
+            };
+            if let Some(message) = wrong {
+                problems.push(Problem {
+                    path: at(ci, &["route", "validity"]),
+                    message,
+                });
+                return None;
+            }
+            let family = if v6 { "ipv6" } else { "ipv4" };
+            (
+                vec![
+                    "vtysh".into(),
+                    "-c".into(),
+                    format!("show bgp {family} unicast {prefix} json"),
+                ],
+                ExpectSpec {
+                    frr_validity: Some((prefix, validity.as_str().to_string())),
+                    ..Default::default()
+                },
+            )
+        } else if kind == "bird" {
             let expect = if route.present {
                 ExpectSpec {
                     contains: Some(prefix.clone()),
@@ -333,6 +365,28 @@ pub fn evaluate(expect: &ExpectSpec, code: i64, output: &str) -> Result<(), Stri
             ));
         }
     }
+    if let Some((prefix, want)) = &expect.frr_validity {
+        let doc: Json =
+            serde_json::from_str(output).map_err(|e| format!("output is not JSON ({e})"))?;
+        let paths = doc
+            .get("paths")
+            .and_then(Json::as_array)
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| format!("{prefix} is not in the BGP table"))?;
+        let best = paths
+            .iter()
+            .find(|p| p.pointer("/bestpath/overall") == Some(&Json::Bool(true)))
+            .unwrap_or(&paths[0]);
+        let got = best
+            .get("rpkiValidationState")
+            .and_then(Json::as_str)
+            .ok_or_else(|| format!("{prefix} has no RPKI validity (no RTR cache?)"))?;
+        // FRR writes "not found".
+        let got = got.replace(' ', "");
+        if &got != want {
+            return Err(format!("{prefix} is {got}, expected {want}"));
+        }
+    }
     if let Some((rcode, ad)) = &expect.dig {
         let status = output
             .split("status: ")
@@ -441,6 +495,27 @@ mod tests {
         let v4 = frr_route_check("100.64.1.0/24", true);
         assert_eq!(v4.command[2], "show ip route 100.64.1.0/24 json");
         assert!(evaluate(&v4.expect, 0, r#"{"100.64.1.0/24": [{"selected": true}]}"#).is_ok());
+    }
+
+    #[test]
+    fn frr_validity_is_the_best_paths() {
+        let e = |v: &str| ExpectSpec {
+            frr_validity: Some(("100.68.1.0/24".into(), v.into())),
+            ..Default::default()
+        };
+        let out = r#"{"prefix":"100.68.1.0/24","paths":[
+            {"rpkiValidationState":"invalid","bestpath":{"overall":false}},
+            {"rpkiValidationState":"not found","bestpath":{"overall":true}}]}"#;
+        assert!(evaluate(&e("notfound"), 0, out).is_ok());
+        let err = evaluate(&e("valid"), 0, out).expect_err("not found");
+        assert_eq!(err, "100.68.1.0/24 is notfound, expected valid");
+        let single = r#"{"paths":[{"rpkiValidationState":"valid"}]}"#;
+        assert!(evaluate(&e("valid"), 0, single).is_ok());
+        let absent = evaluate(&e("valid"), 0, "{}").expect_err("absent");
+        assert!(absent.contains("not in the BGP table"), "{absent}");
+        let no_rpki = r#"{"paths":[{"valid":true}]}"#;
+        let err = evaluate(&e("valid"), 0, no_rpki).expect_err("no rpki");
+        assert!(err.contains("no RPKI validity"), "{err}");
     }
 
     #[test]

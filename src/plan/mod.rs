@@ -1224,4 +1224,40 @@ mod tests {
             solved.pod_plans[&2].containers[0]
         );
     }
+    #[test]
+    fn a_route_validity_check_reads_bgp_on_frr_and_is_refused_elsewhere() {
+        let source = "name: lab\nnodes:\n  r1: {kind: frr}\n  r2: {kind: bird}\nlinks:\n  - endpoints: [r1, r2]\nchecks:\n  - {id: v, node: r1, route: {prefix: \"100.68.{{ pod }}.0/24\", validity: notfound}}\n";
+        let loaded =
+            crate::topology::load_str(std::path::Path::new("t.yml"), source.into(), |_| {
+                Err("no files".into())
+            })
+            .expect("valid topology");
+        let block = "198.18.0.0/18".parse().expect("block");
+        let plan = expand(&loaded, 1, block).expect("plans");
+        let check = &plan.pod_plans[&1].checks[0];
+        assert_eq!(check.command[2], "show bgp ipv4 unicast 100.68.1.0/24 json");
+        assert_eq!(
+            check.expect.frr_validity,
+            Some(("100.68.1.0/24".into(), "notfound".into()))
+        );
+
+        for (node, present, message) in [
+            (
+                "r2",
+                "true",
+                "validity is checked on frr nodes only, not bird",
+            ),
+            ("r1", "false", "validity needs the route present"),
+        ] {
+            let source = source
+                .replace("node: r1", &format!("node: {node}"))
+                .replace("validity:", &format!("present: {present}, validity:"));
+            let loaded = crate::topology::load_str(std::path::Path::new("t.yml"), source, |_| {
+                Err("no files".into())
+            })
+            .expect("valid topology");
+            let err = expand(&loaded, 1, block).expect_err("refused").to_string();
+            assert!(err.contains(message), "{err}");
+        }
+    }
 }

@@ -134,6 +134,29 @@ pub struct RouteCheck {
     /// `false` checks the prefix is absent (a filter works).
     #[serde(default = "yes")]
     pub present: bool,
+    /// The RPKI validity of the prefix's best path in BGP (FRR with an
+    /// RTR cache): `valid`, `invalid` or `notfound`.
+    #[serde(default)]
+    pub validity: Option<Validity>,
+}
+
+/// A route's RPKI origin validation state (RFC 6811).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Validity {
+    Valid,
+    Invalid,
+    Notfound,
+}
+
+impl Validity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Validity::Valid => "valid",
+            Validity::Invalid => "invalid",
+            Validity::Notfound => "notfound",
+        }
+    }
 }
 
 fn yes() -> bool {
