@@ -6,7 +6,7 @@
 #   hijack stop POD|all        withdraws what it announces for the pod
 #   hijack list                what it announces now
 # What it captures it rejects: a pod whose traffic comes here sees
-# "Destination Net Unreachable" from 100.64.0.2 (ping, traceroute).
+# "Destination Host Unreachable" from 100.64.0.2 (ping, traceroute).
 set -euo pipefail
 pods=({% for p in all_pods %}{{ p.pod }} {% endfor %})
 usage() {
