@@ -20,7 +20,7 @@ use bollard::models::{
 };
 use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
 use bollard::Docker;
-use futures_util::stream::{self, StreamExt, TryStreamExt};
+use futures_util::stream::{self, StreamExt};
 use noglab::plan::{Attachment, ContainerSpec, NetworkSpec, Plan};
 
 pub async fn connect() -> Result<Docker> {
@@ -33,16 +33,16 @@ pub async fn up(docker: &Docker, plan: &Plan, parallel: usize) -> Result<Duratio
     let networks: Vec<&NetworkSpec> = plan.pod_plans.values().flat_map(|p| &p.networks).collect();
     let containers: Vec<&ContainerSpec> = plan.containers().map(|(_, c)| c).collect();
     let started = Instant::now();
-    stream::iter(networks)
-        .map(|n| create_network(docker, n))
-        .buffer_unordered(parallel)
-        .try_collect::<Vec<()>>()
-        .await?;
-    stream::iter(containers)
-        .map(|c| create_container(docker, c))
-        .buffer_unordered(parallel)
-        .try_collect::<Vec<()>>()
-        .await?;
+    all(
+        stream::iter(networks).map(|n| create_network(docker, n)),
+        parallel,
+    )
+    .await?;
+    all(
+        stream::iter(containers).map(|c| create_container(docker, c)),
+        parallel,
+    )
+    .await?;
     Ok(started.elapsed())
 }
 
@@ -53,30 +53,39 @@ pub async fn down(docker: &Docker, plan: &Plan, parallel: usize) -> Result<Durat
         .force(true)
         .v(true)
         .build();
-    stream::iter(plan.containers().map(|(_, c)| c.name.clone()))
-        .map(|name| {
-            let options = options.clone();
-            async move {
-                docker
-                    .remove_container(&name, Some(options))
-                    .await
-                    .map_err(|e| anyhow!("floor: remove container {name}: {e}"))
-            }
-        })
-        .buffer_unordered(parallel)
-        .try_collect::<Vec<()>>()
-        .await?;
-    stream::iter(plan.pod_plans.values().flat_map(|p| &p.networks))
+    let containers = plan.containers().map(|(_, c)| {
+        let options = options.clone();
+        async move {
+            docker
+                .remove_container(&c.name, Some(options))
+                .await
+                .map_err(|e| anyhow!("floor: remove container {}: {e}", c.name))
+        }
+    });
+    all(stream::iter(containers), parallel).await?;
+    let networks = plan
+        .pod_plans
+        .values()
+        .flat_map(|p| &p.networks)
         .map(|n| async move {
             docker
                 .remove_network(&n.name)
                 .await
                 .map_err(|e| anyhow!("floor: remove network {}: {e}", n.name))
-        })
-        .buffer_unordered(parallel)
-        .try_collect::<Vec<()>>()
-        .await?;
+        });
+    all(stream::iter(networks), parallel).await?;
     Ok(started.elapsed())
+}
+
+/// Runs every operation, `parallel` at a time, and only then reports the
+/// first failure: an operation dropped midway would still complete in
+/// dockerd, after the clean-up.
+async fn all(
+    ops: impl futures_util::Stream<Item = impl std::future::Future<Output = Result<()>>>,
+    parallel: usize,
+) -> Result<()> {
+    let results: Vec<Result<()>> = ops.buffer_unordered(parallel).collect().await;
+    results.into_iter().collect()
 }
 
 async fn create_network(docker: &Docker, spec: &NetworkSpec) -> Result<()> {

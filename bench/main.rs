@@ -34,9 +34,12 @@ struct Args {
     /// Parallelism values the floor is run with; the fastest is the floor.
     #[arg(long, value_delimiter = ',', default_value = "8")]
     floor_parallel: Vec<usize>,
-    /// Passed to `noglab up --parallel` (default: noglab's own default).
-    #[arg(long)]
-    parallel: Option<usize>,
+    /// Values of `noglab up --parallel` to run (default: noglab's default).
+    #[arg(long, value_delimiter = ',')]
+    parallel: Vec<usize>,
+    /// Runs of every step; the table shows medians.
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
     /// Leave out docker-compose.
     #[arg(long)]
     no_compose: bool,
@@ -54,14 +57,55 @@ struct Args {
     work: PathBuf,
 }
 
-/// One line of the table.
-struct Row {
-    what: String,
+/// One measurement of a step.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sample {
     seconds: f64,
-    /// (ratio, what it is relative to)
-    ratio: Option<(f64, &'static str)>,
+    /// CPU seconds dockerd and containerd spent meanwhile (their children
+    /// included, so dockerd's archive helpers count; runc and the shims,
+    /// reparented away, do not).
+    engine_cpu: Option<f64>,
     rss_kb: Option<u64>,
-    note: String,
+}
+
+/// The samples of every step, in the order steps first ran.
+#[derive(Default)]
+struct Results {
+    steps: Vec<(String, Vec<Sample>)>,
+    notes: BTreeMap<String, String>,
+}
+
+impl Results {
+    fn add(&mut self, step: &str, sample: Sample) {
+        match self.steps.iter_mut().find(|(s, _)| s == step) {
+            Some((_, v)) => v.push(sample),
+            None => self.steps.push((step.to_string(), vec![sample])),
+        }
+    }
+
+    fn median(&self, step: &str) -> Option<f64> {
+        let (_, v) = self.steps.iter().find(|(s, _)| s == step)?;
+        median(v.iter().map(|s| s.seconds))
+    }
+
+    /// The fastest median among steps whose name starts with `prefix`.
+    fn best(&self, prefix: &str) -> Option<f64> {
+        self.steps
+            .iter()
+            .filter(|(s, _)| s.starts_with(prefix))
+            .filter_map(|(s, _)| self.median(s))
+            .min_by(f64::total_cmp)
+    }
+}
+
+fn median(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let mut v: Vec<f64> = values.collect();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(v[n / 2]),
+        n => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+    }
 }
 
 fn main() -> Result<()> {
@@ -88,8 +132,8 @@ async fn run(args: Args) -> Result<()> {
             noglab_bin.display()
         );
     }
-    let compose = !args.no_compose && compose::available();
-    if !args.no_compose && !compose {
+    let compose = !args.no_compose && !args.floor_only && compose::available();
+    if !args.no_compose && !args.floor_only && !compose {
         eprintln!(
             "docker-compose is not installed (apt-get install docker-compose): leaving it out"
         );
@@ -100,32 +144,73 @@ async fn run(args: Args) -> Result<()> {
     let docker = floor::connect().await?;
     let version = docker.version().await?;
     let tag = std::process::id() % 100_000;
-    let timer = Timer::new(&noglab_bin, &work.join("state"));
+    let ctx = Ctx {
+        engine,
+        docker,
+        timer: Timer::new(&noglab_bin, &work.join("state")),
+        cpu: EngineCpu::new(),
+        work,
+    };
 
     println!(
-        "noglab-bench: Docker {} (API {}), {} CPUs, noglab {}",
+        "noglab-bench: Docker {} (API {}), {} CPUs, load {}, noglab {}",
         version.version.unwrap_or_default(),
-        engine.api_version(),
+        ctx.engine.api_version(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split(' ')
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
         noglab_bin.display()
     );
+    if ctx.cpu.is_none() {
+        eprintln!("dockerd not found in /proc: no engine CPU column");
+    }
     for &pods in &args.pods {
         let labs = Labs {
             floor: format!("bench-f{pods}-{tag}"),
             noglab: format!("bench-n{pods}-{tag}"),
             compose: format!("bench-c{pods}-{tag}"),
         };
-        let result = one_size(&args, &engine, &docker, &timer, &work, &labs, pods, compose).await;
-        // Whatever a failed step left goes by label.
-        for lab in [&labs.floor, &labs.noglab, &labs.compose] {
-            if let Err(e) = noglab::commands::down::remove_lab(&engine, lab).await {
-                eprintln!("cleanup of {lab}: {e:#}");
+        let mut results = Results::default();
+        let mut outcome = Ok(());
+        for round in 1..=args.repeat.max(1) {
+            eprintln!(
+                "== {pods} pods: {} containers, {} networks (round {round})",
+                pods * lab::NODES,
+                pods * (lab::LINKS + 1)
+            );
+            outcome = one_round(&args, &ctx, &labs, pods, compose, &mut results).await;
+            // Whatever a failed step left goes by label.
+            for lab in [&labs.floor, &labs.noglab, &labs.compose] {
+                if let Err(e) = noglab::commands::down::remove_lab(&ctx.engine, lab).await {
+                    eprintln!("cleanup of {lab}: {e:#}");
+                }
+            }
+            if outcome.is_err() {
+                break;
             }
         }
-        let rows = result?;
-        print_table(pods, &rows);
+        print_table(pods, &results);
+        outcome?;
     }
     Ok(())
+}
+
+struct Ctx {
+    engine: DockerEngine,
+    docker: bollard::Docker,
+    timer: Timer,
+    cpu: Option<EngineCpu>,
+    work: PathBuf,
+}
+
+impl Ctx {
+    fn engine_cpu(&self) -> Option<f64> {
+        self.cpu.as_ref().map(EngineCpu::seconds)
+    }
 }
 
 struct Labs {
@@ -134,133 +219,168 @@ struct Labs {
     compose: String,
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn one_size(
+/// Step names; ratios are taken between them.
+const FLOOR_UP: &str = "floor up";
+const FLOOR_DOWN: &str = "floor down";
+const NOGLAB_UP: &str = "noglab up";
+const NOGLAB_DOWN: &str = "noglab down";
+const COMPOSE_UP: &str = "compose up -d, pod by pod";
+const COMPOSE_DOWN: &str = "compose down, pod by pod";
+
+async fn one_round(
     args: &Args,
-    engine: &DockerEngine,
-    docker: &bollard::Docker,
-    timer: &Timer,
-    work: &Path,
+    ctx: &Ctx,
     labs: &Labs,
     pods: u32,
     compose: bool,
-) -> Result<Vec<Row>> {
-    let mut rows = Vec::new();
-    let containers = pods * lab::NODES;
-    eprintln!(
-        "== {pods} pods: {containers} containers, {} networks",
-        pods * (lab::LINKS + 1)
-    );
-
+    results: &mut Results,
+) -> Result<()> {
     // 1. The floor, at each parallelism asked for.
-    let mut floor_up: Option<f64> = None;
-    let mut floor_down: Option<f64> = None;
     if !args.no_floor {
-        let dir = lab::write(work, &labs.floor)?;
+        let dir = lab::write(&ctx.work, &labs.floor)?;
         for &parallel in &args.floor_parallel {
-            let plan = plan_in_free_block(engine, &dir, pods).await?;
+            let parallel = parallel.max(1);
+            let plan = plan_in_free_block(&ctx.engine, &dir, pods).await?;
             eprintln!("floor up, parallel {parallel}");
-            let up = floor::up(docker, &plan, parallel.max(1))
-                .await?
-                .as_secs_f64();
+            let cpu = ctx.engine_cpu();
+            let up = floor::up(&ctx.docker, &plan, parallel).await?;
+            let up = sample(ctx, up.as_secs_f64(), cpu, None);
             eprintln!("floor down, parallel {parallel}");
-            let down = floor::down(docker, &plan, parallel.max(1))
-                .await?
-                .as_secs_f64();
-            rows.push(row(format!("floor up (parallel {parallel})"), up));
-            rows.push(row(format!("floor down (parallel {parallel})"), down));
-            floor_up = Some(floor_up.map_or(up, |f| f.min(up)));
-            floor_down = Some(floor_down.map_or(down, |f| f.min(down)));
+            let cpu = ctx.engine_cpu();
+            let down = floor::down(&ctx.docker, &plan, parallel).await?;
+            let down = sample(ctx, down.as_secs_f64(), cpu, None);
+            results.add(&format!("{FLOOR_UP} (parallel {parallel})"), up);
+            results.add(&format!("{FLOOR_DOWN} (parallel {parallel})"), down);
         }
     }
-
     if args.floor_only {
-        return Ok(rows);
+        return Ok(());
     }
 
-    // 2. noglab.
-    let dir = lab::write(work, &labs.noglab)?;
-    let dir_s = dir.display().to_string();
-    let pods_s = pods.to_string();
-    let mut up_args = vec!["up", dir_s.as_str(), "--pods", pods_s.as_str()];
-    let parallel_s = args.parallel.map(|p| p.to_string());
-    if let Some(p) = &parallel_s {
-        up_args.extend(["--parallel", p.as_str()]);
+    // 2. noglab, at each --parallel asked for.
+    let dir = lab::write(&ctx.work, &labs.noglab)?;
+    let parallels: Vec<Option<usize>> = if args.parallel.is_empty() {
+        vec![None]
+    } else {
+        args.parallel.iter().map(|p| Some(*p)).collect()
+    };
+    for parallel in parallels {
+        let suffix = parallel.map_or(String::new(), |p| format!(" (--parallel {p})"));
+        let dir_s = dir.display().to_string();
+        let pods_s = pods.to_string();
+        let parallel_s = parallel.map(|p| p.to_string());
+        let mut up_args = vec!["up", dir_s.as_str(), "--pods", pods_s.as_str()];
+        if let Some(p) = &parallel_s {
+            up_args.extend(["--parallel", p.as_str()]);
+        }
+        results.add(
+            &format!("{NOGLAB_UP}{suffix}"),
+            noglab_step(ctx, "up", &up_args)?,
+        );
+        results.add(
+            &format!("noglab up again (no-op){suffix}"),
+            noglab_step(ctx, "up again", &up_args)?,
+        );
+        results.add(
+            &format!("noglab status{suffix}"),
+            noglab_step(ctx, "status", &["status", &labs.noglab])?,
+        );
+        let pod = pods.div_ceil(2);
+        let before = snapshot(&ctx.docker, &labs.noglab).await?;
+        let step = format!("noglab reset --pod {pod}{suffix}");
+        results.add(
+            &step,
+            noglab_step(
+                ctx,
+                "reset",
+                &["reset", &labs.noglab, "--pod", &pod.to_string()],
+            )?,
+        );
+        let after = snapshot(&ctx.docker, &labs.noglab).await?;
+        results.notes.insert(step, untouched(&before, &after, pod)?);
+        results.add(
+            &format!("{NOGLAB_DOWN}{suffix}"),
+            noglab_step(ctx, "down", &["down", &labs.noglab])?,
+        );
     }
-    eprintln!("noglab up");
-    let (up, rss) = timer.run(&up_args)?;
-    rows.push(Row {
-        ratio: floor_up.map(|f| (up / f, "floor")),
-        rss_kb: rss,
-        ..row("noglab up (every node ready)".into(), up)
-    });
-    eprintln!("noglab up, no-op");
-    let (again, rss) = timer.run(&up_args)?;
-    rows.push(Row {
-        rss_kb: rss,
-        ..row("noglab up again (no-op)".into(), again)
-    });
-    eprintln!("noglab status");
-    let (status, rss) = timer.run(&["status", &labs.noglab])?;
-    rows.push(Row {
-        rss_kb: rss,
-        ..row(format!("noglab status ({containers} nodes)"), status)
-    });
-    let pod = pods.div_ceil(2);
-    let before = snapshot(docker, &labs.noglab).await?;
-    eprintln!("noglab reset --pod {pod}");
-    let (reset, rss) = timer.run(&["reset", &labs.noglab, "--pod", &pod.to_string()])?;
-    let after = snapshot(docker, &labs.noglab).await?;
-    rows.push(Row {
-        rss_kb: rss,
-        note: untouched(&before, &after, pod)?,
-        ..row(
-            format!("noglab reset --pod {pod} (4 nodes, every one ready)"),
-            reset,
-        )
-    });
-    eprintln!("noglab down");
-    let (down, rss) = timer.run(&["down", &labs.noglab])?;
-    rows.push(Row {
-        ratio: floor_down.map(|f| (down / f, "floor")),
-        rss_kb: rss,
-        ..row("noglab down".into(), down)
-    });
 
     // 3. docker-compose, one project per pod, one after the other.
     if compose {
-        let dir = lab::write(work, &labs.compose)?;
-        let plan = plan_in_free_block(engine, &dir, pods).await?;
-        let root = work.join(format!("{}-compose", labs.compose));
+        let dir = lab::write(&ctx.work, &labs.compose)?;
+        let plan = plan_in_free_block(&ctx.engine, &dir, pods).await?;
+        let root = ctx.work.join(format!("{}-compose", labs.compose));
         let projects = compose::write(&root, &plan)?;
         eprintln!("docker-compose up -d, pod by pod");
-        let c_up = compose::each(&projects, &["up", "-d"])?.as_secs_f64();
+        let cpu = ctx.engine_cpu();
+        let up = compose::each(&projects, &["up", "-d"])?.as_secs_f64();
+        results.add(COMPOSE_UP, sample(ctx, up, cpu, None));
         eprintln!("docker-compose down, pod by pod");
-        let c_down = compose::each(&projects, &["down"])?.as_secs_f64();
-        let vs_floor = |x: f64, floor: Option<f64>| {
-            floor.map_or(String::new(), |f| format!("{:.2}x floor", x / f))
-        };
-        rows.push(Row {
-            ratio: Some((c_up / up, "noglab up")),
-            note: vs_floor(c_up, floor_up),
-            ..row("compose up -d, pod by pod".into(), c_up)
-        });
-        rows.push(Row {
-            ratio: Some((c_down / down, "noglab down")),
-            note: vs_floor(c_down, floor_down),
-            ..row("compose down, pod by pod".into(), c_down)
-        });
+        let cpu = ctx.engine_cpu();
+        let down = compose::each(&projects, &["down"])?.as_secs_f64();
+        results.add(COMPOSE_DOWN, sample(ctx, down, cpu, None));
     }
-    Ok(rows)
+    Ok(())
 }
 
-fn row(what: String, seconds: f64) -> Row {
-    Row {
-        what,
+fn sample(ctx: &Ctx, seconds: f64, cpu_before: Option<f64>, rss_kb: Option<u64>) -> Sample {
+    Sample {
         seconds,
-        ratio: None,
-        rss_kb: None,
-        note: String::new(),
+        engine_cpu: cpu_before.zip(ctx.engine_cpu()).map(|(a, b)| b - a),
+        rss_kb,
+    }
+}
+
+fn noglab_step(ctx: &Ctx, what: &str, args: &[&str]) -> Result<Sample> {
+    eprintln!("noglab {what}");
+    let cpu = ctx.engine_cpu();
+    let (seconds, rss) = ctx.timer.run(args)?;
+    Ok(sample(ctx, seconds, cpu, rss))
+}
+
+/// CPU time of the engine's daemons, from /proc.
+struct EngineCpu {
+    pids: Vec<u32>,
+    ticks_per_second: f64,
+}
+
+impl EngineCpu {
+    fn new() -> Option<EngineCpu> {
+        let mut pids = Vec::new();
+        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+            if matches!(comm.trim(), "dockerd" | "containerd") {
+                pids.push(pid);
+            }
+        }
+        let ticks = Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(100.0);
+        (!pids.is_empty()).then_some(EngineCpu {
+            pids,
+            ticks_per_second: ticks,
+        })
+    }
+
+    /// utime + stime + cutime + cstime of every daemon, in seconds.
+    fn seconds(&self) -> f64 {
+        let mut ticks = 0u64;
+        for pid in &self.pids {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // Fields after the command, which may hold spaces, in parentheses.
+            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            // utime is field 14 of stat, the 12th after the command.
+            for i in 11..15 {
+                ticks += fields.get(i).and_then(|f| f.parse().ok()).unwrap_or(0);
+            }
+        }
+        ticks as f64 / self.ticks_per_second
     }
 }
 
@@ -410,32 +530,69 @@ fn untouched(
     Ok(format!("{others} other containers untouched"))
 }
 
-fn print_table(pods: u32, rows: &[Row]) {
+fn print_table(pods: u32, results: &Results) {
     println!();
     println!(
-        "{pods} pods x {} nodes x {} links: {} containers, {} networks",
+        "{pods} pods x {} nodes x {} links: {} containers, {} networks; median of {} run(s)",
         lab::NODES,
         lab::LINKS,
         pods * lab::NODES,
-        pods * (lab::LINKS + 1)
+        pods * (lab::LINKS + 1),
+        results.steps.first().map_or(0, |(_, v)| v.len())
     );
-    let width = rows.iter().map(|r| r.what.len()).max().unwrap_or(0);
+    let floor_up = results.best(FLOOR_UP);
+    let floor_down = results.best(FLOOR_DOWN);
+    let noglab_up = results.median(NOGLAB_UP).or(results.best(NOGLAB_UP));
+    let noglab_down = results.median(NOGLAB_DOWN).or(results.best(NOGLAB_DOWN));
+    let ratio = |x: f64, of: Option<f64>, name: &str| of.map(|o| format!("{:.2}x {name}", x / o));
+    let width = results
+        .steps
+        .iter()
+        .map(|(s, _)| s.len())
+        .max()
+        .unwrap_or(0);
     println!(
-        "{:<width$}  {:>8}  {:>20}  {:>9}  note",
-        "step", "seconds", "ratio", "peak RSS"
+        "{:<width$}  {:>7}  {:>10}  {:>17}  {:>17}  {:>8}  note",
+        "step", "seconds", "engine CPU", "vs floor", "vs noglab", "peak RSS"
     );
-    for r in rows {
-        let ratio = r
-            .ratio
-            .map(|(x, of)| format!("{x:.2}x {of}"))
-            .unwrap_or_default();
-        let rss = r
-            .rss_kb
-            .map(|k| format!("{:.1} MB", k as f64 / 1024.0))
-            .unwrap_or_default();
+    for (step, samples) in &results.steps {
+        let Some(seconds) = median(samples.iter().map(|s| s.seconds)) else {
+            continue;
+        };
+        let cpu = median(samples.iter().filter_map(|s| s.engine_cpu))
+            .map_or(String::new(), |c| format!("{c:.1} s"));
+        let is = |name: &str| step == name || step.starts_with(&format!("{name} (--"));
+        let (vs_floor, vs_noglab) = if is(NOGLAB_UP) {
+            (ratio(seconds, floor_up, "floor"), None)
+        } else if is(NOGLAB_DOWN) {
+            (ratio(seconds, floor_down, "floor"), None)
+        } else if step == COMPOSE_UP {
+            (
+                ratio(seconds, floor_up, "floor"),
+                ratio(seconds, noglab_up, "noglab"),
+            )
+        } else if step == COMPOSE_DOWN {
+            (
+                ratio(seconds, floor_down, "floor"),
+                ratio(seconds, noglab_down, "noglab"),
+            )
+        } else {
+            (None, None)
+        };
+        let rss = samples
+            .iter()
+            .filter_map(|s| s.rss_kb)
+            .max()
+            .map_or(String::new(), |k| format!("{:.1} MB", k as f64 / 1024.0));
         println!(
-            "{:<width$}  {:>8.2}  {:>20}  {:>9}  {}",
-            r.what, r.seconds, ratio, rss, r.note
+            "{:<width$}  {:>7.2}  {:>10}  {:>17}  {:>17}  {:>8}  {}",
+            step,
+            seconds,
+            cpu,
+            vs_floor.unwrap_or_default(),
+            vs_noglab.unwrap_or_default(),
+            rss,
+            results.notes.get(step).map_or("", String::as_str)
         );
     }
 }
