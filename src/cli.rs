@@ -209,8 +209,9 @@ pub struct UpArgs {
     /// Remove pods beyond --pods.
     #[arg(long)]
     pub prune: bool,
-    /// Pods worked on at once.
-    #[arg(long, default_value_t = 4)]
+    /// Engine operations at once, across all pods (waiting for nodes to be
+    /// ready takes none).
+    #[arg(long, default_value_t = crate::reconcile::DEFAULT_PARALLEL)]
     pub parallel: usize,
     /// Bring the lab up solved: every node's `solution` applied (`reset`
     /// then restores the solved state, until `up` without it).

@@ -2,13 +2,16 @@
 //!
 //! `diff` is pure: it compares observed resources (found by labels) with the
 //! plan, by spec hash, and returns the actions that close the gap. `execute`
-//! runs them against an [`Engine`], pods in parallel up to a bound, each pod
-//! in order: removals, networks, then containers.
+//! runs them against an [`Engine`]: every pod in order (removals, networks,
+//! then containers), all pods at once, with at most `Limits::parallel`
+//! engine operations in flight across the lab. Waiting for a started node
+//! to be ready holds no engine slot: it follows the node's log.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use anyhow::{anyhow, Result};
-use futures_util::stream::{self, StreamExt};
+use tokio::sync::Semaphore;
 
 use crate::engine::{Created, Engine, ObservedContainer, ObservedNetwork};
 use crate::plan::{
@@ -224,13 +227,19 @@ fn diff_pod(observed: &Observed, pod: &PodPlan, actions: &mut Vec<Action>) {
     }
 }
 
+/// Engine operations in flight by default. On a 2-core Docker 20.10 host
+/// the engine floor of `bench/` takes the same time at 2 to 32 (dockerd
+/// starts containers about one at a time), and its own CPU grows past 4
+/// (README, "Benchmark").
+pub const DEFAULT_PARALLEL: usize = 4;
+
 /// Tuning for `execute`.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Pods worked on at once.
-    pub pods: usize,
-    /// Containers of one pod worked on at once.
-    pub per_pod: usize,
+    /// Engine operations in flight across all pods: a network created or
+    /// removed, a container removed, or a container created, attached,
+    /// filled and started. Waiting for readiness takes none.
+    pub parallel: usize,
     /// Wait for each started node's init and exec lines.
     pub wait_ready: bool,
 }
@@ -238,8 +247,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            pods: 4,
-            per_pod: 4,
+            parallel: DEFAULT_PARALLEL,
             wait_ready: true,
         }
     }
@@ -248,6 +256,13 @@ impl Default for Limits {
 /// Files placed in containers beside their spec's (credentials, kept out
 /// of the plan), by container name.
 pub type Secrets = BTreeMap<String, BTreeMap<String, FileSpec>>;
+
+/// A node started by `run_action`, to wait for.
+struct Started {
+    name: String,
+    /// Created in this run, so its whole log is of this start.
+    fresh: bool,
+}
 
 /// Runs the actions; every pod is tried, failures are reported together.
 ///
@@ -268,27 +283,30 @@ pub async fn execute<E: Engine>(
         by_pod.entry(a.pod()).or_default().push(a);
     }
     progress.add(total as u64);
+    let slots = Semaphore::new(limits.parallel.max(1));
+    let slots = &slots;
     let work = async {
         // Lab-wide networks and nodes come first: pods attach to them.
         let mut results: Vec<(u32, PodOutcome)> = Vec::new();
         if let Some(actions) = by_pod.remove(&SHARED_POD) {
-            let outcome = run_pod(engine, actions, limits, secrets, progress, stop).await;
+            let outcome = run_pod(engine, actions, slots, limits, secrets, progress, stop).await;
             let failed = !outcome.errors.is_empty();
             results.push((SHARED_POD, outcome));
             if failed {
                 by_pod.clear();
             }
         }
-        let pods: Vec<(u32, PodOutcome)> = stream::iter(std::mem::take(&mut by_pod))
-            .map(|(pod, actions)| async move {
+        // Then every pod at once: the semaphore, fair in arrival order, is
+        // the bound.
+        let pods = futures_util::future::join_all(std::mem::take(&mut by_pod).into_iter().map(
+            |(pod, actions)| async move {
                 (
                     pod,
-                    run_pod(engine, actions, limits, secrets, progress, stop).await,
+                    run_pod(engine, actions, slots, limits, secrets, progress, stop).await,
                 )
-            })
-            .buffer_unordered(limits.pods.max(1))
-            .collect()
-            .await;
+            },
+        ))
+        .await;
         results.extend(pods);
         results
     };
@@ -347,6 +365,7 @@ struct PodOutcome {
 async fn run_pod<E: Engine>(
     engine: &E,
     mut actions: Vec<Action>,
+    slots: &Semaphore,
     limits: Limits,
     secrets: &Secrets,
     progress: &Progress,
@@ -360,16 +379,23 @@ async fn run_pod<E: Engine>(
         if batch.is_empty() {
             continue;
         }
-        let results: Vec<Result<()>> = stream::iter(batch)
-            .map(|a| async move {
+        let results: Vec<Result<()>> =
+            futures_util::future::join_all(batch.into_iter().map(|a| async move {
+                let slot = slots.acquire().await;
                 stop.check()?;
                 progress.step(a.describe());
-                let r = run_action(engine, a, limits, secrets, stop).await;
+                let started = run_action(engine, a, secrets, stop).await;
+                drop(slot);
+                let r = match started {
+                    Ok(Some(s)) if limits.wait_ready => {
+                        stop.abandon_on(wait_ready(engine, &s.name, s.fresh)).await
+                    }
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(e),
+                };
                 progress.inc();
                 r
-            })
-            .buffer_unordered(limits.per_pod.max(1))
-            .collect()
+            }))
             .await;
         for r in results {
             match r {
@@ -422,27 +448,27 @@ async fn remove_stale_network<E: Engine>(engine: &E, spec: &NetworkSpec) -> Resu
     Ok(!stale.is_empty())
 }
 
+/// The engine work of one action; a started node is returned to wait for.
 async fn run_action<E: Engine>(
     engine: &E,
     action: &Action,
-    limits: Limits,
     secrets: &Secrets,
     stop: &Stop,
-) -> Result<()> {
+) -> Result<Option<Started>> {
     match action {
-        Action::RemoveContainer { name, .. } => engine.remove_container(name).await,
-        Action::RemoveNetwork { name, .. } => engine.remove_network(name).await,
+        Action::RemoveContainer { name, .. } => engine.remove_container(name).await.map(|_| None),
+        Action::RemoveNetwork { name, .. } => engine.remove_network(name).await.map(|_| None),
         Action::CreateNetwork { spec, .. } => match engine.create_network(spec).await? {
-            Created::New => Ok(()),
-            Created::Existed if planned_network_exists(engine, spec).await? => Ok(()),
+            Created::New => Ok(None),
+            Created::Existed if planned_network_exists(engine, spec).await? => Ok(None),
             // An interrupted `up` of this lab finished creating it after we
             // looked, from another plan (another block): it is stale, and
             // ours to replace.
             Created::Existed if remove_stale_network(engine, spec).await? => {
                 stop.check()?;
                 match engine.create_network(spec).await? {
-                    Created::New => Ok(()),
-                    Created::Existed if planned_network_exists(engine, spec).await? => Ok(()),
+                    Created::New => Ok(None),
+                    Created::Existed if planned_network_exists(engine, spec).await? => Ok(None),
                     Created::Existed => Err(anyhow!(
                         "failed to create network {}: it keeps coming back; is another noglab running on this lab?",
                         spec.name
@@ -478,24 +504,59 @@ async fn run_action<E: Engine>(
             }
             stop.check()?;
             engine.start(&spec.name).await?;
-            if limits.wait_ready {
-                stop.abandon_on(wait_ready(engine, &spec.name)).await?;
-            }
-            Ok(())
+            Ok(Some(Started {
+                name: spec.name.clone(),
+                fresh: true,
+            }))
         }
         Action::StartContainer { name, .. } => {
             engine.start(name).await?;
-            if limits.wait_ready {
-                stop.abandon_on(wait_ready(engine, name)).await?;
-            }
-            Ok(())
+            Ok(Some(Started {
+                name: name.clone(),
+                fresh: false,
+            }))
         }
     }
 }
 
-/// Waits inside the node until its init has set up the interfaces, the kind
-/// is ready and the exec lines ran; fails with their output otherwise.
-pub async fn wait_ready<E: Engine>(engine: &E, container: &str) -> Result<()> {
+/// How long a node may take to be ready: the init's own limit
+/// (NOGLAB_READY_TIMEOUT, 120 s) and some.
+const READY_TIMEOUT: Duration = Duration::from_secs(150);
+
+/// The lines noglab-init logs when its readiness job ends or it fails.
+const READY_LINE: &str = "noglab-init: ready after ";
+const END_LINES: &[&str] = &[
+    READY_LINE,
+    "noglab-init: not ready after ",
+    "noglab-init: error: ",
+];
+
+/// Waits until the node's init has set up the interfaces, the kind is ready
+/// and the exec lines ran; fails with their output otherwise.
+///
+/// A `fresh` node (created in this run) is followed through its log, where
+/// the init says when it is done: the engine only reads a file it keeps,
+/// runs nothing in the node and is not polled. A node started again has
+/// its last start in its log too, so it, and a node whose exec lines
+/// failed (for their output), is asked from inside with an exec.
+pub async fn wait_ready<E: Engine>(engine: &E, container: &str, fresh: bool) -> Result<()> {
+    if fresh {
+        // An engine that cannot read this log (another logging driver)
+        // leaves the answer to the exec.
+        match engine
+            .first_log_line(container, END_LINES, READY_TIMEOUT)
+            .await
+            .unwrap_or(None)
+        {
+            Some(line) if line.starts_with(READY_LINE) && line.trim_end().ends_with(" rc=0") => {
+                return Ok(())
+            }
+            Some(line) if line.starts_with("noglab-init: error: ") => {
+                return Err(anyhow!("{container} did not come up: {}", line.trim_end()))
+            }
+            _ => {}
+        }
+    }
     let script = "i=0; while [ ! -s /run/noglab/exec.rc ]; do i=$((i+1)); [ $i -gt 1500 ] && { echo 'timed out waiting for the node to become ready'; exit 124; }; sleep 0.1; done; rc=$(cat /run/noglab/exec.rc); [ \"$rc\" = 0 ] || cat /run/noglab/exec.log; exit $rc";
     let cmd = vec!["sh".to_string(), "-c".to_string(), script.to_string()];
     let out = engine.exec(container, &cmd).await?;
@@ -561,8 +622,7 @@ mod tests {
     }
 
     const NO_WAIT: Limits = Limits {
-        pods: 2,
-        per_pod: 2,
+        parallel: 2,
         wait_ready: false,
     };
 
@@ -648,8 +708,7 @@ mod tests {
         let actions = diff(&observed(&engine).await, &p, false).actions;
         let total = actions.len();
         let serial = Limits {
-            pods: 1,
-            per_pod: 1,
+            parallel: 1,
             wait_ready: false,
         };
         let err = execute(&engine, actions, serial, &Secrets::new(), &quiet(), &stop)
@@ -726,6 +785,50 @@ mod tests {
                 "remove container lab-p01-h1".to_string(),
                 "create container lab-p01-h1".to_string()
             ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_new_node_is_waited_for_through_its_log_a_restarted_one_from_inside() {
+        let engine = FakeEngine::default();
+        engine.lock().log = vec![
+            "noglab-init: eth1 (was eth2, 198.18.0.10): 100.64.1.0/31".into(),
+            "noglab-init: ready after 2s; exec.sh rc=0".into(),
+        ];
+        wait_ready(&engine, "lab-p01-r1", true)
+            .await
+            .expect("ready");
+        assert_eq!(engine.calls(), vec!["follow log lab-p01-r1".to_string()]);
+
+        // Its log holds earlier starts: ask inside.
+        engine.clear_calls();
+        wait_ready(&engine, "lab-p01-r1", false)
+            .await
+            .expect("ready");
+        assert_eq!(engine.calls(), vec!["exec lab-p01-r1 sh".to_string()]);
+
+        // Exec lines failed: their output comes from inside.
+        engine.clear_calls();
+        engine.lock().log = vec!["noglab-init: ready after 2s; exec.sh rc=1".into()];
+        wait_ready(&engine, "lab-p01-r1", true)
+            .await
+            .expect("the fake's exec says 0");
+        assert_eq!(
+            engine.calls(),
+            vec![
+                "follow log lab-p01-r1".to_string(),
+                "exec lab-p01-r1 sh".to_string()
+            ]
+        );
+
+        // The init gave up: its message is the answer.
+        engine.lock().log = vec!["noglab-init: error: cannot set eth1 up".into()];
+        let err = wait_ready(&engine, "lab-p01-r1", true)
+            .await
+            .expect_err("init failed");
+        assert_eq!(
+            format!("{err:#}"),
+            "lab-p01-r1 did not come up: noglab-init: error: cannot set eth1 up"
         );
     }
 

@@ -52,7 +52,10 @@ pub async fn remove_lab<E: Engine>(engine: &E, lab: &str) -> Result<(usize, usiz
 async fn remove_all<F: std::future::Future<Output = Result<()>>>(
     futures: impl Iterator<Item = F>,
 ) -> String {
-    let results: Vec<Result<()>> = stream::iter(futures).buffer_unordered(8).collect().await;
+    let results: Vec<Result<()>> = stream::iter(futures)
+        .buffer_unordered(crate::reconcile::DEFAULT_PARALLEL)
+        .collect()
+        .await;
     results
         .into_iter()
         .filter_map(|r| r.err().map(|e| format!("{e:#}\n")))

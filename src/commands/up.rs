@@ -64,7 +64,7 @@ pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
     let solved = if plan.solution { " (solved)" } else { "" };
     progress.step(format!("lab {lab}{solved}: {summary}"));
     let limits = Limits {
-        pods: args.parallel.max(1),
+        parallel: args.parallel.max(1),
         ..Limits::default()
     };
     let secrets = super::secrets(&plan)?;

@@ -18,7 +18,8 @@ use bollard::models::{
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
     ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
-    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, UploadToContainerOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
+    UploadToContainerOptionsBuilder,
 };
 use bollard::Docker;
 use bytes::Bytes;
@@ -1108,6 +1109,40 @@ impl Engine for DockerEngine {
 
     async fn remove_guard(&self) -> Result<()> {
         self.remove_container(GUARD_NAME).await
+    }
+
+    async fn first_log_line(
+        &self,
+        container: &str,
+        prefixes: &[&str],
+        timeout: Duration,
+    ) -> Result<Option<String>> {
+        let options = LogsOptionsBuilder::default()
+            .follow(true)
+            .stdout(true)
+            .stderr(true)
+            .tail("all")
+            .build();
+        let mut stream = self.docker.logs(container, Some(options));
+        let find = async {
+            // A frame is a line in practice; a partial one waits for the rest.
+            let mut pending = Vec::new();
+            while let Some(item) = stream.next().await {
+                let item = item.map_err(|e| fail(format!("read the log of {container}"), e))?;
+                pending.extend_from_slice(&item.into_bytes());
+                while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = pending.drain(..=end).collect();
+                    let line = String::from_utf8_lossy(&line);
+                    if prefixes.iter().any(|p| line.starts_with(p)) {
+                        return Ok(Some(line.into_owned()));
+                    }
+                }
+            }
+            Ok(None)
+        };
+        tokio::time::timeout(timeout, find)
+            .await
+            .unwrap_or(Ok(None))
     }
 
     async fn exec(&self, container: &str, cmd: &[String]) -> Result<ExecOutput> {

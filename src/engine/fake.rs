@@ -32,6 +32,8 @@ pub struct FakeState {
     /// A call during which Ctrl-C comes: the stop is requested as the
     /// call is made, and the call itself completes, as one in flight does.
     pub stop_on: Option<(String, crate::stop::Stop)>,
+    /// What every container's log shows when followed (None: nothing).
+    pub log: Vec<String>,
 }
 
 impl FakeEngine {
@@ -224,6 +226,21 @@ impl Engine for FakeEngine {
 
     async fn remove_guard(&self) -> Result<()> {
         self.record("remove guard".into())
+    }
+
+    async fn first_log_line(
+        &self,
+        container: &str,
+        prefixes: &[&str],
+        _timeout: std::time::Duration,
+    ) -> Result<Option<String>> {
+        self.record(format!("follow log {container}"))?;
+        Ok(self
+            .lock()
+            .log
+            .iter()
+            .find(|l| prefixes.iter().any(|p| l.starts_with(p)))
+            .cloned())
     }
 
     async fn exec(&self, container: &str, cmd: &[String]) -> Result<ExecOutput> {

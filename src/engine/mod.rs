@@ -120,6 +120,16 @@ pub trait Engine: Sync {
     /// Removes a container with its anonymous volumes; one already gone is fine.
     async fn remove_container(&self, name: &str) -> anyhow::Result<()>;
 
+    /// Follows a container's output from its start and returns the first
+    /// line that starts with one of `prefixes`; None when the output ends
+    /// (the container stopped) or `timeout` passes first.
+    async fn first_log_line(
+        &self,
+        container: &str,
+        prefixes: &[&str],
+        timeout: std::time::Duration,
+    ) -> anyhow::Result<Option<String>>;
+
     /// Runs a command in a container and collects its output.
     async fn exec(&self, container: &str, cmd: &[String]) -> anyhow::Result<ExecOutput>;
 
