@@ -151,6 +151,23 @@ pub fn remove_pod(observed: &Observed, pod: u32, actions: &mut Vec<Action>) {
     }
 }
 
+/// Actions that recreate every container of a pod from the plan. Networks
+/// that match the plan stay, as in `up`: they are bridges on the host that
+/// no node can change. A missing or changed one is made again.
+pub fn recreate_pod(observed: &Observed, pod: &PodPlan, actions: &mut Vec<Action>) {
+    for c in observed.pod_containers(pod.pod) {
+        actions.push(Action::RemoveContainer {
+            pod: pod.pod,
+            name: c.name.clone(),
+        });
+    }
+    let networks_only = Observed {
+        containers: Vec::new(),
+        networks: observed.pod_networks(pod.pod).cloned().collect(),
+    };
+    diff_pod(&networks_only, pod, actions);
+}
+
 fn diff_pod(observed: &Observed, pod: &PodPlan, actions: &mut Vec<Action>) {
     let p = pod.pod;
     let role = |n: &NetworkSpec| n.labels.get(labels::NETWORK).cloned().unwrap_or_default();
@@ -829,6 +846,41 @@ mod tests {
         assert_eq!(
             format!("{err:#}"),
             "lab-p01-r1 did not come up: noglab-init: error: cannot set eth1 up"
+        );
+    }
+
+    #[tokio::test]
+    async fn recreating_a_pod_keeps_its_networks_unless_they_differ() {
+        let engine = FakeEngine::default();
+        let p = plan(2);
+        run(&engine, diff(&observed(&engine).await, &p, false).actions)
+            .await
+            .expect("executes");
+        let mut actions = Vec::new();
+        recreate_pod(&observed(&engine).await, &p.pod_plans[&2], &mut actions);
+        assert_eq!(
+            actions.iter().map(Action::describe).collect::<Vec<_>>(),
+            vec![
+                "remove container lab-p02-h1".to_string(),
+                "remove container lab-p02-r1".to_string(),
+                "create container lab-p02-h1".to_string(),
+                "create container lab-p02-r1".to_string(),
+            ]
+        );
+
+        // A network that went missing is made again, before the containers.
+        engine.lock().networks.remove("lab-p02-l1");
+        let mut actions = Vec::new();
+        recreate_pod(&observed(&engine).await, &p.pod_plans[&2], &mut actions);
+        assert_eq!(
+            actions.iter().map(Action::describe).collect::<Vec<_>>(),
+            vec![
+                "remove container lab-p02-h1".to_string(),
+                "remove container lab-p02-r1".to_string(),
+                "create network lab-p02-l1".to_string(),
+                "create container lab-p02-h1".to_string(),
+                "create container lab-p02-r1".to_string(),
+            ]
         );
     }
 

@@ -1,5 +1,6 @@
-//! `noglab reset --pod SPEC [--node NAME]`: recreate pods or one node from
-//! the plan the lab was brought up with; other pods are not touched.
+//! `noglab reset --pod SPEC [--node NAME]`: recreate the containers of pods,
+//! or one node, from the plan the lab was brought up with; other pods are
+//! not touched.
 
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -93,21 +94,7 @@ pub async fn run(
                     });
                 }
             }
-            None => {
-                reconcile::remove_pod(&observed, pod, &mut actions);
-                for n in &pod_plan.networks {
-                    actions.push(Action::CreateNetwork {
-                        pod,
-                        spec: n.clone(),
-                    });
-                }
-                for c in &pod_plan.containers {
-                    actions.push(Action::CreateContainer {
-                        pod,
-                        spec: Box::new(c.clone()),
-                    });
-                }
-            }
+            None => reconcile::recreate_pod(&observed, pod_plan, &mut actions),
         }
     }
     let selected: Vec<u32> = selected.iter().map(|p| p.pod).collect();
