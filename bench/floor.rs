@@ -29,7 +29,9 @@ pub async fn connect() -> Result<Docker> {
 }
 
 /// Creates every network, then every container; returns the time taken.
-pub async fn up(docker: &Docker, plan: &Plan, parallel: usize) -> Result<Duration> {
+/// With `files`, each container also gets its node's files before it
+/// starts, as noglab copies them in: the cost of configuring the nodes.
+pub async fn up(docker: &Docker, plan: &Plan, parallel: usize, files: bool) -> Result<Duration> {
     let networks: Vec<&NetworkSpec> = plan.pod_plans.values().flat_map(|p| &p.networks).collect();
     let containers: Vec<&ContainerSpec> = plan.containers().map(|(_, c)| c).collect();
     let started = Instant::now();
@@ -39,7 +41,7 @@ pub async fn up(docker: &Docker, plan: &Plan, parallel: usize) -> Result<Duratio
     )
     .await?;
     all(
-        stream::iter(containers).map(|c| create_container(docker, c)),
+        stream::iter(containers).map(|c| create_container(docker, c, files)),
         parallel,
     )
     .await?;
@@ -123,7 +125,7 @@ async fn create_network(docker: &Docker, spec: &NetworkSpec) -> Result<()> {
     Ok(())
 }
 
-async fn create_container(docker: &Docker, spec: &ContainerSpec) -> Result<()> {
+async fn create_container(docker: &Docker, spec: &ContainerSpec, files: bool) -> Result<()> {
     let ns = |d: Duration| Some(d.as_nanos() as i64);
     let body = ContainerCreateBody {
         image: Some(spec.image.clone()),
@@ -175,6 +177,15 @@ async fn create_container(docker: &Docker, spec: &ContainerSpec) -> Result<()> {
             .await
             .map_err(|e| anyhow!("floor: connect {} to {}: {e}", spec.name, a.network))?;
     }
+    if files {
+        let options = bollard::query_parameters::UploadToContainerOptionsBuilder::default()
+            .path("/")
+            .build();
+        docker
+            .upload_to_container(&spec.name, Some(options), bollard::body_full(tar_of(spec)?))
+            .await
+            .map_err(|e| anyhow!("floor: copy files into {}: {e}", spec.name))?;
+    }
     docker
         .start_container(
             &spec.name,
@@ -194,4 +205,22 @@ fn endpoint(a: &Attachment, aliases: Vec<String>) -> EndpointSettings {
         aliases: (!aliases.is_empty()).then_some(aliases),
         ..Default::default()
     }
+}
+
+/// The node's files as an archive rooted at `/`, as noglab uploads them.
+fn tar_of(spec: &ContainerSpec) -> Result<bytes::Bytes> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, file) in &spec.files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(file.content.len() as u64);
+        header.set_mode(file.mode);
+        header.set_mtime(0);
+        header.set_cksum();
+        builder.append_data(
+            &mut header,
+            path.trim_start_matches('/'),
+            file.content.as_bytes(),
+        )?;
+    }
+    Ok(bytes::Bytes::from(builder.into_inner()?))
 }

@@ -46,6 +46,10 @@ struct Args {
     /// Leave out the floor.
     #[arg(long, conflicts_with = "floor_only")]
     no_floor: bool,
+    /// Also time the floor copying each node's files in before its start
+    /// (the cost of configuring the nodes, which the floor leaves out).
+    #[arg(long)]
+    floor_files: bool,
     /// Run only the floor (to find the engine's best parallelism).
     #[arg(long)]
     floor_only: bool,
@@ -243,7 +247,7 @@ async fn one_round(
             let plan = plan_in_free_block(&ctx.engine, &dir, pods).await?;
             eprintln!("floor up, parallel {parallel}");
             let cpu = ctx.engine_cpu();
-            let up = floor::up(&ctx.docker, &plan, parallel).await?;
+            let up = floor::up(&ctx.docker, &plan, parallel, false).await?;
             let up = sample(ctx, up.as_secs_f64(), cpu, None);
             eprintln!("floor down, parallel {parallel}");
             let cpu = ctx.engine_cpu();
@@ -251,6 +255,20 @@ async fn one_round(
             let down = sample(ctx, down.as_secs_f64(), cpu, None);
             results.add(&format!("{FLOOR_UP} (parallel {parallel})"), up);
             results.add(&format!("{FLOOR_DOWN} (parallel {parallel})"), down);
+        }
+        if args.floor_files {
+            // Where the time between the floor and noglab goes: the same
+            // client, also copying each node's files in before its start.
+            let parallel = args.floor_parallel.first().copied().unwrap_or(4).max(1);
+            let plan = plan_in_free_block(&ctx.engine, &dir, pods).await?;
+            eprintln!("floor up with files, parallel {parallel}");
+            let cpu = ctx.engine_cpu();
+            let up = floor::up(&ctx.docker, &plan, parallel, true).await?;
+            results.add(
+                &format!("floor + files up (parallel {parallel})"),
+                sample(ctx, up.as_secs_f64(), cpu, None),
+            );
+            floor::down(&ctx.docker, &plan, parallel).await?;
         }
     }
     if args.floor_only {
