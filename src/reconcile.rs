@@ -2,10 +2,11 @@
 //!
 //! `diff` is pure: it compares observed resources (found by labels) with the
 //! plan, by spec hash, and returns the actions that close the gap. `execute`
-//! runs them against an [`Engine`]: every pod in order (removals, networks,
-//! then containers), all pods at once, with at most `Limits::parallel`
-//! engine operations in flight across the lab. Waiting for a started node
-//! to be ready holds no engine slot: it follows the node's log.
+//! runs them against an [`Engine`]: the shared pod first, then every pod's
+//! removals and networks, then every pod's containers, all pods at once,
+//! with at most `Limits::parallel` engine operations in flight across the
+//! lab. Waiting for a started node to be ready holds no engine slot: it
+//! follows the node's log.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -294,6 +295,32 @@ pub async fn execute<E: Engine>(
     progress: &Progress,
     stop: &Stop,
 ) -> Result<()> {
+    execute_then(engine, actions, limits, secrets, progress, stop, || ()).await
+}
+
+/// The phases of a pod's actions before its nodes: removals and networks.
+const NETWORK_PHASES: std::ops::RangeInclusive<u8> = 0..=2;
+/// The last phase: containers created or started.
+const NODE_PHASES: std::ops::RangeInclusive<u8> = 3..=3;
+
+/// `execute`, calling `networks_done` once every pod's networks are made
+/// (or failed), before any pod's node is: a new lab's `up` holds the
+/// address allocation lock until its networks hold its block, not while
+/// its nodes start.
+///
+/// The lab-wide (shared) pod goes first and whole: pods attach to its
+/// networks and nodes. Then every pod's removals and networks, then every
+/// pod's nodes, all pods at once behind one fair semaphore. A pod whose
+/// removals or networks failed gets no nodes.
+pub async fn execute_then<E: Engine>(
+    engine: &E,
+    actions: Vec<Action>,
+    limits: Limits,
+    secrets: &Secrets,
+    progress: &Progress,
+    stop: &Stop,
+    networks_done: impl FnOnce(),
+) -> Result<()> {
     let total = actions.len();
     let mut by_pod: BTreeMap<u32, Vec<Action>> = BTreeMap::new();
     for a in actions {
@@ -301,31 +328,44 @@ pub async fn execute<E: Engine>(
     }
     progress.add(total as u64);
     let slots = Semaphore::new(limits.parallel.max(1));
-    let slots = &slots;
+    let run = Run {
+        engine,
+        slots: &slots,
+        limits,
+        secrets,
+        progress,
+        stop,
+    };
+    let run = &run;
     let work = async {
-        // Lab-wide networks and nodes come first: pods attach to them.
-        let mut results: Vec<(u32, PodOutcome)> = Vec::new();
+        let mut outcomes: BTreeMap<u32, PodOutcome> = BTreeMap::new();
         if let Some(actions) = by_pod.remove(&SHARED_POD) {
-            let outcome = run_pod(engine, actions, slots, limits, secrets, progress, stop).await;
-            let failed = !outcome.errors.is_empty();
-            results.push((SHARED_POD, outcome));
-            if failed {
+            let mut outcome = run.phases(&actions, NETWORK_PHASES).await;
+            if outcome.errors.is_empty() {
+                outcome.add(run.phases(&actions, NODE_PHASES).await);
+            }
+            if !outcome.errors.is_empty() {
                 by_pod.clear();
             }
+            outcomes.insert(SHARED_POD, outcome);
         }
-        // Then every pod at once: the semaphore, fair in arrival order, is
-        // the bound.
-        let pods = futures_util::future::join_all(std::mem::take(&mut by_pod).into_iter().map(
-            |(pod, actions)| async move {
-                (
-                    pod,
-                    run_pod(engine, actions, slots, limits, secrets, progress, stop).await,
-                )
-            },
-        ))
-        .await;
-        results.extend(pods);
-        results
+        let networks =
+            futures_util::future::join_all(by_pod.iter().map(|(pod, actions)| async move {
+                (*pod, run.phases(actions, NETWORK_PHASES).await)
+            }))
+            .await;
+        networks_done();
+        outcomes.extend(networks);
+        let failed = |pod: &u32| outcomes.get(pod).is_some_and(|o| !o.errors.is_empty());
+        let nodes =
+            futures_util::future::join_all(by_pod.iter().filter(|(pod, _)| !failed(pod)).map(
+                |(pod, actions)| async move { (*pod, run.phases(actions, NODE_PHASES).await) },
+            ))
+            .await;
+        for (pod, outcome) in nodes {
+            outcomes.entry(pod).or_default().add(outcome);
+        }
+        outcomes
     };
     // Says at once that Ctrl-C was heard; never ends by itself.
     let notice = async {
@@ -335,15 +375,15 @@ pub async fn execute<E: Engine>(
         );
         std::future::pending::<()>().await
     };
-    let mut sorted = tokio::select! {
+    // In pod order, the shared one (pod 0) first.
+    let outcomes = tokio::select! {
         r = work => r,
-        () = notice => Vec::new(),
+        () = notice => BTreeMap::new(),
     };
-    sorted.sort_by_key(|(pod, _)| *pod);
-    let done: usize = sorted.iter().map(|(_, o)| o.done).sum();
+    let done: usize = outcomes.values().map(|o| o.done).sum();
     let mut failures: Vec<String> = Vec::new();
     let mut interrupted = false;
-    for (pod, outcome) in sorted {
+    for (pod, outcome) in outcomes {
         for e in outcome.errors {
             if is_interrupted(&e) {
                 interrupted = true;
@@ -374,58 +414,71 @@ pub async fn execute<E: Engine>(
 }
 
 /// How one pod's actions went: how many completed, and what failed.
+#[derive(Default)]
 struct PodOutcome {
     done: usize,
     errors: Vec<anyhow::Error>,
 }
 
-async fn run_pod<E: Engine>(
-    engine: &E,
-    mut actions: Vec<Action>,
-    slots: &Semaphore,
+impl PodOutcome {
+    fn add(&mut self, later: PodOutcome) {
+        self.done += later.done;
+        self.errors.extend(later.errors);
+    }
+}
+
+/// What every action of one `execute` shares.
+struct Run<'a, E> {
+    engine: &'a E,
+    /// Engine operations in flight, across all pods.
+    slots: &'a Semaphore,
     limits: Limits,
-    secrets: &Secrets,
-    progress: &Progress,
-    stop: &Stop,
-) -> PodOutcome {
-    actions.sort_by_key(Action::phase);
-    let mut errors = Vec::new();
-    let mut done = 0;
-    for phase in 0..=3u8 {
-        let batch: Vec<&Action> = actions.iter().filter(|a| a.phase() == phase).collect();
-        if batch.is_empty() {
-            continue;
-        }
-        let results: Vec<Result<()>> =
-            futures_util::future::join_all(batch.into_iter().map(|a| async move {
-                let slot = slots.acquire().await;
-                stop.check()?;
-                progress.step(a.describe());
-                let started = run_action(engine, a, secrets, stop).await;
-                drop(slot);
-                let r = match started {
-                    Ok(Some(s)) if limits.wait_ready => {
-                        stop.abandon_on(wait_ready(engine, &s.name, s.fresh)).await
-                    }
-                    Ok(_) => Ok(()),
-                    Err(e) => Err(e),
-                };
-                progress.inc();
-                r
-            }))
-            .await;
-        for r in results {
-            match r {
-                Ok(()) => done += 1,
-                Err(e) => errors.push(e),
+    secrets: &'a Secrets,
+    progress: &'a Progress,
+    stop: &'a Stop,
+}
+
+impl<E: Engine> Run<'_, E> {
+    /// Runs one pod's actions of these phases, phase after phase, the
+    /// actions of a phase at once; stops at the first phase with a failure.
+    async fn phases(&self, actions: &[Action], phases: std::ops::RangeInclusive<u8>) -> PodOutcome {
+        let mut outcome = PodOutcome::default();
+        for phase in phases {
+            let batch = actions.iter().filter(|a| a.phase() == phase);
+            for r in futures_util::future::join_all(batch.map(|a| self.action(a))).await {
+                match r {
+                    Ok(()) => outcome.done += 1,
+                    Err(e) => outcome.errors.push(e),
+                }
+            }
+            // Creating on top of a failed removal would only add confusion.
+            if !outcome.errors.is_empty() {
+                break;
             }
         }
-        // Creating on top of a failed removal would only add confusion.
-        if !errors.is_empty() {
-            break;
-        }
+        outcome
     }
-    PodOutcome { done, errors }
+
+    /// One action in an engine slot, then, without the slot, the wait for
+    /// the node it started.
+    async fn action(&self, a: &Action) -> Result<()> {
+        let slot = self.slots.acquire().await;
+        self.stop.check()?;
+        self.progress.step(a.describe());
+        let started = run_action(self.engine, a, self.secrets, self.stop).await;
+        drop(slot);
+        let r = match started {
+            Ok(Some(s)) if self.limits.wait_ready => {
+                self.stop
+                    .abandon_on(wait_ready(self.engine, &s.name, s.fresh))
+                    .await
+            }
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        };
+        self.progress.inc();
+        r
+    }
 }
 
 /// Whether the network is there as planned (labels and hash): an `up`
@@ -732,11 +785,11 @@ mod tests {
             .await
             .expect_err("interrupted");
         assert!(is_interrupted(&err), "{err:#}");
-        // Pod 1's two networks and its host were done; the router's create
-        // was in flight.
+        // Every pod's two networks (networks come before any node) and pod
+        // 1's host were done; the router's create was in flight.
         assert_eq!(
             format!("{err}"),
-            format!("stopped after 3 of {total} steps (the engine calls in flight finished first)")
+            format!("stopped after 5 of {total} steps (the engine calls in flight finished first)")
         );
         let calls = engine.calls();
         assert_eq!(
@@ -744,7 +797,10 @@ mod tests {
             Some("create container lab-p01-r1"),
             "nothing started after the Ctrl-C: {calls:?}"
         );
-        assert!(!calls.iter().any(|c| c.contains("lab-p02")), "{calls:?}");
+        assert!(
+            !calls.iter().any(|c| c.contains("container lab-p02")),
+            "{calls:?}"
+        );
 
         // The router was left created, never started: `up` again replaces it
         // and completes the lab, with one of everything.
@@ -908,6 +964,54 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![1, 2]
         );
+    }
+
+    #[tokio::test]
+    async fn networks_done_comes_between_every_network_and_the_first_node() {
+        let engine = FakeEngine::default();
+        // Pod 2 cannot make a network: it gets no nodes, the others do.
+        engine.lock().fail_on = Some("create network lab-p02-l1".into());
+        let p = plan(3);
+        let calls_then = std::sync::Mutex::new(None);
+        let err = execute_then(
+            &engine,
+            diff(&observed(&engine).await, &p, false).actions,
+            NO_WAIT,
+            &Secrets::new(),
+            &quiet(),
+            &Stop::never(),
+            || *calls_then.lock().expect("lock") = Some(engine.calls().len()),
+        )
+        .await
+        .expect_err("pod 2 fails");
+        assert_eq!(
+            format!("{err:#}"),
+            "pod 2: failed to create network lab-p02-l1: injected failure"
+        );
+        let calls = engine.calls();
+        let then = calls_then
+            .into_inner()
+            .expect("lock")
+            .expect("networks_done was called");
+        let (before, after) = calls.split_at(then);
+        assert!(
+            before.iter().all(|c| c.starts_with("create network")),
+            "{before:?}"
+        );
+        assert_eq!(before.len(), 5, "every other network first: {before:?}");
+        assert!(
+            after.iter().all(|c| !c.starts_with("create network")),
+            "{after:?}"
+        );
+        assert!(after.iter().all(|c| !c.contains("-p02-")), "{after:?}");
+        for pod in ["p01", "p03"] {
+            for node in ["h1", "r1"] {
+                assert!(
+                    after.contains(&format!("start lab-{pod}-{node}")),
+                    "{after:?}"
+                );
+            }
+        }
     }
 
     #[tokio::test]

@@ -50,7 +50,8 @@ pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
         engine,
         plan,
         actions,
-        _locks,
+        _lock,
+        allocation,
     }) = prepared
     else {
         println!(
@@ -68,7 +69,19 @@ pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
         ..Limits::default()
     };
     let secrets = super::secrets(&plan)?;
-    let result = reconcile::execute(&engine, actions, limits, &secrets, &progress, &stop).await;
+    // Other new labs may choose their blocks once this one's networks hold
+    // its block, not only when its nodes are up.
+    let release_allocation = move || drop(allocation);
+    let result = reconcile::execute_then(
+        &engine,
+        actions,
+        limits,
+        &secrets,
+        &progress,
+        &stop,
+        release_allocation,
+    )
+    .await;
     progress.finish();
     result.map_err(|e| {
         if is_interrupted(&e) {
@@ -91,7 +104,9 @@ struct Prepared {
     engine: DockerEngine,
     plan: Plan,
     actions: Vec<Action>,
-    _locks: (state::LabLock, Option<state::LabLock>),
+    _lock: state::LabLock,
+    /// Held by a new lab until its networks hold its block.
+    allocation: Option<state::LabLock>,
 }
 
 /// Takes the lab's lock, looks at the engine, chooses the lab's block,
@@ -148,7 +163,8 @@ async fn prepare(
         engine,
         plan,
         actions: diff.actions,
-        _locks: (lock, allocation),
+        _lock: lock,
+        allocation,
     }))
 }
 
