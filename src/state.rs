@@ -94,6 +94,14 @@ pub fn forget(lab: &str) -> Result<()> {
 /// An exclusive lock on one lab, held until dropped.
 pub struct LabLock {
     _file: File,
+    waited: std::time::Duration,
+}
+
+impl LabLock {
+    /// How long taking it waited for another noglab command.
+    pub fn waited(&self) -> std::time::Duration {
+        self.waited
+    }
 }
 
 /// Takes the lab's lock, waiting (and saying so) while another noglab
@@ -128,6 +136,7 @@ fn lock_file(path: PathBuf, what: &str) -> Result<LabLock> {
         .write(true)
         .open(&path)
         .with_context(|| format!("failed to open lock {}", path.display()))?;
+    let started = std::time::Instant::now();
     match file.try_lock() {
         Ok(()) => {}
         Err(fs::TryLockError::WouldBlock) => {
@@ -139,5 +148,8 @@ fn lock_file(path: PathBuf, what: &str) -> Result<LabLock> {
             return Err(e).with_context(|| format!("failed to lock {}", path.display()));
         }
     }
-    Ok(LabLock { _file: file })
+    Ok(LabLock {
+        _file: file,
+        waited: started.elapsed(),
+    })
 }

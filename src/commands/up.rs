@@ -35,7 +35,7 @@ pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
 
     // Until the actions start, only reads, the guard and the saved plan:
     // a Ctrl-C drops them where they stand.
-    let prepared = stop
+    let (waited, prepared) = stop
         .abandon_on(prepare(&args, &loaded, draft, pods))
         .await
         .map_err(|e| {
@@ -55,8 +55,9 @@ pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
     }) = prepared
     else {
         println!(
-            "lab {lab}: {pods} pods up to date ({:.1}s)",
-            started.elapsed().as_secs_f64()
+            "lab {lab}: {pods} pods up to date ({:.1}s{})",
+            started.elapsed().as_secs_f64(),
+            of_it_waiting(waited)
         );
         return Ok(());
     };
@@ -93,8 +94,9 @@ pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
         }
     })?;
     println!(
-        "lab {lab}: {pods} pods up ({summary}) in {:.1}s",
-        started.elapsed().as_secs_f64()
+        "lab {lab}: {pods} pods up ({summary}) in {:.1}s{}",
+        started.elapsed().as_secs_f64(),
+        of_it_waiting(waited)
     );
     Ok(())
 }
@@ -111,15 +113,17 @@ struct Prepared {
 
 /// Takes the lab's lock, looks at the engine, chooses the lab's block,
 /// checks images and ports, starts the guard and saves the plan; `None`
-/// when the lab is already as planned.
+/// when the lab is already as planned. With how long it waited for other
+/// noglab commands' locks.
 async fn prepare(
     args: &UpArgs,
     loaded: &topology::Loaded,
     draft: Plan,
     pods: u32,
-) -> Result<Option<Prepared>> {
+) -> Result<(Duration, Option<Prepared>)> {
     let lab = loaded.topology.name.clone();
     let lock = waiting(move || state::lock(&lab)).await?;
+    let mut waited = lock.waited();
     let lab = &loaded.topology.name;
     let engine = DockerEngine::connect().await?;
     let mut observed = super::observe(&engine, lab).await?;
@@ -129,6 +133,7 @@ async fn prepare(
         None
     } else {
         let lock = waiting(state::lock_allocation).await?;
+        waited += lock.waited();
         observed = super::observe(&engine, lab).await?;
         Some(lock)
     };
@@ -157,15 +162,16 @@ async fn prepare(
     check_ports(&diff.actions, &observed)?;
     state::save_plan(&plan)?;
     if diff.actions.is_empty() {
-        return Ok(None);
+        return Ok((waited, None));
     }
-    Ok(Some(Prepared {
+    let prepared = Prepared {
         engine,
         plan,
         actions: diff.actions,
         _lock: lock,
         allocation,
-    }))
+    };
+    Ok((waited, Some(prepared)))
 }
 
 /// Takes a lock on a blocking thread, so that a Ctrl-C while another
@@ -176,6 +182,18 @@ async fn waiting(
     tokio::task::spawn_blocking(take)
         .await
         .map_err(|e| anyhow!("failed to wait for a lock: {e}"))?
+}
+
+/// ", 12.3s of it waiting for another noglab command" when it did: that
+/// time is another command's, not this lab's.
+fn of_it_waiting(waited: Duration) -> String {
+    if waited.as_secs_f64() < 0.05 {
+        return String::new();
+    }
+    format!(
+        ", {:.1}s of it waiting for another noglab command",
+        waited.as_secs_f64()
+    )
 }
 
 fn summarize(actions: &[Action]) -> String {
