@@ -70,6 +70,12 @@ struct Sample {
     /// reparented away, do not).
     engine_cpu: Option<f64>,
     rss_kb: Option<u64>,
+    /// Seconds noglab said it waited for another noglab command's lock
+    /// (other people's labs on a shared engine): not this lab's time.
+    waiting: f64,
+    /// For `up`: seconds from the last node's start to `up` returning,
+    /// the wait for the last nodes to be ready.
+    ready_tail: Option<f64>,
 }
 
 /// The samples of every step, in the order steps first ran.
@@ -87,19 +93,27 @@ impl Results {
         }
     }
 
-    fn median(&self, step: &str) -> Option<f64> {
+    /// The median without the time spent waiting for other commands.
+    fn median_own(&self, step: &str) -> Option<f64> {
         let (_, v) = self.steps.iter().find(|(s, _)| s == step)?;
-        median(v.iter().map(|s| s.seconds))
+        median(v.iter().map(|s| s.seconds - s.waiting))
     }
 
-    /// The fastest median among steps whose name starts with `prefix`.
-    fn best(&self, prefix: &str) -> Option<f64> {
+    /// The fastest median, without waiting for other commands, among the
+    /// variants of a step: `name` itself and `name (parallel N)`.
+    fn best(&self, name: &str) -> Option<f64> {
         self.steps
             .iter()
-            .filter(|(s, _)| s.starts_with(prefix))
-            .filter_map(|(s, _)| self.median(s))
+            .filter(|(s, _)| variant_of(s, name))
+            .filter_map(|(s, _)| self.median_own(s))
             .min_by(f64::total_cmp)
     }
+}
+
+/// Whether `step` is `name` or `name` at some parallelism.
+fn variant_of(step: &str, name: &str) -> bool {
+    step.strip_prefix(name)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(" ("))
 }
 
 fn median(values: impl Iterator<Item = f64>) -> Option<f64> {
@@ -291,20 +305,21 @@ async fn one_round(
         if let Some(p) = &parallel_s {
             up_args.extend(["--parallel", p.as_str()]);
         }
-        results.add(
-            &format!("{NOGLAB_UP}{suffix}"),
-            noglab_step(ctx, "up", &up_args)?,
-        );
-        results.add(
-            &format!("noglab up again (no-op){suffix}"),
-            noglab_step(ctx, "up again", &up_args)?,
-        );
-        results.add(
-            &format!("noglab status{suffix}"),
-            noglab_step(ctx, "status", &["status", &labs.noglab])?,
-        );
+        let mut up = noglab_step(ctx, "up", &up_args)?;
+        let up_ended = unix_now();
+        let again = noglab_step(ctx, "up again", &up_args)?;
+        let status = noglab_step(ctx, "status", &["status", &labs.noglab])?;
         let pod = pods.div_ceil(2);
         let before = snapshot(&ctx.docker, &labs.noglab).await?;
+        // Neither the no-op up nor status starts a node.
+        up.ready_tail = before
+            .values()
+            .filter_map(|(_, started)| unix_seconds(started))
+            .max_by(f64::total_cmp)
+            .map(|last_start| up_ended - last_start);
+        results.add(&format!("{NOGLAB_UP}{suffix}"), up);
+        results.add(&format!("noglab up again (no-op){suffix}"), again);
+        results.add(&format!("noglab status{suffix}"), status);
         let step = format!("noglab reset --pod {pod}{suffix}");
         results.add(
             &step,
@@ -345,14 +360,35 @@ fn sample(ctx: &Ctx, seconds: f64, cpu_before: Option<f64>, rss_kb: Option<u64>)
         seconds,
         engine_cpu: cpu_before.zip(ctx.engine_cpu()).map(|(a, b)| b - a),
         rss_kb,
+        ..Sample::default()
     }
 }
 
 fn noglab_step(ctx: &Ctx, what: &str, args: &[&str]) -> Result<Sample> {
     eprintln!("noglab {what}");
     let cpu = ctx.engine_cpu();
-    let (seconds, rss) = ctx.timer.run(args)?;
-    Ok(sample(ctx, seconds, cpu, rss))
+    let (seconds, rss, stdout) = ctx.timer.run(args)?;
+    Ok(Sample {
+        waiting: waited(&stdout),
+        ..sample(ctx, seconds, cpu, rss)
+    })
+}
+
+/// What noglab's summary line says it waited for other noglab commands
+/// (", 12.3s of it waiting for another noglab command", in parentheses
+/// when up had nothing to do), else 0.
+fn waited(stdout: &str) -> f64 {
+    stdout
+        .lines()
+        .flat_map(|l| l.split(", "))
+        .find_map(|part| {
+            part.trim_end_matches(')')
+                .strip_suffix(" of it waiting for another noglab command")?
+                .strip_suffix('s')?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0.0)
 }
 
 /// CPU time of the engine's daemons, from /proc.
@@ -446,8 +482,8 @@ impl Timer {
         }
     }
 
-    /// Seconds and peak RSS in KiB.
-    fn run(&self, args: &[&str]) -> Result<(f64, Option<u64>)> {
+    /// Seconds, peak RSS in KiB, and what noglab printed.
+    fn run(&self, args: &[&str]) -> Result<(f64, Option<u64>, String)> {
         let rss_file = self
             .state
             .with_extension(format!("rss-{}", std::process::id()));
@@ -480,8 +516,41 @@ impl Timer {
             .ok()
             .and_then(|t| t.lines().last()?.trim().parse().ok());
         let _ = std::fs::remove_file(&rss_file);
-        Ok((elapsed, rss))
+        Ok((
+            elapsed,
+            rss,
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        ))
     }
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Seconds since the epoch of an engine time stamp in UTC
+/// (`2026-11-27T13:01:11.123456789Z`).
+fn unix_seconds(ts: &str) -> Option<f64> {
+    let (date, time) = ts.strip_suffix('Z')?.split_once('T')?;
+    let mut d = date.splitn(3, '-').map(str::parse::<i64>);
+    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
+    let mut t = time.splitn(3, ':');
+    let (h, min) = (
+        t.next()?.parse::<i64>().ok()?,
+        t.next()?.parse::<i64>().ok()?,
+    );
+    let sec: f64 = t.next()?.parse().ok()?;
+    // Days from 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+    // days_from_civil).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((days * 86_400 + h * 3600 + min * 60) as f64 + sec)
 }
 
 /// Each container of a lab: name -> (id, started at).
@@ -560,8 +629,10 @@ fn print_table(pods: u32, results: &Results) {
     );
     let floor_up = results.best(FLOOR_UP);
     let floor_down = results.best(FLOOR_DOWN);
-    let noglab_up = results.median(NOGLAB_UP).or(results.best(NOGLAB_UP));
-    let noglab_down = results.median(NOGLAB_DOWN).or(results.best(NOGLAB_DOWN));
+    let noglab_up = results.median_own(NOGLAB_UP).or(results.best(NOGLAB_UP));
+    let noglab_down = results
+        .median_own(NOGLAB_DOWN)
+        .or(results.best(NOGLAB_DOWN));
     let ratio = |x: f64, of: Option<f64>, name: &str| of.map(|o| format!("{:.2}x {name}", x / o));
     let width = results
         .steps
@@ -579,11 +650,12 @@ fn print_table(pods: u32, results: &Results) {
         };
         let cpu = median(samples.iter().filter_map(|s| s.engine_cpu))
             .map_or(String::new(), |c| format!("{c:.1} s"));
-        let is = |name: &str| step == name || step.starts_with(&format!("{name} (--"));
-        let (vs_floor, vs_noglab) = if is(NOGLAB_UP) {
-            (ratio(seconds, floor_up, "floor"), None)
-        } else if is(NOGLAB_DOWN) {
-            (ratio(seconds, floor_down, "floor"), None)
+        // Time spent waiting for other people's noglab commands is theirs.
+        let own = median(samples.iter().map(|s| s.seconds - s.waiting)).unwrap_or(seconds);
+        let (vs_floor, vs_noglab) = if variant_of(step, NOGLAB_UP) {
+            (ratio(own, floor_up, "floor"), None)
+        } else if variant_of(step, NOGLAB_DOWN) {
+            (ratio(own, floor_down, "floor"), None)
         } else if step == COMPOSE_UP {
             (
                 ratio(seconds, floor_up, "floor"),
@@ -602,6 +674,18 @@ fn print_table(pods: u32, results: &Results) {
             .filter_map(|s| s.rss_kb)
             .max()
             .map_or(String::new(), |k| format!("{:.1} MB", k as f64 / 1024.0));
+        let mut notes: Vec<String> = results.notes.get(step).cloned().into_iter().collect();
+        if let Some(tail) = median(samples.iter().filter_map(|s| s.ready_tail)) {
+            notes.push(format!(
+                "the last node started {tail:.1} s before up returned"
+            ));
+        }
+        let waiting = samples.iter().map(|s| s.waiting).fold(0.0, f64::max);
+        if waiting > 0.0 {
+            notes.push(format!(
+                "up to {waiting:.1} s of it waiting for another noglab command, left out of the ratio"
+            ));
+        }
         println!(
             "{:<width$}  {:>7.2}  {:>10}  {:>17}  {:>17}  {:>8}  {}",
             step,
@@ -610,7 +694,46 @@ fn print_table(pods: u32, results: &Results) {
             vs_floor.unwrap_or_default(),
             vs_noglab.unwrap_or_default(),
             rss,
-            results.notes.get(step).map_or("", String::as_str)
+            notes.join("; ")
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn noglab_says_how_long_it_waited_for_another_command() {
+        let line = "lab bench-n10-1: 10 pods up (40 containers created, 50 networks created) in 171.2s, 130.1s of it waiting for another noglab command\n";
+        assert_eq!(waited(line), 130.1);
+        assert_eq!(
+            waited("lab x: 10 pods up (40 containers created) in 51.9s\n"),
+            0.0
+        );
+        assert_eq!(
+            waited(
+                "lab x: 10 pods up to date (0.2s, 3.0s of it waiting for another noglab command)\n"
+            ),
+            3.0
+        );
+    }
+
+    #[test]
+    fn engine_time_stamps_are_read_in_utc() {
+        assert_eq!(unix_seconds("1970-01-01T00:00:00Z"), Some(0.0));
+        assert_eq!(unix_seconds("2000-03-01T00:00:01.5Z"), Some(951_868_801.5));
+        let t = unix_seconds("2026-11-27T13:01:11.123456789Z").expect("parses");
+        assert!((t - 1_795_784_471.123_456_8).abs() < 1e-3, "{t}");
+        assert_eq!(unix_seconds("0001-01-01T00:00:00"), None, "no zone");
+    }
+
+    #[test]
+    fn a_step_s_variants_are_its_parallelisms_only() {
+        assert!(variant_of("noglab up", NOGLAB_UP));
+        assert!(variant_of("noglab up (--parallel 8)", NOGLAB_UP));
+        assert!(!variant_of("noglab up again (no-op)", NOGLAB_UP));
+        assert!(variant_of("floor up (parallel 4)", FLOOR_UP));
+        assert!(!variant_of("floor + files up (parallel 4)", FLOOR_UP));
     }
 }
