@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Result};
 use tokio::sync::Semaphore;
 
-use crate::engine::{Created, Engine, ObservedContainer, ObservedNetwork};
+use crate::engine::{Created, Engine, LogFollow, ObservedContainer, ObservedNetwork};
 use crate::plan::{
     labels, pod_label, ContainerSpec, FileSpec, NetworkSpec, Plan, PodPlan, SHARED_POD,
 };
@@ -616,15 +616,25 @@ pub async fn wait_ready<E: Engine>(engine: &E, container: &str, fresh: bool) -> 
         match engine
             .first_log_line(container, END_LINES, READY_TIMEOUT)
             .await
-            .unwrap_or(None)
+            .unwrap_or(LogFollow::Ended)
         {
-            Some(line) if line.starts_with(READY_LINE) && line.trim_end().ends_with(" rc=0") => {
+            LogFollow::Line(line)
+                if line.starts_with(READY_LINE) && line.trim_end().ends_with(" rc=0") =>
+            {
                 return Ok(())
             }
-            Some(line) if line.starts_with("noglab-init: error: ") => {
+            LogFollow::Line(line) if line.starts_with("noglab-init: error: ") => {
                 return Err(anyhow!("{container} did not come up: {}", line.trim_end()))
             }
-            _ => {}
+            // The init gives up on readiness before this: without a word
+            // from it, the exec below would only wait as long again.
+            LogFollow::TimedOut => {
+                return Err(anyhow!(
+                    "{container} did not come up: its init said nothing in {}s (does its image start with noglab-init?)",
+                    READY_TIMEOUT.as_secs()
+                ))
+            }
+            LogFollow::Line(_) | LogFollow::Ended => {}
         }
     }
     let script = "i=0; while [ ! -s /run/noglab/exec.rc ]; do i=$((i+1)); [ $i -gt 1500 ] && { echo 'timed out waiting for the node to become ready'; exit 124; }; sleep 0.1; done; rc=$(cat /run/noglab/exec.rc); [ \"$rc\" = 0 ] || cat /run/noglab/exec.log; exit $rc";
@@ -903,6 +913,24 @@ mod tests {
             format!("{err:#}"),
             "lab-p01-r1 did not come up: noglab-init: error: cannot set eth1 up"
         );
+
+        // No word from an init in all that time (an image without one):
+        // asking inside would only wait as long again.
+        engine.clear_calls();
+        {
+            let mut s = engine.lock();
+            s.log = vec!["listening on 0.0.0.0:80".into()];
+            s.log_times_out = true;
+        }
+        let err = wait_ready(&engine, "lab-p01-r1", true)
+            .await
+            .expect_err("never ready");
+        assert!(
+            format!("{err:#}")
+                .starts_with("lab-p01-r1 did not come up: its init said nothing in 150s"),
+            "{err:#}"
+        );
+        assert_eq!(engine.calls(), vec!["follow log lab-p01-r1".to_string()]);
     }
 
     #[tokio::test]

@@ -28,8 +28,8 @@ use ipnet::Ipv4Net;
 use tokio::io::AsyncWrite;
 
 use super::{
-    disk_full, Created, Engine, ExecOutput, ObservedContainer, ObservedNetwork, ObservedVolume,
-    Scope, GUARD_LABEL, GUARD_NAME,
+    disk_full, Created, Engine, ExecOutput, LogFollow, ObservedContainer, ObservedNetwork,
+    ObservedVolume, Scope, GUARD_LABEL, GUARD_NAME,
 };
 use crate::plan::{labels, Attachment, ContainerSpec, FileSpec, NetworkSpec};
 
@@ -1116,7 +1116,7 @@ impl Engine for DockerEngine {
         container: &str,
         prefixes: &[&str],
         timeout: Duration,
-    ) -> Result<Option<String>> {
+    ) -> Result<LogFollow> {
         let options = LogsOptionsBuilder::default()
             .follow(true)
             .stdout(true)
@@ -1134,15 +1134,15 @@ impl Engine for DockerEngine {
                     let line: Vec<u8> = pending.drain(..=end).collect();
                     let line = String::from_utf8_lossy(&line);
                     if prefixes.iter().any(|p| line.starts_with(p)) {
-                        return Ok(Some(line.into_owned()));
+                        return Ok(LogFollow::Line(line.into_owned()));
                     }
                 }
             }
-            Ok(None)
+            Ok(LogFollow::Ended)
         };
         tokio::time::timeout(timeout, find)
             .await
-            .unwrap_or(Ok(None))
+            .unwrap_or(Ok(LogFollow::TimedOut))
     }
 
     async fn exec(&self, container: &str, cmd: &[String]) -> Result<ExecOutput> {

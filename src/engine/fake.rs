@@ -9,7 +9,8 @@ use anyhow::{bail, Result};
 use ipnet::Ipv4Net;
 
 use super::{
-    Created, Engine, ExecOutput, ObservedContainer, ObservedNetwork, ObservedVolume, Scope,
+    Created, Engine, ExecOutput, LogFollow, ObservedContainer, ObservedNetwork, ObservedVolume,
+    Scope,
 };
 use crate::plan::{labels, Attachment, ContainerSpec, FileSpec, NetworkSpec};
 
@@ -32,8 +33,11 @@ pub struct FakeState {
     /// A call during which Ctrl-C comes: the stop is requested as the
     /// call is made, and the call itself completes, as one in flight does.
     pub stop_on: Option<(String, crate::stop::Stop)>,
-    /// What every container's log shows when followed (None: nothing).
+    /// What every container's log shows when followed.
     pub log: Vec<String>,
+    /// Following a log without a line asked for times out (else it ends,
+    /// as a stopped container's does).
+    pub log_times_out: bool,
 }
 
 impl FakeEngine {
@@ -233,14 +237,20 @@ impl Engine for FakeEngine {
         container: &str,
         prefixes: &[&str],
         _timeout: std::time::Duration,
-    ) -> Result<Option<String>> {
+    ) -> Result<LogFollow> {
         self.record(format!("follow log {container}"))?;
-        Ok(self
-            .lock()
-            .log
-            .iter()
-            .find(|l| prefixes.iter().any(|p| l.starts_with(p)))
-            .cloned())
+        let s = self.lock();
+        Ok(
+            match s
+                .log
+                .iter()
+                .find(|l| prefixes.iter().any(|p| l.starts_with(p)))
+            {
+                Some(line) => LogFollow::Line(line.clone()),
+                None if s.log_times_out => LogFollow::TimedOut,
+                None => LogFollow::Ended,
+            },
+        )
     }
 
     async fn exec(&self, container: &str, cmd: &[String]) -> Result<ExecOutput> {

@@ -77,6 +77,17 @@ pub enum Created {
     Existed,
 }
 
+/// What following a container's log came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogFollow {
+    /// The first line that starts with one of the prefixes asked for.
+    Line(String),
+    /// The output ended (the container stopped) without one.
+    Ended,
+    /// The time allowed passed without one.
+    TimedOut,
+}
+
 /// What a command run in a node printed and how it ended.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ExecOutput {
@@ -120,15 +131,14 @@ pub trait Engine: Sync {
     /// Removes a container with its anonymous volumes; one already gone is fine.
     async fn remove_container(&self, name: &str) -> anyhow::Result<()>;
 
-    /// Follows a container's output from its start and returns the first
-    /// line that starts with one of `prefixes`; None when the output ends
-    /// (the container stopped) or `timeout` passes first.
+    /// Follows a container's output from its start to the first line that
+    /// starts with one of `prefixes`, the end of the output, or `timeout`.
     async fn first_log_line(
         &self,
         container: &str,
         prefixes: &[&str],
         timeout: std::time::Duration,
-    ) -> anyhow::Result<Option<String>>;
+    ) -> anyhow::Result<LogFollow>;
 
     /// Runs a command in a container and collects its output.
     async fn exec(&self, container: &str, cmd: &[String]) -> anyhow::Result<ExecOutput>;
