@@ -46,10 +46,11 @@ struct Args {
     /// Leave out the floor.
     #[arg(long, conflicts_with = "floor_only")]
     no_floor: bool,
-    /// Also time the floor copying each node's files in before its start
-    /// (the cost of configuring the nodes, which the floor leaves out).
+    /// Leave out the floor that also copies each node's files in before
+    /// its start (the cost of configuring the nodes, which the floor
+    /// leaves out and noglab pays).
     #[arg(long)]
-    floor_files: bool,
+    no_floor_files: bool,
     /// Run only the floor (to find the engine's best parallelism).
     #[arg(long)]
     floor_only: bool,
@@ -240,6 +241,7 @@ struct Labs {
 /// Step names; ratios are taken between them.
 const FLOOR_UP: &str = "floor up";
 const FLOOR_DOWN: &str = "floor down";
+const FLOOR_FILES_UP: &str = "floor + files up";
 const NOGLAB_UP: &str = "noglab up";
 const NOGLAB_DOWN: &str = "noglab down";
 const COMPOSE_UP: &str = "compose up -d, pod by pod";
@@ -270,7 +272,7 @@ async fn one_round(
             results.add(&format!("{FLOOR_UP} (parallel {parallel})"), up);
             results.add(&format!("{FLOOR_DOWN} (parallel {parallel})"), down);
         }
-        if args.floor_files {
+        if !args.no_floor_files && !args.floor_only {
             // Where the time between the floor and noglab goes: the same
             // client, also copying each node's files in before its start.
             let parallel = args.floor_parallel.first().copied().unwrap_or(4).max(1);
@@ -279,7 +281,7 @@ async fn one_round(
             let cpu = ctx.engine_cpu();
             let up = floor::up(&ctx.docker, &plan, parallel, true).await?;
             results.add(
-                &format!("floor + files up (parallel {parallel})"),
+                &format!("{FLOOR_FILES_UP} (parallel {parallel})"),
                 sample(ctx, up.as_secs_f64(), cpu, None),
             );
             floor::down(&ctx.docker, &plan, parallel).await?;
@@ -629,6 +631,7 @@ fn print_table(pods: u32, results: &Results) {
     );
     let floor_up = results.best(FLOOR_UP);
     let floor_down = results.best(FLOOR_DOWN);
+    let floor_files_up = results.best(FLOOR_FILES_UP);
     let noglab_up = results.median_own(NOGLAB_UP).or(results.best(NOGLAB_UP));
     let noglab_down = results
         .median_own(NOGLAB_DOWN)
@@ -675,6 +678,9 @@ fn print_table(pods: u32, results: &Results) {
             .max()
             .map_or(String::new(), |k| format!("{:.1} MB", k as f64 / 1024.0));
         let mut notes: Vec<String> = results.notes.get(step).cloned().into_iter().collect();
+        if let Some(files) = floor_files_up.filter(|_| variant_of(step, NOGLAB_UP)) {
+            notes.push(format!("{:.2}x floor + files", own / files));
+        }
         if let Some(tail) = median(samples.iter().filter_map(|s| s.ready_tail)) {
             notes.push(format!(
                 "the last node started {tail:.1} s before up returned"
@@ -735,5 +741,6 @@ mod tests {
         assert!(!variant_of("noglab up again (no-op)", NOGLAB_UP));
         assert!(variant_of("floor up (parallel 4)", FLOOR_UP));
         assert!(!variant_of("floor + files up (parallel 4)", FLOOR_UP));
+        assert!(variant_of("floor + files up (parallel 4)", FLOOR_FILES_UP));
     }
 }
