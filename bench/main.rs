@@ -70,6 +70,9 @@ struct Sample {
     /// included, so dockerd's archive helpers count; runc and the shims,
     /// reparented away, do not).
     engine_cpu: Option<f64>,
+    /// The machine's 1-minute load average when the step ended: on a
+    /// shared machine, how much else was running.
+    load: Option<f64>,
     rss_kb: Option<u64>,
     /// Seconds noglab said it waited for another noglab command's lock
     /// (other people's labs on a shared engine): not this lab's time.
@@ -361,9 +364,20 @@ fn sample(ctx: &Ctx, seconds: f64, cpu_before: Option<f64>, rss_kb: Option<u64>)
     Sample {
         seconds,
         engine_cpu: cpu_before.zip(ctx.engine_cpu()).map(|(a, b)| b - a),
+        load: load_average(),
         rss_kb,
         ..Sample::default()
     }
+}
+
+/// The 1-minute load average, from /proc.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn noglab_step(ctx: &Ctx, what: &str, args: &[&str]) -> Result<Sample> {
@@ -644,8 +658,8 @@ fn print_table(pods: u32, results: &Results) {
         .max()
         .unwrap_or(0);
     println!(
-        "{:<width$}  {:>7}  {:>10}  {:>17}  {:>17}  {:>8}  note",
-        "step", "seconds", "engine CPU", "vs floor", "vs noglab", "peak RSS"
+        "{:<width$}  {:>7}  {:>10}  {:>5}  {:>17}  {:>17}  {:>8}  note",
+        "step", "seconds", "engine CPU", "load", "vs floor", "vs noglab", "peak RSS"
     );
     for (step, samples) in &results.steps {
         let Some(seconds) = median(samples.iter().map(|s| s.seconds)) else {
@@ -653,6 +667,8 @@ fn print_table(pods: u32, results: &Results) {
         };
         let cpu = median(samples.iter().filter_map(|s| s.engine_cpu))
             .map_or(String::new(), |c| format!("{c:.1} s"));
+        let load = median(samples.iter().filter_map(|s| s.load))
+            .map_or(String::new(), |l| format!("{l:.1}"));
         // Time spent waiting for other people's noglab commands is theirs.
         let own = median(samples.iter().map(|s| s.seconds - s.waiting)).unwrap_or(seconds);
         let (vs_floor, vs_noglab) = if variant_of(step, NOGLAB_UP) {
@@ -693,10 +709,11 @@ fn print_table(pods: u32, results: &Results) {
             ));
         }
         println!(
-            "{:<width$}  {:>7.2}  {:>10}  {:>17}  {:>17}  {:>8}  {}",
+            "{:<width$}  {:>7.2}  {:>10}  {:>5}  {:>17}  {:>17}  {:>8}  {}",
             step,
             seconds,
             cpu,
+            load,
             vs_floor.unwrap_or_default(),
             vs_noglab.unwrap_or_default(),
             rss,
