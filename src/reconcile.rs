@@ -3,10 +3,10 @@
 //! `diff` is pure: it compares observed resources (found by labels) with the
 //! plan, by spec hash, and returns the actions that close the gap. `execute`
 //! runs them against an [`Engine`]: the shared pod first, then every pod's
-//! removals and networks, then every pod's containers, all pods at once,
-//! with at most `Limits::parallel` engine operations in flight across the
-//! lab. Waiting for a started node to be ready holds no engine slot: it
-//! follows the node's log.
+//! removals and networks, then every pod's containers (nodes slow to be
+//! ready before hosts), all pods at once, with at most `Limits::parallel`
+//! engine operations in flight across the lab. Waiting for a started node
+//! to be ready holds no engine slot: it follows the node's log.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -95,6 +95,17 @@ impl Action {
             Action::RemoveNetwork { .. } => 1,
             Action::CreateNetwork { .. } => 2,
             Action::CreateContainer { .. } | Action::StartContainer { .. } => 3,
+        }
+    }
+
+    /// Whether the node this action starts is ready as soon as it runs
+    /// (its kind's readiness is `true`), so it may be started last.
+    fn ready_at_once(&self) -> bool {
+        match self {
+            Action::CreateContainer { spec, .. } => {
+                crate::kinds::lookup_any(&spec.kind).is_some_and(crate::kinds::Kind::ready_at_once)
+            }
+            _ => false,
         }
     }
 
@@ -310,8 +321,9 @@ const NODE_PHASES: std::ops::RangeInclusive<u8> = 3..=3;
 ///
 /// The lab-wide (shared) pod goes first and whole: pods attach to its
 /// networks and nodes. Then every pod's removals and networks, then every
-/// pod's nodes, all pods at once behind one fair semaphore. A pod whose
-/// removals or networks failed gets no nodes.
+/// pod's nodes (those slow to be ready before those ready at once), all
+/// pods at once behind one fair semaphore. A pod whose removals or
+/// networks failed gets no nodes.
 pub async fn execute_then<E: Engine>(
     engine: &E,
     actions: Vec<Action>,
@@ -357,13 +369,33 @@ pub async fn execute_then<E: Engine>(
         networks_done();
         outcomes.extend(networks);
         let failed = |pod: &u32| outcomes.get(pod).is_some_and(|o| !o.errors.is_empty());
-        let nodes =
-            futures_util::future::join_all(by_pod.iter().filter(|(pod, _)| !failed(pod)).map(
-                |(pod, actions)| async move { (*pod, run.phases(actions, NODE_PHASES).await) },
-            ))
-            .await;
-        for (pod, outcome) in nodes {
-            outcomes.entry(pod).or_default().add(outcome);
+        // Nodes that take a while to be ready (routers, servers) queue for
+        // the engine before those ready at once (hosts), whatever their
+        // pod: the last nodes started are then quick ones, and `up` does
+        // not end with a router's boot after the engine's work is done.
+        let mut nodes: Vec<(u32, &Action)> = by_pod
+            .iter()
+            .filter(|(pod, _)| !failed(pod))
+            .flat_map(|(pod, actions)| {
+                actions
+                    .iter()
+                    .filter(|a| NODE_PHASES.contains(&a.phase()))
+                    .map(move |a| (*pod, a))
+            })
+            .collect();
+        nodes.sort_by_key(|(pod, a)| (a.ready_at_once(), *pod));
+        let results = futures_util::future::join_all(
+            nodes
+                .into_iter()
+                .map(|(pod, a)| async move { (pod, run.action(a).await) }),
+        )
+        .await;
+        for (pod, r) in results {
+            let outcome = outcomes.entry(pod).or_default();
+            match r {
+                Ok(()) => outcome.done += 1,
+                Err(e) => outcome.errors.push(e),
+            }
         }
         outcomes
     };
@@ -795,11 +827,11 @@ mod tests {
             .await
             .expect_err("interrupted");
         assert!(is_interrupted(&err), "{err:#}");
-        // Every pod's two networks (networks come before any node) and pod
-        // 1's host were done; the router's create was in flight.
+        // Every pod's two networks were done (networks come before any node,
+        // routers before hosts); pod 1's router's create was in flight.
         assert_eq!(
             format!("{err}"),
-            format!("stopped after 5 of {total} steps (the engine calls in flight finished first)")
+            format!("stopped after 4 of {total} steps (the engine calls in flight finished first)")
         );
         let calls = engine.calls();
         assert_eq!(
@@ -991,6 +1023,31 @@ mod tests {
                 .into_iter()
                 .collect::<Vec<_>>(),
             vec![1, 2]
+        );
+    }
+
+    #[tokio::test]
+    async fn nodes_slow_to_be_ready_start_before_hosts_in_every_pod() {
+        let engine = FakeEngine::default();
+        let p = plan(3);
+        run(&engine, diff(&observed(&engine).await, &p, false).actions)
+            .await
+            .expect("executes");
+        let creates: Vec<String> = engine
+            .calls()
+            .into_iter()
+            .filter_map(|c| c.strip_prefix("create container ").map(String::from))
+            .collect();
+        assert_eq!(
+            creates,
+            [
+                "lab-p01-r1",
+                "lab-p02-r1",
+                "lab-p03-r1",
+                "lab-p01-h1",
+                "lab-p02-h1",
+                "lab-p03-h1"
+            ]
         );
     }
 

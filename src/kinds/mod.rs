@@ -182,6 +182,13 @@ pub static ACCESS: Kind = Kind {
     memory_mib: 32,
 };
 
+impl Kind {
+    /// Whether a node of this kind is ready as soon as it runs.
+    pub fn ready_at_once(&self) -> bool {
+        self.readiness == "true"
+    }
+}
+
 pub fn lookup(name: &str) -> Option<&'static Kind> {
     KINDS.iter().find(|k| k.name == name)
 }
