@@ -133,9 +133,9 @@ async fn create_container(docker: &Docker, spec: &ContainerSpec, files: bool) ->
         labels: Some(spec.labels.clone().into_iter().collect()),
         healthcheck: Some(HealthConfig {
             test: Some(vec!["CMD".into(), "/usr/local/sbin/noglab-health".into()]),
-            interval: ns(Duration::from_secs(15)),
+            interval: ns(Duration::from_secs(60)),
             timeout: ns(Duration::from_secs(10)),
-            retries: Some(3),
+            retries: Some(2),
             start_period: ns(Duration::from_secs(60)),
             ..Default::default()
         }),

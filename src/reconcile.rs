@@ -294,6 +294,8 @@ struct Started {
 }
 
 /// Runs the actions; every pod is tried, failures are reported together.
+/// On success, the containers it started and saw ready (with
+/// `Limits::wait_ready`), for `state::mark_ready`.
 ///
 /// Once `stop` is requested no action and no engine call starts any more;
 /// those in flight finish, waits for readiness are given up, and the
@@ -305,7 +307,7 @@ pub async fn execute<E: Engine>(
     secrets: &Secrets,
     progress: &Progress,
     stop: &Stop,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     execute_then(engine, actions, limits, secrets, progress, stop, || ()).await
 }
 
@@ -332,7 +334,7 @@ pub async fn execute_then<E: Engine>(
     progress: &Progress,
     stop: &Stop,
     networks_done: impl FnOnce(),
-) -> Result<()> {
+) -> Result<Vec<String>> {
     let total = actions.len();
     let mut by_pod: BTreeMap<u32, Vec<Action>> = BTreeMap::new();
     for a in actions {
@@ -340,9 +342,11 @@ pub async fn execute_then<E: Engine>(
     }
     progress.add(total as u64);
     let slots = Semaphore::new(limits.parallel.max(1));
+    let seen_ready = std::sync::Mutex::new(Vec::new());
     let run = Run {
         engine,
         slots: &slots,
+        seen_ready: &seen_ready,
         limits,
         secrets,
         progress,
@@ -439,7 +443,7 @@ pub async fn execute_then<E: Engine>(
         return Err(anyhow::Error::new(Interrupted).context(message));
     }
     if failures.is_empty() {
-        Ok(())
+        Ok(seen_ready.into_inner().unwrap_or_else(|e| e.into_inner()))
     } else {
         Err(anyhow!("{}", failures.join("\n")))
     }
@@ -464,6 +468,8 @@ struct Run<'a, E> {
     engine: &'a E,
     /// Engine operations in flight, across all pods.
     slots: &'a Semaphore,
+    /// Containers started and seen ready.
+    seen_ready: &'a std::sync::Mutex<Vec<String>>,
     limits: Limits,
     secrets: &'a Secrets,
     progress: &'a Progress,
@@ -501,9 +507,17 @@ impl<E: Engine> Run<'_, E> {
         drop(slot);
         let r = match started {
             Ok(Some(s)) if self.limits.wait_ready => {
-                self.stop
+                let r = self
+                    .stop
                     .abandon_on(wait_ready(self.engine, &s.name, s.fresh))
-                    .await
+                    .await;
+                if r.is_ok() {
+                    self.seen_ready
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(s.name);
+                }
+                r
             }
             Ok(_) => Ok(()),
             Err(e) => Err(e),
@@ -731,6 +745,7 @@ mod tests {
             &Stop::never(),
         )
         .await
+        .map(|_| ())
     }
 
     const NO_WAIT: Limits = Limits {
@@ -963,6 +978,47 @@ mod tests {
             "{err:#}"
         );
         assert_eq!(engine.calls(), vec!["follow log lab-p01-r1".to_string()]);
+    }
+
+    #[tokio::test]
+    async fn execute_names_the_nodes_it_saw_ready_and_only_when_it_waited() {
+        let engine = FakeEngine::default();
+        engine.lock().log = vec!["noglab-init: ready after 1s; exec.sh rc=0".into()];
+        let p = plan(2);
+        let actions = diff(&observed(&engine).await, &p, false).actions;
+        let wait = Limits {
+            parallel: 2,
+            wait_ready: true,
+        };
+        let mut seen = execute(
+            &engine,
+            actions,
+            wait,
+            &Secrets::new(),
+            &quiet(),
+            &Stop::never(),
+        )
+        .await
+        .expect("executes");
+        seen.sort();
+        assert_eq!(
+            seen,
+            ["lab-p01-h1", "lab-p01-r1", "lab-p02-h1", "lab-p02-r1"]
+        );
+
+        let mut actions = Vec::new();
+        recreate_pod(&observed(&engine).await, &p.pod_plans[&2], &mut actions);
+        let seen = execute(
+            &engine,
+            actions,
+            NO_WAIT,
+            &Secrets::new(),
+            &quiet(),
+            &Stop::never(),
+        )
+        .await
+        .expect("executes");
+        assert!(seen.is_empty(), "not waited for: {seen:?}");
     }
 
     #[tokio::test]

@@ -5,6 +5,7 @@
 //! Nothing else is written outside this directory. Lab names are checked
 //! before they become paths.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::path::PathBuf;
 
@@ -82,8 +83,49 @@ pub fn load_plan(lab: &str) -> Result<Option<Plan>> {
     }
 }
 
+/// When noglab last saw each node of a lab ready (its init done, exec
+/// lines run), by container name, in seconds since the epoch: `up` and
+/// `reset` wait for the nodes they start, so until Docker's own health
+/// check first runs, `status` can say what they saw (see `seen_ready`).
+pub type ReadySeen = BTreeMap<String, u64>;
+
+/// Seconds since the epoch, now.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Adds the nodes `up` or `reset` just saw ready, at `at`.
+pub fn mark_ready(lab: &str, names: &[String], at: u64) -> Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let d = lab_dir(lab)?;
+    ensure(&d)?;
+    let mut seen = load_ready(lab)?;
+    seen.extend(names.iter().map(|n| (n.clone(), at)));
+    let tmp = d.join("ready.json.tmp");
+    let data = serde_json::to_vec(&seen).context("failed to serialize the ready nodes")?;
+    fs::write(&tmp, data).with_context(|| format!("failed to write {}", tmp.display()))?;
+    fs::rename(&tmp, d.join("ready.json"))
+        .with_context(|| format!("failed to save the ready nodes in {}", d.display()))
+}
+
+/// What `mark_ready` saved; nothing when absent or unreadable (it is only
+/// a hint for `status`).
+pub fn load_ready(lab: &str) -> Result<ReadySeen> {
+    let path = lab_dir(lab)?.join("ready.json");
+    Ok(fs::read(&path)
+        .ok()
+        .and_then(|data| serde_json::from_slice(&data).ok())
+        .unwrap_or_default())
+}
+
 pub fn forget(lab: &str) -> Result<()> {
     let d = lab_dir(lab)?;
+    let _ = fs::remove_file(d.join("ready.json"));
     match fs::remove_file(d.join("plan.json")) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

@@ -122,7 +122,8 @@ pub async fn run(
     )
     .await;
     progress.finish();
-    result.map_err(|e| anyhow!("reset of {what} of lab {lab} failed:\n{e:#}"))?;
+    let seen_ready = result.map_err(|e| anyhow!("reset of {what} of lab {lab} failed:\n{e:#}"))?;
+    state::mark_ready(&lab, &seen_ready, state::now())?;
     println!(
         "lab {lab}: reset {what} in {:.1}s",
         started.elapsed().as_secs_f64()

@@ -43,6 +43,51 @@ pub async fn run(lab: Option<String>, format: ListFormat) -> Result<()> {
     Ok(())
 }
 
+/// Whether `up` or `reset` saw this node ready (at `seen`) during its
+/// current run: Docker's first health check comes a minute after a start
+/// (`HEALTH_INTERVAL`), and until then its health says `starting` although
+/// noglab waited for the node. A node started again since (by Docker's
+/// restart policy, a daemon restart) is still `starting`: its uptime is
+/// shorter than the time since it was seen.
+fn seen_ready_since_start(c: &ObservedContainer, seen: Option<u64>, now: u64) -> bool {
+    let (Some(seen), Some(up)) = (seen, least_uptime(&c.status)) else {
+        return false;
+    };
+    // Docker rounds the uptime down, noglab the times: a second of slack.
+    now.saturating_sub(up) <= seen + 1
+}
+
+/// The least uptime Docker's status text allows: `Up 5 seconds (health:
+/// starting)` is at least 5 s, `Up About a minute` at least 60 s.
+fn least_uptime(status: &str) -> Option<u64> {
+    let text = status.strip_prefix("Up ")?;
+    let text = text.split(" (").next().unwrap_or(text);
+    if text == "Less than a second" {
+        return Some(0);
+    }
+    if let Some(unit) = text.strip_prefix("About a").map(str::trim_start) {
+        return match unit.trim_start_matches("n ") {
+            "minute" => Some(60),
+            "hour" => Some(3600),
+            _ => None,
+        };
+    }
+    let (n, unit) = text.split_once(' ')?;
+    let n: u64 = n.parse().ok()?;
+    let unit = unit.trim_end_matches('s');
+    let scale = match unit {
+        "second" => 1,
+        "minute" => 60,
+        "hour" => 3600,
+        "day" => 86_400,
+        "week" => 7 * 86_400,
+        "month" => 30 * 86_400,
+        "year" => 365 * 86_400,
+        _ => return None,
+    };
+    Some(n * scale)
+}
+
 fn uptime(c: &ObservedContainer) -> String {
     if c.state != "running" {
         return "-".into();
@@ -56,8 +101,19 @@ fn uptime(c: &ObservedContainer) -> String {
 fn rows(containers: Vec<ObservedContainer>) -> Result<Vec<Row>> {
     let mut by_key: BTreeMap<(String, u32, String), Row> = BTreeMap::new();
     let mut labs = std::collections::BTreeSet::new();
+    let mut seen: BTreeMap<String, state::ReadySeen> = BTreeMap::new();
+    let now = state::now();
     for c in containers {
         let lab = c.label(labels::LAB).unwrap_or_default().to_string();
+        let mut health = c.health();
+        if health == "starting" {
+            if !seen.contains_key(&lab) {
+                seen.insert(lab.clone(), state::load_ready(&lab).unwrap_or_default());
+            }
+            if seen_ready_since_start(&c, seen[&lab].get(&c.name).copied(), now) {
+                health = "healthy";
+            }
+        }
         let pod = c.label(labels::POD).unwrap_or_default().to_string();
         let node = c.label(labels::NODE).unwrap_or_default().to_string();
         labs.insert(lab.clone());
@@ -67,7 +123,7 @@ fn rows(containers: Vec<ObservedContainer>) -> Result<Vec<Row>> {
             node: node.clone(),
             kind: c.label(labels::KIND).unwrap_or_default().to_string(),
             state: c.state.clone(),
-            health: c.health().to_string(),
+            health: health.to_string(),
             uptime: uptime(&c),
             container: c.name.clone(),
         };
@@ -132,5 +188,62 @@ fn print_table(rows: &[Row]) {
     line(&header);
     for row in &cells {
         line(row);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn running(status: &str) -> ObservedContainer {
+        ObservedContainer {
+            id: "id".into(),
+            name: "lab-p01-r1".into(),
+            labels: BTreeMap::new(),
+            state: "running".into(),
+            status: status.into(),
+            created: 0,
+        }
+    }
+
+    #[test]
+    fn docker_uptimes_are_read_as_their_least_value() {
+        for (text, least) in [
+            ("Up Less than a second (health: starting)", Some(0)),
+            ("Up 1 second (health: starting)", Some(1)),
+            ("Up 42 seconds (health: starting)", Some(42)),
+            ("Up About a minute (health: starting)", Some(60)),
+            ("Up 3 minutes (healthy)", Some(180)),
+            ("Up About an hour", Some(3600)),
+            ("Up 2 hours (unhealthy)", Some(7200)),
+            ("Up 4 days", Some(4 * 86_400)),
+            ("Exited (0) 3 seconds ago", None),
+            ("Up a while", None),
+        ] {
+            assert_eq!(least_uptime(text), least, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_node_seen_ready_in_its_current_run_is_healthy_one_started_since_is_not() {
+        let now = 1_000_000;
+        // Started 40 s ago, seen ready 35 s ago (in this run).
+        let c = running("Up 40 seconds (health: starting)");
+        assert!(seen_ready_since_start(&c, Some(now - 35), now));
+        // Seen ready 50 s ago: it has started again since.
+        assert!(!seen_ready_since_start(&c, Some(now - 50), now));
+        // Never seen, or an uptime that cannot be read.
+        assert!(!seen_ready_since_start(&c, None, now));
+        assert!(!seen_ready_since_start(
+            &running("Up a while (health: starting)"),
+            Some(now),
+            now
+        ));
+        // Seen in the very second it started.
+        assert!(seen_ready_since_start(
+            &running("Up Less than a second (health: starting)"),
+            Some(now),
+            now
+        ));
     }
 }

@@ -84,7 +84,7 @@ pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
     )
     .await;
     progress.finish();
-    result.map_err(|e| {
+    let seen_ready = result.map_err(|e| {
         if is_interrupted(&e) {
             anyhow::Error::new(Interrupted).context(format!(
                 "lab {lab} {e}; run {again} to complete it, or `noglab down {lab}` to remove it"
@@ -93,6 +93,7 @@ pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
             anyhow!("lab {lab} is not complete; run `noglab up` again once fixed:\n{e:#}")
         }
     })?;
+    state::mark_ready(&lab, &seen_ready, state::now())?;
     println!(
         "lab {lab}: {pods} pods up ({summary}) in {:.1}s{}",
         started.elapsed().as_secs_f64(),

@@ -49,8 +49,17 @@ const DEFAULT_READONLY_PATHS: &[&str] = &[
 ];
 
 /// How often Docker runs a node's readiness probe for `status`. Each run is
-/// an exec: with 120 containers, more often than this costs a core.
-const HEALTH_INTERVAL: Duration = Duration::from_secs(15);
+/// an exec (dockerd, containerd, a shim and runc, then the probe itself,
+/// vtysh on FRR): every 15 s, 120 nodes cost a good part of a 2-core
+/// machine all day, and `up` of 30 pods of 4 nodes took 93-102 s against
+/// 69-78 s with no probes at all, alternated on one machine. `up` and
+/// `reset` wait for readiness themselves and `status` says what they saw
+/// until the first probe (see `commands::status`).
+pub const HEALTH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Failed probes in a row before Docker calls a node unhealthy: a broken
+/// node shows within about two minutes.
+const HEALTH_RETRIES: i64 = 2;
 
 #[derive(Clone)]
 pub struct DockerEngine {
@@ -993,7 +1002,7 @@ impl Engine for DockerEngine {
                 test: Some(vec!["CMD".into(), "/usr/local/sbin/noglab-health".into()]),
                 interval: ns(HEALTH_INTERVAL),
                 timeout: ns(Duration::from_secs(10)),
-                retries: Some(3),
+                retries: Some(HEALTH_RETRIES),
                 start_period: ns(Duration::from_secs(60)),
                 ..Default::default()
             }),

@@ -284,6 +284,20 @@ pub(crate) fn bgp_established(lab: &Lab, pod: u32, node: &str) -> Result<(), Str
     Ok(())
 }
 
+/// `noglab status`'s health of every node of the lab, by container.
+fn health_by_container(lab: &Lab) -> BTreeMap<String, String> {
+    let status = noglab(&["status", &lab.name, "--format", "json"]).ok();
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&status.stdout).expect("json");
+    rows.iter()
+        .map(|r| {
+            (
+                r["container"].as_str().unwrap_or_default().to_string(),
+                r["health"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
 /// `ip -br addr` as interface -> addresses, without link-local ones.
 pub(crate) fn addresses(lab: &Lab, pod: u32, node: &str) -> BTreeMap<String, Vec<String>> {
     let out = lab.exec(pod, node, &["ip", "-br", "addr"]);
@@ -349,6 +363,11 @@ fn issue2_example_lab_bgp_isolation_reset_restart() {
     }
     let lab = Lab::new("two-routers", "core");
     lab.up(3);
+    // Healthy at once: `up` waited for every node, before Docker's first
+    // probe (a minute after a start) could say so.
+    let health = health_by_container(&lab);
+    assert_eq!(health.len(), 9);
+    assert!(health.values().all(|h| h == "healthy"), "{health:?}");
 
     // Every pod: BGP up, the host reaches r1's loopback over r2.
     for pod in 1..=3 {
@@ -489,9 +508,28 @@ fn issue2_example_lab_bgp_isolation_reset_restart() {
         .expect("BGP back after reset");
     assert_eq!(addresses(&lab, 2, "r2"), r2, "same addresses after reset");
 
+    let health = health_by_container(&lab);
+    assert!(
+        health.values().all(|h| h == "healthy"),
+        "after reset: {health:?}"
+    );
+
     // Restart of one node: same names and addresses, BGP comes back.
     // The node's init renames and readdresses right after the start.
     docker(&["restart", &format!("{}-p03-r2", lab.name)]);
+    // noglab did not see this start: Docker's health says, not noglab.
+    let health = health_by_container(&lab);
+    for (name, h) in &health {
+        let want = if name.ends_with("-p03-r2") {
+            "starting"
+        } else {
+            "healthy"
+        };
+        assert_eq!(
+            h, want,
+            "{name} after a restart behind noglab's back: {health:?}"
+        );
+    }
     wait_for(Duration::from_secs(30), || {
         let r2_3 = addresses(&lab, 3, "r2");
         let want = |name: &str, addrs: [&str; 2]| {
