@@ -840,19 +840,21 @@ pub(crate) fn node_spec(
     ctx["vars"] = Json::Object(vars);
 
     let mut files = BTreeMap::new();
+    // False when the path is a template that renders to nothing: no
+    // such file in this pod.
     let mut render_file = |path: Path, rel: &str, dest: &str, problems: &mut Vec<Problem>| {
         let rel = match template_file(loaded, rel, &ctx) {
             Ok(Some(rel)) => rel,
-            Ok(None) => return,
-            Err(e) if uses_failed_var(&e, &failed) => return,
+            Ok(None) => return false,
+            Err(e) if uses_failed_var(&e, &failed) => return true,
             Err(message) => {
                 problems.push(Problem { path, message });
-                return;
+                return true;
             }
         };
         let rel = rel.as_str();
         let Some(src) = loaded.templates.get(rel) else {
-            return;
+            return true;
         };
         match render::render(src, &ctx) {
             Ok(mut text) => {
@@ -873,12 +875,21 @@ pub(crate) fn node_spec(
                 message: e.in_file(rel),
             }),
         }
+        true
     };
     // In solution mode the node's `solution` stands over its own fields.
     let solved = ctx["solution"].as_bool().unwrap_or(false);
     let solution = node.solution.as_ref().filter(|_| solved);
-    if let (Some((at, rel)), Some(dest)) = (node.config_in(solved), kind.config_path) {
-        render_file(sub(&base, at), rel, dest, problems);
+    if let Some(dest) = kind.config_path {
+        // A solution config whose path renders to nothing leaves the
+        // node's own.
+        let solved_config = solution.and_then(|s| s.config.as_deref());
+        let placed = solved_config.is_some_and(|rel| {
+            render_file(sub(&base, &["solution", "config"]), rel, dest, problems)
+        });
+        if let (false, Some(rel)) = (placed, &node.config) {
+            render_file(sub(&base, &["config"]), rel, dest, problems);
+        }
     }
     for (dest, rel) in &node.files {
         render_file(sub(&base, &["files", dest]), rel, dest, problems);
@@ -985,14 +996,17 @@ pub(crate) fn node_spec(
 }
 
 /// The template file a node names at `rel`, for this node's context: `rel`
-/// itself, or what it renders to when it holds tags. `None` for a file
-/// the loader could not read (already reported).
+/// itself, or what it renders to when it holds tags. `None` when it
+/// renders to nothing (no such file in this pod).
 fn template_file(loaded: &Loaded, rel: &str, ctx: &Json) -> Result<Option<String>, String> {
     if !crate::topology::is_template(rel) {
-        return Ok(loaded.templates.contains_key(rel).then(|| rel.to_string()));
+        return Ok(Some(rel.to_string()));
     }
     let rendered = render::render(rel, ctx).map_err(|e| e.inline())?;
     let rendered = rendered.trim();
+    if rendered.is_empty() {
+        return Ok(None);
+    }
     if loaded.templates.contains_key(rendered) {
         return Ok(Some(rendered.to_string()));
     }
@@ -1494,6 +1508,29 @@ mod tests {
         assert_eq!(
             got,
             vec!["8:13: `r1.{{ vars.router_kind }}.conf` renders to `r1.bird.conf`, which is not a file in the topology's folder; it has r1.frr.conf (in pod 2)".to_string()]
+        );
+    }
+
+    #[test]
+    fn a_path_that_renders_to_nothing_places_no_file_in_that_pod() {
+        let source = PER_POD_KIND
+            .replace(
+                "    solution:\n      config: \"solved/r1.{{ vars.router_kind }}.conf\"\n",
+                "    files:\n      /etc/extra: \"{% if vars.router_kind == 'bird' %}r1.bird.conf{% endif %}\"\n    solution:\n      config: \"{% if vars.router_kind == 'frr' %}solved/r1.frr.conf{% endif %}\"\n",
+            );
+        assert!(source.contains("/etc/extra"), "{source}");
+        let loaded = load_with(&source, &per_pod_files()).expect("valid topology");
+        let block = "198.18.0.0/18".parse().expect("block");
+        let plan = expand_as(&loaded, 2, block, true).expect("plans");
+        let frr = &plan.pod_plans[&1].containers[1];
+        assert!(!frr.files.contains_key("/etc/extra"));
+        assert_eq!(frr.files["/etc/frr/frr.conf"].content, "! frr solved\n");
+        let bird = &plan.pod_plans[&2].containers[1];
+        assert_eq!(bird.files["/etc/extra"].content, "# bird in pod 2\n");
+        // No solution config in this pod: the node's own.
+        assert_eq!(
+            bird.files["/etc/bird/bird.conf"].content,
+            "# bird in pod 2\n"
         );
     }
 

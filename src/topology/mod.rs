@@ -388,16 +388,6 @@ pub struct Solution {
     pub exec: Vec<String>,
 }
 
-impl Node {
-    /// The main config template in the given mode, with where it is written.
-    pub fn config_in(&self, solution: bool) -> Option<(&'static [&'static str], &str)> {
-        match self.solution.as_ref().and_then(|s| s.config.as_deref()) {
-            Some(c) if solution => Some((&["solution", "config"], c)),
-            _ => self.config.as_deref().map(|c| (&["config"][..], c)),
-        }
-    }
-}
-
 /// A wire between nodes of a pod: two endpoints, or a LAN of more.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
