@@ -914,6 +914,9 @@ pub(crate) fn node_spec(
     let mut exec = Vec::new();
     for (at, i, line) in lines.chain(solution_lines) {
         match render::render(line, &ctx) {
+            // A line that renders to nothing (`{% if %}` false in this
+            // pod) runs nothing.
+            Ok(l) if l.trim().is_empty() => {}
             Ok(l) => exec.push(l),
             Err(e) if uses_failed_var(&e.message, &failed) => {}
             Err(e) => {
