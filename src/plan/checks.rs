@@ -628,6 +628,9 @@ mod tests {
         assert!(evaluate(&e("valid"), 0, &report("1", "0")).is_ok());
         assert!(evaluate(&e("invalid"), 0, &report("2", "0")).is_ok());
         assert!(evaluate(&e("notfound"), 0, &report("0", "0")).is_ok());
+        // Any ROA table that says valid wins over one that says invalid.
+        let two = format!("{route}roa table a: (enum 35)2; 3 of 3 routes for 3 networks in table a\nroa table b: (enum 35)1; 2 of 2 routes for 2 networks in table b\n");
+        assert!(evaluate(&e("valid"), 0, &two).is_ok());
         // An empty ROA table says nothing, even valid.
         assert!(evaluate(&e("valid"), 0, &report("0", "1")).is_err());
         let err = evaluate(&e("valid"), 0, &report("2", "0")).expect_err("invalid");
