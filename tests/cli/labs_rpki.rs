@@ -5,7 +5,8 @@
 //! solved by hand as participants and the instructor would (vtysh on
 //! FRR, BIRD's rpki.conf and birdc, krillc through Krill's gate, the
 //! rogue's `hijack`), first pod 1 alone passes, and its ROV drops the
-//! hijack that pod 2 accepts; then pod 2 as well.
+//! hijack that pod 2 accepts; then pod 2 as well, with the validator
+//! fetching over RRDP alone (Krill's rsyncd stopped).
 //!
 //! Needs the Krill image, which `noglab images build krill` makes (from
 //! noglab's cache in a minute; compiling Krill the first time takes about
@@ -247,6 +248,20 @@ fn issue7_rpki_lab_with_frr_and_bird_pods_solved_initial_and_solved_by_hand() {
         }
     }
     assert_eq!(seen, 4 + 2 * 3, "{containers}");
+
+    // From here on the validator has RRDP only: Krill's rsyncd stops, so
+    // every ROA change below reaches FORT over RRDP (HTTPS to krill.test,
+    // whose certificate FORT was given), or the checks on it fail.
+    ok(
+        &lab,
+        "shared",
+        "krill",
+        &[
+            "bash",
+            "-c",
+            "pkill -x rsync; sleep 1; if (exec 3<>/dev/tcp/127.0.0.1/873) 2>/dev/null; then echo rsyncd still answers; exit 1; fi",
+        ],
+    );
 
     // Initial: the infrastructure holds, no exercise does (asked once
     // each, once the BGP sessions are up). Hosts made anew took their
