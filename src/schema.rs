@@ -103,13 +103,23 @@ pub fn one_of_required(fields: &[&str]) -> Value {
     Value::Array(fields.iter().map(|f| json!({ "required": [f] })).collect())
 }
 
-/// A node's `kind`: one of the registry's.
+/// A node's `kind`: one of the registry's, or a template rendered per pod
+/// (which `noglab validate` checks in every pod).
 pub fn kind(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": "string",
-        "enum": kinds::names(),
+        "anyOf": [
+            { "enum": kinds::names() },
+            {
+                "pattern": TEMPLATE_PATTERN,
+                "patternErrorMessage": "a kind noglab knows, or a template (`{{ vars.router_kind }}`) that renders to one in each pod",
+            },
+        ],
     })
 }
+
+/// A value holding a tera tag.
+pub const TEMPLATE_PATTERN: &str = r"\{\{|\{%";
 
 /// Adds each kind and what it runs to the `kind` field's description.
 pub fn describe_kinds(schema: &mut Schema) {
@@ -160,7 +170,17 @@ mod tests {
     #[test]
     fn every_kind_is_offered() {
         let schema = topology();
-        let kinds = &schema["definitions"]["Node"]["properties"]["kind"]["enum"];
-        assert_eq!(kinds, &json!(kinds::names()), "{schema:#}");
+        let kind = &schema["definitions"]["Node"]["properties"]["kind"];
+        assert_eq!(
+            kind["anyOf"][0]["enum"],
+            json!(kinds::names()),
+            "{schema:#}"
+        );
+        // A template, rendered per pod, is offered too.
+        let re = regex::Regex::new(kind["anyOf"][1]["pattern"].as_str().expect("pattern"))
+            .expect("regex");
+        assert!(re.is_match("{{ vars.router_kind }}"));
+        assert!(re.is_match("{% if pod is odd %}frr{% else %}bird{% endif %}"));
+        assert!(!re.is_match("frrr"));
     }
 }

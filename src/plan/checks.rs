@@ -41,10 +41,30 @@ pub struct ExpectSpec {
     /// FRR's `show bgp ... PREFIX json`: the best path's RPKI validity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frr_validity: Option<(String, String)>,
+    /// [`BIRD_VALIDITY`]'s report: the primary route's RPKI validity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bird_validity: Option<(String, String)>,
     /// dig's answer: status, and the AD flag when said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dig: Option<(String, Option<bool>)>,
 }
+
+/// A route's RPKI validity in BIRD, for the prefix in `$1`: the primary
+/// route (`show route PREFIX primary all`), its origin AS, and for each
+/// routing table that `roa_check` accepts (the ROA tables) its answer and
+/// how many ROAs it holds. [`evaluate`] reads the report.
+pub const BIRD_VALIDITY: &str = r#"p=$1
+out=$(birdc show route "$p" primary all)
+printf '%s\n' "$out"
+origin=$(printf '%s\n' "$out" | sed -n 's/^[[:space:]]*BGP\.as_path:[[:space:]]*//p' | head -n 1 | tr -d '{}' | awk '{ print $NF }')
+echo "origin: ${origin:-none}"
+[ -n "$origin" ] || exit 0
+for t in $(birdc show symbols table | awk '$2 == "routing" { print $1 }'); do
+    v=$(birdc "eval roa_check($t, $p, $origin)" | tail -n 1)
+    case $v in
+        "(enum "*) echo "roa table $t: $v; $(birdc show route table "$t" count | tail -n 1)" ;;
+    esac
+done"#;
 
 fn at(ci: usize, segs: &[&str]) -> crate::topology::spans::Path {
     let mut p = path!["checks", ci];
@@ -61,6 +81,15 @@ pub(crate) fn render_check(
     container: &str,
     problems: &mut Vec<Problem>,
 ) -> Option<CheckSpec> {
+    // A kind rendered per pod meets the checks on its node here, per pod
+    // (a kind written as it is was checked on loading).
+    if let Some((what, message)) = crate::topology::check_kind_problem(check, kind) {
+        problems.push(Problem {
+            path: at(ci, &[what]),
+            message,
+        });
+        return None;
+    }
     let mut failed = false;
     let mut r = |tpl: &str, segs: &[&str]| match render::render(tpl, ctx) {
         Ok(t) => t.trim().to_string(),
@@ -165,32 +194,46 @@ pub(crate) fn render_check(
         if let Some(validity) = route.validity {
             // Validity is BGP's, per path: FRR's BGP table says it, the
             // RIB does not, and an absent route has none.
-            let wrong = if kind != "frr" {
-                Some(format!("validity is checked on frr nodes only, not {kind}"))
-            } else if !route.present {
-                Some("validity needs the route present".to_string())
-            } else {
-                None
-            };
-            if let Some(message) = wrong {
+            if !route.present {
                 problems.push(Problem {
                     path: at(ci, &["route", "validity"]),
-                    message,
+                    message: "validity needs the route present".to_string(),
                 });
                 return None;
             }
-            let family = if v6 { "ipv6" } else { "ipv4" };
-            (
-                vec![
-                    "vtysh".into(),
-                    "-c".into(),
-                    format!("show bgp {family} unicast {prefix} json"),
-                ],
-                ExpectSpec {
-                    frr_validity: Some((prefix, validity.as_str().to_string())),
-                    ..Default::default()
-                },
-            )
+            let want = validity.as_str().to_string();
+            if kind == "bird" {
+                // BIRD keeps no validity per route: its primary route's
+                // origin (the AS path's last AS) goes through `roa_check`
+                // against each ROA table. The prefix goes in as an
+                // argument, never as shell text.
+                (
+                    vec![
+                        "sh".into(),
+                        "-c".into(),
+                        BIRD_VALIDITY.into(),
+                        "bird-validity".into(),
+                        prefix.clone(),
+                    ],
+                    ExpectSpec {
+                        bird_validity: Some((prefix, want)),
+                        ..Default::default()
+                    },
+                )
+            } else {
+                let family = if v6 { "ipv6" } else { "ipv4" };
+                (
+                    vec![
+                        "vtysh".into(),
+                        "-c".into(),
+                        format!("show bgp {family} unicast {prefix} json"),
+                    ],
+                    ExpectSpec {
+                        frr_validity: Some((prefix, want)),
+                        ..Default::default()
+                    },
+                )
+            }
         } else if kind == "bird" {
             let expect = if route.present {
                 ExpectSpec {
@@ -387,6 +430,12 @@ pub fn evaluate(expect: &ExpectSpec, code: i64, output: &str) -> Result<(), Stri
             return Err(format!("{prefix} is {got}, expected {want}"));
         }
     }
+    if let Some((prefix, want)) = &expect.bird_validity {
+        let got = bird_validity(prefix, output)?;
+        if got != want {
+            return Err(format!("{prefix} is {got}, expected {want}"));
+        }
+    }
     if let Some((rcode, ad)) = &expect.dig {
         let status = output
             .split("status: ")
@@ -414,6 +463,54 @@ pub fn evaluate(expect: &ExpectSpec, code: i64, output: &str) -> Result<(), Stri
         }
     }
     Ok(())
+}
+
+/// Reads [`BIRD_VALIDITY`]'s report: `valid` when a ROA table says so,
+/// else `invalid` when one does, else `notfound`; ROA tables holding no
+/// ROA (no RTR data yet) say nothing.
+fn bird_validity(prefix: &str, output: &str) -> Result<&'static str, String> {
+    let route = output.lines().any(|l| {
+        l.split_whitespace()
+            .next()
+            .is_some_and(|first| first == prefix)
+    });
+    if !route {
+        return Err(format!("{prefix} is not in BIRD's table"));
+    }
+    if output.lines().any(|l| l == "origin: none") {
+        return Err(format!(
+            "{prefix} has no AS path here: this router originates it"
+        ));
+    }
+    let mut states = Vec::new();
+    for line in output.lines() {
+        let Some(rest) = line.strip_prefix("roa table ") else {
+            continue;
+        };
+        let (answer, count) = rest.split_once("; ").unwrap_or((rest, ""));
+        let roas: u64 = count
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let state = answer.rsplit(')').next().map(str::trim);
+        if roas > 0 {
+            states.push(state.unwrap_or_default().to_string());
+        }
+    }
+    if states.is_empty() {
+        return Err(format!(
+            "{prefix} has no RPKI validity: BIRD has no ROA table with ROAs in it (no RTR data?)"
+        ));
+    }
+    // BIRD's ROA_UNKNOWN, ROA_VALID, ROA_INVALID are 0, 1, 2.
+    Ok(if states.iter().any(|s| s == "1") {
+        "valid"
+    } else if states.iter().any(|s| s == "2") {
+        "invalid"
+    } else {
+        "notfound"
+    })
 }
 
 #[cfg(test)]
@@ -516,6 +613,40 @@ mod tests {
         let no_rpki = r#"{"paths":[{"valid":true}]}"#;
         let err = evaluate(&e("valid"), 0, no_rpki).expect_err("no rpki");
         assert!(err.contains("no RPKI validity"), "{err}");
+    }
+
+    #[test]
+    fn bird_validity_is_the_primary_routes_against_roa_tables_with_roas() {
+        let e = |v: &str| ExpectSpec {
+            bird_validity: Some(("100.68.1.0/24".into(), v.into())),
+            ..Default::default()
+        };
+        let route = "BIRD 2.0.12 ready.\nTable master4:\n100.68.1.0/24        unicast [upstream 10:00:00.000] * (100) [AS65001i]\n\tvia 100.64.0.1 on eth2\n\tType: BGP univ\n\tBGP.origin: IGP\n\tBGP.as_path: 64500 65001\n\tBGP.next_hop: 100.64.0.1\norigin: 65001\n";
+        let report = |r4: &str, r6: &str| {
+            format!("{route}roa table r4: (enum 35){r4}; 5 of 5 routes for 5 networks in table r4\nroa table r6: (enum 35){r6}; 0 of 0 routes for 0 networks in table r6\n")
+        };
+        assert!(evaluate(&e("valid"), 0, &report("1", "0")).is_ok());
+        assert!(evaluate(&e("invalid"), 0, &report("2", "0")).is_ok());
+        assert!(evaluate(&e("notfound"), 0, &report("0", "0")).is_ok());
+        // Any ROA table that says valid wins over one that says invalid.
+        let two = format!("{route}roa table a: (enum 35)2; 3 of 3 routes for 3 networks in table a\nroa table b: (enum 35)1; 2 of 2 routes for 2 networks in table b\n");
+        assert!(evaluate(&e("valid"), 0, &two).is_ok());
+        // An empty ROA table says nothing, even valid.
+        assert!(evaluate(&e("valid"), 0, &report("0", "1")).is_err());
+        let err = evaluate(&e("valid"), 0, &report("2", "0")).expect_err("invalid");
+        assert_eq!(err, "100.68.1.0/24 is invalid, expected valid");
+        let empty =
+            format!("{route}roa table r4: (enum 35)0; 0 of 0 routes for 0 networks in table r4\n");
+        let err = evaluate(&e("notfound"), 0, &empty).expect_err("no roas");
+        assert!(err.contains("no ROA table with ROAs"), "{err}");
+        let err = evaluate(&e("notfound"), 0, route).expect_err("no roa table");
+        assert!(err.contains("no ROA table with ROAs"), "{err}");
+        let absent = "BIRD 2.0.12 ready.\nNetwork not found\norigin: none\n";
+        let err = evaluate(&e("valid"), 0, absent).expect_err("absent");
+        assert!(err.contains("not in BIRD's table"), "{err}");
+        let local = "Table master4:\n100.68.1.0/24        blackhole [static1 10:00:00.000] * (200)\norigin: none\n";
+        let err = evaluate(&e("valid"), 0, local).expect_err("own");
+        assert!(err.contains("originates it"), "{err}");
     }
 
     #[test]

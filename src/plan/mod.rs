@@ -536,14 +536,16 @@ fn expand_pod(
             shared_attach.entry(member.as_str()).or_default().push(a);
         }
     }
+    // Step 4b: each node's kind in this pod (a template renders per pod).
+    let (node_kinds, kind_names) = node_kinds(t, &with_vars, &failed_vars, &mut problems);
     let nodes_json: serde_json::Map<String, Json> = t
         .nodes
-        .iter()
-        .map(|(name, node)| {
+        .keys()
+        .map(|name| {
             let ifs = node_ifaces.get(name.as_str()).cloned().unwrap_or_default();
             (
                 name.clone(),
-                json!({ "kind": node.kind, "interfaces": ifs }),
+                json!({ "kind": kind_names[name.as_str()], "interfaces": ifs }),
             )
         })
         .collect();
@@ -605,11 +607,15 @@ fn expand_pod(
             })
             .collect();
         attached.extend(shared_attach.remove(name.as_str()).unwrap_or_default());
+        let Some(&kind) = node_kinds.get(name.as_str()) else {
+            continue;
+        };
         let input = NodeInput {
             lab: &t.name,
             pod,
             name,
             node,
+            kind,
             base: path!["nodes", name.as_str()],
             ctx,
             failed: failed_vars.clone(),
@@ -629,9 +635,11 @@ fn expand_pod(
     for (ci, check) in t.checks.iter().enumerate() {
         let (ctx, kind, container) =
             match (contexts.get(&check.node), t.shared.nodes.get(&check.node)) {
+                // A node whose kind did not render has no context (its
+                // kind is reported already).
                 (Some(ctx), _) => (
                     ctx.clone(),
-                    t.nodes[&check.node].kind.as_str(),
+                    node_kinds[check.node.as_str()].name,
                     container_name(&t.name, pod, &check.node),
                 ),
                 (None, Some(node)) => {
@@ -690,12 +698,85 @@ fn expand_pod(
     ))
 }
 
+/// Each pod node's kind in one pod: as written, or its template rendered
+/// with what a kind may depend on (the pod, the lab and its vars: a node's
+/// own vars and interfaces may themselves depend on kinds, through
+/// `nodes`). A rendered kind must be a known one that fits the node.
+/// Also each node's kind as templates see it, even a wrong one, so that a
+/// bad kind is reported once rather than again by every template that
+/// reads `nodes`.
+#[allow(clippy::type_complexity)]
+fn node_kinds<'t>(
+    t: &'t Topology,
+    with_vars: &Json,
+    failed_vars: &[String],
+    problems: &mut Vec<Problem>,
+) -> (
+    BTreeMap<&'t str, &'static kinds::Kind>,
+    BTreeMap<&'t str, String>,
+) {
+    let mut out = BTreeMap::new();
+    let mut names: BTreeMap<&str, String> = t
+        .nodes
+        .iter()
+        .map(|(name, node)| (name.as_str(), node.kind.clone()))
+        .collect();
+    for (name, node) in &t.nodes {
+        if !crate::topology::is_template(&node.kind) {
+            // Checked when the topology was loaded.
+            if let Some(kind) = kinds::lookup(&node.kind) {
+                out.insert(name.as_str(), kind);
+            }
+            continue;
+        }
+        let base = path!["nodes", name.as_str()];
+        let mut ctx = with_vars.clone();
+        ctx["node"] = json!(name);
+        let at = sub(&base, &["kind"]);
+        let rendered = match render::render(&node.kind, &ctx) {
+            Ok(text) => text.trim().to_string(),
+            Err(e) => {
+                if !uses_failed_var(&e.message, failed_vars) {
+                    problems.push(Problem {
+                        path: at,
+                        message: e.inline(),
+                    });
+                }
+                continue;
+            }
+        };
+        names.insert(name.as_str(), rendered.clone());
+        let Some(kind) = kinds::lookup(&rendered) else {
+            problems.push(Problem {
+                path: at,
+                message: format!(
+                    "`{}` renders to {}",
+                    node.kind.trim(),
+                    crate::topology::unknown_kind(&rendered)
+                ),
+            });
+            continue;
+        };
+        let fit = crate::topology::kind_fit_problems(&base, node, kind);
+        if fit.is_empty() {
+            out.insert(name.as_str(), kind);
+        }
+        problems.extend(
+            fit.into_iter()
+                .map(|(path, message)| Problem { path, message }),
+        );
+    }
+    (out, names)
+}
+
 /// What `node_spec` needs to know about one node.
 pub(crate) struct NodeInput<'a> {
     pub lab: &'a str,
     pub pod: u32,
     pub name: &'a str,
     pub node: &'a Node,
+    /// Its kind in this pod.
+    pub kind: &'static kinds::Kind,
     /// Where the node stands in the topology, for diagnostics.
     pub base: Path,
     /// The template context, without the node's own vars yet.
@@ -730,6 +811,7 @@ pub(crate) fn node_spec(
         pod,
         name,
         node,
+        kind,
         base,
         mut ctx,
         mut failed,
@@ -738,9 +820,6 @@ pub(crate) fn node_spec(
         mut links,
         access,
     } = input;
-    let Some(kind) = kinds::lookup(&node.kind) else {
-        return (None, ctx);
-    };
     let mut vars = ctx["vars"].as_object().cloned().unwrap_or_default();
     let mut node_ok = true;
     for (k, v) in &node.vars {
@@ -761,9 +840,21 @@ pub(crate) fn node_spec(
     ctx["vars"] = Json::Object(vars);
 
     let mut files = BTreeMap::new();
+    // False when the path is a template that renders to nothing: no
+    // such file in this pod.
     let mut render_file = |path: Path, rel: &str, dest: &str, problems: &mut Vec<Problem>| {
+        let rel = match template_file(loaded, rel, &ctx) {
+            Ok(Some(rel)) => rel,
+            Ok(None) => return false,
+            Err(e) if uses_failed_var(&e, &failed) => return true,
+            Err(message) => {
+                problems.push(Problem { path, message });
+                return true;
+            }
+        };
+        let rel = rel.as_str();
         let Some(src) = loaded.templates.get(rel) else {
-            return;
+            return true;
         };
         match render::render(src, &ctx) {
             Ok(mut text) => {
@@ -784,12 +875,21 @@ pub(crate) fn node_spec(
                 message: e.in_file(rel),
             }),
         }
+        true
     };
     // In solution mode the node's `solution` stands over its own fields.
     let solved = ctx["solution"].as_bool().unwrap_or(false);
     let solution = node.solution.as_ref().filter(|_| solved);
-    if let (Some((at, rel)), Some(dest)) = (node.config_in(solved), kind.config_path) {
-        render_file(sub(&base, at), rel, dest, problems);
+    if let Some(dest) = kind.config_path {
+        // A solution config whose path renders to nothing leaves the
+        // node's own.
+        let solved_config = solution.and_then(|s| s.config.as_deref());
+        let placed = solved_config.is_some_and(|rel| {
+            render_file(sub(&base, &["solution", "config"]), rel, dest, problems)
+        });
+        if let (false, Some(rel)) = (placed, &node.config) {
+            render_file(sub(&base, &["config"]), rel, dest, problems);
+        }
     }
     for (dest, rel) in &node.files {
         render_file(sub(&base, &["files", dest]), rel, dest, problems);
@@ -814,6 +914,9 @@ pub(crate) fn node_spec(
     let mut exec = Vec::new();
     for (at, i, line) in lines.chain(solution_lines) {
         match render::render(line, &ctx) {
+            // A line that renders to nothing (`{% if %}` false in this
+            // pod) runs nothing.
+            Ok(l) if l.trim().is_empty() => {}
             Ok(l) => exec.push(l),
             Err(e) if uses_failed_var(&e.message, &failed) => {}
             Err(e) => {
@@ -893,6 +996,34 @@ pub(crate) fn node_spec(
         read_only: Vec::new(),
     };
     (Some(seal(spec, lab, pod, kind)), ctx)
+}
+
+/// The template file a node names at `rel`, for this node's context: `rel`
+/// itself, or what it renders to when it holds tags. `None` when it
+/// renders to nothing (no such file in this pod).
+fn template_file(loaded: &Loaded, rel: &str, ctx: &Json) -> Result<Option<String>, String> {
+    if !crate::topology::is_template(rel) {
+        return Ok(Some(rel.to_string()));
+    }
+    let rendered = render::render(rel, ctx).map_err(|e| e.inline())?;
+    let rendered = rendered.trim();
+    if rendered.is_empty() {
+        return Ok(None);
+    }
+    if loaded.templates.contains_key(rendered) {
+        return Ok(Some(rendered.to_string()));
+    }
+    let (prefix, suffix) = crate::topology::template_path_ends(rel);
+    let known: Vec<&str> = loaded
+        .templates
+        .keys()
+        .map(String::as_str)
+        .filter(|k| k.starts_with(prefix) && k.ends_with(suffix))
+        .collect();
+    Err(format!(
+        "`{rel}` renders to `{rendered}`, which is not a file in the topology's folder; it has {}",
+        known.join(", ")
+    ))
 }
 
 /// The image noglab builds for a kind.
@@ -1241,13 +1372,23 @@ mod tests {
             Some(("100.68.1.0/24".into(), "notfound".into()))
         );
 
+        let on_bird = source.replace("node: r1", "node: r2");
+        let loaded = crate::topology::load_str(std::path::Path::new("t.yml"), on_bird, |_| {
+            Err("no files".into())
+        })
+        .expect("valid topology");
+        let plan = expand(&loaded, 1, block).expect("plans");
+        let check = &plan.pod_plans[&1].checks[0];
+        assert_eq!(check.command[2], checks::BIRD_VALIDITY);
+        assert_eq!(check.command[4], "100.68.1.0/24");
+        assert_eq!(
+            check.expect.bird_validity,
+            Some(("100.68.1.0/24".into(), "notfound".into()))
+        );
+
         for (node, present, message) in [
-            (
-                "r2",
-                "true",
-                "validity is checked on frr nodes only, not bird",
-            ),
             ("r1", "false", "validity needs the route present"),
+            ("r2", "false", "validity needs the route present"),
         ] {
             let source = source
                 .replace("node: r1", &format!("node: {node}"))
@@ -1259,5 +1400,166 @@ mod tests {
             let err = expand(&loaded, 1, block).expect_err("refused").to_string();
             assert!(err.contains(message), "{err}");
         }
+    }
+
+    fn load_with(source: &str, files: &[(&str, &str)]) -> Result<Loaded, Diagnostics> {
+        let files: BTreeMap<String, String> = files
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let names: Vec<String> = files.keys().cloned().collect();
+        crate::topology::load_str_in(
+            std::path::Path::new("t.yml"),
+            source.into(),
+            |rel| files.get(rel).cloned().ok_or(format!("no file {rel}")),
+            |prefix, suffix| {
+                names
+                    .iter()
+                    .filter(|n| n.starts_with(prefix) && n.ends_with(suffix))
+                    .cloned()
+                    .collect()
+            },
+        )
+    }
+
+    const PER_POD_KIND: &str = "name: lab\npods: 3\nvars:\n  router_kind: \"{% if pod is odd %}frr{% else %}bird{% endif %}\"\nnodes:\n  r1:\n    kind: \"{{ vars.router_kind }}\"\n    config: \"r1.{{ vars.router_kind }}.conf\"\n    solution:\n      config: \"solved/r1.{{ vars.router_kind }}.conf\"\n  h1:\n    kind: host\n    exec: [\"echo {{ nodes.r1.kind }}\"]\nlinks:\n  - endpoints: [r1, h1]\n    ipv4: \"100.64.{{ pod }}.0/29\"\nchecks:\n  - {id: up, node: r1, bgp: {neighbor: 100.64.0.1}}\n  - {id: v, node: r1, route: {prefix: 100.68.0.0/24, validity: valid}}\n";
+
+    fn per_pod_files() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("r1.frr.conf", "! frr in pod {{ pod }}"),
+            ("r1.bird.conf", "# bird in pod {{ pod }}"),
+            ("solved/r1.frr.conf", "! frr solved"),
+            ("solved/r1.bird.conf", "# bird solved"),
+        ]
+    }
+
+    #[test]
+    fn a_kind_template_gives_each_pod_its_own_kind_and_everything_kind_keyed() {
+        let loaded = load_with(PER_POD_KIND, &per_pod_files()).expect("valid topology");
+        let block = "198.18.0.0/18".parse().expect("block");
+        let plan = expand(&loaded, 3, block).expect("plans");
+        for (pod, kind) in [(1, "frr"), (2, "bird"), (3, "frr")] {
+            let p = &plan.pod_plans[&pod];
+            let r1 = p.containers.iter().find(|c| c.node == "r1").expect("r1");
+            let own = kinds::lookup(kind).expect("kind");
+            assert_eq!(r1.kind, kind, "pod {pod}");
+            assert_eq!(r1.labels[labels::KIND], kind);
+            assert_eq!(r1.image, kind_image(own));
+            let caps: Vec<String> = own.capabilities.iter().map(|c| c.to_string()).collect();
+            assert_eq!(r1.capabilities, caps);
+            assert_eq!(
+                r1.files["/etc/noglab/ready"].content,
+                format!("#!/bin/sh\n{}\n", own.readiness)
+            );
+            let config = own.config_path.expect("config path");
+            assert_eq!(r1.files.len(), 3, "{:?}", r1.files.keys());
+            assert!(r1.files[config]
+                .content
+                .contains(&format!("{kind} in pod {pod}")));
+            // Other nodes' templates see each pod's kind.
+            let h1 = p.containers.iter().find(|c| c.node == "h1").expect("h1");
+            assert!(h1.files["/etc/noglab/exec.sh"]
+                .content
+                .contains(&format!("echo {kind}\n")));
+            // Built-in checks follow the kind.
+            let first = &p.checks[0].command[0];
+            assert_eq!(first, if kind == "bird" { "birdc" } else { "vtysh" });
+            if kind == "bird" {
+                assert!(p.checks[1].expect.bird_validity.is_some());
+            } else {
+                assert!(p.checks[1].expect.frr_validity.is_some());
+            }
+        }
+        let solved = expand_as(&loaded, 2, block, true).expect("plans");
+        let bird = &solved.pod_plans[&2].containers[1];
+        assert_eq!(bird.files["/etc/bird/bird.conf"].content, "# bird solved\n");
+    }
+
+    #[test]
+    fn a_kind_template_that_renders_wrong_is_reported_in_the_pods_it_does() {
+        let block = "198.18.0.0/18".parse().expect("block");
+        let err = |source: String, files: Vec<(&str, &str)>| {
+            let loaded = load_with(&source, &files).expect("loads");
+            let e = expand(&loaded, 3, block).expect_err("refused");
+            e.items
+                .iter()
+                .map(|i| format!("{}:{}: {}", i.line, i.col, i.message))
+                .collect::<Vec<_>>()
+        };
+        let typo = PER_POD_KIND.replace("else %}bird", "else %}brid");
+        let got = err(typo, per_pod_files());
+        assert_eq!(
+            got,
+            vec![format!(
+                "7:11: `{{{{ vars.router_kind }}}}` renders to unknown kind `brid`; valid kinds: {} (in pod 2)",
+                kinds::names().join(", ")
+            )]
+        );
+        // A kind with no config file of its own, and a check it cannot run.
+        let host = PER_POD_KIND.replace("else %}bird", "else %}host");
+        let got = err(host, per_pod_files());
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(
+            got[0].starts_with("8:13: kind `host` has no main config file"),
+            "{got:?}"
+        );
+        assert!(got[0].ends_with("(in pod 2)"), "{got:?}");
+        // A pod whose config path renders to no file.
+        let mut files = per_pod_files();
+        files.retain(|(n, _)| *n != "r1.bird.conf");
+        let got = err(PER_POD_KIND.to_string(), files);
+        assert_eq!(
+            got,
+            vec!["8:13: `r1.{{ vars.router_kind }}.conf` renders to `r1.bird.conf`, which is not a file in the topology's folder; it has r1.frr.conf (in pod 2)".to_string()]
+        );
+    }
+
+    #[test]
+    fn a_path_that_renders_to_nothing_places_no_file_in_that_pod() {
+        let source = PER_POD_KIND
+            .replace(
+                "    solution:\n      config: \"solved/r1.{{ vars.router_kind }}.conf\"\n",
+                "    files:\n      /etc/extra: \"{% if vars.router_kind == 'bird' %}r1.bird.conf{% endif %}\"\n    solution:\n      config: \"{% if vars.router_kind == 'frr' %}solved/r1.frr.conf{% endif %}\"\n",
+            );
+        assert!(source.contains("/etc/extra"), "{source}");
+        let loaded = load_with(&source, &per_pod_files()).expect("valid topology");
+        let block = "198.18.0.0/18".parse().expect("block");
+        let plan = expand_as(&loaded, 2, block, true).expect("plans");
+        let frr = &plan.pod_plans[&1].containers[1];
+        assert!(!frr.files.contains_key("/etc/extra"));
+        assert_eq!(frr.files["/etc/frr/frr.conf"].content, "! frr solved\n");
+        let bird = &plan.pod_plans[&2].containers[1];
+        assert_eq!(bird.files["/etc/extra"].content, "# bird in pod 2\n");
+        // No solution config in this pod: the node's own.
+        assert_eq!(
+            bird.files["/etc/bird/bird.conf"].content,
+            "# bird in pod 2\n"
+        );
+    }
+
+    #[test]
+    fn kind_templates_are_for_pod_nodes_and_paths_with_tags_need_a_file() {
+        let shared = "name: lab\nnodes:\n  h1: {kind: host}\nshared:\n  nodes:\n    rs: {kind: \"{{ vars.k }}\"}\n";
+        let e = load_with(shared, &[]).expect_err("refused");
+        assert!(
+            e.items[0]
+                .message
+                .starts_with("a shared node's kind is written as it is"),
+            "{:?}",
+            e.items
+        );
+        let e = load_with(PER_POD_KIND, &[]).expect_err("no files");
+        assert_eq!(e.items.len(), 2, "{:?}", e.items);
+        assert!(
+            e.items[0].message.starts_with(
+                "no file in the topology's folder matches `r1.{{ vars.router_kind }}.conf`"
+            ),
+            "{:?}",
+            e.items
+        );
+        assert_eq!(
+            crate::topology::template_path_ends("a/r1.{{ x }}-{% if y %}b{% endif %}.conf"),
+            ("a/r1.", ".conf")
+        );
     }
 }

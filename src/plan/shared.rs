@@ -412,11 +412,16 @@ pub(crate) fn plan(
         ctx["nodes"] = shared_ctx["nodes"].clone();
         ctx["shared"] = shared_ctx.clone();
         ctx["all_pods"] = json!(summaries);
+        // A shared node's kind is written as it is (checked on loading).
+        let Some(kind) = crate::kinds::lookup(&node.kind) else {
+            continue;
+        };
         let input = NodeInput {
             lab: &t.name,
             pod: SHARED_POD,
             name,
             node,
+            kind,
             base: path!["shared", "nodes", name.as_str()],
             ctx,
             failed: Vec::new(),

@@ -8,7 +8,7 @@
 #[macro_use]
 pub mod spans;
 mod validate;
-pub use validate::parse_endpoint;
+pub use validate::{check_kind_problem, kind_fit_problems, parse_endpoint, unknown_kind};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -134,8 +134,10 @@ pub struct RouteCheck {
     /// `false` checks the prefix is absent (a filter works).
     #[serde(default = "yes")]
     pub present: bool,
-    /// The RPKI validity of the prefix's best path in BGP (FRR with an
-    /// RTR cache): `valid`, `invalid` or `notfound`.
+    /// The RPKI validity of the prefix's best path in BGP: `valid`,
+    /// `invalid` or `notfound`. FRR says it per path (with an RTR cache);
+    /// on BIRD the primary route's origin AS goes through `roa_check`
+    /// against each ROA table that holds ROAs.
     #[serde(default)]
     pub validity: Option<Validity>,
 }
@@ -322,18 +324,27 @@ const TOP_FIELDS: &[&str] = &[
     "name", "pods", "vars", "nodes", "links", "shared", "access", "checks",
 ];
 
+/// Whether a value holds a tera tag (`{{ }}` or `{% %}`), so that it is
+/// rendered per pod rather than taken as written.
+pub fn is_template(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%")
+}
+
 /// A node: one container in every pod (or, under `shared`, once per lab).
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Node {
-    /// A kind from the registry in `kinds`.
+    /// A kind from the registry in `kinds`, or, for a pod node, a template
+    /// that renders to one in each pod.
     #[schemars(
         schema_with = "crate::schema::kind",
-        description = "What the node runs: its image, where `config` goes, what `noglab connect` opens.",
+        description = "What the node runs: its image, where `config` goes, what `noglab connect` opens. A pod node's kind may be a template rendered per pod with `pod`, `pods`, `lab`, `node`, `solution` and the lab-wide `vars` (not the node's own vars or interfaces), e.g. `\"{{ vars.router_kind }}\"`, so pods may run different software.",
         transform = crate::schema::describe_kinds
     )]
     pub kind: String,
     /// Template for the kind's main config file, relative to the topology.
+    /// The path itself may be a template, rendered per pod with the node's
+    /// context: `router.{{ vars.router_kind }}.conf`.
     #[serde(default)]
     pub config: Option<String>,
     /// Node values, merged over the lab-wide ones.
@@ -345,7 +356,8 @@ pub struct Node {
     #[schemars(inner(pattern(crate::schema::COMMAND_PATTERN)))]
     pub exec: Vec<String>,
     /// More files to place in the node: absolute path in the container ->
-    /// template relative to the topology.
+    /// template relative to the topology (a path that may itself be a
+    /// template, as `config`'s).
     #[serde(default)]
     #[schemars(extend("propertyNames" = { "pattern": crate::schema::FILE_PATTERN }))]
     pub files: BTreeMap<String, String>,
@@ -362,7 +374,8 @@ pub struct Node {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Solution {
-    /// Template for the kind's main config file, replacing `config`.
+    /// Template for the kind's main config file, replacing `config` (a
+    /// path that may itself be a template, as `config`'s).
     #[serde(default)]
     pub config: Option<String>,
     /// Files placed over the node's `files` (same destination: replaced).
@@ -373,16 +386,6 @@ pub struct Solution {
     #[serde(default)]
     #[schemars(inner(pattern(crate::schema::COMMAND_PATTERN)))]
     pub exec: Vec<String>,
-}
-
-impl Node {
-    /// The main config template in the given mode, with where it is written.
-    pub fn config_in(&self, solution: bool) -> Option<(&'static [&'static str], &str)> {
-        match self.solution.as_ref().and_then(|s| s.config.as_deref()) {
-            Some(c) if solution => Some((&["solution", "config"], c)),
-            _ => self.config.as_deref().map(|c| (&["config"][..], c)),
-        }
-    }
 }
 
 /// A wire between nodes of a pod: two endpoints, or a LAN of more.
@@ -454,15 +457,36 @@ pub fn load(path: &Path) -> Result<Loaded, anyhow::Error> {
         crate::diag::input_error(format!("cannot read topology {}: {e}", file.display()))
     })?;
     let dir = file.parent().unwrap_or(Path::new(".")).to_path_buf();
-    load_str(&file, source, |rel| read_template(&dir, rel)).map_err(anyhow::Error::new)
+    load_str_in(
+        &file,
+        source,
+        |rel| read_template(&dir, rel),
+        |prefix, suffix| files_like(&dir, prefix, suffix),
+    )
+    .map_err(anyhow::Error::new)
 }
 
 /// Loads from a string; `read` fetches a template by its relative path.
 /// Kept apart from the filesystem so tests and fuzzing can drive it.
+/// Template paths that are themselves templates find no file.
 pub fn load_str(
     file: &Path,
     source: String,
     read: impl Fn(&str) -> Result<String, String>,
+) -> Result<Loaded, Diagnostics> {
+    load_str_in(file, source, read, |_, _| Vec::new())
+}
+
+/// As [`load_str`]; `list` names the files (relative paths) that start
+/// with a prefix and end with a suffix, for template paths that are
+/// themselves templates (`router.{{ vars.router_kind }}.conf`): every
+/// file they could render to is read now, so that planning needs no
+/// filesystem.
+pub fn load_str_in(
+    file: &Path,
+    source: String,
+    read: impl Fn(&str) -> Result<String, String>,
+    list: impl Fn(&str, &str) -> Vec<String>,
 ) -> Result<Loaded, Diagnostics> {
     let fail = |items: Vec<Diagnostic>| Diagnostics::new(file.to_path_buf(), source.clone(), items);
 
@@ -573,6 +597,25 @@ pub fn load_str(
                 at_key: false,
                 message,
             }),
+            Ok(()) if is_template(rel) => {
+                let (prefix, suffix) = template_path_ends(rel);
+                let mut any = false;
+                for candidate in list(prefix, suffix) {
+                    if let Ok(text) = read(&candidate) {
+                        templates.insert(candidate, text);
+                        any = true;
+                    }
+                }
+                if !any {
+                    found.push(validate::Found {
+                        path,
+                        at_key: false,
+                        message: format!(
+                            "no file in the topology's folder matches `{rel}` (a path with a template renders, per pod, to one of the files whose names start with `{prefix}` and end with `{suffix}`)"
+                        ),
+                    });
+                }
+            }
             Ok(()) => match read(rel) {
                 Ok(text) => {
                     templates.insert(rel.to_string(), text);
@@ -766,6 +809,67 @@ fn template_refs(t: &Topology) -> Vec<(spans::Path, &str)> {
         }
     }
     refs
+}
+
+/// What a template path written with tags is sure to start and end with:
+/// the text before its first tag and after its last.
+pub fn template_path_ends(rel: &str) -> (&str, &str) {
+    let start = [rel.find("{{"), rel.find("{%")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(rel.len());
+    let end = [rel.rfind("}}"), rel.rfind("%}")]
+        .into_iter()
+        .flatten()
+        .filter(|e| *e >= start)
+        .max()
+        .map_or(rel.len(), |e| e + 2);
+    (&rel[..start], &rel[end..])
+}
+
+/// The most files looked at for one template path with tags.
+const MAX_CANDIDATES: usize = 1000;
+
+/// Files under `dir` (relative paths with `/`) that start with `prefix`
+/// and end with `suffix`, searched from the prefix's folder down; folder
+/// links are not followed, and the search stops after [`MAX_CANDIDATES`]
+/// entries.
+fn files_like(dir: &Path, prefix: &str, suffix: &str) -> Vec<String> {
+    let top = prefix.rfind('/').map_or("", |i| &prefix[..=i]);
+    let mut out = Vec::new();
+    let mut seen = 0;
+    let mut todo = vec![top.to_string()];
+    while let Some(rel_dir) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(dir.join(&rel_dir)) else {
+            continue;
+        };
+        let mut names: Vec<(String, bool)> = entries
+            .flatten()
+            .filter_map(|e| {
+                let is_dir = e.file_type().ok()?.is_dir();
+                Some((e.file_name().into_string().ok()?, is_dir))
+            })
+            .collect();
+        names.sort();
+        for (name, is_dir) in names {
+            seen += 1;
+            if seen > MAX_CANDIDATES {
+                return out;
+            }
+            let rel = format!("{rel_dir}{name}");
+            if is_dir {
+                todo.push(format!("{rel}/"));
+            } else if rel.len() >= prefix.len() + suffix.len()
+                && rel.starts_with(prefix)
+                && rel.ends_with(suffix)
+            {
+                out.push(rel);
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 fn read_template(dir: &Path, rel: &str) -> Result<String, String> {

@@ -88,13 +88,14 @@ pub(super) fn check(t: &Topology, shape: &Shape) -> Vec<Found> {
         ));
     }
     for (name, node) in &t.nodes {
-        check_node(path!["nodes", name.as_str()], name, node, &mut out);
+        check_node(path!["nodes", name.as_str()], name, node, false, &mut out);
     }
     for (name, node) in &t.shared.nodes {
         check_node(
             path!["shared", "nodes", name.as_str()],
             name,
             node,
+            true,
             &mut out,
         );
         if shape.node_names.contains(name) {
@@ -267,7 +268,7 @@ pub(super) fn check(t: &Topology, shape: &Shape) -> Vec<Found> {
 }
 
 /// Checks of one node, pod or shared, whose value stands at `base`.
-fn check_node(base: Path, name: &str, node: &super::Node, out: &mut Vec<Found>) {
+fn check_node(base: Path, name: &str, node: &super::Node, shared: bool, out: &mut Vec<Found>) {
     let here = |field: &str| {
         let mut p = base.clone();
         p.push(super::Seg::Key(field.to_string()));
@@ -286,36 +287,18 @@ fn check_node(base: Path, name: &str, node: &super::Node, out: &mut Vec<Found>) 
             out.push(key(base.clone(), bad_name("node", name, &m)));
         }
         match kinds::lookup(&node.kind) {
-            None => out.push(value(
+            // A pod node's kind rendered per pod is checked per pod, by
+            // the plan, with `kind_fit`.
+            None if super::is_template(&node.kind) && !shared => {}
+            None if super::is_template(&node.kind) => out.push(value(
                 here("kind"),
                 format!(
-                    "unknown kind `{}`; valid kinds: {}",
-                    node.kind,
+                    "a shared node's kind is written as it is, not as a template: `{name}` exists once for the whole lab; valid kinds: {}",
                     kinds::names().join(", ")
                 ),
             )),
-            Some(kind) => {
-                if node.config.is_some() && kind.config_path.is_none() {
-                    out.push(value(
-                        here("config"),
-                        format!(
-                            "kind `{}` has no main config file; place files with `files:` instead",
-                            kind.name
-                        ),
-                    ));
-                }
-                if let (Some(_), Some(dest)) = (&node.config, kind.config_path) {
-                    if node.files.contains_key(dest) {
-                        out.push(key(
-                            sub("files", dest),
-                            format!(
-                                "`{dest}` is where `config:` goes for kind `{}`; drop one of the two",
-                                kind.name
-                            ),
-                        ));
-                    }
-                }
-            }
+            None => out.push(value(here("kind"), unknown_kind(&node.kind))),
+            Some(kind) => kind_fit(&base, node, kind, out),
         }
         for dest in node.files.keys() {
             if let Err(m) = container_path(dest) {
@@ -330,7 +313,7 @@ fn check_node(base: Path, name: &str, node: &super::Node, out: &mut Vec<Found>) 
             }
         }
         if let Some(sol) = &node.solution {
-            check_solution(&base, node, sol, out);
+            check_solution(&base, sol, out);
         }
         if let Some(image) = &node.image {
             if !image_ok(image) {
@@ -345,34 +328,75 @@ fn check_node(base: Path, name: &str, node: &super::Node, out: &mut Vec<Found>) 
     }
 }
 
+/// `unknown kind `x`; valid kinds: ...`.
+pub fn unknown_kind(kind: &str) -> String {
+    format!(
+        "unknown kind `{kind}`; valid kinds: {}",
+        kinds::names().join(", ")
+    )
+}
+
+/// What a node asks of its kind that the kind may not have: a main config
+/// file, a `files:` entry apart from where the config goes. For a kind
+/// rendered per pod, the plan asks this of each pod's kind.
+fn kind_fit(base: &Path, node: &super::Node, kind: &kinds::Kind, out: &mut Vec<Found>) {
+    let at = |segs: &[&str]| {
+        let mut p = base.clone();
+        p.extend(segs.iter().map(|s| super::Seg::Key(s.to_string())));
+        p
+    };
+    let no_config = || {
+        format!(
+            "kind `{}` has no main config file; place files with `files:` instead",
+            kind.name
+        )
+    };
+    let both = |dest: &str| {
+        format!(
+            "`{dest}` is where `config:` goes for kind `{}`; drop one of the two",
+            kind.name
+        )
+    };
+    if node.config.is_some() {
+        match kind.config_path {
+            None => out.push(value(at(&["config"]), no_config())),
+            Some(dest) if node.files.contains_key(dest) => {
+                out.push(key(at(&["files", dest]), both(dest)))
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(sol) = node.solution.as_ref().filter(|s| s.config.is_some()) {
+        match kind.config_path {
+            None => out.push(value(at(&["solution", "config"]), no_config())),
+            Some(dest) if sol.files.contains_key(dest) => {
+                out.push(key(at(&["solution", "files", dest]), both(dest)))
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// [`kind_fit`] for one pod's rendered kind: each problem as the path of
+/// the value it is about and a message.
+pub fn kind_fit_problems(
+    base: &Path,
+    node: &super::Node,
+    kind: &kinds::Kind,
+) -> Vec<(Path, String)> {
+    let mut out = Vec::new();
+    kind_fit(base, node, kind, &mut out);
+    out.into_iter().map(|f| (f.path, f.message)).collect()
+}
+
 /// Checks of a node's `solution`, the same as of the node's own fields.
-fn check_solution(base: &Path, node: &super::Node, sol: &super::Solution, out: &mut Vec<Found>) {
+fn check_solution(base: &Path, sol: &super::Solution, out: &mut Vec<Found>) {
     let at = |segs: &[&str]| {
         let mut p = base.clone();
         p.push(super::Seg::Key("solution".into()));
         p.extend(segs.iter().map(|s| super::Seg::Key(s.to_string())));
         p
     };
-    let kind = kinds::lookup(&node.kind);
-    if let (Some(_), Some(kind)) = (&sol.config, kind) {
-        match kind.config_path {
-            None => out.push(value(
-                at(&["config"]),
-                format!(
-                    "kind `{}` has no main config file; place files with `files:` instead",
-                    kind.name
-                ),
-            )),
-            Some(dest) if sol.files.contains_key(dest) => out.push(key(
-                at(&["files", dest]),
-                format!(
-                    "`{dest}` is where `config:` goes for kind `{}`; drop one of the two",
-                    kind.name
-                ),
-            )),
-            Some(_) => {}
-        }
-    }
     for dest in sol.files.keys() {
         if let Err(m) = container_path(dest) {
             out.push(key(at(&["files", dest]), m));
@@ -506,6 +530,30 @@ fn image_ok(image: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "._-/:@".contains(c))
 }
 
+/// Whether a built-in check can run on a node of `kind`: when not, the
+/// check's field that cannot and why.
+pub fn check_kind_problem(c: &super::Check, kind: &str) -> Option<(&'static str, String)> {
+    let (what, supported): (&str, &[&str]) = if c.bgp.is_some() {
+        ("bgp", &["frr", "bird"])
+    } else if c.route.is_some() {
+        ("route", &["frr", "bird"])
+    } else if c.dns.is_some() {
+        ("dns", &["host", "bind"])
+    } else {
+        return None;
+    };
+    (!supported.contains(&kind)).then(|| {
+        (
+            what,
+            format!(
+                "a `{what}` check runs on kinds {}, not on `{kind}` node `{}`",
+                supported.join(", "),
+                c.node
+            ),
+        )
+    })
+}
+
 /// Checks: unique ids, a known node, exactly one thing to run, built-ins
 /// the node's kind can do, regular expressions that compile.
 fn check_checks(t: &Topology, shape: &Shape, out: &mut Vec<Found>) {
@@ -553,30 +601,10 @@ fn check_checks(t: &Topology, shape: &Shape, out: &mut Vec<Found>) {
                 "`expect` goes with `run`; the built-in checks bring their own",
             ));
         }
-        if let Some(kind) = kind {
-            let supported: &[&str] = if c.bgp.is_some() || c.route.is_some() {
-                &["frr", "bird"]
-            } else if c.dns.is_some() {
-                &["host", "bind"]
-            } else {
-                &[]
-            };
-            if !supported.is_empty() && !supported.contains(&kind) {
-                let what = if c.dns.is_some() {
-                    "dns"
-                } else if c.bgp.is_some() {
-                    "bgp"
-                } else {
-                    "route"
-                };
-                out.push(value(
-                    here(what),
-                    format!(
-                        "a `{what}` check runs on kinds {}, not on `{kind}` node `{}`",
-                        supported.join(", "),
-                        c.node
-                    ),
-                ));
+        // A kind rendered per pod is checked per pod, by the plan.
+        if let Some(kind) = kind.filter(|k| !super::is_template(k)) {
+            if let Some((what, message)) = check_kind_problem(c, kind) {
+                out.push(value(here(what), message));
             }
         }
         if let Some(re) = &c.expect.matches {
