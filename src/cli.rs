@@ -263,6 +263,10 @@ pub enum ImagesCommand {
         /// Instead of kinds: every image this topology's nodes use.
         #[arg(long, conflicts_with = "kinds")]
         lab: Option<PathBuf>,
+        /// With --lab: the pods the class will run (default: the
+        /// topology's `pods`), for labs whose kind differs by pod.
+        #[arg(long, requires = "lab")]
+        pods: Option<u32>,
     },
     /// Load a bundle written by `images save` (or `docker save`).
     Load { file: PathBuf },

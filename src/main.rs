@@ -90,9 +90,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 bootstrap_base,
             } => commands::images::build(&kinds, rebuild, bootstrap_base, quiet).await,
             ImagesCommand::List { format } => commands::images::list(format).await,
-            ImagesCommand::Save { output, kinds, lab } => {
-                commands::images::save(&output, &kinds, lab.as_deref(), quiet).await
-            }
+            ImagesCommand::Save {
+                output,
+                kinds,
+                lab,
+                pods,
+            } => commands::images::save(&output, &kinds, lab.as_deref(), pods, quiet).await,
             ImagesCommand::Load { file } => commands::images::load(&file, quiet).await,
         },
         Command::Doctor { file, pods } => commands::doctor::run(file.as_deref(), pods).await,

@@ -108,8 +108,9 @@ pub async fn handout(
             .iter()
             .filter(|s| s.node != ACCESS_NODE)
             .map(|s| {
-                let opens = kinds::lookup(&s.kind)
-                    .map(|k| k.shell.join(" "))
+                let opens = crate::plan::login_shell(s)
+                    .map(String::from)
+                    .or_else(|| kinds::lookup(&s.kind).map(|k| k.shell.join(" ")))
                     .unwrap_or_else(|| "bash".into());
                 (s.node.clone(), s.kind.clone(), opens)
             })

@@ -274,13 +274,22 @@ pub async fn list(format: ListFormat) -> Result<()> {
     Ok(())
 }
 
-/// The images a bundle holds: those of the kinds (or of the lab's nodes),
-/// plus the host image, which `up` also runs as the host guard.
-fn bundle_images(kind_names: &[String], lab: Option<&Path>) -> Result<Vec<String>> {
+/// The images a bundle holds: those of the kinds (or of the lab's nodes in
+/// `pods` pods, initial and solved: a node's kind may differ by pod), plus
+/// the host image, which `up` also runs as the host guard.
+fn bundle_images(
+    kind_names: &[String],
+    lab: Option<&Path>,
+    pods: Option<u32>,
+) -> Result<Vec<String>> {
     let mut refs: Vec<String> = match lab {
         Some(file) => {
-            let (_, plan) = super::load_plan(file, None, false)?;
-            plan.containers().map(|(_, c)| c.image.clone()).collect()
+            let (loaded, plan) = super::load_plan(file, pods, false)?;
+            let solved = super::expand_in(&loaded, plan.pods, None, true)?;
+            plan.containers()
+                .chain(solved.containers())
+                .map(|(_, c)| c.image.clone())
+                .collect()
         }
         None => selected(kind_names)?
             .into_iter()
@@ -299,9 +308,10 @@ pub async fn save(
     output: &Path,
     kind_names: &[String],
     lab: Option<&Path>,
+    pods: Option<u32>,
     quiet: bool,
 ) -> Result<()> {
-    let refs = bundle_images(kind_names, lab)?;
+    let refs = bundle_images(kind_names, lab, pods)?;
     let engine = DockerEngine::connect().await?;
     let mut missing = Vec::new();
     for r in &refs {
@@ -436,5 +446,31 @@ mod tests {
         assert_eq!(named.len(), 1);
         assert_eq!(named[0].name, "krill");
         assert!(selected(&["nope".to_string()]).is_err());
+    }
+
+    #[test]
+    fn a_lab_bundle_has_the_images_of_every_pod_asked_for() {
+        let dir = std::env::temp_dir().join(format!("noglab-bundle-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("topology.yml");
+        // BIRD from pod 3 on only; Unbound only when solved.
+        std::fs::write(
+            &file,
+            "name: lab\npods: 2\nvars:\n  k: \"{% if pod <= 2 %}frr{% else %}bird{% endif %}\"\n  dns: \"{% if solution %}unbound{% else %}host{% endif %}\"\nnodes:\n  r1: {kind: \"{{ vars.k }}\"}\n  d1: {kind: \"{{ vars.dns }}\"}\nlinks:\n  - endpoints: [r1, d1]\n",
+        )
+        .expect("write");
+        let names = |pods| {
+            bundle_images(&[], Some(&file), pods)
+                .expect("plans")
+                .iter()
+                .map(|r| r.split(':').next().unwrap_or_default().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(None), ["noglab/frr", "noglab/host", "noglab/unbound"]);
+        assert_eq!(
+            names(Some(3)),
+            ["noglab/bird", "noglab/frr", "noglab/host", "noglab/unbound"]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

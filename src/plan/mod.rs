@@ -929,6 +929,28 @@ pub(crate) fn node_spec(
             }
         }
     }
+    // One that renders to nothing leaves the kind's shell.
+    let login_shell = match node.login_shell.as_deref().map(|t| render::render(t, &ctx)) {
+        Some(Ok(shell)) if valid_login_shell(shell.trim()) => Some(shell.trim().to_string()),
+        Some(Ok(shell)) if !shell.trim().is_empty() => {
+            problems.push(Problem {
+                path: sub(&base, &["login_shell"]),
+                message: format!(
+                    "login shell `{}` is not a command name or absolute path (letters, digits, `_.+-` and `/`, no arguments)",
+                    shell.trim()
+                ),
+            });
+            None
+        }
+        Some(Err(e)) if !uses_failed_var(&e.message, &failed) => {
+            problems.push(Problem {
+                path: sub(&base, &["login_shell"]),
+                message: e.inline(),
+            });
+            None
+        }
+        _ => None,
+    };
     if !node_ok {
         return (None, ctx);
     }
@@ -957,7 +979,7 @@ pub(crate) fn node_spec(
                 mode: 0o644,
                 content: format!(
                     "shell={}\ngroups={}\n",
-                    kind.shell.join(" "),
+                    login_shell.unwrap_or_else(|| kind.shell.join(" ")),
                     kinds::login_groups(kind.name)
                 ),
             },
@@ -1209,6 +1231,26 @@ pub(crate) fn interfaces_file(
 }
 
 /// `bgp-p03-r1`, or `bgp-shared-rs` for a shared node.
+/// A node's `login_shell`: one command, no arguments (it becomes the
+/// participants' user's login shell).
+fn valid_login_shell(shell: &str) -> bool {
+    !shell.is_empty()
+        && shell
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.+-/".contains(c))
+        && (!shell.contains('/') || shell.starts_with('/'))
+}
+
+/// The shell participants get in a node from the access point, as its
+/// plan says (`/etc/noglab/login`); `None` for a node without logins.
+pub fn login_shell(spec: &ContainerSpec) -> Option<&str> {
+    spec.files
+        .get("/etc/noglab/login")?
+        .content
+        .lines()
+        .find_map(|l| l.strip_prefix("shell="))
+}
+
 pub fn container_name(lab: &str, pod: u32, node: &str) -> String {
     if pod == SHARED_POD {
         format!("{lab}-shared-{node}")
@@ -1431,6 +1473,36 @@ mod tests {
             ("solved/r1.frr.conf", "! frr solved"),
             ("solved/r1.bird.conf", "# bird solved"),
         ]
+    }
+
+    #[test]
+    fn a_login_shell_replaces_the_kinds_where_it_renders_to_something() {
+        let source = PER_POD_KIND.replace(
+            "name: lab\n",
+            "name: lab\naccess: {base_port: 2200}\n",
+        ).replace(
+            "    config: \"r1.{{ vars.router_kind }}.conf\"\n",
+            "    config: \"r1.{{ vars.router_kind }}.conf\"\n    login_shell: \"{% if vars.router_kind == 'bird' %}bash{% endif %}\"\n",
+        );
+        let loaded = load_with(&source, &per_pod_files()).expect("valid topology");
+        let block = "198.18.0.0/18".parse().expect("block");
+        let plan = expand(&loaded, 3, block).expect("plans");
+        for (pod, shell) in [(1, "vtysh"), (2, "bash"), (3, "vtysh")] {
+            let p = &plan.pod_plans[&pod];
+            let r1 = p.containers.iter().find(|c| c.node == "r1").expect("r1");
+            assert_eq!(login_shell(r1), Some(shell), "pod {pod}");
+            let groups = if shell == "bash" {
+                "bird"
+            } else {
+                "frr frrvty"
+            };
+            assert_eq!(
+                r1.files["/etc/noglab/login"].content,
+                format!("shell={shell}\ngroups={groups}\n")
+            );
+            let h1 = p.containers.iter().find(|c| c.node == "h1").expect("h1");
+            assert_eq!(login_shell(h1), Some("bash"));
+        }
     }
 
     #[test]

@@ -364,6 +364,13 @@ pub struct Node {
     /// An image to use instead of the kind's own.
     #[serde(default)]
     pub image: Option<String>,
+    /// What participants get when they `ssh` to this node from the pod's
+    /// access point, instead of the kind's shell (vtysh on FRR, birdc on
+    /// BIRD): e.g. `bash`, for labs where they edit the node's files. A
+    /// command name or absolute path; may be a template, and one that
+    /// renders to nothing leaves the kind's shell.
+    #[serde(default)]
+    pub login_shell: Option<String>,
     /// What `noglab up --solution` uses instead: the exercise solved.
     #[serde(default)]
     pub solution: Option<Solution>,
