@@ -28,10 +28,24 @@ pub async fn connect() -> Result<Docker> {
     Ok(docker.negotiate_version().await?)
 }
 
+/// What the floor copies into each container before its start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Files {
+    /// Nothing: the engine floor.
+    None,
+    /// The node's files, as noglab copies them, under a folder no one
+    /// reads (`/tmp/parked`): the engine's cost of the copy alone, the
+    /// nodes boot unconfigured.
+    Parked,
+    /// The node's files in place: the copy and the nodes booting with
+    /// their configs (daemons, adjacencies, readiness probes).
+    Placed,
+}
+
 /// Creates every network, then every container; returns the time taken.
 /// With `files`, each container also gets its node's files before it
-/// starts, as noglab copies them in: the cost of configuring the nodes.
-pub async fn up(docker: &Docker, plan: &Plan, parallel: usize, files: bool) -> Result<Duration> {
+/// starts (see [`Files`]).
+pub async fn up(docker: &Docker, plan: &Plan, parallel: usize, files: Files) -> Result<Duration> {
     let networks: Vec<&NetworkSpec> = plan.pod_plans.values().flat_map(|p| &p.networks).collect();
     let containers: Vec<&ContainerSpec> = plan.containers().map(|(_, c)| c).collect();
     let started = Instant::now();
@@ -125,7 +139,7 @@ async fn create_network(docker: &Docker, spec: &NetworkSpec) -> Result<()> {
     Ok(())
 }
 
-async fn create_container(docker: &Docker, spec: &ContainerSpec, files: bool) -> Result<()> {
+async fn create_container(docker: &Docker, spec: &ContainerSpec, files: Files) -> Result<()> {
     let ns = |d: Duration| Some(d.as_nanos() as i64);
     let body = ContainerCreateBody {
         image: Some(spec.image.clone()),
@@ -177,12 +191,16 @@ async fn create_container(docker: &Docker, spec: &ContainerSpec, files: bool) ->
             .await
             .map_err(|e| anyhow!("floor: connect {} to {}: {e}", spec.name, a.network))?;
     }
-    if files {
+    if files != Files::None {
         let options = bollard::query_parameters::UploadToContainerOptionsBuilder::default()
             .path("/")
             .build();
         docker
-            .upload_to_container(&spec.name, Some(options), bollard::body_full(tar_of(spec)?))
+            .upload_to_container(
+                &spec.name,
+                Some(options),
+                bollard::body_full(tar_of(spec, files == Files::Parked)?),
+            )
             .await
             .map_err(|e| anyhow!("floor: copy files into {}: {e}", spec.name))?;
     }
@@ -207,8 +225,9 @@ fn endpoint(a: &Attachment, aliases: Vec<String>) -> EndpointSettings {
     }
 }
 
-/// The node's files as an archive rooted at `/`, as noglab uploads them.
-fn tar_of(spec: &ContainerSpec) -> Result<bytes::Bytes> {
+/// The node's files as an archive rooted at `/`, as noglab uploads them,
+/// or all under `/tmp/parked`.
+fn tar_of(spec: &ContainerSpec, parked: bool) -> Result<bytes::Bytes> {
     let mut builder = tar::Builder::new(Vec::new());
     for (path, file) in &spec.files {
         let mut header = tar::Header::new_gnu();
@@ -216,11 +235,13 @@ fn tar_of(spec: &ContainerSpec) -> Result<bytes::Bytes> {
         header.set_mode(file.mode);
         header.set_mtime(0);
         header.set_cksum();
-        builder.append_data(
-            &mut header,
-            path.trim_start_matches('/'),
-            file.content.as_bytes(),
-        )?;
+        let path = path.trim_start_matches('/');
+        let path = if parked {
+            format!("tmp/parked/{path}")
+        } else {
+            path.to_string()
+        };
+        builder.append_data(&mut header, path, file.content.as_bytes())?;
     }
     Ok(bytes::Bytes::from(builder.into_inner()?))
 }
