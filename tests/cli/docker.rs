@@ -144,6 +144,27 @@ impl Lab {
         noglab(&["up", &self.file(), "--pods", &pods.to_string()]).ok()
     }
 
+    /// The lab's plan for `pods` pods in solution mode, as `noglab plan
+    /// --solution --format json` prints it.
+    pub fn solved_plan(&self, pods: u32) -> serde_json::Value {
+        let out = noglab(&[
+            "plan",
+            &self.file(),
+            "--pods",
+            &pods.to_string(),
+            "--solution",
+            "--format",
+            "json",
+        ])
+        .ok();
+        serde_json::from_str(&out.stdout).expect("plan json")
+    }
+
+    /// Pod `pod`'s solved file `path` on `node`, from a 2-pod solved plan.
+    pub fn solved_file(&self, pod: u32, node: &str, path: &str) -> String {
+        file_in_plan(&self.solved_plan(2), pod, node, path)
+    }
+
     pub fn exec(&self, pod: u32, node: &str, cmd: &[&str]) -> Done {
         let pod = pod.to_string();
         let mut args = vec!["exec", &self.name, "--pod", &pod, node, "--"];
@@ -237,6 +258,18 @@ impl Drop for Lab {
         self.cleanup();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The content of `path` on `node` of pod `pod` in a plan printed as JSON.
+pub(crate) fn file_in_plan(plan: &serde_json::Value, pod: u32, node: &str, path: &str) -> String {
+    plan["pod_plans"][pod.to_string()]["containers"]
+        .as_array()
+        .expect("containers")
+        .iter()
+        .find(|c| c["node"] == node)
+        .and_then(|c| c["files"][path]["content"].as_str())
+        .unwrap_or_else(|| panic!("no {path} for pod {pod} {node} in the plan"))
+        .to_string()
 }
 
 pub(crate) fn docker(args: &[&str]) -> String {

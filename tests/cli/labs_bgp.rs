@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::docker::{access_ports, skip, wait_for, Lab};
+use crate::docker::{access_ports, file_in_plan, skip, wait_for, Lab};
 use crate::support::{noglab, root, Done};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -163,15 +163,7 @@ fn rs_sessions(lab: &Lab) -> BTreeMap<String, String> {
 /// the node and loads it with `vtysh -f`, as a participant pasting the
 /// solution would.
 fn load_solution(lab: &Lab, plan: &Value, pod: u32, node: &str) {
-    let config = plan["pod_plans"][pod.to_string()]["containers"]
-        .as_array()
-        .expect("containers")
-        .iter()
-        .find(|c| c["node"] == node)
-        .expect("the node")["files"]["/etc/frr/frr.conf"]["content"]
-        .as_str()
-        .expect("a solved frr.conf")
-        .to_string();
+    let config = file_in_plan(plan, pod, node, "/etc/frr/frr.conf");
     let out = lab.exec(
         pod,
         node,
@@ -267,17 +259,7 @@ fn issue6_bgp_lab_solved_initial_and_solved_by_hand_in_pod_1() {
 
     // A participant in pod 1 loads the solution through vtysh: pod 1
     // passes everything, pod 2 still fails every exercise check.
-    let plan = noglab(&[
-        "plan",
-        &lab.file(),
-        "--pods",
-        "2",
-        "--solution",
-        "--format",
-        "json",
-    ])
-    .ok();
-    let plan = json(&plan);
+    let plan = lab.solved_plan(2);
     for node in ["core", "border"] {
         load_solution(&lab, &plan, 1, node);
     }

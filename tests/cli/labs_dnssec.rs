@@ -123,29 +123,6 @@ fn exec_ok(lab: &Lab, pod: u32, node: &str, script: &str) -> String {
     out.stdout
 }
 
-/// Pod `pod`'s solved file `path` on `node`, from `noglab plan --solution`.
-fn solved_file(lab: &Lab, pod: u32, node: &str, path: &str) -> String {
-    let out = noglab(&[
-        "plan",
-        &lab.file(),
-        "--pods",
-        "2",
-        "--solution",
-        "--format",
-        "json",
-    ])
-    .ok();
-    let plan: serde_json::Value = serde_json::from_str(&out.stdout).expect("plan json");
-    plan["pod_plans"][pod.to_string()]["containers"]
-        .as_array()
-        .expect("containers")
-        .iter()
-        .find(|c| c["node"] == node)
-        .and_then(|c| c["files"][path]["content"].as_str())
-        .unwrap_or_else(|| panic!("no {path} for pod {pod} {node} in the solved plan"))
-        .to_string()
-}
-
 /// Writes `content` to `path` in the node, as an editor would.
 fn write_file(lab: &Lab, pod: u32, node: &str, path: &str, content: &str) {
     let out = lab.exec(
@@ -276,7 +253,7 @@ fn pod1_by_hand(lab: &Lab) {
             "unbound-checkconf && unbound-control reload",
         ),
     ] {
-        let content = solved_file(lab, 1, node, path);
+        let content = lab.solved_file(1, node, path);
         write_file(lab, 1, node, path, &content);
         exec_ok(lab, 1, node, reload);
     }
@@ -437,7 +414,7 @@ fn ds_updates_are_bound_to_the_pod(lab: &Lab) {
     assert_ne!(code, 0, "pod 1 added a TXT to lab.: {out}");
 
     // Pod 1's key from pod 2's server: refused, though the key is right.
-    let key = solved_file(lab, 1, "ns-bind", "/etc/bind/tsig.key");
+    let key = lab.solved_file(1, "ns-bind", "/etc/bind/tsig.key");
     write_file(lab, 2, "ns-bind", "/tmp/pod1.key", &key);
     let (code, out) = nsupdate(
         lab,

@@ -108,29 +108,6 @@ fn board(lab: &Lab, extra: &[&str]) -> Board {
     }
 }
 
-/// Pod `pod`'s solved config of `node`, as `noglab plan --solution` prints it.
-fn solved_config(lab: &Lab, pod: u32, node: &str) -> String {
-    let plan = noglab(&[
-        "plan",
-        &lab.file(),
-        "--pods",
-        "2",
-        "--solution",
-        "--format",
-        "json",
-    ])
-    .ok();
-    let json: serde_json::Value = serde_json::from_str(&plan.stdout).expect("plan is JSON");
-    json["pod_plans"][pod.to_string()]["containers"]
-        .as_array()
-        .expect("containers")
-        .iter()
-        .find(|c| c["node"] == node)
-        .and_then(|c| c["files"]["/etc/frr/frr.conf"]["content"].as_str())
-        .unwrap_or_else(|| panic!("no solved frr.conf for {node} of pod {pod}"))
-        .to_string()
-}
-
 #[test]
 fn issue6_ipv6_lab_solved_initial_and_solved_by_hand() {
     if skip() {
@@ -184,7 +161,7 @@ fn issue6_ipv6_lab_solved_initial_and_solved_by_hand() {
     // Pod 1's participants type their solved configs into vtysh and save
     // them; pod 2's do nothing.
     for node in ["r1", "r2"] {
-        let config = solved_config(&lab, 1, node);
+        let config = lab.solved_file(1, node, "/etc/frr/frr.conf");
         let out = lab.exec(
             1,
             node,

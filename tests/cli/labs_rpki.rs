@@ -115,30 +115,6 @@ fn failing(results: &Results, pod: u64) -> BTreeSet<String> {
         .collect()
 }
 
-/// A file of pod `pod`'s router as `plan --solution` renders it.
-fn solved_router_file(lab: &Lab, pod: u32, path: &str) -> String {
-    let out = noglab(&[
-        "plan",
-        &lab.file(),
-        "--pods",
-        "2",
-        "--solution",
-        "--format",
-        "json",
-    ])
-    .ok();
-    let plan: serde_json::Value = serde_json::from_str(&out.stdout).expect("plan json");
-    plan["pod_plans"][pod.to_string()]["containers"]
-        .as_array()
-        .expect("containers")
-        .iter()
-        .find(|c| c["node"] == "router")
-        .expect("router")["files"][path]["content"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no {path} in pod {pod}'s solved router"))
-        .to_string()
-}
-
 /// Each pod's router kind, as `noglab status` reports it.
 fn router_kinds(lab: &Lab) -> BTreeMap<u64, String> {
     let out = noglab(&["status", &lab.name, "--format", "json"]).ok();
@@ -294,7 +270,7 @@ fn issue7_rpki_lab_with_frr_and_bird_pods_solved_initial_and_solved_by_hand() {
     // Pod 1 (FRR) solved by hand: its router's solved config through
     // vtysh, its ROA through krillc on its host, and the instructor's
     // hijack of every pod.
-    let config = solved_router_file(&lab, 1, "/etc/frr/frr.conf");
+    let config = lab.solved_file(1, "router", "/etc/frr/frr.conf");
     assert!(config.contains("match rpki invalid"), "{config}");
     ok(
         &lab,
@@ -343,7 +319,7 @@ fn issue7_rpki_lab_with_frr_and_bird_pods_solved_initial_and_solved_by_hand() {
     // Pod 2 (BIRD) solved by hand, as a participant logged in to it:
     // rpki.conf written as user `lab`, BIRD told to read it again, the
     // ROA through krillc.
-    let rpki = solved_router_file(&lab, 2, "/etc/bird/rpki.conf");
+    let rpki = lab.solved_file(2, "router", "/etc/bird/rpki.conf");
     assert!(rpki.contains("roa_check"), "{rpki}");
     ok(
         &lab,
