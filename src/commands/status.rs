@@ -50,18 +50,16 @@ pub async fn run(lab: Option<String>, format: ListFormat) -> Result<()> {
 /// restart policy, a daemon restart) is still `starting`: its uptime is
 /// shorter than the time since it was seen.
 fn seen_ready_since_start(c: &ObservedContainer, seen: Option<u64>, now: u64) -> bool {
-    let (Some(seen), Some(up)) = (seen, least_uptime(&c.status)) else {
+    let (Some(seen), Some(up)) = (seen, least_uptime(&uptime(c))) else {
         return false;
     };
     // Docker rounds the uptime down, noglab the times: a second of slack.
     now.saturating_sub(up) <= seen + 1
 }
 
-/// The least uptime Docker's status text allows: `Up 5 seconds (health:
-/// starting)` is at least 5 s, `Up About a minute` at least 60 s.
-fn least_uptime(status: &str) -> Option<u64> {
-    let text = status.strip_prefix("Up ")?;
-    let text = text.split(" (").next().unwrap_or(text);
+/// The least uptime Docker's words allow (the `uptime` column): `5
+/// seconds` is at least 5 s, `About a minute` at least 60 s.
+fn least_uptime(text: &str) -> Option<u64> {
     if text == "Less than a second" {
         return Some(0);
     }
@@ -220,7 +218,7 @@ mod tests {
             ("Exited (0) 3 seconds ago", None),
             ("Up a while", None),
         ] {
-            assert_eq!(least_uptime(text), least, "{text}");
+            assert_eq!(least_uptime(&uptime(&running(text))), least, "{text}");
         }
     }
 
