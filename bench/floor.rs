@@ -148,7 +148,7 @@ async fn create_container(docker: &Docker, spec: &ContainerSpec, files: Files) -
         healthcheck: Some(HealthConfig {
             test: Some(vec!["CMD".into(), "/usr/local/sbin/noglab-health".into()]),
             interval: ns(Duration::from_secs(60)),
-            timeout: ns(Duration::from_secs(10)),
+            timeout: ns(Duration::from_secs(30)),
             retries: Some(2),
             start_period: ns(Duration::from_secs(60)),
             ..Default::default()

@@ -57,6 +57,11 @@ const DEFAULT_READONLY_PATHS: &[&str] = &[
 /// until the first probe (see `commands::status`).
 pub const HEALTH_INTERVAL: Duration = Duration::from_secs(60);
 
+/// How long one probe may take: FRR's probe runs frr-reload.py when a
+/// daemon restarted, which takes seconds on a loaded machine (the probe
+/// itself gives up after 25 s and says why).
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Failed probes in a row before Docker calls a node unhealthy: a broken
 /// node shows within about two minutes.
 const HEALTH_RETRIES: i64 = 2;
@@ -1001,7 +1006,7 @@ impl Engine for DockerEngine {
             healthcheck: Some(HealthConfig {
                 test: Some(vec!["CMD".into(), "/usr/local/sbin/noglab-health".into()]),
                 interval: ns(HEALTH_INTERVAL),
-                timeout: ns(Duration::from_secs(10)),
+                timeout: ns(HEALTH_TIMEOUT),
                 retries: Some(HEALTH_RETRIES),
                 start_period: ns(Duration::from_secs(60)),
                 ..Default::default()
@@ -1152,6 +1157,25 @@ impl Engine for DockerEngine {
         tokio::time::timeout(timeout, find)
             .await
             .unwrap_or(Ok(LogFollow::TimedOut))
+    }
+
+    async fn health_report(&self, container: &str) -> Result<Option<String>> {
+        let info = self
+            .docker
+            .inspect_container(
+                container,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
+            .await
+            .map_err(|e| fail(format!("inspect container {container}"), e))?;
+        let last = info
+            .state
+            .and_then(|s| s.health)
+            .and_then(|h| h.log)
+            .and_then(|log| log.into_iter().last());
+        Ok(last
+            .filter(|l| l.exit_code.is_some_and(|c| c != 0))
+            .map(|l| l.output.unwrap_or_default().trim().to_string()))
     }
 
     async fn exec(&self, container: &str, cmd: &[String]) -> Result<ExecOutput> {

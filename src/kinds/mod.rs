@@ -17,8 +17,26 @@ pub struct Kind {
     pub sysctls: &'static [(&'static str, &'static str)],
     /// The command `connect` opens.
     pub shell: &'static [&'static str],
-    /// A shell command that exits 0 once the node is ready.
+    /// A shell command that exits 0 once the node is ready: its daemons
+    /// run the planned configuration. Exit 3 means broken for good (its
+    /// output says why; noglab-init stops waiting). It may repair (FRR
+    /// re-applies a configuration that did not apply).
     pub readiness: &'static str,
+    /// A shell command run after the node's `exec` lines (which may be
+    /// what makes the configuration loadable: keys imported, zones
+    /// reloaded), until it exits 0: the daemon serves everything its
+    /// configuration declares. Exit 3 means broken for good.
+    pub verify: Option<&'static str>,
+    /// Docker's health probe when it must differ from `readiness`: one
+    /// that only looks, for kinds whose readiness repairs (a repair later
+    /// in the day would undo a participant's unsaved work).
+    pub health: Option<&'static str>,
+    /// Daemons a node runs only when its configuration uses them, each
+    /// with a regex (multi-line) of the statements that use it. The plan
+    /// lists those the node's config or its solution config use in
+    /// `/etc/noglab/daemons`; the image starts only those (and what it
+    /// always runs).
+    pub daemons: &'static [(&'static str, &'static str)],
     /// A shell command that makes the daemon read its config again.
     pub reload: Option<&'static str>,
     /// Memory a node of this kind uses in a small lab, in MiB, for
@@ -48,6 +66,35 @@ const ROUTER_SYSCTLS: &[(&str, &str)] = &[
     ("net.ipv4.conf.default.rp_filter", "0"),
 ];
 
+/// FRR's daemons beside zebra and staticd (always run), and the
+/// statements that need each. A protocol participants configure from
+/// scratch is in the node's solution config, so its daemon runs in the
+/// initial lab too.
+const FRR_DAEMONS: &[(&str, &str)] = &[
+    ("bgpd", r"^\s*router bgp\b"),
+    ("ospfd", r"^\s*(router ospf|ip ospf)\b"),
+    ("ospf6d", r"^\s*(router ospf6|ipv6 ospf6)\b"),
+    ("ripd", r"^\s*(router rip|ip rip)\b"),
+    ("ripngd", r"^\s*(router ripng|ipv6 ripng)\b"),
+    ("isisd", r"^\s*(router isis|ipv6? router isis|isis)\b"),
+    ("pimd", r"^\s*(router pim|ip pim|ip igmp|ip multicast)\b"),
+    ("pim6d", r"^\s*(router pim6|ipv6 pim|ipv6 mld)\b"),
+    ("ldpd", r"^\s*mpls ldp\b"),
+    ("nhrpd", r"^\s*(ip|ipv6) nhrp\b"),
+    ("eigrpd", r"^\s*router eigrp\b"),
+    ("babeld", r"^\s*(router babel|babel)\b"),
+    ("pbrd", r"^\s*(pbr-map|pbr-policy)\b"),
+    (
+        "bfdd",
+        r"^\s*(bfd|neighbor \S+ bfd|ip ospf bfd|ipv6 ospf6 bfd|isis bfd)\b",
+    ),
+    (
+        "fabricd",
+        r"^\s*(router openfabric|ipv6? router openfabric|openfabric)\b",
+    ),
+    ("vrrpd", r"^\s*vrrp\b"),
+];
+
 pub static KINDS: &[Kind] = &[
     Kind {
         name: "frr",
@@ -58,6 +105,9 @@ pub static KINDS: &[Kind] = &[
         sysctls: ROUTER_SYSCTLS,
         shell: &["vtysh"],
         readiness: "frr-ready",
+        verify: None,
+        health: Some("frr-ready --health"),
+        daemons: FRR_DAEMONS,
         reload: Some("/usr/lib/frr/frr-reload.py --reload /etc/frr/frr.conf"),
         memory_mib: 96,
     },
@@ -69,7 +119,15 @@ pub static KINDS: &[Kind] = &[
         capabilities: &["NET_ADMIN", "NET_RAW"],
         sysctls: ROUTER_SYSCTLS,
         shell: &["birdc", "-s", "/run/bird/bird.ctl"],
-        readiness: "birdc -s /run/bird/bird.ctl show status | grep -q 'Daemon is up and running'",
+        readiness: "bird-ready",
+        verify: None,
+        // A participant's edit in progress (a file that does not parse yet,
+        // a protocol not yet `configure`d) is theirs: health only asks
+        // whether BIRD runs, which it does on its last good configuration.
+        health: Some(
+            "birdc -s /run/bird/bird.ctl show status | grep -q 'Daemon is up and running'",
+        ),
+        daemons: &[],
         reload: Some("birdc -s /run/bird/bird.ctl configure"),
         memory_mib: 32,
     },
@@ -82,6 +140,9 @@ pub static KINDS: &[Kind] = &[
         sysctls: BASE_SYSCTLS,
         shell: &["bash"],
         readiness: "unbound-control status",
+        verify: None,
+        health: None,
+        daemons: &[],
         reload: Some("unbound-control reload"),
         memory_mib: 64,
     },
@@ -94,6 +155,11 @@ pub static KINDS: &[Kind] = &[
         sysctls: BASE_SYSCTLS,
         shell: &["bash"],
         readiness: "rndc status",
+        // Zones load after named answers, and some only once the node's
+        // exec lines ran (keys imported).
+        verify: Some("bind-ready"),
+        health: None,
+        daemons: &[],
         reload: Some("rndc reload"),
         memory_mib: 96,
     },
@@ -106,6 +172,9 @@ pub static KINDS: &[Kind] = &[
         sysctls: BASE_SYSCTLS,
         shell: &["knotc"],
         readiness: "knotc status",
+        verify: Some("knot-ready"),
+        health: None,
+        daemons: &[],
         reload: Some("knotc reload"),
         memory_mib: 64,
     },
@@ -118,6 +187,9 @@ pub static KINDS: &[Kind] = &[
         sysctls: BASE_SYSCTLS,
         shell: &["bash"],
         readiness: "rtr-ready",
+        verify: None,
+        health: None,
+        daemons: &[],
         // StayRTR reads the file again every 10 s by itself.
         reload: None,
         memory_mib: 48,
@@ -133,6 +205,9 @@ pub static KINDS: &[Kind] = &[
         // RTR port open and a first validation done: FORT binds its port
         // before validating, and exits when the first validation fails.
         readiness: "rpki-ready",
+        verify: None,
+        health: None,
+        daemons: &[],
         // FORT validates again every `server.interval.validation` seconds;
         // a changed config needs a restart of the node.
         reload: None,
@@ -148,6 +223,9 @@ pub static KINDS: &[Kind] = &[
         sysctls: BASE_SYSCTLS,
         shell: &["bash"],
         readiness: "krillc health",
+        verify: None,
+        health: None,
+        daemons: &[],
         // Krill reads its config at start only.
         reload: None,
         memory_mib: 128,
@@ -161,6 +239,9 @@ pub static KINDS: &[Kind] = &[
         sysctls: BASE_SYSCTLS,
         shell: &["bash"],
         readiness: "true",
+        verify: None,
+        health: None,
+        daemons: &[],
         reload: None,
         memory_mib: 16,
     },
@@ -178,11 +259,33 @@ pub static ACCESS: Kind = Kind {
     shell: &["bash"],
     readiness:
         "test -s /run/sshd.pid && { [ ! -r /etc/noglab/web ] || test -s /run/noglab/web.pid; }",
+    verify: None,
+    health: None,
+    daemons: &[],
     reload: None,
     memory_mib: 32,
 };
 
 impl Kind {
+    /// The daemons of `daemons` that these configuration texts use, in
+    /// the table's order.
+    pub fn daemons_used<'a>(
+        &self,
+        configs: impl IntoIterator<Item = &'a str> + Clone,
+    ) -> Vec<&'static str> {
+        self.daemons
+            .iter()
+            .filter(|(_, uses)| {
+                let re = regex::RegexBuilder::new(uses)
+                    .multi_line(true)
+                    .build()
+                    .expect("the kind table's regexes are valid (tested)");
+                configs.clone().into_iter().any(|c| re.is_match(c))
+            })
+            .map(|(d, _)| *d)
+            .collect()
+    }
+
     /// Whether a node of this kind is ready as soon as it runs.
     pub fn ready_at_once(&self) -> bool {
         self.readiness == "true"
@@ -231,11 +334,39 @@ mod tests {
                 k.name,
                 k.image
             );
+            for (d, uses) in k.daemons {
+                assert!(
+                    regex::Regex::new(uses).is_ok(),
+                    "kind {}: daemon {d}'s regex does not compile",
+                    k.name
+                );
+            }
             assert!(
                 !k.capabilities.contains(&"ALL"),
                 "kind {} asks for every capability",
                 k.name
             );
         }
+    }
+
+    #[test]
+    fn frr_runs_the_daemons_its_configs_use() {
+        let frr = lookup("frr").expect("frr");
+        let initial = "hostname r1\ninterface eth1\n ip ospf area 0\n ipv6 ospf6 area 0\n!\n";
+        let solved = "router bgp 65001\n neighbor 100.64.1.1 remote-as 65002\n neighbor 100.64.1.1 bfd\n!\nrouter ospf6\n!\n";
+        assert_eq!(frr.daemons_used([initial]), ["ospfd", "ospf6d"]);
+        assert_eq!(
+            frr.daemons_used([initial, solved]),
+            ["bgpd", "ospfd", "ospf6d", "bfdd"]
+        );
+        // Words that only look alike use nothing; comments neither.
+        assert!(frr
+            .daemons_used(["router ospf6x\n! router bgp 1\ndescription bfd\n"])
+            .is_empty());
+        assert_eq!(frr.daemons_used(["router ripng\n"]), ["ripngd"]);
+        assert!(lookup("bird")
+            .expect("bird")
+            .daemons_used([solved])
+            .is_empty());
     }
 }

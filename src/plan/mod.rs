@@ -954,6 +954,46 @@ pub(crate) fn node_spec(
     if !node_ok {
         return (None, ctx);
     }
+    for (i, d) in node.daemons.iter().enumerate() {
+        if !kind.daemons.iter().any(|(name, _)| name == d) {
+            let mut path = sub(&base, &["daemons"]);
+            path.push(crate::topology::Seg::Index(i));
+            let known: Vec<&str> = kind.daemons.iter().map(|(n, _)| *n).collect();
+            problems.push(Problem {
+                path,
+                message: if known.is_empty() {
+                    format!("kind `{}` has no daemons to choose", kind.name)
+                } else {
+                    let hint = known
+                        .iter()
+                        .map(|k| (crate::topology::distance(d, k), *k))
+                        .filter(|(dist, _)| *dist <= 2)
+                        .min()
+                        .map(|(_, k)| format!("; did you mean `{k}`?"))
+                        .unwrap_or_default();
+                    format!(
+                        "`{d}` is not a daemon of kind `{}`; its daemons: {}{hint}",
+                        kind.name,
+                        known.join(", ")
+                    )
+                },
+            });
+            node_ok = false;
+        }
+    }
+    if !node_ok {
+        return (None, ctx);
+    }
+    if !kind.daemons.is_empty() {
+        let daemons = node_daemons(loaded, node, kind, &ctx, &files);
+        files.insert(
+            "/etc/noglab/daemons".into(),
+            FileSpec {
+                mode: 0o644,
+                content: format!("{}\n", daemons.join(" ")),
+            },
+        );
+    }
 
     links.sort_by_key(|a| a.interface[3..].parse::<u32>().unwrap_or(0));
     files.insert(
@@ -970,6 +1010,24 @@ pub(crate) fn node_spec(
             content: format!("#!/bin/sh\n{}\n", kind.readiness),
         },
     );
+    if let Some(verify) = kind.verify {
+        files.insert(
+            "/etc/noglab/verify".into(),
+            FileSpec {
+                mode: 0o755,
+                content: format!("#!/bin/sh\n{verify}\n"),
+            },
+        );
+    }
+    if let Some(health) = kind.health {
+        files.insert(
+            "/etc/noglab/health".into(),
+            FileSpec {
+                mode: 0o755,
+                content: format!("#!/bin/sh\n{health}\n"),
+            },
+        );
+    }
     if access {
         // Participants arrive from the pod's access point as user `lab`,
         // in the kind's own shell.
@@ -1018,6 +1076,43 @@ pub(crate) fn node_spec(
         read_only: Vec::new(),
     };
     (Some(seal(spec, lab, pod, kind)), ctx)
+}
+
+/// The daemons a node of a kind with optional daemons runs: those its
+/// config in this mode and its config in the other mode (initial or
+/// solved) use, so that participants find running every daemon the
+/// exercise needs, and `up --solution` runs what `up` runs.
+fn node_daemons(
+    loaded: &Loaded,
+    node: &crate::topology::Node,
+    kind: &kinds::Kind,
+    ctx: &Json,
+    files: &BTreeMap<String, FileSpec>,
+) -> Vec<&'static str> {
+    let this = kind
+        .config_path
+        .and_then(|p| files.get(p))
+        .map(|f| f.content.clone());
+    let solved = ctx["solution"].as_bool().unwrap_or(false);
+    let mut other_ctx = ctx.clone();
+    other_ctx["solution"] = Json::Bool(!solved);
+    let other_rel = if solved {
+        node.config.as_deref()
+    } else {
+        node.solution.as_ref().and_then(|s| s.config.as_deref())
+    };
+    // Errors here are the other mode's, which `validate` reports; this
+    // only reads what renders.
+    let other = other_rel
+        .and_then(|rel| template_file(loaded, rel, &other_ctx).ok().flatten())
+        .and_then(|rel| loaded.templates.get(&rel))
+        .and_then(|src| render::render(src, &other_ctx).ok());
+    let used = kind.daemons_used(this.iter().chain(other.iter()).map(String::as_str));
+    kind.daemons
+        .iter()
+        .map(|(d, _)| *d)
+        .filter(|d| used.contains(d) || node.daemons.iter().any(|n| n == d))
+        .collect()
 }
 
 /// The template file a node names at `rel`, for this node's context: `rel`
@@ -1524,7 +1619,15 @@ mod tests {
                 format!("#!/bin/sh\n{}\n", own.readiness)
             );
             let config = own.config_path.expect("config path");
-            assert_eq!(r1.files.len(), 3, "{:?}", r1.files.keys());
+            // Config, interfaces, readiness; health for both; FRR's daemons.
+            let files = if kind == "frr" { 5 } else { 4 };
+            assert_eq!(r1.files.len(), files, "{:?}", r1.files.keys());
+            assert_eq!(
+                r1.files
+                    .get("/etc/noglab/health")
+                    .map(|f| f.content.clone()),
+                own.health.map(|h| format!("#!/bin/sh\n{h}\n"))
+            );
             assert!(r1.files[config]
                 .content
                 .contains(&format!("{kind} in pod {pod}")));

@@ -371,6 +371,11 @@ pub struct Node {
     /// renders to nothing leaves the kind's shell.
     #[serde(default)]
     pub login_shell: Option<String>,
+    /// Daemons the node runs beside those its configs use (FRR: `bgpd`,
+    /// `ospfd`, `ospf6d`, `isisd`, `bfdd`, ...): for a protocol that
+    /// participants set up from nothing in a lab without a solution config.
+    #[serde(default)]
+    pub daemons: Vec<String>,
     /// What `noglab up --solution` uses instead: the exercise solved.
     #[serde(default)]
     pub solution: Option<Solution>,
@@ -997,7 +1002,7 @@ fn plain_words(message: &str, base: &[Seg]) -> String {
 }
 
 /// Levenshtein distance, for suggesting a field name.
-fn distance(a: &str, b: &str) -> usize {
+pub(crate) fn distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
