@@ -160,6 +160,10 @@ pub enum Command {
         /// state right now (what `--watch` shows on each refresh).
         #[arg(long)]
         no_wait: bool,
+        /// Execs in flight across the room (default: 2 per CPU), so that
+        /// the board does not starve the routers it measures.
+        #[arg(long, value_name = "N")]
+        parallel: Option<usize>,
     },
     /// Each container's capabilities, namespaces, limits, mounts and published ports.
     Audit {
@@ -213,6 +217,10 @@ pub struct UpArgs {
     /// ready takes none).
     #[arg(long, default_value_t = crate::reconcile::DEFAULT_PARALLEL)]
     pub parallel: usize,
+    /// Nodes booting at once, across all pods: started and not yet ready
+    /// (default: 4 per CPU; hosts do not count).
+    #[arg(long, value_name = "N")]
+    pub booting: Option<usize>,
     /// Bring the lab up solved: every node's `solution` applied (`reset`
     /// then restores the solved state, until `up` without it).
     #[arg(long)]

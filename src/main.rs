@@ -68,7 +68,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             format,
             watch,
             no_wait,
-        } => commands::check::run(lab, pod.as_deref(), step, format, watch || no_wait, watch).await,
+            parallel,
+        } => {
+            commands::check::run(
+                lab,
+                pod.as_deref(),
+                step,
+                format,
+                watch || no_wait,
+                watch,
+                parallel,
+            )
+            .await
+        }
         Command::Audit { lab, format } => commands::audit::run(lab, format).await,
         Command::Handout {
             lab,

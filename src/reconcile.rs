@@ -262,13 +262,30 @@ fn diff_pod(observed: &Observed, pod: &PodPlan, actions: &mut Vec<Action>) {
 /// (README, "Benchmark").
 pub const DEFAULT_PARALLEL: usize = 4;
 
+/// Nodes booting at once per CPU: started, not yet seen ready (hosts, ready
+/// at once, do not count). Measured on 2 CPUs with labs/bgp at 30 pods
+/// (README, "Sizing"): with no bound, 60 routers booted at once, the load
+/// average reached 50-75 and FRR's own start timeouts fired.
+pub const BOOTING_PER_CPU: usize = 4;
+
+/// The default bound on nodes booting at once, from the CPUs noglab may use.
+pub fn default_booting() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    (cpus * BOOTING_PER_CPU).max(2)
+}
+
 /// Tuning for `execute`.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Engine operations in flight across all pods: a network created or
-    /// removed, a container removed, or a container created, attached,
-    /// filled and started. Waiting for readiness takes none.
+    /// removed, a container removed, or a container created, attached and
+    /// filled, or started. Waiting for readiness takes none.
     pub parallel: usize,
+    /// Nodes started and not yet ready, across all pods: a node waits for
+    /// a place before its start, and keeps it until it is ready (or with
+    /// `wait_ready` off, until it started). Nodes ready at once (hosts)
+    /// take none.
+    pub booting: usize,
     /// Wait for each started node's init and exec lines.
     pub wait_ready: bool,
 }
@@ -277,6 +294,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             parallel: DEFAULT_PARALLEL,
+            booting: default_booting(),
             wait_ready: true,
         }
     }
@@ -286,7 +304,7 @@ impl Default for Limits {
 /// of the plan), by container name.
 pub type Secrets = BTreeMap<String, BTreeMap<String, FileSpec>>;
 
-/// A node started by `run_action`, to wait for.
+/// A node `prepare` made ready to start, to start and wait for.
 struct Started {
     name: String,
     /// Created in this run, so its whole log is of this start.
@@ -342,10 +360,12 @@ pub async fn execute_then<E: Engine>(
     }
     progress.add(total as u64);
     let slots = Semaphore::new(limits.parallel.max(1));
+    let booting = Semaphore::new(limits.booting.max(1));
     let seen_ready = std::sync::Mutex::new(Vec::new());
     let run = Run {
         engine,
         slots: &slots,
+        booting: &booting,
         seen_ready: &seen_ready,
         limits,
         secrets,
@@ -468,6 +488,8 @@ struct Run<'a, E> {
     engine: &'a E,
     /// Engine operations in flight, across all pods.
     slots: &'a Semaphore,
+    /// Nodes booting, across all pods.
+    booting: &'a Semaphore,
     /// Containers started and seen ready.
     seen_ready: &'a std::sync::Mutex<Vec<String>>,
     limits: Limits,
@@ -497,33 +519,46 @@ impl<E: Engine> Run<'_, E> {
         outcome
     }
 
-    /// One action in an engine slot, then, without the slot, the wait for
-    /// the node it started.
+    /// One action: its engine work in an engine slot; for a node, its
+    /// start in another once a booting place is free, then, without the
+    /// engine slot, the wait until it is ready.
     async fn action(&self, a: &Action) -> Result<()> {
-        let slot = self.slots.acquire().await;
-        self.stop.check()?;
-        self.progress.step(a.describe());
-        let started = run_action(self.engine, a, self.secrets, self.stop).await;
-        drop(slot);
-        let r = match started {
-            Ok(Some(s)) if self.limits.wait_ready => {
-                let r = self
-                    .stop
-                    .abandon_on(wait_ready(self.engine, &s.name, s.fresh))
-                    .await;
-                if r.is_ok() {
-                    self.seen_ready
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(s.name);
-                }
-                r
-            }
-            Ok(_) => Ok(()),
-            Err(e) => Err(e),
-        };
+        let r = self.action_inner(a).await;
         self.progress.inc();
         r
+    }
+
+    async fn action_inner(&self, a: &Action) -> Result<()> {
+        let prepared = {
+            let _slot = self.slots.acquire().await;
+            self.stop.check()?;
+            self.progress.step(a.describe());
+            prepare(self.engine, a, self.secrets, self.stop).await?
+        };
+        let Some(node) = prepared else {
+            return Ok(());
+        };
+        let _booting = if a.ready_at_once() {
+            None
+        } else {
+            Some(self.booting.acquire().await)
+        };
+        {
+            let _slot = self.slots.acquire().await;
+            self.stop.check()?;
+            self.engine.start(&node.name).await?;
+        }
+        if !self.limits.wait_ready {
+            return Ok(());
+        }
+        self.stop
+            .abandon_on(wait_ready(self.engine, &node.name, node.fresh))
+            .await?;
+        self.seen_ready
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(node.name);
+        Ok(())
     }
 }
 
@@ -564,8 +599,9 @@ async fn remove_stale_network<E: Engine>(engine: &E, spec: &NetworkSpec) -> Resu
     Ok(!stale.is_empty())
 }
 
-/// The engine work of one action; a started node is returned to wait for.
-async fn run_action<E: Engine>(
+/// The engine work of one action but a node's start: the node to start
+/// is returned.
+async fn prepare<E: Engine>(
     engine: &E,
     action: &Action,
     secrets: &Secrets,
@@ -618,20 +654,15 @@ async fn run_action<E: Engine>(
                 }
                 None => engine.upload(&spec.name, &spec.files).await?,
             }
-            stop.check()?;
-            engine.start(&spec.name).await?;
             Ok(Some(Started {
                 name: spec.name.clone(),
                 fresh: true,
             }))
         }
-        Action::StartContainer { name, .. } => {
-            engine.start(name).await?;
-            Ok(Some(Started {
-                name: name.clone(),
-                fresh: false,
-            }))
-        }
+        Action::StartContainer { name, .. } => Ok(Some(Started {
+            name: name.clone(),
+            fresh: false,
+        })),
     }
 }
 
@@ -750,6 +781,7 @@ mod tests {
 
     const NO_WAIT: Limits = Limits {
         parallel: 2,
+        booting: 8,
         wait_ready: false,
     };
 
@@ -785,8 +817,9 @@ mod tests {
         };
         assert!(pos("create network lab-p01-l1") < pos("create container lab-p01-r1"));
         assert!(pos("create container lab-p01-r1") < pos("connect lab-p01-r1 lab-p01-l1"));
-        assert!(pos("connect lab-p01-r1 lab-p01-l1") < pos("upload lab-p01-r1 2"));
-        assert!(pos("upload lab-p01-r1 2") < pos("start lab-p01-r1"));
+        // r1's files: its interfaces, readiness, health and daemons.
+        assert!(pos("connect lab-p01-r1 lab-p01-l1") < pos("upload lab-p01-r1 4"));
+        assert!(pos("upload lab-p01-r1 4") < pos("start lab-p01-r1"));
 
         let again = diff(&observed(&engine).await, &p, false);
         assert_eq!(again, Diff::default(), "a complete lab needs nothing");
@@ -836,6 +869,7 @@ mod tests {
         let total = actions.len();
         let serial = Limits {
             parallel: 1,
+            booting: 1,
             wait_ready: false,
         };
         let err = execute(&engine, actions, serial, &Secrets::new(), &quiet(), &stop)
@@ -988,6 +1022,7 @@ mod tests {
         let actions = diff(&observed(&engine).await, &p, false).actions;
         let wait = Limits {
             parallel: 2,
+            booting: 8,
             wait_ready: true,
         };
         let mut seen = execute(
@@ -1053,6 +1088,58 @@ mod tests {
                 "create container lab-p02-h1".to_string(),
                 "create container lab-p02-r1".to_string(),
             ]
+        );
+    }
+
+    /// The routers' starts and the waits for them, in call order.
+    async fn boot_order(booting: usize) -> Vec<String> {
+        let engine = FakeEngine::default();
+        engine.lock().log = vec!["noglab-init: ready after 1s; exec.sh rc=0".into()];
+        let limits = Limits {
+            parallel: 4,
+            booting,
+            wait_ready: true,
+        };
+        let actions = diff(&observed(&engine).await, &plan(3), false).actions;
+        execute(
+            &engine,
+            actions,
+            limits,
+            &Secrets::new(),
+            &quiet(),
+            &Stop::never(),
+        )
+        .await
+        .expect("executes");
+        engine
+            .calls()
+            .into_iter()
+            .filter(|c| {
+                c.ends_with("-r1") && (c.starts_with("start ") || c.starts_with("follow log "))
+            })
+            .map(|c| c.replace("follow log", "ready"))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn no_more_nodes_boot_at_once_than_allowed_and_hosts_do_not_count() {
+        // One at a time: each router is ready before the next starts.
+        assert_eq!(
+            boot_order(1).await,
+            [
+                "start lab-p01-r1",
+                "ready lab-p01-r1",
+                "start lab-p02-r1",
+                "ready lab-p02-r1",
+                "start lab-p03-r1",
+                "ready lab-p03-r1",
+            ]
+        );
+        // Three at once: all three start before the first is waited for.
+        let three = boot_order(3).await;
+        assert!(
+            three[..3].iter().all(|c| c.starts_with("start ")),
+            "{three:?}"
         );
     }
 

@@ -18,8 +18,20 @@ use crate::engine::Engine;
 use crate::plan::checks::{evaluate, CheckSpec};
 use crate::{state, topology};
 
-/// Checks run at once across the whole room (each is one exec).
-const PARALLEL: usize = 16;
+/// Execs in flight across the whole room, per CPU, by default. Each is a
+/// node's checks (a first try) or one check (a retry): the engine, the
+/// node's daemons and the checks' commands share the machine with the
+/// routers under test, so the board must not starve them. Measured on 2
+/// CPUs, labs/bgp at 30 pods (README, "Sizing"): 16 in flight took the
+/// load average to 55-80 during the board, 2 per CPU to about a fifth of
+/// that, for about the same time.
+pub const PARALLEL_PER_CPU: usize = 2;
+
+/// The default number of execs in flight for a board.
+pub fn default_parallel() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    (cpus * PARALLEL_PER_CPU).max(2)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -72,7 +84,9 @@ pub async fn run(
     format: ListFormat,
     once: bool,
     watch: bool,
+    parallel: Option<usize>,
 ) -> Result<()> {
+    let parallel = parallel.unwrap_or_else(default_parallel).max(1);
     let engine = DockerEngine::connect().await?;
     let file = target.clone().filter(|t| is_file_target(t));
     let lab = lab_of(&engine, target).await?;
@@ -115,7 +129,7 @@ pub async fn run(
     loop {
         let started = Instant::now();
         // On the projector a board refreshes quickly: one try per check.
-        let outcomes = run_all(&engine, &work, !once).await;
+        let outcomes = run_all(&engine, &work, !once, parallel).await;
         let elapsed = started.elapsed().as_secs_f64();
         // Redraw in place on a terminal; a pipe gets one board after another.
         if watch && std::io::stdout().is_terminal() {
@@ -139,9 +153,10 @@ pub async fn run_all<E: Engine>(
     engine: &E,
     work: &[(u32, CheckSpec)],
     retry: bool,
+    parallel: usize,
 ) -> Vec<Outcome> {
     let started = Instant::now();
-    let first = first_tries(engine, work).await;
+    let first = first_tries(engine, work, parallel).await;
     let seconds = started.elapsed().as_secs_f64();
     // What the first pass settled is done; the rest is tried on its own,
     // again until its timeout when converging is allowed.
@@ -166,7 +181,7 @@ pub async fn run_all<E: Engine>(
     }
     let rest: Vec<Outcome> = stream::iter(again)
         .map(|(pod, c)| run_one(engine, pod, c, retry))
-        .buffer_unordered(PARALLEL)
+        .buffer_unordered(parallel)
         .collect()
         .await;
     out.extend(rest);
@@ -199,7 +214,11 @@ type Tried = Option<(i64, String)>;
 /// The first try of every check, one exec per node: a room of 30 pods with
 /// 37 checks on 4 nodes each is 120 execs, not 1110. `None` where the
 /// batch could not run (that check is then tried on its own).
-async fn first_tries<E: Engine>(engine: &E, work: &[(u32, CheckSpec)]) -> Vec<Tried> {
+async fn first_tries<E: Engine>(
+    engine: &E,
+    work: &[(u32, CheckSpec)],
+    parallel: usize,
+) -> Vec<Tried> {
     let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, (_, c)) in work.iter().enumerate() {
         groups.entry(c.container.as_str()).or_default().push(i);
@@ -218,7 +237,7 @@ async fn first_tries<E: Engine>(engine: &E, work: &[(u32, CheckSpec)]) -> Vec<Tr
             };
             items.into_iter().zip(parsed).collect()
         })
-        .buffer_unordered(PARALLEL)
+        .buffer_unordered(parallel)
         .collect()
         .await;
     let mut out = vec![None; work.len()];

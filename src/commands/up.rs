@@ -67,6 +67,10 @@ pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
     progress.step(format!("lab {lab}{solved}: {summary}"));
     let limits = Limits {
         parallel: args.parallel.max(1),
+        booting: args
+            .booting
+            .unwrap_or_else(reconcile::default_booting)
+            .max(1),
         ..Limits::default()
     };
     let secrets = super::secrets(&plan)?;

@@ -38,6 +38,8 @@ pub struct FakeState {
     /// Following a log without a line asked for times out (else it ends,
     /// as a stopped container's does).
     pub log_times_out: bool,
+    /// Container name -> what its last failed health probe printed.
+    pub health_reports: BTreeMap<String, String>,
 }
 
 impl FakeEngine {
@@ -205,6 +207,8 @@ impl Engine for FakeEngine {
 
     async fn start(&self, container: &str) -> Result<()> {
         self.record(format!("start {container}"))?;
+        // A real start takes a while: other work goes on meanwhile.
+        tokio::task::yield_now().await;
         let mut s = self.lock();
         match s.containers.get_mut(container) {
             Some(c) => {
@@ -251,6 +255,11 @@ impl Engine for FakeEngine {
                 None => LogFollow::Ended,
             },
         )
+    }
+
+    async fn health_report(&self, container: &str) -> Result<Option<String>> {
+        self.record(format!("health_report {container}"))?;
+        Ok(self.lock().health_reports.get(container).cloned())
     }
 
     async fn exec(&self, container: &str, cmd: &[String]) -> Result<ExecOutput> {
