@@ -21,6 +21,8 @@ pub struct Row {
     pub health: String,
     pub uptime: String,
     pub container: String,
+    /// Why the node is `unhealthy`: what its last health probe said.
+    pub reason: Option<String>,
 }
 
 pub async fn run(lab: Option<String>, format: ListFormat) -> Result<()> {
@@ -32,7 +34,8 @@ pub async fn run(lab: Option<String>, format: ListFormat) -> Result<()> {
         }
         None => engine.containers(Scope::All).await?,
     };
-    let rows = rows(containers)?;
+    let mut rows = rows(containers)?;
+    add_reasons(&engine, &mut rows).await;
     match format {
         ListFormat::Json => println!(
             "{}",
@@ -41,6 +44,15 @@ pub async fn run(lab: Option<String>, format: ListFormat) -> Result<()> {
         ListFormat::Table => print_table(&rows),
     }
     Ok(())
+}
+
+/// The reason of each unhealthy node, from its last health probe (one
+/// inspect per unhealthy node; a node the engine cannot say more about
+/// keeps none).
+async fn add_reasons<E: Engine>(engine: &E, rows: &mut [Row]) {
+    for row in rows.iter_mut().filter(|r| r.health == "unhealthy") {
+        row.reason = engine.health_report(&row.container).await.ok().flatten();
+    }
 }
 
 /// Whether `up` or `reset` saw this node ready (at `seen`) during its
@@ -124,6 +136,7 @@ fn rows(containers: Vec<ObservedContainer>) -> Result<Vec<Row>> {
             health: health.to_string(),
             uptime: uptime(&c),
             container: c.name.clone(),
+            reason: None,
         };
         by_key.insert((lab, pod.parse().unwrap_or(0), node), row);
     }
@@ -143,6 +156,7 @@ fn rows(containers: Vec<ObservedContainer>) -> Result<Vec<Row>> {
                     health: "-".into(),
                     uptime: "-".into(),
                     container: spec.name.clone(),
+                    reason: None,
                 });
         }
     }
@@ -187,6 +201,19 @@ fn print_table(rows: &[Row]) {
     for row in &cells {
         line(row);
     }
+    let reasons: Vec<&Row> = rows.iter().filter(|r| r.reason.is_some()).collect();
+    if !reasons.is_empty() {
+        println!();
+        for r in reasons {
+            println!(
+                "{} (pod {} {}): {}",
+                r.container,
+                r.pod,
+                r.node,
+                r.reason.as_deref().unwrap_or_default()
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -202,6 +229,34 @@ mod tests {
             status: status.into(),
             created: 0,
         }
+    }
+
+    #[tokio::test]
+    async fn unhealthy_nodes_carry_their_probes_reason_and_only_they() {
+        let engine = crate::engine::fake::FakeEngine::default();
+        engine.lock().health_reports.insert(
+            "lab-p01-r1".into(),
+            "not healthy: restarted since configured: bgpd".into(),
+        );
+        let row = |name: &str, health: &str| Row {
+            lab: "lab".into(),
+            pod: "1".into(),
+            node: name.into(),
+            kind: "frr".into(),
+            state: "running".into(),
+            health: health.into(),
+            uptime: "1 hour".into(),
+            container: format!("lab-p01-{name}"),
+            reason: None,
+        };
+        let mut rows = vec![row("r1", "unhealthy"), row("r2", "healthy")];
+        add_reasons(&engine, &mut rows).await;
+        assert_eq!(
+            rows[0].reason.as_deref(),
+            Some("not healthy: restarted since configured: bgpd")
+        );
+        assert_eq!(rows[1].reason, None);
+        assert_eq!(engine.calls(), ["health_report lab-p01-r1"]);
     }
 
     #[test]

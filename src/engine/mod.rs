@@ -143,6 +143,11 @@ pub trait Engine: Sync {
     /// Runs a command in a container and collects its output.
     async fn exec(&self, container: &str, cmd: &[String]) -> anyhow::Result<ExecOutput>;
 
+    /// What the container's last health probe printed, when it failed:
+    /// the reason an `unhealthy` node gives. `None` when the last probe
+    /// passed or none ran.
+    async fn health_report(&self, container: &str) -> anyhow::Result<Option<String>>;
+
     /// Makes sure the host guard runs from `image` and its rules are in
     /// place, with noglab's address `range` kept on this machine.
     async fn ensure_guard(&self, image: &str, range: &str) -> anyhow::Result<()>;
