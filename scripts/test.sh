@@ -8,6 +8,25 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup-engine.sh
+# What the end-to-end tests use beside the engine: a participant's SSH
+# client typing a password (sshpass), curl, script (util-linux).
+missing=()
+for tool in sshpass ssh curl script; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    pkgs=()
+    for tool in "${missing[@]}"; do
+        case $tool in
+            ssh) pkgs+=(openssh-client) ;;
+            script) pkgs+=(util-linux) ;;
+            *) pkgs+=("$tool") ;;
+        esac
+    done
+    echo "test: installing ${pkgs[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null ||
+        { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null; }
+fi
 cargo fmt --check
 cargo clippy --locked --all-targets --quiet -- -D warnings
 # Node images are built once here so the tests' own first build is a no-op.

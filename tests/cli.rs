@@ -42,3 +42,6 @@ mod labs_dnssec;
 
 #[path = "cli/labs_rpki.rs"]
 mod labs_rpki;
+
+#[path = "cli/readiness.rs"]
+mod readiness;
