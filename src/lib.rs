@@ -17,5 +17,6 @@ pub mod plan;
 pub mod progress;
 pub mod reconcile;
 pub mod schema;
+pub mod snapshot;
 pub mod state;
 pub mod stop;
