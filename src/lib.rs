@@ -5,6 +5,7 @@
 
 #[macro_use]
 pub mod topology;
+pub mod changes;
 pub mod cli;
 pub mod commands;
 pub mod credentials;
