@@ -195,7 +195,10 @@ pub fn expand_as(
     let shared_ifaces = shared::assign_interfaces(t, &ifaces);
     let plumbing = Plumbing::for_block(t, block);
     if let Err(message) = plumbing.check_block(block, pods) {
-        return Err(loaded.diagnostics(vec![(path!["pods"], message)]));
+        return Err(loaded.diagnostics(vec![crate::topology::Problem::value(
+            path!["pods"],
+            message,
+        )]));
     }
 
     let mut lab_problems: Vec<Problem> = Vec::new();
@@ -229,7 +232,10 @@ pub fn expand_as(
     let mut list = merge_pods(problems, pods);
     if !list.is_empty() {
         list.extend(lab_problems.into_iter().map(|p| (p.path, p.message)));
-        return Err(loaded.diagnostics(list));
+        let list = list
+            .into_iter()
+            .map(|(path, message)| crate::topology::Problem::value(path, message));
+        return Err(loaded.diagnostics(list.collect()));
     }
     shared::duplicate_addresses(&nets, &pod_plans, &mut lab_problems);
     let shared = shared::plan(
@@ -245,7 +251,7 @@ pub fn expand_as(
         return Err(loaded.diagnostics(
             lab_problems
                 .into_iter()
-                .map(|p| (p.path, p.message))
+                .map(|p| crate::topology::Problem::value(p.path, p.message))
                 .collect(),
         ));
     }
@@ -761,10 +767,10 @@ fn node_kinds<'t>(
         if fit.is_empty() {
             out.insert(name.as_str(), kind);
         }
-        problems.extend(
-            fit.into_iter()
-                .map(|(path, message)| Problem { path, message }),
-        );
+        problems.extend(fit.into_iter().map(|p| Problem {
+            path: p.path,
+            message: p.message,
+        }));
     }
     (out, names)
 }
@@ -1038,7 +1044,7 @@ pub(crate) fn node_spec(
                 content: format!(
                     "shell={}\ngroups={}\n",
                     login_shell.unwrap_or_else(|| kind.shell.join(" ")),
-                    kinds::login_groups(kind.name)
+                    kind.login_groups
                 ),
             },
         );
