@@ -185,6 +185,17 @@ impl Plumbing {
     }
 }
 
+/// The gateway Docker gives a network: its first address.
+pub(crate) fn gateway(subnet: Ipv4Net) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(subnet.network()) + 1)
+}
+
+/// Docker's address for the k-th endpoint of a plumbing subnet: after the
+/// network address and the gateway.
+pub(crate) fn nth_host(net: Ipv4Net, k: usize) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(net.network()) + 2 + k as u32)
+}
+
 fn net(addr: u32, prefix: u8) -> Ipv4Net {
     Ipv4Net::new(Ipv4Addr::from(addr), prefix).unwrap_or_default()
 }

@@ -56,6 +56,10 @@ pub struct RenderError {
     /// Line and column inside the template, for syntax errors.
     pub at: Option<(usize, usize)>,
     pub message: String,
+    /// The variable tera's message names (`vars.asn` in "variable
+    /// `vars.asn` not found"), so that a caller can tell which value a
+    /// failure is about without reading the message.
+    pub variable: Option<String>,
 }
 
 impl RenderError {
@@ -63,6 +67,7 @@ impl RenderError {
         RenderError {
             at: None,
             message: message.into(),
+            variable: None,
         }
     }
 
@@ -341,7 +346,13 @@ fn nesting(template: &str) -> Result<(), RenderError> {
             + 1;
         Some((line, col))
     };
-    let fail = |i: usize, message: String| Err(RenderError { at: at(i), message });
+    let fail = |i: usize, message: String| {
+        Err(RenderError {
+            at: at(i),
+            message,
+            variable: None,
+        })
+    };
     let mut blocks = 0usize;
     let mut i = 0;
     while i + 1 < b.len() {
@@ -575,10 +586,23 @@ fn explain(e: &tera::Error, context: &Value) -> RenderError {
     if let Some(first) = message.chars().next() {
         message = first.to_lowercase().collect::<String>() + &message[first.len_utf8()..];
     }
+    let variable = named_variable(&message);
     if let Some(hint) = undefined_hint(&message, context) {
         message = format!("{message}; {hint}");
     }
-    RenderError { at, message }
+    RenderError {
+        at,
+        message,
+        variable,
+    }
+}
+
+/// The variable a message of tera's is about: what stands between the
+/// backticks of its first "variable `...`".
+fn named_variable(message: &str) -> Option<String> {
+    const BEFORE: &str = "variable `";
+    let rest = &message[message.find(BEFORE)? + BEFORE.len()..];
+    Some(rest[..rest.find('`')?].to_string())
 }
 
 /// A syntax error where the template ends is nearly always a block left
