@@ -343,6 +343,30 @@ pub fn evaluate(expect: &ExpectSpec, code: i64, output: &str) -> Result<(), Stri
             return Err(format!("exit code {code}, expected {want}"));
         }
     }
+    text_holds(expect, output)?;
+    if let Some(j) = &expect.json {
+        json_holds(j, output)?;
+    }
+    if let Some((neighbor, state)) = &expect.bird_bgp {
+        bird_session_holds(neighbor, state, output)?;
+    }
+    if let Some((prefix, want)) = &expect.frr_validity {
+        frr_validity_holds(prefix, want, output)?;
+    }
+    if let Some((prefix, want)) = &expect.bird_validity {
+        let got = bird_validity(prefix, output)?;
+        if got != want {
+            return Err(format!("{prefix} is {got}, expected {want}"));
+        }
+    }
+    if let Some((rcode, ad)) = &expect.dig {
+        dig_holds(rcode, *ad, output)?;
+    }
+    Ok(())
+}
+
+/// The output contains, lacks or matches what the expectation says.
+fn text_holds(expect: &ExpectSpec, output: &str) -> Result<(), String> {
     if let Some(s) = &expect.contains {
         if !output.contains(s.as_str()) {
             return Err(format!("output lacks `{s}`"));
@@ -359,127 +383,132 @@ pub fn evaluate(expect: &ExpectSpec, code: i64, output: &str) -> Result<(), Stri
             return Err(format!("output does not match `{re}`"));
         }
     }
-    if let Some(j) = &expect.json {
-        let doc: Json =
-            serde_json::from_str(output).map_err(|e| format!("output is not JSON ({e})"))?;
-        let found = doc.pointer(&j.pointer);
-        if let Some(exists) = j.exists {
-            if found.is_some() != exists {
-                return Err(if exists {
-                    format!("{} is absent", j.pointer)
-                } else {
-                    format!("{} is present", j.pointer)
-                });
-            }
-        }
-        let text = found.map(|v| match v {
-            Json::String(s) => s.clone(),
-            other => other.to_string(),
-        });
-        if let Some(want) = &j.equals {
-            if text.as_deref() != Some(want.as_str()) {
-                return Err(format!(
-                    "{} is {}, expected {want}",
-                    j.pointer,
-                    text.as_deref().unwrap_or("absent")
-                ));
-            }
-        }
-        if let Some(unwanted) = &j.not_equals {
-            if text.as_deref() == Some(unwanted.as_str()) {
-                return Err(format!("{} is {unwanted}", j.pointer));
-            }
-        }
-        if let Some(min) = j.at_least {
-            let n = found.and_then(Json::as_f64);
-            if n.is_none_or(|n| n < min) {
-                return Err(format!(
-                    "{} is {}, expected at least {min}",
-                    j.pointer,
-                    text.as_deref().unwrap_or("absent")
-                ));
-            }
+    Ok(())
+}
+
+/// The value at the pointer of the output read as JSON.
+fn json_holds(j: &JsonExpect, output: &str) -> Result<(), String> {
+    let doc: Json =
+        serde_json::from_str(output).map_err(|e| format!("output is not JSON ({e})"))?;
+    let found = doc.pointer(&j.pointer);
+    if let Some(exists) = j.exists {
+        if found.is_some() != exists {
+            return Err(if exists {
+                format!("{} is absent", j.pointer)
+            } else {
+                format!("{} is present", j.pointer)
+            });
         }
     }
-    if let Some((neighbor, state)) = &expect.bird_bgp {
-        // `show protocols all` lists each protocol as a block; find the one
-        // whose neighbor address is ours.
-        let block = output.split("\n\n").find(|b| {
-            b.lines().any(|l| {
-                l.trim()
-                    .strip_prefix("Neighbor address:")
-                    .is_some_and(|a| a.trim() == neighbor)
-            })
-        });
-        let Some(block) = block else {
-            return Err(format!("no BGP session with {neighbor}"));
-        };
-        let got = block
-            .lines()
-            .find_map(|l| {
-                l.trim()
-                    .strip_prefix("BGP state:")
-                    .map(|s| s.trim().to_string())
-            })
-            .unwrap_or_else(|| "unknown".into());
-        if &got != state {
+    let text = found.map(|v| match v {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    });
+    if let Some(want) = &j.equals {
+        if text.as_deref() != Some(want.as_str()) {
             return Err(format!(
-                "session with {neighbor} is {got}, expected {state}"
+                "{} is {}, expected {want}",
+                j.pointer,
+                text.as_deref().unwrap_or("absent")
             ));
         }
     }
-    if let Some((prefix, want)) = &expect.frr_validity {
-        let doc: Json =
-            serde_json::from_str(output).map_err(|e| format!("output is not JSON ({e})"))?;
-        let paths = doc
-            .get("paths")
-            .and_then(Json::as_array)
-            .filter(|p| !p.is_empty())
-            .ok_or_else(|| format!("{prefix} is not in the BGP table"))?;
-        let best = paths
-            .iter()
-            .find(|p| p.pointer("/bestpath/overall") == Some(&Json::Bool(true)))
-            .unwrap_or(&paths[0]);
-        let got = best
-            .get("rpkiValidationState")
-            .and_then(Json::as_str)
-            .ok_or_else(|| format!("{prefix} has no RPKI validity (no RTR cache?)"))?;
-        // FRR writes "not found".
-        let got = got.replace(' ', "");
-        if &got != want {
-            return Err(format!("{prefix} is {got}, expected {want}"));
+    if let Some(unwanted) = &j.not_equals {
+        if text.as_deref() == Some(unwanted.as_str()) {
+            return Err(format!("{} is {unwanted}", j.pointer));
         }
     }
-    if let Some((prefix, want)) = &expect.bird_validity {
-        let got = bird_validity(prefix, output)?;
-        if got != want {
-            return Err(format!("{prefix} is {got}, expected {want}"));
+    if let Some(min) = j.at_least {
+        let n = found.and_then(Json::as_f64);
+        if n.is_none_or(|n| n < min) {
+            return Err(format!(
+                "{} is {}, expected at least {min}",
+                j.pointer,
+                text.as_deref().unwrap_or("absent")
+            ));
         }
     }
-    if let Some((rcode, ad)) = &expect.dig {
-        let status = output
-            .split("status: ")
+    Ok(())
+}
+
+/// BIRD's `show protocols all` lists each protocol as a block; the one
+/// whose neighbor address is ours must be in `state`.
+fn bird_session_holds(neighbor: &str, state: &str, output: &str) -> Result<(), String> {
+    let block = output.split("\n\n").find(|b| {
+        b.lines().any(|l| {
+            l.trim()
+                .strip_prefix("Neighbor address:")
+                .is_some_and(|a| a.trim() == neighbor)
+        })
+    });
+    let Some(block) = block else {
+        return Err(format!("no BGP session with {neighbor}"));
+    };
+    let got = block
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("BGP state:")
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    if got != state {
+        return Err(format!(
+            "session with {neighbor} is {got}, expected {state}"
+        ));
+    }
+    Ok(())
+}
+
+/// FRR's `show bgp ... PREFIX json`: the best path's RPKI validity.
+fn frr_validity_holds(prefix: &str, want: &str, output: &str) -> Result<(), String> {
+    let doc: Json =
+        serde_json::from_str(output).map_err(|e| format!("output is not JSON ({e})"))?;
+    let paths = doc
+        .get("paths")
+        .and_then(Json::as_array)
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| format!("{prefix} is not in the BGP table"))?;
+    let best = paths
+        .iter()
+        .find(|p| p.pointer("/bestpath/overall") == Some(&Json::Bool(true)))
+        .unwrap_or(&paths[0]);
+    let got = best
+        .get("rpkiValidationState")
+        .and_then(Json::as_str)
+        .ok_or_else(|| format!("{prefix} has no RPKI validity (no RTR cache?)"))?;
+    // FRR writes "not found".
+    let got = got.replace(' ', "");
+    if got != want {
+        return Err(format!("{prefix} is {got}, expected {want}"));
+    }
+    Ok(())
+}
+
+/// dig's answer: its status, and the AD flag when said.
+fn dig_holds(rcode: &str, ad: Option<bool>, output: &str) -> Result<(), String> {
+    let status = output
+        .split("status: ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .map(str::trim)
+        .unwrap_or("no answer");
+    if status != rcode {
+        return Err(format!("status {status}, expected {rcode}"));
+    }
+    if let Some(ad) = ad {
+        let flags = output
+            .split(";; flags:")
             .nth(1)
-            .and_then(|s| s.split(',').next())
-            .map(str::trim)
-            .unwrap_or("no answer");
-        if status != rcode {
-            return Err(format!("status {status}, expected {rcode}"));
-        }
-        if let Some(ad) = ad {
-            let flags = output
-                .split(";; flags:")
-                .nth(1)
-                .and_then(|s| s.split(';').next())
-                .unwrap_or("");
-            let has_ad = flags.split_whitespace().any(|f| f == "ad");
-            if has_ad != *ad {
-                return Err(if *ad {
-                    "the AD flag is not set".into()
-                } else {
-                    "the AD flag is set".into()
-                });
-            }
+            .and_then(|s| s.split(';').next())
+            .unwrap_or("");
+        let has_ad = flags.split_whitespace().any(|f| f == "ad");
+        if has_ad != ad {
+            return Err(if ad {
+                "the AD flag is not set".into()
+            } else {
+                "the AD flag is set".into()
+            });
         }
     }
     Ok(())

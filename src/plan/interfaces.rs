@@ -141,12 +141,7 @@ mod tests {
     #[test]
     fn explicit_names_first_then_the_lowest_free_links_then_shared() {
         let source = "name: lab\nnodes:\n  r1: {kind: frr}\n  r2: {kind: frr}\nlinks:\n  - endpoints: [r1, r2]\n  - endpoints: [\"r1:eth1\", \"r2:eth3\"]\n  - endpoints: [r1, r2]\nshared:\n  networks:\n    ixp:\n      attach: {r1: {}, r2: {interface: eth5}}\n";
-        let loaded =
-            crate::topology::load_str(std::path::Path::new("t.yml"), source.into(), |_| {
-                Err("no files".into())
-            })
-            .expect("valid");
-        let ifaces = Interfaces::assign(&loaded.topology);
+        let ifaces = Interfaces::assign(&crate::topology::topology_for_tests(source));
         let names: Vec<Vec<&str>> = ifaces
             .links
             .iter()

@@ -223,18 +223,13 @@ pub fn allocate(range: Ipv4Net, prefix: u8, taken: &[Ipv4Net]) -> Option<Ipv4Net
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::topology::load_str;
 
     fn r() -> Ipv4Net {
         DEFAULT_RANGE.parse().expect("range")
     }
 
     fn topo(src: &str) -> Topology {
-        load_str(std::path::Path::new("t.yml"), src.into(), |_| {
-            Err("none".into())
-        })
-        .expect("valid")
-        .topology
+        crate::topology::topology_for_tests(src)
     }
 
     #[test]

@@ -103,6 +103,18 @@ pub fn load_str(
     load_str_in(file, source, read, |_, _| Vec::new())
 }
 
+/// A topology that names no template files, for tests: it must load.
+#[cfg(test)]
+pub(crate) fn topology_for_tests(source: &str) -> Topology {
+    load_str(
+        Path::new("t.yml"),
+        source.into(),
+        |_| Err("no files".into()),
+    )
+    .expect("a valid topology")
+    .topology
+}
+
 /// As [`load_str`]; `list` names the files (relative paths) that start
 /// with a prefix and end with a suffix, for template paths that are
 /// themselves templates (`router.{{ vars.router_kind }}.conf`): every

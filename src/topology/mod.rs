@@ -12,6 +12,8 @@ mod load;
 pub mod names;
 mod validate;
 pub(crate) use load::distance;
+#[cfg(test)]
+pub(crate) use load::topology_for_tests;
 pub use load::{load, load_str, load_str_in, resolve_file, template_path_ends, Loaded};
 pub use names::{parse_endpoint, MAX_LAB_NAME, MAX_NODE_NAME};
 pub use validate::{check_kind_problem, kind_fit_problems, unknown_kind};
