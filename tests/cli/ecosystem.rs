@@ -264,11 +264,16 @@ fn issue10_graph_of_an_unknown_lab_or_pod_is_bad_input() {
     assert!(out.stderr.contains("pods count from 1"), "{}", out.stderr);
 }
 
-/// An example's README embeds its picture; it must be the current one.
+/// An example's or a library topology's README embeds its picture; it
+/// must be the current one.
 #[test]
 fn issue10_example_readmes_show_the_current_picture() {
     let mut checked = 0;
-    for entry in std::fs::read_dir(root().join("examples")).expect("examples/") {
+    let folders = ["examples", "topologies"].map(|f| root().join(f));
+    for entry in folders
+        .iter()
+        .flat_map(|f| std::fs::read_dir(f).expect("a folder"))
+    {
         let dir = entry.expect("entry").path();
         let Ok(readme) = std::fs::read_to_string(dir.join("README.md")) else {
             continue;
