@@ -219,7 +219,11 @@ fn issue23_a_configuration_that_cannot_apply_is_reported_by_node_and_line() {
     // FRR takes the line when it reads the file, and refuses it when it
     // applies it: a prefix-list whose `le` is shorter than its prefix.
     let bad = "ip prefix-list BAD seq 5 permit 10.0.0.0/8 le 4";
-    reported("rdybad", bad, &["FRR refuses line(s) of /etc/frr/frr.conf", bad]);
+    reported(
+        "rdybad",
+        bad,
+        &["FRR refuses line(s) of /etc/frr/frr.conf", bad],
+    );
     // A command this FRR does not know: nothing of the file could be
     // compared, so it is refused before anything else.
     reported(
@@ -244,7 +248,8 @@ fn issue23_lines_frr_takes_without_showing_them_count_as_applied() {
     noglab(&["up", &lab.file(), "--pods", "1"]).ok();
     let log = logs(&format!("{}-p01-r1", lab.name));
     assert!(
-        log.contains("FRR takes these lines without showing them") && log.contains("ipv6 nd suppress-ra"),
+        log.contains("FRR takes these lines without showing them")
+            && log.contains("ipv6 nd suppress-ra"),
         "{log}"
     );
     assert_eq!(health(&lab), "healthy");
