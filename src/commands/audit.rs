@@ -7,8 +7,8 @@ use anyhow::{Context, Result};
 use futures_util::stream::{self, StreamExt};
 
 use crate::cli::ListFormat;
-use crate::engine::docker::{DockerEngine, Exposure};
-use crate::engine::{Engine, Scope};
+use crate::engine::docker::DockerEngine;
+use crate::engine::{Engine, Exposure, Scope};
 use crate::plan::NOGLAB_DIR;
 
 pub async fn run(lab: Option<String>, format: ListFormat) -> Result<()> {

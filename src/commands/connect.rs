@@ -10,6 +10,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::diag::ExitCode;
 use crate::engine::docker::DockerEngine;
+use crate::engine::Engine;
 use crate::kinds;
 use crate::plan::labels;
 

@@ -88,9 +88,7 @@ pub async fn run(file: Option<&Path>, pods: Option<u32>) -> Result<()> {
             "engine",
             format!(
                 "Docker {} (API {}, noglab speaks {})",
-                f.version,
-                f.api,
-                engine.api_version()
+                f.version, f.api, f.speaks
             ),
         ),
         Err(e) => report.fail("engine", format!("{e:#}")),
@@ -321,11 +319,11 @@ async fn check_subnets(engine: &DockerEngine, lab: &Lab, report: &mut Report) ->
         .all_networks()
         .await?
         .into_iter()
-        .filter(|(name, _)| !own.contains(name))
-        .map(|(name, subnets)| {
+        .filter(|n| !own.contains(&n.name))
+        .map(|n| {
             (
-                name,
-                subnets.iter().filter_map(|s| s.parse().ok()).collect(),
+                n.name,
+                n.subnets.iter().filter_map(|s| s.parse().ok()).collect(),
             )
         })
         .collect();

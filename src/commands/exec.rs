@@ -7,6 +7,7 @@ use anyhow::Result;
 
 use crate::diag::ExitCode;
 use crate::engine::docker::DockerEngine;
+use crate::engine::Engine;
 
 pub async fn run(pod: &str, target: &[String], command: &[String]) -> Result<()> {
     let (lab, node) = super::split_target(target);
