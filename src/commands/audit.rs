@@ -7,13 +7,12 @@ use anyhow::{Context, Result};
 use futures_util::stream::{self, StreamExt};
 
 use crate::cli::ListFormat;
-use crate::engine::docker::DockerEngine;
-use crate::engine::{Engine, Exposure, Scope};
+use crate::engine::{Connector, Engine, Exposure, Scope};
 use crate::plan::NOGLAB_DIR;
 
-pub async fn run(lab: Option<String>, format: ListFormat) -> Result<()> {
-    let engine = DockerEngine::connect().await?;
-    let lab = super::resolve_lab(&engine, lab).await?;
+pub async fn run<C: Connector>(engines: &C, lab: Option<String>, format: ListFormat) -> Result<()> {
+    let engine = engines.engine().await?;
+    let lab = super::resolve_lab(engine, lab).await?;
     let mut names: Vec<String> = engine
         .containers(Scope::Lab(&lab))
         .await?

@@ -9,8 +9,7 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
 use crate::diag::ExitCode;
-use crate::engine::docker::DockerEngine;
-use crate::engine::Engine;
+use crate::engine::{Connector, Engine};
 use crate::kinds;
 use crate::plan::labels;
 
@@ -25,12 +24,12 @@ impl Drop for RawMode {
     }
 }
 
-pub async fn run(pod: &str, target: &[String]) -> Result<()> {
+pub async fn run<C: Connector>(engines: &C, pod: &str, target: &[String]) -> Result<()> {
     let (lab, node) = super::split_target(target);
-    let engine = DockerEngine::connect().await?;
-    let lab = super::resolve_lab(&engine, lab).await?;
+    let engine = engines.engine().await?;
+    let lab = super::resolve_lab(engine, lab).await?;
     let pod = super::parse_pod(pod)?;
-    let container = super::find_node(&engine, &lab, pod, &node).await?;
+    let container = super::find_node(engine, &lab, pod, &node).await?;
     super::require_running(&container, pod)?;
     let shell: Vec<String> = container
         .label(labels::KIND)

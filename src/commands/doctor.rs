@@ -17,8 +17,7 @@ use anyhow::Result;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use crate::diag::ExitCode;
-use crate::engine::docker::DockerEngine;
-use crate::engine::{Engine, Scope};
+use crate::engine::{Connector, Engine, Scope};
 use crate::images;
 use crate::kinds::{self, Kind};
 use crate::plan::Plan;
@@ -57,7 +56,7 @@ struct Lab {
     pods: u32,
 }
 
-pub async fn run(file: Option<&Path>, pods: Option<u32>) -> Result<()> {
+pub async fn run<C: Connector>(engines: &C, file: Option<&Path>, pods: Option<u32>) -> Result<()> {
     // Bad input is reported as such (exit 2) before any check.
     let lab = match file {
         Some(file) => {
@@ -75,7 +74,7 @@ pub async fn run(file: Option<&Path>, pods: Option<u32>) -> Result<()> {
         None => None,
     };
     let mut report = Report::default();
-    let engine = match DockerEngine::connect().await {
+    let engine = match engines.engine().await {
         Ok(engine) => engine,
         Err(e) => {
             report.fail("engine", format!("{e:#}"));
@@ -95,10 +94,10 @@ pub async fn run(file: Option<&Path>, pods: Option<u32>) -> Result<()> {
     }
 
     let kinds = kinds_of(lab.as_ref());
-    let missing = check_images(&engine, lab.as_ref(), &kinds, &mut report).await?;
-    check_kernel(&engine, &kinds, &mut report).await;
+    let missing = check_images(engine, lab.as_ref(), &kinds, &mut report).await?;
+    check_kernel(engine, &kinds, &mut report).await;
     match &lab {
-        Some(lab) => check_subnets(&engine, lab, &mut report).await?,
+        Some(lab) => check_subnets(engine, lab, &mut report).await?,
         None => report.skip(
             "subnets",
             "no lab given; `noglab doctor FILE` checks a lab's",
@@ -131,8 +130,8 @@ fn kinds_of(lab: Option<&Lab>) -> Vec<&'static Kind> {
 }
 
 /// Returns how many images are missing.
-async fn check_images(
-    engine: &DockerEngine,
+async fn check_images<E: Engine>(
+    engine: &E,
     lab: Option<&Lab>,
     kinds: &[&'static Kind],
     report: &mut Report,
@@ -189,7 +188,7 @@ async fn check_images(
 
 /// Starts a throwaway container with every capability and sysctl the kinds
 /// ask for, and tries in it what noglab-init and the daemons do.
-async fn check_kernel(engine: &DockerEngine, kinds: &[&'static Kind], report: &mut Report) {
+async fn check_kernel<E: Engine>(engine: &E, kinds: &[&'static Kind], report: &mut Report) {
     let capabilities: BTreeSet<String> = kinds
         .iter()
         .flat_map(|k| k.capabilities.iter().map(|c| c.to_string()))
@@ -307,7 +306,7 @@ fn lab_subnets(plan: &Plan) -> Vec<LabSubnet> {
     out
 }
 
-async fn check_subnets(engine: &DockerEngine, lab: &Lab, report: &mut Report) -> Result<()> {
+async fn check_subnets<E: Engine>(engine: &E, lab: &Lab, report: &mut Report) -> Result<()> {
     let routes = host_routes();
     let own: BTreeSet<String> = engine
         .networks(Scope::Lab(&lab.name))

@@ -6,15 +6,19 @@ use std::io::Write;
 use anyhow::Result;
 
 use crate::diag::ExitCode;
-use crate::engine::docker::DockerEngine;
-use crate::engine::Engine;
+use crate::engine::{Connector, Engine};
 
-pub async fn run(pod: &str, target: &[String], command: &[String]) -> Result<()> {
+pub async fn run<C: Connector>(
+    engines: &C,
+    pod: &str,
+    target: &[String],
+    command: &[String],
+) -> Result<()> {
     let (lab, node) = super::split_target(target);
-    let engine = DockerEngine::connect().await?;
-    let lab = super::resolve_lab(&engine, lab).await?;
+    let engine = engines.engine().await?;
+    let lab = super::resolve_lab(engine, lab).await?;
     let pod = super::parse_pod(pod)?;
-    let container = super::find_node(&engine, &lab, pod, &node).await?;
+    let container = super::find_node(engine, &lab, pod, &node).await?;
     super::require_running(&container, pod)?;
     let code = engine
         .exec_streaming(&container.name, command, |is_err, bytes| {

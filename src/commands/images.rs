@@ -12,8 +12,7 @@ use serde::Serialize;
 
 use crate::cli::ListFormat;
 use crate::diag::input_error;
-use crate::engine::docker::DockerEngine;
-use crate::engine::Engine;
+use crate::engine::{Connector, Engine};
 use crate::images::{self, ImageDef, BASE_IMAGE};
 use crate::kinds;
 use crate::progress::Progress;
@@ -41,17 +40,18 @@ fn selected(kind_names: &[String]) -> Result<Vec<&'static ImageDef>> {
     Ok(out)
 }
 
-pub async fn build(
+pub async fn build<C: Connector>(
+    engines: &C,
     kind_names: &[String],
     rebuild: bool,
     bootstrap: bool,
     quiet: bool,
 ) -> Result<()> {
     let defs = selected(kind_names)?;
-    let engine = DockerEngine::connect().await?;
+    let engine = engines.engine().await?;
     let progress = Progress::new(quiet);
     progress.add(defs.len() as u64 + 1);
-    ensure_base(&engine, bootstrap, &progress).await?;
+    ensure_base(engine, bootstrap, &progress).await?;
     progress.inc();
     for def in defs {
         let reference = def.reference();
@@ -185,7 +185,7 @@ async fn crate_binaries(
 }
 
 /// The base image: present, else pulled, else bootstrapped with debootstrap.
-async fn ensure_base(engine: &DockerEngine, bootstrap: bool, progress: &Progress) -> Result<()> {
+async fn ensure_base<E: Engine>(engine: &E, bootstrap: bool, progress: &Progress) -> Result<()> {
     if !bootstrap && engine.image_exists(BASE_IMAGE).await? {
         return Ok(());
     }
@@ -234,8 +234,8 @@ struct ImageRow {
     size_mb: Option<f64>,
 }
 
-pub async fn list(format: ListFormat) -> Result<()> {
-    let engine = DockerEngine::connect().await?;
+pub async fn list<C: Connector>(engines: &C, format: ListFormat) -> Result<()> {
+    let engine = engines.engine().await?;
     let mut rows = Vec::new();
     for kind in kinds::KINDS {
         let Some(def) = images::lookup(kind.image) else {
@@ -304,7 +304,8 @@ fn bundle_images(
     Ok(refs)
 }
 
-pub async fn save(
+pub async fn save<C: Connector>(
+    engines: &C,
     output: &Path,
     kind_names: &[String],
     lab: Option<&Path>,
@@ -312,7 +313,7 @@ pub async fn save(
     quiet: bool,
 ) -> Result<()> {
     let refs = bundle_images(kind_names, lab, pods)?;
-    let engine = DockerEngine::connect().await?;
+    let engine = engines.engine().await?;
     let mut missing = Vec::new();
     for r in &refs {
         if !engine.image_exists(r).await? {
@@ -407,14 +408,14 @@ pub async fn save(
     Ok(())
 }
 
-pub async fn load(file: &Path, quiet: bool) -> Result<()> {
+pub async fn load<C: Connector>(engines: &C, file: &Path, quiet: bool) -> Result<()> {
     if !file.is_file() {
         return Err(input_error(format!(
             "no bundle at {}; write one with `noglab images save -o FILE`",
             file.display()
         )));
     }
-    let engine = DockerEngine::connect().await?;
+    let engine = engines.engine().await?;
     let progress = Progress::new(quiet);
     progress.step(format!("loading {}", file.display()));
     let started = std::time::Instant::now();

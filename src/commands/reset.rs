@@ -8,13 +8,14 @@ use std::time::Instant;
 use anyhow::{anyhow, Result};
 
 use crate::diag::input_error;
-use crate::engine::docker::DockerEngine;
+use crate::engine::Connector;
 use crate::plan::{describe_pods, labels, pod_label, PodPlan, SHARED_POD};
 use crate::progress::Progress;
 use crate::reconcile::{self, Action, Limits};
 use crate::state;
 
-pub async fn run(
+pub async fn run<C: Connector>(
+    engines: &C,
     lab: Option<String>,
     pods: Option<&str>,
     shared: bool,
@@ -22,8 +23,8 @@ pub async fn run(
     quiet: bool,
 ) -> Result<()> {
     let started = Instant::now();
-    let engine = DockerEngine::connect().await?;
-    let lab = super::resolve_lab(&engine, lab).await?;
+    let engine = engines.engine().await?;
+    let lab = super::resolve_lab(engine, lab).await?;
     let _lock = state::lock(&lab)?;
     let plan = state::load_plan(&lab)?.ok_or_else(|| {
         anyhow!("noglab has no saved plan for lab {lab} (it was brought up by another user or machine); run `noglab up FILE` for it first")
@@ -41,7 +42,7 @@ pub async fn run(
             .map(|p| &plan.pod_plans[p])
             .collect()
     };
-    let observed = super::observe(&engine, &lab).await?;
+    let observed = super::observe(engine, &lab).await?;
 
     let mut actions = Vec::new();
     for pod_plan in &selected {
@@ -113,7 +114,7 @@ pub async fn run(
     // Ctrl-C keeps its default here: reset removes before it creates, and
     // the next reset (or `up`) completes what a killed one left.
     let result = reconcile::execute(
-        &engine,
+        engine,
         actions,
         Limits::default(),
         &secrets,

@@ -9,8 +9,7 @@ use ipnet::Ipv4Net;
 
 use crate::cli::UpArgs;
 use crate::diag::input_error;
-use crate::engine::docker::DockerEngine;
-use crate::engine::{Engine, Scope};
+use crate::engine::{Connector, Engine, Scope};
 use crate::plan::{self as planning, labels, Plan, Plumbing};
 use crate::progress::Progress;
 use crate::reconcile::{self, Action, Limits, Observed};
@@ -22,7 +21,7 @@ use crate::{images, state, topology};
 /// noglab quits without them.
 const GRACE: Duration = Duration::from_secs(30);
 
-pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
+pub async fn run<C: Connector>(engines: &C, args: UpArgs, quiet: bool) -> Result<()> {
     let stop = Stop::on_ctrl_c(GRACE);
     let started = Instant::now();
     let loaded = topology::load(&args.file)?;
@@ -36,7 +35,7 @@ pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
     // Until the actions start, only reads, the guard and the saved plan:
     // a Ctrl-C drops them where they stand.
     let (waited, prepared) = stop
-        .abandon_on(prepare(&args, &loaded, draft, pods))
+        .abandon_on(prepare(engines, &args, &loaded, draft, pods))
         .await
         .map_err(|e| {
             if is_interrupted(&e) {
@@ -78,7 +77,7 @@ pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
     // its block, not only when its nodes are up.
     let release_allocation = move || drop(allocation);
     let result = reconcile::execute_then(
-        &engine,
+        engine,
         actions,
         limits,
         &secrets,
@@ -107,8 +106,8 @@ pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
 }
 
 /// What `up` has decided to do, and the locks it holds while doing it.
-struct Prepared {
-    engine: DockerEngine,
+struct Prepared<'a, E> {
+    engine: &'a E,
     plan: Plan,
     actions: Vec<Action>,
     _lock: state::LabLock,
@@ -120,18 +119,19 @@ struct Prepared {
 /// checks images and ports, starts the guard and saves the plan; `None`
 /// when the lab is already as planned. With how long it waited for other
 /// noglab commands' locks.
-async fn prepare(
+async fn prepare<'a, C: Connector>(
+    engines: &'a C,
     args: &UpArgs,
     loaded: &topology::Loaded,
     draft: Plan,
     pods: u32,
-) -> Result<(Duration, Option<Prepared>)> {
+) -> Result<(Duration, Option<Prepared<'a, C::Engine>>)> {
     let lab = loaded.topology.name.clone();
     let lock = waiting(move || state::lock(&lab)).await?;
     let mut waited = lock.waited();
     let lab = &loaded.topology.name;
-    let engine = DockerEngine::connect().await?;
-    let mut observed = super::observe(&engine, lab).await?;
+    let engine = engines.engine().await?;
+    let mut observed = super::observe(engine, lab).await?;
     // A new lab chooses its block while no other new lab does, and keeps
     // the lock until its networks hold the block.
     let allocation = if has_block(&observed) {
@@ -139,16 +139,16 @@ async fn prepare(
     } else {
         let lock = waiting(state::lock_allocation).await?;
         waited += lock.waited();
-        observed = super::observe(&engine, lab).await?;
+        observed = super::observe(engine, lab).await?;
         Some(lock)
     };
-    let block = lab_block(&engine, lab, &observed, &loaded.topology, pods).await?;
+    let block = lab_block(engine, lab, &observed, &loaded.topology, pods).await?;
     let plan = if block == draft.block {
         draft
     } else {
         super::expand_in(loaded, pods, Some(block), args.solution)?
     };
-    check_images(&engine, &plan).await?;
+    check_images(engine, &plan).await?;
 
     let guard = images::lookup("host")
         .map(|d| d.reference())
