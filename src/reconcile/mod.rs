@@ -81,4 +81,12 @@ pub(crate) mod testing {
         .await
         .map(|_| ())
     }
+
+    /// The plan's lab, brought up on the fake as `up` would, with the
+    /// calls that took cleared.
+    pub async fn up(engine: &FakeEngine, plan: &Plan) {
+        let actions = diff(&observed(engine).await, plan, false).actions;
+        run(engine, actions).await.expect("the lab comes up");
+        engine.clear_calls();
+    }
 }
