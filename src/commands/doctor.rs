@@ -138,7 +138,7 @@ async fn check_images<E: Engine>(
 ) -> Result<u64> {
     let (missing, total) = match lab {
         Some(lab) => {
-            let missing = super::up::missing_images(engine, &lab.plan).await?;
+            let missing = super::preflight::missing_images(engine, &lab.plan).await?;
             let mut all: BTreeSet<&str> = lab
                 .plan
                 .containers()
@@ -166,7 +166,7 @@ async fn check_images<E: Engine>(
                         );
                         continue;
                     }
-                    missing.push(super::up::Missing {
+                    missing.push(super::preflight::Missing {
                         image,
                         kind: kinds
                             .iter()
@@ -181,7 +181,7 @@ async fn check_images<E: Engine>(
     if missing.is_empty() {
         report.ok("images", format!("all {total} present"));
     } else {
-        report.fail("images", super::up::describe_missing(&missing));
+        report.fail("images", super::preflight::describe_missing(&missing));
     }
     Ok(missing.len() as u64)
 }
@@ -329,7 +329,8 @@ async fn check_subnets<E: Engine>(engine: &E, lab: &Lab, report: &mut Report) ->
 
     // The Docker subnets the lab has, or would get from `up` now.
     let observed = super::observe(engine, &lab.name).await?;
-    let block = super::up::lab_block(engine, &lab.name, &observed, &lab.topology, lab.pods).await;
+    let block =
+        super::preflight::lab_block(engine, &lab.name, &observed, &lab.topology, lab.pods).await;
     let mut problems = Vec::new();
     let mut checked = 0;
     let mut candidates: Vec<LabSubnet> = lab_subnets(&lab.plan);
