@@ -207,13 +207,10 @@ impl Engine for FakeEngine {
         &self,
         reference: &str,
         dockerfile: &str,
-        context: Vec<u8>,
+        _context: Vec<u8>,
         mut log: impl FnMut(&str),
     ) -> Result<()> {
         self.record(format!("build {reference} from {dockerfile}"))?;
-        if context.is_empty() {
-            bail!("failed to build image {reference}: empty context");
-        }
         log("Step 1/1 : FROM debian:bookworm-slim");
         self.lock().missing_images.remove(reference);
         Ok(())
