@@ -11,9 +11,9 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use bollard::errors::Error as BollardError;
 use bollard::models::{
-    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig, Ipam,
-    IpamConfig, NetworkConnectRequest, NetworkCreateRequest, NetworkingConfig, PortBinding,
-    RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, ContainerInspectResponse, EndpointIpamConfig, EndpointSettings,
+    HealthConfig, HostConfig, Ipam, IpamConfig, NetworkConnectRequest, NetworkCreateRequest,
+    NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
@@ -287,6 +287,17 @@ impl DockerEngine {
             text.push_str(&String::from_utf8_lossy(&out.into_bytes()));
         }
         Ok((code, text))
+    }
+
+    /// What the engine knows of a container.
+    async fn inspect(&self, container: &str) -> Result<ContainerInspectResponse> {
+        self.docker
+            .inspect_container(
+                container,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
+            .await
+            .map_err(|e| fail(format!("inspect container {container}"), e))
     }
 
     /// One try at a running, current guard with its rules applied.
@@ -772,14 +783,7 @@ impl Engine for DockerEngine {
     }
 
     async fn health_report(&self, container: &str) -> Result<Option<String>> {
-        let info = self
-            .docker
-            .inspect_container(
-                container,
-                None::<bollard::query_parameters::InspectContainerOptions>,
-            )
-            .await
-            .map_err(|e| fail(format!("inspect container {container}"), e))?;
+        let info = self.inspect(container).await?;
         let last = info
             .state
             .and_then(|s| s.health)
@@ -1080,14 +1084,7 @@ impl Engine for DockerEngine {
 
     /// Reads a container's exposure for `noglab audit`.
     async fn exposure(&self, container: &str) -> Result<Exposure> {
-        let info = self
-            .docker
-            .inspect_container(
-                container,
-                None::<bollard::query_parameters::InspectContainerOptions>,
-            )
-            .await
-            .map_err(|e| fail(format!("inspect container {container}"), e))?;
+        let info = self.inspect(container).await?;
         let host = info.host_config.unwrap_or_default();
         let mounts: Vec<String> = info
             .mounts

@@ -277,15 +277,13 @@ fn diff_containers(
 mod tests {
     use super::*;
     use crate::engine::fake::FakeEngine;
-    use crate::reconcile::testing::{observed, plan, plan_of, run, TOPOLOGY};
+    use crate::reconcile::testing::{observed, plan, plan_of, run, up, TOPOLOGY};
 
     #[tokio::test]
     async fn half_created_and_changed_containers_are_replaced() {
         let engine = FakeEngine::default();
         let p = plan(1);
-        run(&engine, diff(&observed(&engine).await, &p, false).actions)
-            .await
-            .expect("executes");
+        up(&engine, &p).await;
         {
             let mut s = engine.lock();
             // Killed between create and start: never started.
@@ -323,9 +321,7 @@ mod tests {
     async fn recreating_a_pod_keeps_its_networks_unless_they_differ() {
         let engine = FakeEngine::default();
         let p = plan(2);
-        run(&engine, diff(&observed(&engine).await, &p, false).actions)
-            .await
-            .expect("executes");
+        up(&engine, &p).await;
         let mut actions = Vec::new();
         recreate_pod(&observed(&engine).await, &p.pod_plans[&2], &mut actions);
         assert_eq!(

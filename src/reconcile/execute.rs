@@ -501,7 +501,7 @@ mod tests {
     use super::*;
     use crate::engine::fake::FakeEngine;
     use crate::reconcile::diff::{diff, recreate_pod, Diff};
-    use crate::reconcile::testing::{observed, plan, quiet, run, NO_WAIT};
+    use crate::reconcile::testing::{observed, plan, quiet, run, run_with, NO_WAIT};
 
     #[tokio::test]
     async fn creates_everything_then_nothing() {
@@ -641,16 +641,7 @@ mod tests {
             booting: 8,
             wait_ready: true,
         };
-        let mut seen = execute(
-            &engine,
-            actions,
-            wait,
-            &Secrets::new(),
-            &quiet(),
-            &Stop::never(),
-        )
-        .await
-        .expect("executes");
+        let mut seen = run_with(&engine, actions, wait).await.expect("executes");
         seen.sort();
         assert_eq!(
             seen,
@@ -659,16 +650,7 @@ mod tests {
 
         let mut actions = Vec::new();
         recreate_pod(&observed(&engine).await, &p.pod_plans[&2], &mut actions);
-        let seen = execute(
-            &engine,
-            actions,
-            NO_WAIT,
-            &Secrets::new(),
-            &quiet(),
-            &Stop::never(),
-        )
-        .await
-        .expect("executes");
+        let seen = run_with(&engine, actions, NO_WAIT).await.expect("executes");
         assert!(seen.is_empty(), "not waited for: {seen:?}");
     }
 
@@ -682,16 +664,7 @@ mod tests {
             wait_ready: true,
         };
         let actions = diff(&observed(&engine).await, &plan(3), false).actions;
-        execute(
-            &engine,
-            actions,
-            limits,
-            &Secrets::new(),
-            &quiet(),
-            &Stop::never(),
-        )
-        .await
-        .expect("executes");
+        run_with(&engine, actions, limits).await.expect("executes");
         engine
             .calls()
             .into_iter()

@@ -70,16 +70,25 @@ pub(crate) mod testing {
 
     /// Executes actions without waiting for readiness or credentials.
     pub async fn run(engine: &FakeEngine, actions: Vec<Action>) -> anyhow::Result<()> {
+        run_with(engine, actions, NO_WAIT).await.map(|_| ())
+    }
+
+    /// Executes actions within `limits`, without credentials or Ctrl-C;
+    /// the nodes seen ready.
+    pub async fn run_with(
+        engine: &FakeEngine,
+        actions: Vec<Action>,
+        limits: Limits,
+    ) -> anyhow::Result<Vec<String>> {
         execute(
             engine,
             actions,
-            NO_WAIT,
+            limits,
             &Secrets::new(),
             &quiet(),
             &Stop::never(),
         )
         .await
-        .map(|_| ())
     }
 
     /// The plan's lab, brought up on the fake as `up` would, with the
