@@ -121,7 +121,11 @@ pub enum Command {
         /// `[LAB] NODE`
         #[arg(required = true, num_args = 1..=2, value_names = ["LAB", "NODE"])]
         target: Vec<String>,
-        /// The command, after `--`.
+        /// Leave the command's standard input closed even when noglab's is
+        /// piped (in a `while read` loop, so that the loop keeps its input).
+        #[arg(long, short = 'n')]
+        no_stdin: bool,
+        /// The command, after `--`; it reads what is piped to noglab.
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },

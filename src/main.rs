@@ -94,8 +94,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Exec {
             pod,
             target,
+            no_stdin,
             command,
-        } => commands::exec::run(engines, &pod, &target, &command).await,
+        } => commands::exec::run(engines, &pod, &target, &command, no_stdin).await,
         Command::Connect { pod, target } => commands::connect::run(engines, &pod, &target).await,
         Command::Down { lab, all } => commands::down::run(engines, lab, all).await,
         Command::Images { command } => match command {
