@@ -417,8 +417,9 @@ impl Engine for FakeEngine {
         Ok(out.code)
     }
 
-    /// Reads the input to its end, as a command that reads it all does,
-    /// then answers as `exec_streaming`.
+    /// Reads the input to its end, as a command that reads it all does
+    /// (or until it gives nothing for a tenth of a second: an input that
+    /// only ends when told), then answers as `exec_streaming`.
     async fn exec_with_input(
         &self,
         container: &str,
@@ -427,7 +428,18 @@ impl Engine for FakeEngine {
         sink: impl FnMut(bool, &[u8]),
     ) -> Result<i64> {
         let mut bytes = Vec::new();
-        tokio::io::AsyncReadExt::read_to_end(&mut input, &mut bytes).await?;
+        let mut chunk = [0u8; 4096];
+        while let Ok(read) = tokio::time::timeout(
+            std::time::Duration::from_millis(100),
+            tokio::io::AsyncReadExt::read(&mut input, &mut chunk),
+        )
+        .await
+        {
+            match read? {
+                0 => break,
+                n => bytes.extend_from_slice(&chunk[..n]),
+            }
+        }
         self.lock().fed.push((container.to_string(), bytes));
         self.exec_streaming(container, cmd, sink).await
     }
