@@ -89,6 +89,11 @@ pub async fn run<C: Connector>(
     match ended {
         Ended::Stopped | Ended::ReaderGone => Ok(()),
         Ended::Exited(0) => Ok(()),
+        // The shell's "not found": an image without tcpdump (the access
+        // point's).
+        Ended::Exited(127) => Err(input_error(format!(
+            "node {node} has no tcpdump; capture at the other end of the link"
+        ))),
         Ended::Exited(code) => Err(ExitCode(code as i32).into()),
     }
 }
