@@ -9,9 +9,10 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup-engine.sh
 # What the end-to-end tests use beside the engine: a participant's SSH
-# client typing a password (sshpass), curl, script (util-linux).
+# client typing a password (sshpass), curl, script (util-linux), tshark
+# (reads the pcaps `noglab capture` writes).
 missing=()
-for tool in sshpass ssh curl script; do
+for tool in sshpass ssh curl script tshark; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -121,7 +121,11 @@ pub enum Command {
         /// `[LAB] NODE`
         #[arg(required = true, num_args = 1..=2, value_names = ["LAB", "NODE"])]
         target: Vec<String>,
-        /// The command, after `--`.
+        /// Leave the command's standard input closed even when noglab's is
+        /// piped (in a `while read` loop, so that the loop keeps its input).
+        #[arg(long, short = 'n')]
+        no_stdin: bool,
+        /// The command, after `--`; it reads what is piped to noglab.
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
@@ -133,6 +137,37 @@ pub enum Command {
         /// `[LAB] NODE`
         #[arg(required = true, num_args = 1..=2, value_names = ["LAB", "NODE"])]
         target: Vec<String>,
+    },
+    /// Stream a node's packets on one link as pcap, to Wireshark or a file;
+    /// Ctrl-C ends it.
+    Capture {
+        /// The pod number, or `shared` for a lab-wide node.
+        #[arg(long)]
+        pod: String,
+        /// `[LAB] NODE IFACE`: the interface as the plan names it (eth1...).
+        #[arg(required = true, num_args = 1..=3, value_names = ["LAB", "NODE", "IFACE"])]
+        target: Vec<String>,
+        /// Write the pcap to this file instead of standard output.
+        #[arg(long, short = 'w', value_name = "FILE")]
+        write: Option<PathBuf>,
+        /// A tcpdump filter, after `--`: `-- tcp port 179`.
+        #[arg(last = true)]
+        filter: Vec<String>,
+    },
+    /// Break a link for a resilience exercise (down, up, netem, clear), or
+    /// without an action, show each link end and what impairs it.
+    #[command(subcommand_precedence_over_arg = true)]
+    Link {
+        /// `[LAB] [NODE:IFACE]`
+        #[arg(num_args = 0..=2, value_names = ["LAB", "NODE:IFACE"])]
+        target: Vec<String>,
+        /// Pods: `3`, `1-5`, `1,4,7-9`, `all` or `shared`.
+        #[arg(long, default_value = "all")]
+        pod: String,
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+        #[command(subcommand)]
+        action: Option<LinkAction>,
     },
     /// Remove every container, network and volume of a lab.
     Down {
@@ -278,4 +313,32 @@ pub enum ImagesCommand {
     },
     /// Load a bundle written by `images save` (or `docker save`).
     Load { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LinkAction {
+    /// Set the interface down, as a cut cable looks from the node.
+    Down,
+    /// Set it up again.
+    Up,
+    /// Delay, lose or slow the packets the node sends on it (tc netem).
+    Netem(NetemArgs),
+    /// Remove what netem added.
+    Clear,
+}
+
+#[derive(Debug, Args)]
+pub struct NetemArgs {
+    /// Added to every packet: `100ms`, `1s`, `500us`.
+    #[arg(long)]
+    pub delay: Option<crate::commands::link::Duration>,
+    /// Varies the delay by up to this much, either way.
+    #[arg(long)]
+    pub jitter: Option<crate::commands::link::Duration>,
+    /// Packets dropped: `5%`.
+    #[arg(long)]
+    pub loss: Option<crate::commands::link::Percent>,
+    /// The most the link carries: `10mbit`, `512kbit`.
+    #[arg(long)]
+    pub rate: Option<crate::commands::link::Rate>,
 }

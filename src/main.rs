@@ -94,8 +94,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Exec {
             pod,
             target,
+            no_stdin,
             command,
-        } => commands::exec::run(engines, &pod, &target, &command).await,
+        } => commands::exec::run(engines, &pod, &target, &command, no_stdin).await,
+        Command::Capture {
+            pod,
+            target,
+            write,
+            filter,
+        } => commands::capture::run(engines, &pod, &target, write.as_deref(), &filter).await,
+        Command::Link {
+            target,
+            pod,
+            format,
+            action,
+        } => commands::link::run(engines, &target, &pod, action, format).await,
         Command::Connect { pod, target } => commands::connect::run(engines, &pod, &target).await,
         Command::Down { lab, all } => commands::down::run(engines, lab, all).await,
         Command::Images { command } => match command {

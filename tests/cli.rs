@@ -25,6 +25,9 @@ mod checks;
 #[path = "cli/faults.rs"]
 mod faults;
 
+#[path = "cli/links.rs"]
+mod links;
+
 #[path = "cli/kinds.rs"]
 mod kinds;
 

@@ -1,11 +1,17 @@
 //! `noglab exec --pod N NODE -- CMD...`: run a command in a node, print its
-//! output as it comes, exit with its exit code.
+//! output as it comes, exit with its exit code. What is piped or redirected
+//! to noglab's standard input reaches the command's, byte for byte, and its
+//! end closes the command's; a terminal's is left alone, as `docker exec`
+//! without `-i` does, so a command that would read it does not wait for
+//! typing (`connect` is for that).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use anyhow::Result;
 
 use crate::diag::ExitCode;
+use tokio::io::AsyncRead;
+
 use crate::engine::{Connector, Engine};
 
 pub async fn run<C: Connector>(
@@ -13,26 +19,31 @@ pub async fn run<C: Connector>(
     pod: &str,
     target: &[String],
     command: &[String],
+    no_stdin: bool,
 ) -> Result<()> {
     let engine = engines.engine().await?;
+    let input = (!no_stdin && !std::io::stdin().is_terminal()).then(tokio::io::stdin);
     exec_in(
         engine,
         pod,
         target,
         command,
+        input,
         &mut std::io::stdout(),
         &mut std::io::stderr(),
     )
     .await
 }
 
-/// Runs the command in the node `target` names, its output and errors to
-/// `stdout` and `stderr` as they come.
+/// Runs the command in the node `target` names, `input` (when given) as
+/// its standard input, its output and errors to `stdout` and `stderr` as
+/// they come.
 async fn exec_in<E: Engine>(
     engine: &E,
     pod: &str,
     target: &[String],
     command: &[String],
+    input: Option<impl AsyncRead + Send + Unpin>,
     stdout: &mut impl Write,
     stderr: &mut impl Write,
 ) -> Result<()> {
@@ -41,16 +52,26 @@ async fn exec_in<E: Engine>(
     let pod = super::parse_pod(pod)?;
     let container = super::find_node(engine, &lab, pod, &node).await?;
     super::require_running(&container, pod)?;
-    let code = engine
-        .exec_streaming(&container.name, command, |is_err, bytes| {
-            if is_err {
-                let _ = stderr.write_all(bytes);
-            } else {
-                let _ = stdout.write_all(bytes);
-                let _ = stdout.flush();
-            }
-        })
-        .await?;
+    let sink = |is_err: bool, bytes: &[u8]| {
+        if is_err {
+            let _ = stderr.write_all(bytes);
+        } else {
+            let _ = stdout.write_all(bytes);
+            let _ = stdout.flush();
+        }
+    };
+    let code = match input {
+        Some(input) => {
+            engine
+                .exec_with_input(&container.name, command, input, sink)
+                .await?
+        }
+        None => {
+            engine
+                .exec_streaming(&container.name, command, sink)
+                .await?
+        }
+    };
     if code != 0 {
         return Err(ExitCode(code as i32).into());
     }
@@ -63,6 +84,8 @@ mod tests {
     use crate::engine::fake::FakeEngine;
     use crate::engine::ExecOutput;
     use crate::reconcile::testing;
+
+    const NO_INPUT: Option<&[u8]> = None;
 
     fn words(text: &[&str]) -> Vec<String> {
         text.iter().map(|s| s.to_string()).collect()
@@ -86,6 +109,7 @@ mod tests {
             "2",
             &words(&["lab", "h1"]),
             &words(&["ping", "-c", "1", "100.64.2.0"]),
+            NO_INPUT,
             &mut out,
             &mut err,
         )
@@ -116,6 +140,7 @@ mod tests {
             "1",
             &words(&["r1"]),
             &words(&["true"]),
+            NO_INPUT,
             &mut out,
             &mut err,
         )
@@ -142,6 +167,7 @@ mod tests {
                 pod,
                 &words(&[target]),
                 &words(&["true"]),
+                NO_INPUT,
                 &mut out,
                 &mut err,
             )
@@ -154,5 +180,32 @@ mod tests {
             );
         }
         assert!(engine.calls().is_empty(), "{:?}", engine.calls());
+    }
+
+    #[tokio::test]
+    async fn piped_input_reaches_the_command_byte_for_byte() {
+        let engine = FakeEngine::default();
+        testing::up(&engine, &testing::plan(1)).await;
+        let every_byte: Vec<u8> = (0..=255u8).collect();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        exec_in(
+            &engine,
+            "1",
+            &words(&["r1"]),
+            &words(&["tee", "/tmp/bytes"]),
+            Some(&every_byte[..]),
+            &mut out,
+            &mut err,
+        )
+        .await
+        .expect("exit 0");
+        assert_eq!(
+            engine.lock().fed,
+            [("lab-p01-r1".to_string(), every_byte.clone())]
+        );
+        assert_eq!(
+            engine.lock().executed,
+            [("lab-p01-r1".to_string(), words(&["tee", "/tmp/bytes"]))]
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod capture;
 pub mod check;
 pub mod completions;
 pub mod connect;
@@ -11,6 +12,7 @@ pub mod down;
 pub mod exec;
 pub mod graph;
 pub mod images;
+pub mod link;
 pub mod plan;
 pub mod preflight;
 pub mod reset;

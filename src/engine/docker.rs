@@ -25,6 +25,7 @@ use bollard::Docker;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use ipnet::Ipv4Net;
+use tokio::io::{AsyncRead, AsyncWriteExt};
 
 use super::{
     disk_full, Connector, Created, Engine, EngineFacts, EngineNetwork, Exposure, Interactive,
@@ -290,6 +291,70 @@ impl DockerEngine {
     }
 
     /// What the engine knows of a container.
+    /// Runs a command without a terminal, its standard input fed from
+    /// `input` when there is one, its output to `sink` as it comes (the
+    /// engine's multiplexed stream keeps bytes as they are). Feeding stops
+    /// when the command ends, whether or not `input` has.
+    async fn run_exec(
+        &self,
+        container: &str,
+        cmd: &[String],
+        input: Option<impl AsyncRead + Send + Unpin>,
+        mut sink: impl FnMut(bool, &[u8]),
+    ) -> Result<i64> {
+        let what = || format!("run `{}` in {container}", cmd.join(" "));
+        let exec = self
+            .docker
+            .create_exec(
+                container,
+                bollard::models::ExecConfig {
+                    attach_stdin: Some(input.is_some()),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    cmd: Some(cmd.to_vec()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| fail(what(), e))?;
+        let started = self
+            .docker
+            .start_exec(&exec.id, None)
+            .await
+            .map_err(|e| fail(what(), e))?;
+        if let bollard::exec::StartExecResults::Attached {
+            mut output,
+            input: mut stdin,
+        } = started
+        {
+            // Copies the input, then half-closes the connection: the
+            // engine closes the command's standard input when it sees the
+            // end of the stream. Never completes, so that only the output
+            // ends the loop below.
+            let feed = async {
+                if let Some(mut input) = input {
+                    let _ = tokio::io::copy(&mut input, &mut stdin).await;
+                    let _ = stdin.shutdown().await;
+                }
+                std::future::pending::<()>().await
+            };
+            tokio::pin!(feed);
+            loop {
+                tokio::select! {
+                    item = output.next() => match item {
+                        Some(item) => match item.map_err(|e| fail(format!("read output of {container}"), e))? {
+                            bollard::container::LogOutput::StdErr { message } => sink(true, &message),
+                            other => sink(false, &other.into_bytes()),
+                        },
+                        None => break,
+                    },
+                    () = &mut feed => {}
+                }
+            }
+        }
+        self.exec_exit_code(&exec.id).await
+    }
+
     async fn inspect(&self, container: &str) -> Result<ContainerInspectResponse> {
         self.docker
             .inspect_container(
@@ -936,35 +1001,20 @@ impl Engine for DockerEngine {
         &self,
         container: &str,
         cmd: &[String],
-        mut sink: impl FnMut(bool, &[u8]),
+        sink: impl FnMut(bool, &[u8]),
     ) -> Result<i64> {
-        let exec = self
-            .docker
-            .create_exec(
-                container,
-                bollard::models::ExecConfig {
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    cmd: Some(cmd.to_vec()),
-                    ..Default::default()
-                },
-            )
+        self.run_exec(container, cmd, None::<tokio::io::Empty>, sink)
             .await
-            .map_err(|e| fail(format!("run `{}` in {container}", cmd.join(" ")), e))?;
-        let started = self
-            .docker
-            .start_exec(&exec.id, None)
-            .await
-            .map_err(|e| fail(format!("run `{}` in {container}", cmd.join(" ")), e))?;
-        if let bollard::exec::StartExecResults::Attached { mut output, .. } = started {
-            while let Some(item) = output.next().await {
-                match item.map_err(|e| fail(format!("read output of {container}"), e))? {
-                    bollard::container::LogOutput::StdErr { message } => sink(true, &message),
-                    other => sink(false, &other.into_bytes()),
-                }
-            }
-        }
-        self.exec_exit_code(&exec.id).await
+    }
+
+    async fn exec_with_input(
+        &self,
+        container: &str,
+        cmd: &[String],
+        input: impl AsyncRead + Send + Unpin,
+        sink: impl FnMut(bool, &[u8]),
+    ) -> Result<i64> {
+        self.run_exec(container, cmd, Some(input), sink).await
     }
 
     /// Starts an interactive command with a TTY of the given size.

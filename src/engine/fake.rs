@@ -60,6 +60,8 @@ pub struct FakeState {
     pub exec_outputs: BTreeMap<String, ExecOutput>,
     /// Every command run in a container, whole.
     pub executed: Vec<(String, Vec<String>)>,
+    /// Container name -> what was fed to a command's standard input there.
+    pub fed: Vec<(String, Vec<u8>)>,
     /// What a probe container prints, and its exit code.
     pub probe_output: (i64, String),
     /// Container name -> its exposure (else a container with nothing
@@ -101,6 +103,7 @@ impl Default for FakeState {
             missing_images: BTreeSet::new(),
             exec_outputs: BTreeMap::new(),
             executed: Vec::new(),
+            fed: Vec::new(),
             probe_output: (0, String::new()),
             exposures: BTreeMap::new(),
             session_output: Vec::new(),
@@ -412,6 +415,33 @@ impl Engine for FakeEngine {
             sink(true, &out.stderr);
         }
         Ok(out.code)
+    }
+
+    /// Reads the input to its end, as a command that reads it all does
+    /// (or until it gives nothing for a tenth of a second: an input that
+    /// only ends when told), then answers as `exec_streaming`.
+    async fn exec_with_input(
+        &self,
+        container: &str,
+        cmd: &[String],
+        mut input: impl tokio::io::AsyncRead + Send + Unpin,
+        sink: impl FnMut(bool, &[u8]),
+    ) -> Result<i64> {
+        let mut bytes = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while let Ok(read) = tokio::time::timeout(
+            std::time::Duration::from_millis(100),
+            tokio::io::AsyncReadExt::read(&mut input, &mut chunk),
+        )
+        .await
+        {
+            match read? {
+                0 => break,
+                n => bytes.extend_from_slice(&chunk[..n]),
+            }
+        }
+        self.lock().fed.push((container.to_string(), bytes));
+        self.exec_streaming(container, cmd, sink).await
     }
 
     async fn exec_interactive(

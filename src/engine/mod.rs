@@ -18,7 +18,7 @@ use std::pin::Pin;
 use bytes::Bytes;
 use futures_util::Stream;
 use ipnet::Ipv4Net;
-use tokio::io::AsyncWrite;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::plan::{Attachment, ContainerSpec, FileSpec, NetworkSpec};
 
@@ -251,6 +251,19 @@ pub trait Engine: Sync {
         &self,
         container: &str,
         cmd: &[String],
+        sink: impl FnMut(bool, &[u8]),
+    ) -> anyhow::Result<i64>;
+
+    /// Runs a command in a container with `input` as its standard input,
+    /// byte for byte, closed when `input` ends (a command that reads to
+    /// the end, `tee` or `vtysh -f /dev/stdin`, then finishes). Output goes
+    /// to `sink` as [`Engine::exec_streaming`]'s does; input left unread
+    /// when the command ends is dropped.
+    async fn exec_with_input(
+        &self,
+        container: &str,
+        cmd: &[String],
+        input: impl AsyncRead + Send + Unpin,
         sink: impl FnMut(bool, &[u8]),
     ) -> anyhow::Result<i64>;
 
