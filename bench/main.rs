@@ -165,6 +165,7 @@ async fn run(args: Args) -> Result<()> {
     let engine = DockerEngine::connect().await?;
     let docker = floor::connect().await?;
     let version = docker.version().await?;
+    let speaks = engine.describe().await?.speaks;
     let tag = std::process::id() % 100_000;
     let ctx = Ctx {
         engine,
@@ -177,7 +178,7 @@ async fn run(args: Args) -> Result<()> {
     println!(
         "noglab-bench: Docker {} (API {}), {} CPUs, load {}, noglab {}",
         version.version.unwrap_or_default(),
-        ctx.engine.api_version(),
+        speaks,
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         std::fs::read_to_string("/proc/loadavg")
             .unwrap_or_default()

@@ -5,6 +5,7 @@
 
 #[macro_use]
 pub mod topology;
+pub mod changes;
 pub mod cli;
 pub mod commands;
 pub mod credentials;
@@ -17,5 +18,6 @@ pub mod plan;
 pub mod progress;
 pub mod reconcile;
 pub mod schema;
+pub mod snapshot;
 pub mod state;
 pub mod stop;

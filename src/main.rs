@@ -7,6 +7,7 @@ use clap::Parser;
 use noglab::cli::{Cli, Command, CredentialsCommand, ImagesCommand};
 use noglab::commands;
 use noglab::diag::{self, Diagnostics, InputError};
+use noglab::engine::docker::DockerConnector;
 
 fn main() -> ExitCode {
     noglab::progress::quiet_broken_pipe();
@@ -33,6 +34,9 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let quiet = cli.quiet;
+    // The one place noglab connects to an engine: when a command first
+    // asks for it.
+    let engines = &DockerConnector::default();
     match cli.command {
         Command::Validate { file, pods } => commands::validate::run(&file, pods),
         Command::Plan {
@@ -50,17 +54,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Schema => commands::schema::run(),
         Command::Completions { shell } => commands::completions::run(shell),
         Command::Man { out_dir } => commands::completions::man(out_dir.as_deref()),
-        Command::Up(args) => commands::up::run(args, quiet).await,
-        Command::Status { lab, format } => commands::status::run(lab, format).await,
+        Command::Up(args) => commands::up::run(engines, args, quiet).await,
+        Command::Status { lab, format } => commands::status::run(engines, lab, format).await,
         Command::Reset {
             lab,
             pod,
             shared,
             node,
-        } => commands::reset::run(lab, pod.as_deref(), shared, node, quiet).await,
+        } => commands::reset::run(engines, lab, pod.as_deref(), shared, node, quiet).await,
         Command::Credentials {
             command: CredentialsCommand::Rotate { lab, pod },
-        } => commands::access::rotate(lab, &pod).await,
+        } => commands::access::rotate(engines, lab, &pod).await,
         Command::Check {
             lab,
             pod,
@@ -70,47 +74,50 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             no_wait,
             parallel,
         } => {
-            commands::check::run(
-                lab,
-                pod.as_deref(),
+            let board = commands::check::Board {
+                pods: pod.as_deref(),
                 step,
                 format,
-                watch || no_wait,
+                once: watch || no_wait,
                 watch,
                 parallel,
-            )
-            .await
+            };
+            commands::check::run(engines, lab, board).await
         }
-        Command::Audit { lab, format } => commands::audit::run(lab, format).await,
+        Command::Audit { lab, format } => commands::audit::run(engines, lab, format).await,
         Command::Handout {
             lab,
             format,
             host,
             pod,
-        } => commands::access::handout(lab, format, host, pod.as_deref()).await,
+        } => commands::access::handout(engines, lab, format, host, pod.as_deref()).await,
         Command::Exec {
             pod,
             target,
             command,
-        } => commands::exec::run(&pod, &target, &command).await,
-        Command::Connect { pod, target } => commands::connect::run(&pod, &target).await,
-        Command::Down { lab, all } => commands::down::run(lab, all).await,
+        } => commands::exec::run(engines, &pod, &target, &command).await,
+        Command::Connect { pod, target } => commands::connect::run(engines, &pod, &target).await,
+        Command::Down { lab, all } => commands::down::run(engines, lab, all).await,
         Command::Images { command } => match command {
             ImagesCommand::Build {
                 kinds,
                 rebuild,
                 bootstrap_base,
-            } => commands::images::build(&kinds, rebuild, bootstrap_base, quiet).await,
-            ImagesCommand::List { format } => commands::images::list(format).await,
+            } => commands::images::build(engines, &kinds, rebuild, bootstrap_base, quiet).await,
+            ImagesCommand::List { format } => commands::images::list(engines, format).await,
             ImagesCommand::Save {
                 output,
                 kinds,
                 lab,
                 pods,
-            } => commands::images::save(&output, &kinds, lab.as_deref(), pods, quiet).await,
-            ImagesCommand::Load { file } => commands::images::load(&file, quiet).await,
+            } => {
+                commands::images::save(engines, &output, &kinds, lab.as_deref(), pods, quiet).await
+            }
+            ImagesCommand::Load { file } => commands::images::load(engines, &file, quiet).await,
         },
-        Command::Doctor { file, pods } => commands::doctor::run(file.as_deref(), pods).await,
+        Command::Doctor { file, pods } => {
+            commands::doctor::run(engines, file.as_deref(), pods).await
+        }
     }
 }
 

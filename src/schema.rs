@@ -9,28 +9,14 @@
 //! stays with `noglab validate`, which says where and why.
 
 use schemars::generate::SchemaSettings;
-use schemars::{json_schema, Schema, SchemaGenerator};
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::kinds;
-use crate::topology::{Topology, MAX_PODS};
+use crate::topology::describe::{COMMAND_PATTERN, FILE_PATTERN};
+use crate::topology::names::{ENDPOINT_PATTERN, INTERFACE_PATTERN, NAME_PATTERN};
+use crate::topology::Topology;
 
 /// Where the schema is shipped, relative to the repository root.
 pub const SHIPPED: &str = "schema/topology.schema.json";
-
-/// Lab, node, network and check names: lowercase letters, digits and `-`,
-/// starting with a letter, not ending with `-`.
-pub const NAME_PATTERN: &str = "^[a-z]([a-z0-9-]*[a-z0-9])?$";
-/// A lab interface: eth1 to eth64 (eth0 is noglab's management interface).
-pub const INTERFACE_PATTERN: &str = "^eth([1-9]|[1-5][0-9]|6[0-4])$";
-/// A link endpoint: `node` or `node:ethN`.
-pub const ENDPOINT_PATTERN: &str = "^[a-z]([a-z0-9-]*[a-z0-9])?(:eth([1-9]|[1-5][0-9]|6[0-4]))?$";
-/// A `files:` destination: an absolute path, not a folder.
-pub const FILE_PATTERN: &str = "^/.*[^/]$";
-/// An `exec:` line: not blank.
-pub const COMMAND_PATTERN: &str = r"\S";
-/// The highest access `base_port`: every pod's port must fit below 65536.
-pub const MAX_BASE_PORT: u16 = u16::MAX - MAX_PODS as u16;
 
 /// The schema as a JSON value (draft-07, which every YAML language server
 /// and editor understands).
@@ -93,70 +79,11 @@ fn drop_null_defaults(v: &mut Value) {
     }
 }
 
-/// The names a map's keys may take (`propertyNames`).
-pub fn names(max: usize) -> Value {
-    json!({ "pattern": NAME_PATTERN, "maxLength": max })
-}
-
-/// Exactly one of `fields` is given (`oneOf` of `required`).
-pub fn one_of_required(fields: &[&str]) -> Value {
-    Value::Array(fields.iter().map(|f| json!({ "required": [f] })).collect())
-}
-
-/// A node's `kind`: one of the registry's, or a template rendered per pod
-/// (which `noglab validate` checks in every pod).
-pub fn kind(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({
-        "type": "string",
-        "anyOf": [
-            { "enum": kinds::names() },
-            {
-                "pattern": TEMPLATE_PATTERN,
-                "patternErrorMessage": "a kind noglab knows, or a template (`{{ vars.router_kind }}`) that renders to one in each pod",
-            },
-        ],
-    })
-}
-
-/// A value holding a tera tag.
-pub const TEMPLATE_PATTERN: &str = r"\{\{|\{%";
-
-/// Adds each kind and what it runs to the `kind` field's description.
-pub fn describe_kinds(schema: &mut Schema) {
-    let list: Vec<String> = kinds::KINDS
-        .iter()
-        .map(|k| format!("`{}`: {}", k.name, k.description))
-        .collect();
-    let text = match schema.get("description").and_then(Value::as_str) {
-        Some(d) => format!("{d} {}.", list.join("; ")),
-        None => format!("{}.", list.join("; ")),
-    };
-    schema.insert("description".into(), Value::String(text));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn patterns_agree_with_validate() {
-        let name = regex::Regex::new(NAME_PATTERN).expect("pattern");
-        for ok in ["r1", "a", "bgp-lab", "x9"] {
-            assert!(name.is_match(ok), "{ok}");
-        }
-        for bad in ["R1", "1r", "r-", "-r", "r_1", ""] {
-            assert!(!name.is_match(bad), "{bad}");
-        }
-        let ep = regex::Regex::new(ENDPOINT_PATTERN).expect("pattern");
-        for ok in ["r1", "r1:eth1", "r1:eth64", "r1:eth10"] {
-            assert!(ep.is_match(ok), "{ok}");
-            assert!(crate::topology::parse_endpoint(ok).is_ok(), "{ok}");
-        }
-        for bad in ["r1:eth0", "r1:eth65", "r1:eth01", "r1:", "r1:lo"] {
-            assert!(!ep.is_match(bad), "{bad}");
-            assert!(crate::topology::parse_endpoint(bad).is_err(), "{bad}");
-        }
-    }
+    use crate::kinds;
+    use serde_json::json;
 
     #[test]
     fn a_check_may_belong_to_step_zero() {

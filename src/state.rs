@@ -28,21 +28,11 @@ pub fn dir() -> PathBuf {
     home.join(".local/state/noglab")
 }
 
-/// Checks a lab name from the command line before it is used anywhere.
+/// Checks a lab name from the command line before it is used anywhere,
+/// by the same rule as a topology's `name:`.
 pub fn check_lab_name(lab: &str) -> Result<()> {
-    let ok = !lab.is_empty()
-        && lab.len() <= crate::topology::MAX_LAB_NAME
-        && lab.starts_with(|c: char| c.is_ascii_lowercase())
-        && lab
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if ok {
-        Ok(())
-    } else {
-        Err(input_error(format!(
-            "`{lab}` is not a lab name (lowercase letters, digits and `-`)"
-        )))
-    }
+    crate::topology::names::check(lab, crate::topology::MAX_LAB_NAME)
+        .map_err(|why| input_error(format!("`{lab}` is not a lab name: {why}")))
 }
 
 fn lab_dir(lab: &str) -> Result<PathBuf> {
@@ -194,4 +184,26 @@ fn lock_file(path: PathBuf, what: &str) -> Result<LabLock> {
         _file: file,
         waited: started.elapsed(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lab name on the command line follows the topology's rule, which
+    /// refuses a trailing `-` (the state folder once took it).
+    #[test]
+    fn issue21_lab_names_follow_the_topologys_rule() {
+        for ok in ["bgp", "bgp-lab", "l1"] {
+            assert!(check_lab_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["lab-", "", "1lab", "Lab", "a/b", "..", &"a".repeat(25)] {
+            assert!(check_lab_name(bad).is_err(), "{bad}");
+        }
+        let e = check_lab_name("lab-").expect_err("trailing dash");
+        assert_eq!(
+            e.to_string(),
+            "`lab-` is not a lab name: it must not end with `-`"
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! noglab's one integration-test binary. Modules by what they need:
-//! `plan_golden`, `errors` and `examples` run without Docker; `docker`
-//! and `kinds` drive a real engine (each test on its own lab, removed by
-//! label even when the test fails).
+//! `plan_golden`, `errors` and `examples` run without Docker; `docker`,
+//! `kinds` and `topologies` drive a real engine (each test on its own lab,
+//! removed by label even when the test fails).
 
 #[path = "cli/support.rs"]
 mod support;
@@ -45,3 +45,6 @@ mod labs_rpki;
 
 #[path = "cli/readiness.rs"]
 mod readiness;
+
+#[path = "cli/topologies.rs"]
+mod topologies;

@@ -8,8 +8,7 @@ use anyhow::{anyhow, Result};
 use crate::cli::HandoutFormat;
 use crate::credentials::{self, USER};
 use crate::diag::input_error;
-use crate::engine::docker::DockerEngine;
-use crate::engine::{Engine, Scope};
+use crate::engine::{Connector, Engine, Scope};
 use crate::kinds;
 use crate::plan::{labels, Plan, ACCESS_NODE};
 use crate::state;
@@ -27,9 +26,9 @@ fn plan_with_access(lab: &str) -> Result<Plan> {
 }
 
 /// New passwords; running access points take them at once.
-pub async fn rotate(lab: Option<String>, pods: &str) -> Result<()> {
-    let engine = DockerEngine::connect().await?;
-    let lab = super::resolve_lab(&engine, lab).await?;
+pub async fn rotate<C: Connector>(engines: &C, lab: Option<String>, pods: &str) -> Result<()> {
+    let engine = engines.engine().await?;
+    let lab = super::resolve_lab(engine, lab).await?;
     let _lock = state::lock(&lab)?;
     let plan = plan_with_access(&lab)?;
     let existing: BTreeSet<u32> = plan.pod_plans.keys().copied().collect();
@@ -85,14 +84,15 @@ fn this_host() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-pub async fn handout(
+pub async fn handout<C: Connector>(
+    engines: &C,
     lab: Option<String>,
     format: HandoutFormat,
     host: Option<String>,
     pods: Option<&str>,
 ) -> Result<()> {
-    let engine = DockerEngine::connect().await?;
-    let lab = super::resolve_lab(&engine, lab).await?;
+    let engine = engines.engine().await?;
+    let lab = super::resolve_lab(engine, lab).await?;
     let plan = plan_with_access(&lab)?;
     let existing: BTreeSet<u32> = plan.pod_plans.keys().copied().collect();
     let selected = super::parse_pods(pods.unwrap_or("all"), &existing)?;

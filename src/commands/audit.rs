@@ -3,19 +3,43 @@
 //! read-only inside, published ports — so an instructor sees the exposure
 //! before the room arrives.
 
+use std::io::Write;
+
 use anyhow::{Context, Result};
 use futures_util::stream::{self, StreamExt};
 
 use crate::cli::ListFormat;
-use crate::engine::docker::{DockerEngine, Exposure};
-use crate::engine::{Engine, Scope};
+use crate::engine::{Connector, Engine, Exposure, Scope};
 use crate::plan::NOGLAB_DIR;
 
-pub async fn run(lab: Option<String>, format: ListFormat) -> Result<()> {
-    let engine = DockerEngine::connect().await?;
-    let lab = super::resolve_lab(&engine, lab).await?;
+pub async fn run<C: Connector>(engines: &C, lab: Option<String>, format: ListFormat) -> Result<()> {
+    let engine = engines.engine().await?;
+    audit(engine, lab, format, &mut std::io::stdout()).await
+}
+
+/// Every container's exposure, printed to `out` in `format`.
+async fn audit<E: Engine>(
+    engine: &E,
+    lab: Option<String>,
+    format: ListFormat,
+    out: &mut impl Write,
+) -> Result<()> {
+    let lab = super::resolve_lab(engine, lab).await?;
+    let rows = exposures(engine, &lab).await?;
+    let text = match format {
+        ListFormat::Json => {
+            serde_json::to_string_pretty(&rows).context("failed to print the audit")? + "\n"
+        }
+        ListFormat::Table => table(&lab, &rows),
+    };
+    out.write_all(text.as_bytes())
+        .context("failed to print the audit")
+}
+
+/// The lab's containers' exposures, by container name.
+async fn exposures<E: Engine>(engine: &E, lab: &str) -> Result<Vec<Exposure>> {
     let mut names: Vec<String> = engine
-        .containers(Scope::Lab(&lab))
+        .containers(Scope::Lab(lab))
         .await?
         .into_iter()
         .map(|c| c.name)
@@ -26,65 +50,167 @@ pub async fn run(lab: Option<String>, format: ListFormat) -> Result<()> {
         .buffered(8)
         .collect()
         .await;
-    let rows: Vec<Exposure> = results.into_iter().collect::<Result<_>>()?;
-    match format {
-        ListFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&rows).context("failed to print the audit")?
-        ),
-        ListFormat::Table => {
-            println!(
-                "{:<28} {:<4} {:<28} {:<5} {:<7} {:>6} {:>5}  PUBLISHED / MOUNTS / READ-ONLY",
-                "CONTAINER", "PRIV", "CAPABILITIES ADDED", "NET", "PID", "MEM", "PIDS"
-            );
-            for r in &rows {
-                let net = if r.network_mode == "host" {
-                    "HOST"
-                } else {
-                    "own"
-                };
-                let mut extra: Vec<String> = r.published.clone();
-                extra.extend(r.mounts.iter().cloned());
-                extra.extend(r.read_only.iter().map(|p| format!("ro {p}")));
-                println!(
-                    "{:<28} {:<4} {:<28} {:<5} {:<7} {:>5}M {:>5}  {}",
-                    r.container,
-                    if r.privileged { "YES" } else { "no" },
-                    r.capabilities_added.join(","),
-                    net,
-                    r.pid_mode,
-                    r.memory_limit >> 20,
-                    r.pids_limit,
-                    if extra.is_empty() {
-                        "-".into()
-                    } else {
-                        extra.join(", ")
-                    }
-                );
-            }
-            let risky: Vec<&Exposure> = rows
-                .iter()
-                .filter(|r| {
-                    r.privileged
-                        || r.network_mode == "host"
-                        || r.pid_mode == "host"
-                        || r.docker_socket
-                })
-                .collect();
-            if risky.is_empty() {
-                println!("\nlab {lab}: no container is privileged, shares the host's network or PID namespace, or sees the Docker socket");
+    results.into_iter().collect()
+}
+
+/// One line per container, then what deserves a warning.
+fn table(lab: &str, rows: &[Exposure]) -> String {
+    let mut s = format!(
+        "{:<28} {:<4} {:<28} {:<5} {:<7} {:>6} {:>5}  PUBLISHED / MOUNTS / READ-ONLY\n",
+        "CONTAINER", "PRIV", "CAPABILITIES ADDED", "NET", "PID", "MEM", "PIDS"
+    );
+    for r in rows {
+        let net = if r.network_mode == "host" {
+            "HOST"
+        } else {
+            "own"
+        };
+        let mut extra: Vec<String> = r.published.clone();
+        extra.extend(r.mounts.iter().cloned());
+        extra.extend(r.read_only.iter().map(|p| format!("ro {p}")));
+        s += &format!(
+            "{:<28} {:<4} {:<28} {:<5} {:<7} {:>5}M {:>5}  {}\n",
+            r.container,
+            if r.privileged { "YES" } else { "no" },
+            r.capabilities_added.join(","),
+            net,
+            r.pid_mode,
+            r.memory_limit >> 20,
+            r.pids_limit,
+            if extra.is_empty() {
+                "-".into()
             } else {
-                for r in risky {
-                    println!("\nWARNING: {} is privileged, on the host's namespaces or sees the Docker socket", r.container);
-                }
+                extra.join(", ")
             }
-            for r in rows
-                .iter()
-                .filter(|r| !r.read_only.iter().any(|p| p == NOGLAB_DIR))
-            {
-                println!("WARNING: {NOGLAB_DIR} can be changed inside {} (created by an older noglab); `noglab up` recreates it with {NOGLAB_DIR} read-only", r.container);
-            }
+        );
+    }
+    let risky: Vec<&Exposure> = rows
+        .iter()
+        .filter(|r| {
+            r.privileged || r.network_mode == "host" || r.pid_mode == "host" || r.docker_socket
+        })
+        .collect();
+    if risky.is_empty() {
+        s += &format!("\nlab {lab}: no container is privileged, shares the host's network or PID namespace, or sees the Docker socket\n");
+    } else {
+        for r in risky {
+            s += &format!(
+                "\nWARNING: {} is privileged, on the host's namespaces or sees the Docker socket\n",
+                r.container
+            );
         }
     }
-    Ok(())
+    for r in rows
+        .iter()
+        .filter(|r| !r.read_only.iter().any(|p| p == NOGLAB_DIR))
+    {
+        s += &format!("WARNING: {NOGLAB_DIR} can be changed inside {} (created by an older noglab); `noglab up` recreates it with {NOGLAB_DIR} read-only\n", r.container);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::fake::FakeEngine;
+    use crate::reconcile::testing;
+
+    async fn printed(engine: &FakeEngine, format: ListFormat) -> String {
+        let mut out = Vec::new();
+        audit(engine, Some("lab".into()), format, &mut out)
+            .await
+            .expect("audits");
+        String::from_utf8(out).expect("text")
+    }
+
+    #[tokio::test]
+    async fn every_container_is_inspected_and_a_safe_lab_says_so() {
+        let engine = FakeEngine::default();
+        testing::up(&engine, &testing::plan(2)).await;
+        let text = printed(&engine, ListFormat::Table).await;
+        let mut calls = engine.calls();
+        calls.sort();
+        assert_eq!(
+            calls,
+            [
+                "exposure lab-p01-h1",
+                "exposure lab-p01-r1",
+                "exposure lab-p02-h1",
+                "exposure lab-p02-r1"
+            ]
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("CONTAINER "), "{text}");
+        assert!(lines[1].starts_with("lab-p01-h1 "), "{text}");
+        assert!(
+            lines[1].ends_with("own   private   256M   512  ro /etc/noglab"),
+            "{text}"
+        );
+        assert_eq!(lines.len(), 7, "{text}");
+        assert_eq!(
+            lines[6],
+            "lab lab: no container is privileged, shares the host's network or PID namespace, or sees the Docker socket"
+        );
+    }
+
+    #[tokio::test]
+    async fn exposure_and_a_writable_noglab_folder_are_warned_about() {
+        let engine = FakeEngine::default();
+        testing::up(&engine, &testing::plan(1)).await;
+        let exposure = |name: &str| Exposure {
+            container: name.into(),
+            privileged: false,
+            capabilities_added: vec!["NET_ADMIN".into()],
+            capabilities_dropped: Vec::new(),
+            network_mode: "host".into(),
+            pid_mode: "private".into(),
+            memory_limit: 64 << 20,
+            pids_limit: 64,
+            mounts: vec!["/var/run/docker.sock -> /var/run/docker.sock (rw)".into()],
+            read_only: Vec::new(),
+            published: vec!["0.0.0.0:2201 -> 22/tcp".into()],
+            docker_socket: true,
+        };
+        engine
+            .lock()
+            .exposures
+            .insert("lab-p01-r1".into(), exposure("lab-p01-r1"));
+        let text = printed(&engine, ListFormat::Table).await;
+        assert!(
+            text.contains("\nWARNING: lab-p01-r1 is privileged, on the host's namespaces or sees the Docker socket\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("WARNING: /etc/noglab can be changed inside lab-p01-r1 (created by an older noglab)"),
+            "{text}"
+        );
+        assert!(!text.contains("inside lab-p01-h1"), "{text}");
+        assert!(
+            text.contains("HOST  private    64M    64  0.0.0.0:2201 -> 22/tcp, /var/run/docker.sock -> /var/run/docker.sock (rw)\n"),
+            "{text}"
+        );
+
+        let json: Vec<serde_json::Value> =
+            serde_json::from_str(&printed(&engine, ListFormat::Json).await).expect("json");
+        assert_eq!(json.len(), 2);
+        assert_eq!(json[1]["container"], "lab-p01-r1");
+        assert_eq!(json[1]["docker_socket"], true);
+        assert_eq!(json[0]["read_only"][0], "/etc/noglab");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_lab_inspects_nothing() {
+        let engine = FakeEngine::default();
+        testing::up(&engine, &testing::plan(1)).await;
+        let err = audit(
+            &engine,
+            Some("other".into()),
+            ListFormat::Table,
+            &mut Vec::new(),
+        )
+        .await
+        .expect_err("unknown");
+        assert_eq!(format!("{err}"), "unknown lab `other`: running labs: lab");
+        assert!(engine.calls().is_empty());
+    }
 }

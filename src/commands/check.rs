@@ -13,8 +13,7 @@ use serde::Serialize;
 
 use crate::cli::ListFormat;
 use crate::diag::{input_error, ExitCode};
-use crate::engine::docker::DockerEngine;
-use crate::engine::Engine;
+use crate::engine::{Connector, Engine};
 use crate::plan::checks::{evaluate, CheckSpec};
 use crate::{state, topology};
 
@@ -22,7 +21,7 @@ use crate::{state, topology};
 /// node's checks (a first try) or one check (a retry): the engine, the
 /// node's daemons and the checks' commands share the machine with the
 /// routers under test, so the board must not starve them. Measured on 2
-/// CPUs, labs/bgp at 30 pods (README, "Sizing"): 16 in flight took the
+/// CPUs, labs/bgp at 30 pods (docs/sizing.md): 16 in flight took the
 /// load average to 55-80 during the board, 2 per CPU to about a fifth of
 /// that, for about the same time.
 pub const PARALLEL_PER_CPU: usize = 2;
@@ -60,7 +59,7 @@ fn is_file_target(t: &str) -> bool {
 
 /// The lab a `check` target names: a lab name, or a topology file whose lab
 /// must be running.
-async fn lab_of(engine: &DockerEngine, target: Option<String>) -> Result<String> {
+async fn lab_of<E: Engine>(engine: &E, target: Option<String>) -> Result<String> {
     match target {
         Some(t) if is_file_target(&t) => {
             let loaded = topology::load(Path::new(&t))?;
@@ -77,19 +76,34 @@ async fn lab_of(engine: &DockerEngine, target: Option<String>) -> Result<String>
     }
 }
 
-pub async fn run(
+/// How a board runs, from `noglab check`'s flags.
+pub struct Board<'a> {
+    pub pods: Option<&'a str>,
+    pub step: Option<u32>,
+    pub format: ListFormat,
+    /// One try per check (`--no-wait`, `--watch`).
+    pub once: bool,
+    pub watch: bool,
+    pub parallel: Option<usize>,
+}
+
+pub async fn run<C: Connector>(
+    engines: &C,
     target: Option<String>,
-    pods: Option<&str>,
-    step: Option<u32>,
-    format: ListFormat,
-    once: bool,
-    watch: bool,
-    parallel: Option<usize>,
+    board: Board<'_>,
 ) -> Result<()> {
+    let Board {
+        pods,
+        step,
+        format,
+        once,
+        watch,
+        parallel,
+    } = board;
     let parallel = parallel.unwrap_or_else(default_parallel).max(1);
-    let engine = DockerEngine::connect().await?;
+    let engine = engines.engine().await?;
     let file = target.clone().filter(|t| is_file_target(t));
-    let lab = lab_of(&engine, target).await?;
+    let lab = lab_of(engine, target).await?;
     let plan = state::load_plan(&lab)?.ok_or_else(|| {
         anyhow!("noglab has no saved plan for lab {lab}; run `noglab up FILE` for it first")
     })?;
@@ -129,7 +143,7 @@ pub async fn run(
     loop {
         let started = Instant::now();
         // On the projector a board refreshes quickly: one try per check.
-        let outcomes = run_all(&engine, &work, !once, parallel).await;
+        let outcomes = run_all(engine, &work, !once, parallel).await;
         let elapsed = started.elapsed().as_secs_f64();
         // Redraw in place on a terminal; a pipe gets one board after another.
         if watch && std::io::stdout().is_terminal() {

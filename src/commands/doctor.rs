@@ -10,6 +10,7 @@
 //! assumed to be on this machine, as everywhere in noglab.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
@@ -17,8 +18,7 @@ use anyhow::Result;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use crate::diag::ExitCode;
-use crate::engine::docker::DockerEngine;
-use crate::engine::{Engine, Scope};
+use crate::engine::{Connector, Engine, Scope};
 use crate::images;
 use crate::kinds::{self, Kind};
 use crate::plan::Plan;
@@ -31,21 +31,54 @@ const DISK_PER_MISSING_IMAGE_MIB: u64 = 200;
 /// The host guard's memory, in MiB.
 const GUARD_MEMORY_MIB: u64 = 16;
 
-#[derive(Default)]
-struct Report {
+/// The report, one line per check as it is made.
+struct Report<'a> {
+    out: &'a mut dyn Write,
     failed: bool,
 }
 
-impl Report {
+impl Report<'_> {
+    fn line(&mut self, verdict: &str, check: &str, message: &str) {
+        let _ = writeln!(self.out, "{verdict:<6}{check}: {message}");
+    }
     fn ok(&mut self, check: &str, message: impl AsRef<str>) {
-        println!("ok    {check}: {}", message.as_ref());
+        self.line("ok", check, message.as_ref());
     }
     fn fail(&mut self, check: &str, message: impl AsRef<str>) {
         self.failed = true;
-        println!("FAIL  {check}: {}", message.as_ref());
+        self.line("FAIL", check, message.as_ref());
     }
     fn skip(&mut self, check: &str, message: impl AsRef<str>) {
-        println!("skip  {check}: {}", message.as_ref());
+        self.line("skip", check, message.as_ref());
+    }
+}
+
+/// What `doctor` reads from this machine itself (the engine is assumed to
+/// be on it).
+struct Host {
+    /// Routes a lab subnet could clash with.
+    routes: Vec<(IpNet, String)>,
+    /// MemAvailable, in MiB.
+    memory: Option<u64>,
+    /// Free space in a folder, in MiB.
+    disk_free: fn(&str) -> Option<u64>,
+}
+
+impl Host {
+    fn this_machine() -> Host {
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        Host {
+            routes: host_routes(),
+            memory: meminfo_available_mib(&meminfo),
+            disk_free: |folder| {
+                std::process::Command::new("df")
+                    .args(["-Pk", folder])
+                    .output()
+                    .ok()
+                    .filter(|o| o.status.success())
+                    .and_then(|o| df_available_mib(&String::from_utf8_lossy(&o.stdout)))
+            },
+        }
     }
 }
 
@@ -57,7 +90,7 @@ struct Lab {
     pods: u32,
 }
 
-pub async fn run(file: Option<&Path>, pods: Option<u32>) -> Result<()> {
+pub async fn run<C: Connector>(engines: &C, file: Option<&Path>, pods: Option<u32>) -> Result<()> {
     // Bad input is reported as such (exit 2) before any check.
     let lab = match file {
         Some(file) => {
@@ -74,8 +107,22 @@ pub async fn run(file: Option<&Path>, pods: Option<u32>) -> Result<()> {
         }
         None => None,
     };
-    let mut report = Report::default();
-    let engine = match DockerEngine::connect().await {
+    let mut out = std::io::stdout();
+    let report = Report {
+        out: &mut out,
+        failed: false,
+    };
+    examine(engines, lab.as_ref(), &Host::this_machine(), report).await
+}
+
+/// Every check, in order; exit 1 when one failed.
+async fn examine<C: Connector>(
+    engines: &C,
+    lab: Option<&Lab>,
+    host: &Host,
+    mut report: Report<'_>,
+) -> Result<()> {
+    let engine = match engines.engine().await {
         Ok(engine) => engine,
         Err(e) => {
             report.fail("engine", format!("{e:#}"));
@@ -88,27 +135,28 @@ pub async fn run(file: Option<&Path>, pods: Option<u32>) -> Result<()> {
             "engine",
             format!(
                 "Docker {} (API {}, noglab speaks {})",
-                f.version,
-                f.api,
-                engine.api_version()
+                f.version, f.api, f.speaks
             ),
         ),
         Err(e) => report.fail("engine", format!("{e:#}")),
     }
 
-    let kinds = kinds_of(lab.as_ref());
-    let missing = check_images(&engine, lab.as_ref(), &kinds, &mut report).await?;
-    check_kernel(&engine, &kinds, &mut report).await;
-    match &lab {
-        Some(lab) => check_subnets(&engine, lab, &mut report).await?,
+    let kinds = kinds_of(lab);
+    let missing = check_images(engine, lab, &kinds, &mut report).await?;
+    check_kernel(engine, &kinds, &mut report).await;
+    match lab {
+        Some(lab) => check_subnets(engine, lab, &host.routes, &mut report).await?,
         None => report.skip(
             "subnets",
             "no lab given; `noglab doctor FILE` checks a lab's",
         ),
     }
-    check_memory(lab.as_ref(), &kinds, &mut report);
+    check_memory(lab, &kinds, host.memory, &mut report);
     match &facts {
-        Ok(f) => check_disk(&f.root_dir, lab.as_ref(), &kinds, missing, &mut report),
+        Ok(f) => {
+            let free = (host.disk_free)(&f.root_dir);
+            check_disk(&f.root_dir, free, lab, &kinds, missing, &mut report)
+        }
         Err(_) => report.skip("disk", "the engine did not say where it keeps its data"),
     }
     if report.failed {
@@ -133,15 +181,15 @@ fn kinds_of(lab: Option<&Lab>) -> Vec<&'static Kind> {
 }
 
 /// Returns how many images are missing.
-async fn check_images(
-    engine: &DockerEngine,
+async fn check_images<E: Engine>(
+    engine: &E,
     lab: Option<&Lab>,
     kinds: &[&'static Kind],
-    report: &mut Report,
+    report: &mut Report<'_>,
 ) -> Result<u64> {
     let (missing, total) = match lab {
         Some(lab) => {
-            let missing = super::up::missing_images(engine, &lab.plan).await?;
+            let missing = super::preflight::missing_images(engine, &lab.plan).await?;
             let mut all: BTreeSet<&str> = lab
                 .plan
                 .containers()
@@ -169,7 +217,7 @@ async fn check_images(
                         );
                         continue;
                     }
-                    missing.push(super::up::Missing {
+                    missing.push(super::preflight::Missing {
                         image,
                         kind: kinds
                             .iter()
@@ -184,14 +232,14 @@ async fn check_images(
     if missing.is_empty() {
         report.ok("images", format!("all {total} present"));
     } else {
-        report.fail("images", super::up::describe_missing(&missing));
+        report.fail("images", super::preflight::describe_missing(&missing));
     }
     Ok(missing.len() as u64)
 }
 
 /// Starts a throwaway container with every capability and sysctl the kinds
 /// ask for, and tries in it what noglab-init and the daemons do.
-async fn check_kernel(engine: &DockerEngine, kinds: &[&'static Kind], report: &mut Report) {
+async fn check_kernel<E: Engine>(engine: &E, kinds: &[&'static Kind], report: &mut Report<'_>) {
     let capabilities: BTreeSet<String> = kinds
         .iter()
         .flat_map(|k| k.capabilities.iter().map(|c| c.to_string()))
@@ -236,39 +284,44 @@ async fn check_kernel(engine: &DockerEngine, kinds: &[&'static Kind], report: &m
                 sysctls.len()
             ),
         ),
-        Ok((_, output)) => {
-            let result = |name: &str| -> Option<Result<(), String>> {
-                output.lines().find_map(|l| {
-                    let rest = l.strip_prefix(name)?.trim();
-                    Some(match rest.strip_prefix("fail") {
-                        Some(why) => Err(why.trim().to_string()),
-                        None => Ok(()),
-                    })
-                })
-            };
-            let mut cap_failures = Vec::new();
-            for (check, what) in [
-                ("net_admin", "NET_ADMIN (rename and address interfaces)"),
-                ("net_raw", "NET_RAW (ping)"),
-            ] {
-                match result(check) {
-                    Some(Ok(())) => {}
-                    Some(Err(why)) => cap_failures.push(format!("{what}: {why}")),
-                    None => cap_failures.push(format!(
-                        "{what}: no answer from the probe: {}",
-                        output.trim()
-                    )),
-                }
-            }
-            if cap_failures.is_empty() {
-                report.ok(
+        Ok((_, output)) => report_probe(&output, &caps_text, sysctls.len(), report),
+    }
+}
+
+/// What the probe printed, as the capabilities and IPv6 checks.
+fn report_probe(output: &str, caps_text: &str, sysctls: usize, report: &mut Report<'_>) {
+    let result = |name: &str| -> Option<Result<(), String>> {
+        output.lines().find_map(|l| {
+            let rest = l.strip_prefix(name)?.trim();
+            Some(match rest.strip_prefix("fail") {
+                Some(why) => Err(why.trim().to_string()),
+                None => Ok(()),
+            })
+        })
+    };
+    let mut cap_failures = Vec::new();
+    for (check, what) in [
+        ("net_admin", "NET_ADMIN (rename and address interfaces)"),
+        ("net_raw", "NET_RAW (ping)"),
+    ] {
+        match result(check) {
+            Some(Ok(())) => {}
+            Some(Err(why)) => cap_failures.push(format!("{what}: {why}")),
+            None => cap_failures.push(format!(
+                "{what}: no answer from the probe: {}",
+                output.trim()
+            )),
+        }
+    }
+    if cap_failures.is_empty() {
+        report.ok(
                     "capabilities",
-                    format!("a container with {caps_text} and the kinds' {} sysctls starts and can use them", sysctls.len()),
+                    format!("a container with {caps_text} and the kinds' {sysctls} sysctls starts and can use them"),
                 );
-            } else {
-                report.fail("capabilities", cap_failures.join("; "));
-            }
-            match result("ipv6") {
+    } else {
+        report.fail("capabilities", cap_failures.join("; "));
+    }
+    match result("ipv6") {
                 Some(Ok(())) => report.ok("ipv6", "IPv6 works inside a container"),
                 Some(Err(why)) => report.fail(
                     "ipv6",
@@ -276,8 +329,6 @@ async fn check_kernel(engine: &DockerEngine, kinds: &[&'static Kind], report: &m
                 ),
                 None => report.fail("ipv6", format!("no answer from the probe: {}", output.trim())),
             }
-        }
-    }
 }
 
 /// A subnet of the lab and where it comes from.
@@ -309,8 +360,12 @@ fn lab_subnets(plan: &Plan) -> Vec<LabSubnet> {
     out
 }
 
-async fn check_subnets(engine: &DockerEngine, lab: &Lab, report: &mut Report) -> Result<()> {
-    let routes = host_routes();
+async fn check_subnets<E: Engine>(
+    engine: &E,
+    lab: &Lab,
+    routes: &[(IpNet, String)],
+    report: &mut Report<'_>,
+) -> Result<()> {
     let own: BTreeSet<String> = engine
         .networks(Scope::Lab(&lab.name))
         .await?
@@ -321,18 +376,19 @@ async fn check_subnets(engine: &DockerEngine, lab: &Lab, report: &mut Report) ->
         .all_networks()
         .await?
         .into_iter()
-        .filter(|(name, _)| !own.contains(name))
-        .map(|(name, subnets)| {
+        .filter(|n| !own.contains(&n.name))
+        .map(|n| {
             (
-                name,
-                subnets.iter().filter_map(|s| s.parse().ok()).collect(),
+                n.name,
+                n.subnets.iter().filter_map(|s| s.parse().ok()).collect(),
             )
         })
         .collect();
 
     // The Docker subnets the lab has, or would get from `up` now.
     let observed = super::observe(engine, &lab.name).await?;
-    let block = super::up::lab_block(engine, &lab.name, &observed, &lab.topology, lab.pods).await;
+    let block =
+        super::preflight::lab_block(engine, &lab.name, &observed, &lab.topology, lab.pods).await;
     let mut problems = Vec::new();
     let mut checked = 0;
     let mut candidates: Vec<LabSubnet> = lab_subnets(&lab.plan);
@@ -345,7 +401,7 @@ async fn check_subnets(engine: &DockerEngine, lab: &Lab, report: &mut Report) ->
     }
     for s in &candidates {
         checked += 1;
-        for (route, dev) in &routes {
+        for (route, dev) in routes {
             if overlaps(s.net, *route) {
                 problems.push(format!(
                     "{} overlaps the host's route {route} dev {dev}",
@@ -483,14 +539,18 @@ fn memory_needed(lab: Option<&Lab>, kinds: &[&'static Kind]) -> u64 {
     nodes + GUARD_MEMORY_MIB
 }
 
-fn check_memory(lab: Option<&Lab>, kinds: &[&'static Kind], report: &mut Report) {
+fn check_memory(
+    lab: Option<&Lab>,
+    kinds: &[&'static Kind],
+    available: Option<u64>,
+    report: &mut Report<'_>,
+) {
     let need = memory_needed(lab, kinds);
     let what = match lab {
         Some(lab) => format!("lab {} with {} pods", lab.name, lab.pods),
         None => "one node of each kind".to_string(),
     };
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let Some(available) = meminfo_available_mib(&meminfo) else {
+    let Some(available) = available else {
         report.skip("memory", "cannot read MemAvailable from /proc/meminfo");
         return;
     };
@@ -515,22 +575,17 @@ fn meminfo_available_mib(text: &str) -> Option<u64> {
 
 fn check_disk(
     root: &str,
+    free: Option<u64>,
     lab: Option<&Lab>,
     kinds: &[&'static Kind],
     missing_images: u64,
-    report: &mut Report,
+    report: &mut Report<'_>,
 ) {
     let nodes = match lab {
         Some(lab) => lab.plan.containers().count() as u64,
         None => kinds.len() as u64,
     };
     let need = nodes * DISK_PER_NODE_MIB + missing_images * DISK_PER_MISSING_IMAGE_MIB;
-    let free = std::process::Command::new("df")
-        .args(["-Pk", root])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .and_then(|o| df_available_mib(&String::from_utf8_lossy(&o.stdout)));
     let Some(free) = free else {
         report.skip(
             "disk",
@@ -558,6 +613,160 @@ fn df_available_mib(text: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::fake::FakeEngine;
+    use crate::engine::EngineNetwork;
+    use crate::reconcile::testing;
+
+    /// A machine with room to spare and the given routes.
+    fn roomy(routes: &[(&str, &str)]) -> Host {
+        Host {
+            routes: routes
+                .iter()
+                .map(|(net, dev)| (net.parse().expect("net"), dev.to_string()))
+                .collect(),
+            memory: Some(100_000),
+            disk_free: |_| Some(50_000),
+        }
+    }
+
+    fn lab(pods: u32) -> Lab {
+        let loaded = topology::load_str(Path::new("t.yml"), testing::TOPOLOGY.to_string(), |_| {
+            Err("no files".into())
+        })
+        .expect("valid");
+        Lab {
+            name: loaded.topology.name.clone(),
+            plan: super::super::expand_in(&loaded, pods, None, false).expect("plans"),
+            topology: loaded.topology,
+            pods,
+        }
+    }
+
+    /// The report's lines and whether doctor exits 1.
+    async fn doctor(engine: &FakeEngine, lab: Option<&Lab>, host: &Host) -> (Vec<String>, bool) {
+        let mut out = Vec::new();
+        let report = Report {
+            out: &mut out,
+            failed: false,
+        };
+        let result = examine(engine, lab, host, report).await;
+        let failed = match result {
+            Ok(()) => false,
+            Err(e) => {
+                assert_eq!(e.downcast_ref::<ExitCode>().map(|c| c.0), Some(1), "{e:#}");
+                true
+            }
+        };
+        let text = String::from_utf8(out).expect("text");
+        (text.lines().map(String::from).collect(), failed)
+    }
+
+    const PROBE_PASSES: &str = "net_admin ok\nipv6 ok\nnet_raw ok\n";
+
+    #[tokio::test]
+    async fn a_sound_engine_passes_every_check_in_order() {
+        let engine = FakeEngine::default();
+        engine.lock().probe_output = (0, PROBE_PASSES.into());
+        let (lines, failed) = doctor(&engine, None, &roomy(&[])).await;
+        assert!(!failed, "{lines:#?}");
+        let checks: Vec<&str> = lines
+            .iter()
+            .map(|l| &l[..l.find(':').unwrap_or(0)])
+            .collect();
+        assert_eq!(
+            checks,
+            [
+                "ok    engine",
+                "ok    images",
+                "ok    capabilities",
+                "ok    ipv6",
+                "skip  subnets",
+                "ok    memory",
+                "ok    disk"
+            ]
+        );
+        assert_eq!(
+            lines[0],
+            "ok    engine: Docker 20.10.24 (API 1.41, noglab speaks 1.41)"
+        );
+        assert!(
+            lines[5].starts_with(
+                "ok    memory: 100000 MiB available, one node of each kind needs about "
+            ),
+            "{}",
+            lines[5]
+        );
+        assert!(
+            lines[6].starts_with("ok    disk: 50000 MiB free in /var/lib/docker, about "),
+            "{}",
+            lines[6]
+        );
+        let calls = engine.calls();
+        assert_eq!(calls[0], "describe");
+        let probe = calls.last().expect("a probe");
+        let host = images::lookup("host").expect("host").reference();
+        assert!(probe.starts_with(&format!("probe {host} caps=")), "{probe}");
+        assert!(probe.contains("NET_ADMIN"), "{probe}");
+    }
+
+    #[tokio::test]
+    async fn an_engine_that_cannot_be_reached_is_the_one_failure() {
+        let engine = FakeEngine::default();
+        engine.lock().unreachable =
+            Some("cannot reach the Docker engine at unix:///var/run/docker.sock".into());
+        let (lines, failed) = doctor(&engine, Some(&lab(2)), &roomy(&[])).await;
+        assert!(failed);
+        assert_eq!(
+            lines,
+            ["FAIL  engine: cannot reach the Docker engine at unix:///var/run/docker.sock"]
+        );
+        assert!(engine.calls().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_lab_is_held_against_its_images_the_kernel_routes_and_networks() {
+        let engine = FakeEngine::default();
+        let lab = lab(2);
+        let frr = images::lookup("frr").expect("frr").reference();
+        {
+            let mut s = engine.lock();
+            s.missing_images.insert(frr.clone());
+            s.probe_output = (
+                0,
+                "net_admin fail RTNETLINK answers: Operation not permitted\nipv6 ok\nnet_raw ok\n"
+                    .into(),
+            );
+            s.foreign_networks.push(EngineNetwork {
+                name: "office".into(),
+                subnets: vec!["100.64.0.0/16".into()],
+            });
+        }
+        let host = roomy(&[("100.64.2.0/24", "eth9"), ("10.0.0.0/8", "eth0")]);
+        let (lines, failed) = doctor(&engine, Some(&lab), &host).await;
+        assert!(failed, "{lines:#?}");
+        let has = |line: &str| lines.iter().any(|l| l == line);
+        assert!(has(&format!("FAIL  images: missing images: {frr} (kind frr); build noglab's with `noglab images build frr`, or on a machine without a registry load a bundle made by `noglab images save` with `noglab images load FILE`")), "{lines:#?}");
+        assert!(has("FAIL  capabilities: NET_ADMIN (rename and address interfaces): RTNETLINK answers: Operation not permitted"), "{lines:#?}");
+        assert!(
+            has("ok    ipv6: IPv6 works inside a container"),
+            "{lines:#?}"
+        );
+        assert!(has("FAIL  subnets: lab subnet 100.64.2.0/31 (pod 2, link l1) overlaps the host's route 100.64.2.0/24 dev eth9"), "{lines:#?}");
+        for pod in [1, 2] {
+            assert!(has(&format!("FAIL  subnets: lab subnet 100.64.{pod}.0/31 (pod {pod}, link l1) overlaps Docker network office (100.64.0.0/16)")), "{lines:#?}");
+        }
+        assert!(
+            lines.iter().all(|l| !l.contains("10.0.0.0/8")),
+            "{lines:#?}"
+        );
+        assert!(
+            has(&format!(
+                "ok    memory: 100000 MiB available, lab lab with 2 pods needs about {} MiB",
+                memory_needed(Some(&lab), &kinds_of(Some(&lab)))
+            )),
+            "{lines:#?}"
+        );
+    }
 
     #[test]
     fn proc_routes_parse() {

@@ -4,30 +4,29 @@
 use anyhow::{bail, Result};
 use futures_util::stream::{self, StreamExt};
 
-use crate::engine::docker::DockerEngine;
-use crate::engine::{Engine, Scope};
+use crate::engine::{Connector, Engine, Scope};
 use crate::state;
 
-pub async fn run(lab: Option<String>, all: bool) -> Result<()> {
-    let engine = DockerEngine::connect().await?;
+pub async fn run<C: Connector>(engines: &C, lab: Option<String>, all: bool) -> Result<()> {
+    let engine = engines.engine().await?;
     let labs: Vec<String> = if all {
-        super::labs(&engine).await?.into_iter().collect()
+        super::labs(engine).await?.into_iter().collect()
     } else {
-        vec![super::resolve_lab(&engine, lab).await?]
+        vec![super::resolve_lab(engine, lab).await?]
     };
     if labs.is_empty() {
         println!("no lab is running");
     }
     for lab in labs {
         let _lock = state::lock(&lab)?;
-        let (containers, networks, volumes) = remove_lab(&engine, &lab).await?;
+        let (containers, networks, volumes) = remove_lab(engine, &lab).await?;
         state::forget(&lab)?;
         println!(
             "lab {lab} removed: {containers} containers, {networks} networks, {volumes} volumes"
         );
     }
     // The guard stays while any lab runs; with none left, it goes too.
-    if super::labs(&engine).await?.is_empty() {
+    if super::labs(engine).await?.is_empty() {
         engine.remove_guard().await?;
     }
     Ok(())

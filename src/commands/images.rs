@@ -12,8 +12,7 @@ use serde::Serialize;
 
 use crate::cli::ListFormat;
 use crate::diag::input_error;
-use crate::engine::docker::DockerEngine;
-use crate::engine::Engine;
+use crate::engine::{Connector, Engine};
 use crate::images::{self, ImageDef, BASE_IMAGE};
 use crate::kinds;
 use crate::progress::Progress;
@@ -41,17 +40,36 @@ fn selected(kind_names: &[String]) -> Result<Vec<&'static ImageDef>> {
     Ok(out)
 }
 
-pub async fn build(
+pub async fn build<C: Connector>(
+    engines: &C,
     kind_names: &[String],
     rebuild: bool,
     bootstrap: bool,
     quiet: bool,
 ) -> Result<()> {
     let defs = selected(kind_names)?;
-    let engine = DockerEngine::connect().await?;
+    let engine = engines.engine().await?;
     let progress = Progress::new(quiet);
+    build_images(engine, &defs, rebuild, bootstrap, &progress).await?;
+    progress.finish();
+    if quiet {
+        return Ok(());
+    }
+    println!("images ready");
+    Ok(())
+}
+
+/// The base image, then each image that is missing (or every one, with
+/// `rebuild`).
+async fn build_images<E: Engine>(
+    engine: &E,
+    defs: &[&'static ImageDef],
+    rebuild: bool,
+    bootstrap: bool,
+    progress: &Progress,
+) -> Result<()> {
     progress.add(defs.len() as u64 + 1);
-    ensure_base(&engine, bootstrap, &progress).await?;
+    ensure_base(engine, bootstrap, progress).await?;
     progress.inc();
     for def in defs {
         let reference = def.reference();
@@ -62,11 +80,11 @@ pub async fn build(
         }
         let started = std::time::Instant::now();
         let mut binaries = match &def.crate_build {
-            Some(c) => crate_binaries(def.name, c, &progress).await?,
+            Some(c) => crate_binaries(def.name, c, progress).await?,
             None => Vec::new(),
         };
         if let Some(w) = &def.wheels {
-            binaries.extend(wheel_files(def, w, &progress).await?);
+            binaries.extend(wheel_files(def, w, progress).await?);
         }
         progress.step(format!("building {reference}"));
         let context = def
@@ -85,11 +103,6 @@ pub async fn build(
         ));
         progress.inc();
     }
-    progress.finish();
-    if quiet {
-        return Ok(());
-    }
-    println!("images ready");
     Ok(())
 }
 
@@ -318,7 +331,7 @@ fn pip_download_args(w: &images::Wheels, arch: &str) -> Vec<String> {
 }
 
 /// The base image: present, else pulled, else bootstrapped with debootstrap.
-async fn ensure_base(engine: &DockerEngine, bootstrap: bool, progress: &Progress) -> Result<()> {
+async fn ensure_base<E: Engine>(engine: &E, bootstrap: bool, progress: &Progress) -> Result<()> {
     if !bootstrap && engine.image_exists(BASE_IMAGE).await? {
         return Ok(());
     }
@@ -367,8 +380,15 @@ struct ImageRow {
     size_mb: Option<f64>,
 }
 
-pub async fn list(format: ListFormat) -> Result<()> {
-    let engine = DockerEngine::connect().await?;
+pub async fn list<C: Connector>(engines: &C, format: ListFormat) -> Result<()> {
+    let engine = engines.engine().await?;
+    let text = list_text(engine, format).await?;
+    print!("{text}");
+    Ok(())
+}
+
+/// Every kind's image, whether the engine has it and its size.
+async fn list_text<E: Engine>(engine: &E, format: ListFormat) -> Result<String> {
     let mut rows = Vec::new();
     for kind in kinds::KINDS {
         let Some(def) = images::lookup(kind.image) else {
@@ -383,28 +403,27 @@ pub async fn list(format: ListFormat) -> Result<()> {
             size_mb: size.map(|s| (s as f64 / 1e6 * 10.0).round() / 10.0),
         });
     }
-    match format {
-        ListFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&rows).context("failed to print images")?
-        ),
+    Ok(match format {
+        ListFormat::Json => {
+            serde_json::to_string_pretty(&rows).context("failed to print images")? + "\n"
+        }
         ListFormat::Table => {
-            println!("{:<8} {:<40} {:<8} SIZE", "KIND", "IMAGE", "PRESENT");
+            let mut s = format!("{:<8} {:<40} {:<8} SIZE\n", "KIND", "IMAGE", "PRESENT");
             for r in rows {
                 let size = r
                     .size_mb
                     .map(|s| format!("{s} MB"))
                     .unwrap_or_else(|| "-".into());
-                println!(
-                    "{:<8} {:<40} {:<8} {size}",
+                s += &format!(
+                    "{:<8} {:<40} {:<8} {size}\n",
                     r.kind,
                     r.image,
                     if r.present { "yes" } else { "no" }
                 );
             }
+            s
         }
-    }
-    Ok(())
+    })
 }
 
 /// The images a bundle holds: those of the kinds (or of the lab's nodes in
@@ -437,7 +456,8 @@ fn bundle_images(
     Ok(refs)
 }
 
-pub async fn save(
+pub async fn save<C: Connector>(
+    engines: &C,
     output: &Path,
     kind_names: &[String],
     lab: Option<&Path>,
@@ -445,25 +465,20 @@ pub async fn save(
     quiet: bool,
 ) -> Result<()> {
     let refs = bundle_images(kind_names, lab, pods)?;
-    let engine = DockerEngine::connect().await?;
-    let mut missing = Vec::new();
-    for r in &refs {
-        if !engine.image_exists(r).await? {
-            missing.push(r.as_str());
-        }
-    }
-    if !missing.is_empty() {
-        let names: Vec<&str> = images::IMAGES
-            .iter()
-            .filter(|d| missing.contains(&d.reference().as_str()))
-            .map(|d| d.name)
-            .collect();
-        bail!(
-            "cannot save images the engine does not have: {}; build them first with `noglab images build {}`",
-            missing.join(", "),
-            names.join(" ")
-        );
-    }
+    let engine = engines.engine().await?;
+    let text = save_bundle(engine, output, &refs, quiet).await?;
+    print!("{text}");
+    Ok(())
+}
+
+/// Writes the images to `output`; what was saved, for the instructor.
+async fn save_bundle<E: Engine>(
+    engine: &E,
+    output: &Path,
+    refs: &[String],
+    quiet: bool,
+) -> Result<String> {
+    require_present(engine, refs).await?;
     let gzip = output.extension().is_some_and(|e| e == "gz" || e == "tgz");
     // Written beside the target and renamed at the end, so an interrupted
     // save never leaves a bundle that looks complete.
@@ -484,27 +499,7 @@ pub async fn save(
         output.display()
     ));
     let started = std::time::Instant::now();
-    let report = |n: u64| progress.step(format!("saving: {} MB", n / 1_000_000));
-    let result = if gzip {
-        let mut out = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
-        match engine.save_images(&refs, &mut out, report).await {
-            Ok(n) => out
-                .finish()
-                .and_then(|mut f| f.flush())
-                .map(|()| n)
-                .context("failed to write the bundle"),
-            Err(e) => Err(e),
-        }
-    } else {
-        let mut out = file;
-        match engine.save_images(&refs, &mut out, report).await {
-            Ok(n) => out
-                .flush()
-                .map(|()| n)
-                .context("failed to write the bundle"),
-            Err(e) => Err(e),
-        }
-    };
+    let result = write_bundle(engine, file, refs, gzip, &progress).await;
     progress.finish();
     let raw = match result {
         Ok(n) => n,
@@ -521,8 +516,8 @@ pub async fn save(
         )
     })?;
     let size = std::fs::metadata(output).map(|m| m.len()).unwrap_or(raw);
-    println!(
-        "saved {} images to {} ({} MB{}) in {:.0}s; on the classroom server: `noglab images load {}`",
+    let mut text = format!(
+        "saved {} images to {} ({} MB{}) in {:.0}s; on the classroom server: `noglab images load {}`\n",
         refs.len(),
         output.display(),
         size / 1_000_000,
@@ -534,41 +529,261 @@ pub async fn save(
         started.elapsed().as_secs_f64(),
         output.display()
     );
-    for r in &refs {
-        println!("  {r}");
+    for r in refs {
+        text += &format!("  {r}\n");
+    }
+    Ok(text)
+}
+
+/// Refuses to save when the engine lacks one of the images.
+async fn require_present<E: Engine>(engine: &E, refs: &[String]) -> Result<()> {
+    let mut missing = Vec::new();
+    for r in refs {
+        if !engine.image_exists(r).await? {
+            missing.push(r.as_str());
+        }
+    }
+    if !missing.is_empty() {
+        let names: Vec<&str> = images::IMAGES
+            .iter()
+            .filter(|d| missing.contains(&d.reference().as_str()))
+            .map(|d| d.name)
+            .collect();
+        bail!(
+            "cannot save images the engine does not have: {}; build them first with `noglab images build {}`",
+            missing.join(", "),
+            names.join(" ")
+        );
     }
     Ok(())
 }
 
-pub async fn load(file: &Path, quiet: bool) -> Result<()> {
+/// The engine's archive of the images into `file`, gzipped or not; the
+/// bytes of the archive.
+async fn write_bundle<E: Engine>(
+    engine: &E,
+    file: std::io::BufWriter<std::fs::File>,
+    refs: &[String],
+    gzip: bool,
+    progress: &Progress,
+) -> Result<u64> {
+    let report = |n: u64| progress.step(format!("saving: {} MB", n / 1_000_000));
+    if gzip {
+        let mut out = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+        let n = engine.save_images(refs, &mut out, report).await?;
+        out.finish()
+            .and_then(|mut f| f.flush())
+            .map(|()| n)
+            .context("failed to write the bundle")
+    } else {
+        let mut out = file;
+        let n = engine.save_images(refs, &mut out, report).await?;
+        out.flush()
+            .map(|()| n)
+            .context("failed to write the bundle")
+    }
+}
+
+pub async fn load<C: Connector>(engines: &C, file: &Path, quiet: bool) -> Result<()> {
     if !file.is_file() {
         return Err(input_error(format!(
             "no bundle at {}; write one with `noglab images save -o FILE`",
             file.display()
         )));
     }
-    let engine = DockerEngine::connect().await?;
+    let engine = engines.engine().await?;
+    let text = load_bundle(engine, file, quiet).await?;
+    print!("{text}");
+    Ok(())
+}
+
+/// Loads a bundle into the engine; what it loaded, for the instructor.
+async fn load_bundle<E: Engine>(engine: &E, file: &Path, quiet: bool) -> Result<String> {
     let progress = Progress::new(quiet);
     progress.step(format!("loading {}", file.display()));
     let started = std::time::Instant::now();
     let loaded = engine.load_images(file).await;
     progress.finish();
     let loaded = loaded?;
-    println!(
-        "loaded {} images from {} in {:.0}s",
+    let mut text = format!(
+        "loaded {} images from {} in {:.0}s\n",
         loaded.len(),
         file.display(),
         started.elapsed().as_secs_f64()
     );
     for r in &loaded {
-        println!("  {r}");
+        text += &format!("  {r}\n");
     }
-    Ok(())
+    Ok(text)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::fake::{FakeEngine, ARCHIVE_HEADER};
+
+    fn reference(name: &str) -> String {
+        images::lookup(name).expect("an image").reference()
+    }
+
+    /// What a build asked of the engine.
+    async fn build_calls(engine: &FakeEngine, kinds: &[&str], rebuild: bool) -> Vec<String> {
+        let names: Vec<String> = kinds.iter().map(|k| k.to_string()).collect();
+        let defs = selected(&names).expect("kinds");
+        engine.clear_calls();
+        build_images(engine, &defs, rebuild, false, &Progress::new(true))
+            .await
+            .expect("builds");
+        engine.calls()
+    }
+
+    #[tokio::test]
+    async fn only_missing_images_are_built_and_a_missing_base_is_pulled_first() {
+        let engine = FakeEngine::default();
+        let (frr, host) = (reference("frr"), reference("host"));
+        assert_eq!(
+            build_calls(&engine, &["frr", "host"], false).await,
+            [
+                format!("inspect image {BASE_IMAGE}"),
+                format!("inspect image {frr}"),
+                format!("inspect image {host}"),
+            ]
+        );
+
+        {
+            let mut s = engine.lock();
+            s.missing_images.insert(BASE_IMAGE.to_string());
+            s.missing_images.insert(frr.clone());
+        }
+        assert_eq!(
+            build_calls(&engine, &["frr", "host"], false).await,
+            [
+                format!("inspect image {BASE_IMAGE}"),
+                format!("pull {BASE_IMAGE}"),
+                format!("inspect image {frr}"),
+                format!("build {frr} from frr/Dockerfile"),
+                format!("inspect image {host}"),
+            ]
+        );
+        assert!(engine.lock().missing_images.is_empty());
+
+        // --rebuild builds what is there too.
+        assert_eq!(
+            build_calls(&engine, &["host"], true).await,
+            [
+                format!("inspect image {BASE_IMAGE}"),
+                format!("build {host} from host/Dockerfile"),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_list_has_every_kind_present_or_not() {
+        let engine = FakeEngine::default();
+        let frr = reference("frr");
+        engine.lock().missing_images.insert(frr.clone());
+        let table = list_text(&engine, ListFormat::Table).await.expect("lists");
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(
+            lines[0],
+            format!("{:<8} {:<40} {:<8} SIZE", "KIND", "IMAGE", "PRESENT")
+        );
+        assert_eq!(lines.len(), 1 + kinds::KINDS.len(), "{table}");
+        assert!(
+            table.contains(&format!("{:<8} {frr:<40} no       -\n", "frr")),
+            "{table}"
+        );
+        let host = reference("host");
+        assert!(
+            table.contains(&format!("{:<8} {host:<40} yes      123.4 MB\n", "host")),
+            "{table}"
+        );
+        assert_eq!(engine.calls().len(), kinds::KINDS.len());
+
+        let json: Vec<serde_json::Value> =
+            serde_json::from_str(&list_text(&engine, ListFormat::Json).await.expect("lists"))
+                .expect("json");
+        let row = json.iter().find(|r| r["kind"] == "frr").expect("frr");
+        assert_eq!(row["present"], false);
+        assert!(row["size_mb"].is_null());
+    }
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("noglab-images-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        dir
+    }
+
+    #[tokio::test]
+    async fn a_bundle_is_saved_whole_and_loads_back() {
+        let dir = scratch("round-trip");
+        let engine = FakeEngine::default();
+        let refs = vec![reference("frr"), reference("host")];
+        let output = dir.join("bundle.tar");
+        let said = save_bundle(&engine, &output, &refs, true)
+            .await
+            .expect("saves");
+        assert!(
+            said.starts_with(&format!("saved 2 images to {} (0 MB)", output.display())),
+            "{said}"
+        );
+        assert!(
+            said.ends_with(&format!("\n  {}\n  {}\n", refs[0], refs[1])),
+            "{said}"
+        );
+        let written = std::fs::read_to_string(&output).expect("the bundle");
+        assert_eq!(
+            written,
+            format!("{ARCHIVE_HEADER}\n{}\n{}\n", refs[0], refs[1])
+        );
+        assert!(!dir.join("bundle.tar.partial").exists());
+
+        // On the classroom server, without them.
+        let server = FakeEngine::default();
+        server.lock().missing_images.extend(refs.iter().cloned());
+        let said = load_bundle(&server, &output, true).await.expect("loads");
+        assert!(
+            said.starts_with(&format!("loaded 2 images from {}", output.display())),
+            "{said}"
+        );
+        assert!(server.lock().missing_images.is_empty());
+        assert_eq!(server.calls(), [format!("load {}", output.display())]);
+
+        // Compressed when the name says so.
+        let gz = dir.join("bundle.tar.gz");
+        let said = save_bundle(&engine, &gz, &refs, true).await.expect("saves");
+        assert!(said.contains(" MB uncompressed) in "), "{said}");
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(std::fs::File::open(&gz).expect("gz")),
+            &mut text,
+        )
+        .expect("gzip");
+        assert_eq!(text, written);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_bundle_of_images_the_engine_lacks_is_not_started() {
+        let dir = scratch("missing");
+        let engine = FakeEngine::default();
+        let krill = reference("krill");
+        engine.lock().missing_images.insert(krill.clone());
+        let output = dir.join("bundle.tar");
+        let err = save_bundle(&engine, &output, &[reference("host"), krill.clone()], true)
+            .await
+            .expect_err("krill is missing");
+        assert_eq!(
+            format!("{err}"),
+            format!("cannot save images the engine does not have: {krill}; build them first with `noglab images build krill`")
+        );
+        assert!(!output.exists() && !dir.join("bundle.tar.partial").exists());
+        assert!(engine
+            .calls()
+            .iter()
+            .all(|c| c.starts_with("inspect image")));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn images_built_on_request_only_when_named() {

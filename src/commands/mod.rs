@@ -12,6 +12,7 @@ pub mod exec;
 pub mod graph;
 pub mod images;
 pub mod plan;
+pub mod preflight;
 pub mod reset;
 pub mod schema;
 pub mod status;
@@ -26,7 +27,7 @@ use ipnet::Ipv4Net;
 
 use crate::diag::input_error;
 use crate::engine::{Engine, ObservedContainer, Scope};
-use crate::plan::{self as planning, labels, Plan, Plumbing};
+use crate::plan::{self as planning, labels, Plan};
 use crate::reconcile::Observed;
 use crate::topology::{self, Loaded, MAX_PODS};
 
@@ -60,9 +61,8 @@ pub fn expand_in(
     let block = match block {
         Some(b) => b,
         None => {
-            let layout = Plumbing::for_pods(&loaded.topology, pods);
-            let range = planning::plumbing::range().map_err(input_error)?;
-            planning::plumbing::allocate(range, layout.block_prefix(), &[]).ok_or_else(|| {
+            let (range, block) = preflight::first_free_block(&loaded.topology, pods, &[])?;
+            block.ok_or_else(|| {
                 input_error(format!(
                     "a lab this size does not fit noglab's address range {range}"
                 ))

@@ -6,8 +6,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::cli::ListFormat;
-use crate::engine::docker::DockerEngine;
-use crate::engine::{Engine, ObservedContainer, Scope};
+use crate::engine::{Connector, Engine, ObservedContainer, Scope};
 use crate::plan::labels;
 use crate::state;
 
@@ -25,17 +24,17 @@ pub struct Row {
     pub reason: Option<String>,
 }
 
-pub async fn run(lab: Option<String>, format: ListFormat) -> Result<()> {
-    let engine = DockerEngine::connect().await?;
+pub async fn run<C: Connector>(engines: &C, lab: Option<String>, format: ListFormat) -> Result<()> {
+    let engine = engines.engine().await?;
     let containers = match lab {
         Some(lab) => {
-            let lab = super::resolve_lab(&engine, Some(lab)).await?;
+            let lab = super::resolve_lab(engine, Some(lab)).await?;
             engine.containers(Scope::Lab(&lab)).await?
         }
         None => engine.containers(Scope::All).await?,
     };
     let mut rows = rows(containers)?;
-    add_reasons(&engine, &mut rows).await;
+    add_reasons(engine, &mut rows).await;
     match format {
         ListFormat::Json => println!(
             "{}",

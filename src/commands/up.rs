@@ -1,28 +1,24 @@
 //! `noglab up FILE`: create what the plan has and the engine lacks.
 //! Idempotent: run again after an interruption, it completes the lab.
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
-use ipnet::Ipv4Net;
 
 use crate::cli::UpArgs;
 use crate::diag::input_error;
-use crate::engine::docker::DockerEngine;
-use crate::engine::{Engine, Scope};
-use crate::plan::{self as planning, labels, Plan, Plumbing};
+use crate::engine::{Connector, Engine};
+use crate::plan::{self as planning, Plan};
 use crate::progress::Progress;
 use crate::reconcile::{self, Action, Limits, Observed};
 use crate::stop::{is_interrupted, Interrupted, Stop};
-use crate::topology::Topology;
 use crate::{images, state, topology};
 
 /// How long the engine calls in flight get to finish after Ctrl-C before
 /// noglab quits without them.
 const GRACE: Duration = Duration::from_secs(30);
 
-pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
+pub async fn run<C: Connector>(engines: &C, args: UpArgs, quiet: bool) -> Result<()> {
     let stop = Stop::on_ctrl_c(GRACE);
     let started = Instant::now();
     let loaded = topology::load(&args.file)?;
@@ -36,7 +32,7 @@ pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
     // Until the actions start, only reads, the guard and the saved plan:
     // a Ctrl-C drops them where they stand.
     let (waited, prepared) = stop
-        .abandon_on(prepare(&args, &loaded, draft, pods))
+        .abandon_on(prepare(engines, &args, &loaded, draft, pods))
         .await
         .map_err(|e| {
             if is_interrupted(&e) {
@@ -78,7 +74,7 @@ pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
     // its block, not only when its nodes are up.
     let release_allocation = move || drop(allocation);
     let result = reconcile::execute_then(
-        &engine,
+        engine,
         actions,
         limits,
         &secrets,
@@ -107,8 +103,8 @@ pub async fn run(args: UpArgs, quiet: bool) -> Result<()> {
 }
 
 /// What `up` has decided to do, and the locks it holds while doing it.
-struct Prepared {
-    engine: DockerEngine,
+struct Prepared<'a, E> {
+    engine: &'a E,
     plan: Plan,
     actions: Vec<Action>,
     _lock: state::LabLock,
@@ -120,35 +116,36 @@ struct Prepared {
 /// checks images and ports, starts the guard and saves the plan; `None`
 /// when the lab is already as planned. With how long it waited for other
 /// noglab commands' locks.
-async fn prepare(
+async fn prepare<'a, C: Connector>(
+    engines: &'a C,
     args: &UpArgs,
     loaded: &topology::Loaded,
     draft: Plan,
     pods: u32,
-) -> Result<(Duration, Option<Prepared>)> {
+) -> Result<(Duration, Option<Prepared<'a, C::Engine>>)> {
     let lab = loaded.topology.name.clone();
     let lock = waiting(move || state::lock(&lab)).await?;
     let mut waited = lock.waited();
     let lab = &loaded.topology.name;
-    let engine = DockerEngine::connect().await?;
-    let mut observed = super::observe(&engine, lab).await?;
+    let engine = engines.engine().await?;
+    let mut observed = super::observe(engine, lab).await?;
     // A new lab chooses its block while no other new lab does, and keeps
     // the lock until its networks hold the block.
-    let allocation = if has_block(&observed) {
+    let allocation = if super::preflight::has_block(&observed) {
         None
     } else {
         let lock = waiting(state::lock_allocation).await?;
         waited += lock.waited();
-        observed = super::observe(&engine, lab).await?;
+        observed = super::observe(engine, lab).await?;
         Some(lock)
     };
-    let block = lab_block(&engine, lab, &observed, &loaded.topology, pods).await?;
+    let block = super::preflight::lab_block(engine, lab, &observed, &loaded.topology, pods).await?;
     let plan = if block == draft.block {
         draft
     } else {
         super::expand_in(loaded, pods, Some(block), args.solution)?
     };
-    check_images(&engine, &plan).await?;
+    super::preflight::check_images(engine, &plan).await?;
 
     let guard = images::lookup("host")
         .map(|d| d.reference())
@@ -254,124 +251,4 @@ fn check_ports(actions: &[Action], observed: &Observed) -> Result<()> {
             busy.join(", ")
         )))
     }
-}
-
-pub(crate) fn has_block(observed: &Observed) -> bool {
-    observed
-        .networks
-        .iter()
-        .any(|n| n.label(labels::BLOCK).is_some())
-}
-
-/// The lab's share of noglab's address range: the one its networks carry,
-/// or the first free block big enough.
-pub(crate) async fn lab_block<E: Engine>(
-    engine: &E,
-    lab: &str,
-    observed: &Observed,
-    topology: &Topology,
-    pods: u32,
-) -> Result<Ipv4Net> {
-    let existing: BTreeSet<Ipv4Net> = observed
-        .networks
-        .iter()
-        .filter_map(|n| n.label(labels::BLOCK)?.parse().ok())
-        .collect();
-    if let Some(block) = existing.iter().next() {
-        Plumbing::for_block(topology, *block)
-            .check_block(*block, pods)
-            .map_err(input_error)?;
-        return Ok(*block);
-    }
-    let mut taken = engine.used_subnets().await?;
-    for n in engine.networks(Scope::All).await? {
-        if n.label(labels::LAB) != Some(lab) {
-            taken.extend(
-                n.label(labels::BLOCK)
-                    .and_then(|b| b.parse::<Ipv4Net>().ok()),
-            );
-        }
-    }
-    let range = planning::plumbing::range().map_err(input_error)?;
-    planning::plumbing::allocate(range, Plumbing::for_pods(topology, pods).block_prefix(), &taken).ok_or_else(|| {
-        anyhow!(
-            "noglab's address range {range} has no free block for lab {lab}; remove a lab with `noglab down`, or set NOGLAB_PLUMBING_RANGE to a larger range"
-        )
-    })
-}
-
-/// Every image the plan uses must be on the engine: `up` never pulls.
-pub async fn check_images<E: Engine>(engine: &E, plan: &Plan) -> Result<()> {
-    let missing = missing_images(engine, plan).await?;
-    if missing.is_empty() {
-        return Ok(());
-    }
-    Err(anyhow!("{}", describe_missing(&missing)))
-}
-
-/// An image the plan needs and the engine lacks, and the kind whose own
-/// image it is (None for an image a node names with `image:`).
-pub struct Missing {
-    pub image: String,
-    pub kind: Option<String>,
-}
-
-/// The images of the plan's nodes, and the host image the guard runs from,
-/// that the engine does not have.
-pub async fn missing_images<E: Engine>(engine: &E, plan: &Plan) -> Result<Vec<Missing>> {
-    let mut wanted: Vec<(String, String)> = plan
-        .containers()
-        .map(|(_, c)| (c.image.clone(), c.kind.clone()))
-        .collect();
-    if let Some(host) = images::lookup("host") {
-        wanted.push((host.reference(), "host".into()));
-    }
-    wanted.sort_unstable();
-    wanted.dedup_by(|a, b| a.0 == b.0);
-    let mut missing = Vec::new();
-    for (image, kind) in wanted {
-        if engine.image_exists(&image).await? {
-            continue;
-        }
-        let own = crate::kinds::lookup(&kind)
-            .and_then(|k| images::lookup(k.image))
-            .is_some_and(|d| d.reference() == image);
-        missing.push(Missing {
-            image,
-            kind: own.then_some(kind),
-        });
-    }
-    Ok(missing)
-}
-
-/// "missing images: ...; how to get each".
-pub fn describe_missing(missing: &[Missing]) -> String {
-    let list: Vec<String> = missing
-        .iter()
-        .map(|m| match &m.kind {
-            Some(kind) => format!("{} (kind {kind})", m.image),
-            None => format!("{} (named by `image:`)", m.image),
-        })
-        .collect();
-    let mut kinds: Vec<&str> = missing.iter().filter_map(|m| m.kind.as_deref()).collect();
-    kinds.dedup();
-    let mut how = Vec::new();
-    if !kinds.is_empty() {
-        how.push(format!(
-            "build noglab's with `noglab images build {}`, or on a machine without a registry load a bundle made by `noglab images save` with `noglab images load FILE`",
-            kinds.join(" ")
-        ));
-    }
-    let foreign: Vec<&str> = missing
-        .iter()
-        .filter(|m| m.kind.is_none())
-        .map(|m| m.image.as_str())
-        .collect();
-    if !foreign.is_empty() {
-        how.push(format!(
-            "noglab never pulls: fetch {} yourself (`docker pull IMAGE`, or `docker load` of a saved copy)",
-            foreign.join(", ")
-        ));
-    }
-    format!("missing images: {}; {}", list.join(", "), how.join("; "))
 }

@@ -5,15 +5,15 @@
 //! failure: "failed to create network bgp-p03-l1: ...".
 
 use std::collections::{BTreeMap, HashMap};
-use std::pin::Pin;
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use bollard::errors::Error as BollardError;
 use bollard::models::{
-    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig, Ipam,
-    IpamConfig, NetworkConnectRequest, NetworkCreateRequest, NetworkingConfig, PortBinding,
-    RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, ContainerInspectResponse, EndpointIpamConfig, EndpointSettings,
+    HealthConfig, HostConfig, Ipam, IpamConfig, NetworkConnectRequest, NetworkCreateRequest,
+    NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
@@ -23,13 +23,12 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
 use ipnet::Ipv4Net;
-use tokio::io::AsyncWrite;
 
 use super::{
-    disk_full, Created, Engine, ExecOutput, LogFollow, ObservedContainer, ObservedNetwork,
-    ObservedVolume, Scope, GUARD_LABEL, GUARD_NAME,
+    disk_full, Connector, Created, Engine, EngineFacts, EngineNetwork, Exposure, Interactive,
+    LogFollow, ObservedContainer, ObservedNetwork, ObservedVolume, Scope, GUARD_LABEL, GUARD_NAME,
 };
 use crate::plan::{labels, Attachment, ContainerSpec, FileSpec, NetworkSpec};
 
@@ -71,6 +70,21 @@ pub struct DockerEngine {
     docker: Docker,
 }
 
+/// The engine `main` hands to commands: the one the docker CLI would use,
+/// connected when a command first asks for it, and once.
+#[derive(Default)]
+pub struct DockerConnector {
+    engine: tokio::sync::OnceCell<DockerEngine>,
+}
+
+impl Connector for DockerConnector {
+    type Engine = DockerEngine;
+
+    async fn engine(&self) -> Result<&DockerEngine> {
+        self.engine.get_or_try_init(DockerEngine::connect).await
+    }
+}
+
 fn status(e: &BollardError) -> Option<u16> {
     match e {
         BollardError::DockerResponseServerError { status_code, .. } => Some(*status_code),
@@ -101,7 +115,6 @@ fn label_filter(scope: Scope<'_>) -> HashMap<String, Vec<String>> {
     };
     HashMap::from([("label".to_string(), vec![value])])
 }
-
 impl DockerEngine {
     /// Whether a network of this name exists, or appears within seconds:
     /// Docker reserves a network's address pool before the network shows
@@ -161,26 +174,14 @@ impl DockerEngine {
         Ok(DockerEngine { docker })
     }
 
-    pub fn api_version(&self) -> String {
+    /// The API version agreed on with the engine.
+    fn api_version(&self) -> String {
         let v = self.docker.client_version();
         format!("{}.{}", v.major_version, v.minor_version)
     }
 
-    /// Pulls an image; the caller falls back to building it when this fails.
-    pub async fn pull(&self, reference: &str) -> Result<()> {
-        let (image, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
-        let options = CreateImageOptionsBuilder::default()
-            .from_image(image)
-            .tag(tag)
-            .build();
-        let mut stream = self.docker.create_image(Some(options), None, None);
-        while let Some(item) = stream.next().await {
-            item.map_err(|e| fail(format!("pull {reference}"), e))?;
-        }
-        Ok(())
-    }
-
     /// Builds an image from a tar context; `log` gets each line of output.
+    /// (`Engine::build`; callable on a `DockerEngine` without the trait.)
     pub async fn build(
         &self,
         reference: &str,
@@ -251,162 +252,13 @@ impl DockerEngine {
     }
 
     /// Image size in bytes, or None when the engine does not have it.
+    /// (`Engine::image_size`; callable on a `DockerEngine` without the trait.)
     pub async fn image_size(&self, reference: &str) -> Result<Option<i64>> {
         match self.docker.inspect_image(reference).await {
             Ok(i) => Ok(Some(i.size.unwrap_or(0))),
             Err(e) if status(&e) == Some(404) => Ok(None),
             Err(e) => Err(fail(format!("inspect image {reference}"), e)),
         }
-    }
-
-    /// Writes the images to `out` as one `docker save` archive (layers that
-    /// images share are stored once); `progress` gets the bytes so far.
-    pub async fn save_images(
-        &self,
-        references: &[String],
-        out: &mut impl std::io::Write,
-        mut progress: impl FnMut(u64),
-    ) -> Result<u64> {
-        let names: Vec<&str> = references.iter().map(String::as_str).collect();
-        let docker = self.docker.clone().with_timeout(Duration::from_secs(3600));
-        let mut stream = docker.export_images(&names);
-        let mut written = 0u64;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| fail(format!("save {}", references.join(", ")), e))?;
-            out.write_all(&chunk)
-                .context("failed to write the bundle")?;
-            written += chunk.len() as u64;
-            progress(written);
-        }
-        Ok(written)
-    }
-
-    /// Loads a `docker save` archive, plain or compressed (the engine
-    /// detects gzip, bzip2 and xz); returns the references it loaded.
-    pub async fn load_images(&self, file: &std::path::Path) -> Result<Vec<String>> {
-        let handle = tokio::fs::File::open(file)
-            .await
-            .with_context(|| format!("failed to open {}", file.display()))?;
-        let chunks = futures_util::stream::unfold(handle, |mut f| async move {
-            use tokio::io::AsyncReadExt;
-            let mut buf = vec![0u8; 1 << 20];
-            match f.read(&mut buf).await {
-                Ok(0) => None,
-                Ok(n) => {
-                    buf.truncate(n);
-                    Some((Ok::<Bytes, std::io::Error>(Bytes::from(buf)), f))
-                }
-                Err(e) => Some((Err(e), f)),
-            }
-        });
-        let options = bollard::query_parameters::ImportImageOptionsBuilder::default()
-            .quiet(true)
-            .build();
-        let docker = self.docker.clone().with_timeout(Duration::from_secs(3600));
-        let mut stream = docker.import_image_stream(options, chunks, None);
-        let mut loaded = Vec::new();
-        let what = format!("load {}", file.display());
-        while let Some(item) = stream.next().await {
-            let info = item.map_err(|e| fail(what.clone(), e))?;
-            if let Some(err) = info.error_detail.and_then(|d| d.message) {
-                if let Some(evidence) = disk_full(&err, &[]) {
-                    bail!(
-                        "failed to {what}: {}",
-                        disk_full_advice(&evidence, self.data_root().await.as_deref())
-                    );
-                }
-                bail!("failed to {what}: {err}");
-            }
-            for line in info.stream.iter().flat_map(|s| s.lines()) {
-                if let Some(r) = line.trim().strip_prefix("Loaded image: ") {
-                    loaded.push(r.to_string());
-                }
-            }
-        }
-        Ok(loaded)
-    }
-
-    /// The engine's version and the host facts `doctor` checks.
-    pub async fn describe(&self) -> Result<EngineFacts> {
-        let version = self
-            .docker
-            .version()
-            .await
-            .map_err(|e| fail("ask the engine for its version".into(), e))?;
-        let info = self
-            .docker
-            .info()
-            .await
-            .map_err(|e| fail("ask the engine for its facts".into(), e))?;
-        Ok(EngineFacts {
-            version: version.version.unwrap_or_default(),
-            api: version.api_version.unwrap_or_default(),
-            root_dir: info.docker_root_dir.unwrap_or_default(),
-            memory: info.mem_total.unwrap_or(0),
-        })
-    }
-
-    /// Every network on the engine (noglab's or not) with its IPv4 and IPv6
-    /// subnets as text.
-    pub async fn all_networks(&self) -> Result<Vec<(String, Vec<String>)>> {
-        let list = self
-            .docker
-            .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
-            .await
-            .map_err(|e| fail("list networks".into(), e))?;
-        Ok(list
-            .into_iter()
-            .map(|n| {
-                let subnets = n
-                    .ipam
-                    .and_then(|i| i.config)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|c| c.subnet)
-                    .collect();
-                (n.name.unwrap_or_default(), subnets)
-            })
-            .collect())
-    }
-
-    /// Runs `cmd` in a throwaway container of `image` with no network and
-    /// the given capabilities and sysctls; returns its exit code and output.
-    /// The container carries the label `noglab.doctor` and is removed.
-    pub async fn probe(
-        &self,
-        image: &str,
-        capabilities: &[String],
-        sysctls: &BTreeMap<String, String>,
-        cmd: &[&str],
-    ) -> Result<(i64, String)> {
-        let name = format!("noglab-doctor-{}", std::process::id());
-        let _ = self.remove_container(&name).await;
-        let body = ContainerCreateBody {
-            image: Some(image.to_string()),
-            entrypoint: Some(cmd.iter().map(|s| s.to_string()).collect()),
-            cmd: Some(Vec::new()),
-            labels: Some(HashMap::from([(
-                "noglab.doctor".to_string(),
-                "1".to_string(),
-            )])),
-            host_config: Some(HostConfig {
-                cap_add: Some(capabilities.to_vec()),
-                sysctls: Some(sysctls.clone().into_iter().collect()),
-                network_mode: Some("none".into()),
-                memory: Some(64 << 20),
-                pids_limit: Some(64),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let options = CreateContainerOptionsBuilder::default().name(&name).build();
-        self.docker
-            .create_container(Some(options), body)
-            .await
-            .map_err(|e| fail(format!("create the probe container {name}"), e))?;
-        let result = self.run_probe(&name).await;
-        let _ = self.remove_container(&name).await;
-        result
     }
 
     async fn run_probe(&self, name: &str) -> Result<(i64, String)> {
@@ -437,119 +289,17 @@ impl DockerEngine {
         Ok((code, text))
     }
 
-    /// Starts an interactive command with a TTY of the given size.
-    pub async fn exec_interactive(
-        &self,
-        container: &str,
-        cmd: &[String],
-        size: (u16, u16),
-    ) -> Result<Interactive> {
-        let exec = self
-            .docker
-            .create_exec(
-                container,
-                bollard::models::ExecConfig {
-                    attach_stdin: Some(true),
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    tty: Some(true),
-                    cmd: Some(cmd.to_vec()),
-                    env: Some(vec![format!(
-                        "TERM={}",
-                        std::env::var("TERM").unwrap_or_else(|_| "xterm".into())
-                    )]),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| fail(format!("start `{}` in {container}", cmd.join(" ")), e))?;
-        let started = self
-            .docker
-            .start_exec(
-                &exec.id,
-                Some(bollard::exec::StartExecOptions {
-                    detach: false,
-                    tty: true,
-                    output_capacity: None,
-                }),
-            )
-            .await
-            .map_err(|e| fail(format!("attach to {container}"), e))?;
-        let bollard::exec::StartExecResults::Attached { output, input } = started else {
-            bail!("failed to attach to {container}: the engine detached the command");
-        };
-        let _ = self.resize(&exec.id, size).await;
-        let output = output.map(|item| match item {
-            Ok(o) => Ok(o.into_bytes()),
-            Err(e) => Err(anyhow!("lost the connection to the node: {}", reason(&e))),
-        });
-        Ok(Interactive {
-            exec_id: exec.id,
-            output: Box::pin(output),
-            input,
-        })
-    }
-
-    pub async fn resize(&self, exec_id: &str, (cols, rows): (u16, u16)) -> Result<()> {
+    /// What the engine knows of a container.
+    async fn inspect(&self, container: &str) -> Result<ContainerInspectResponse> {
         self.docker
-            .resize_exec(
-                exec_id,
-                bollard::exec::ResizeExecOptions {
-                    height: rows,
-                    width: cols,
-                },
-            )
-            .await
-            .map_err(|e| fail("resize the terminal".into(), e))
-    }
-
-    pub async fn exec_exit_code(&self, exec_id: &str) -> Result<i64> {
-        let info = self
-            .docker
-            .inspect_exec(exec_id)
-            .await
-            .map_err(|e| fail("read the command's exit code".into(), e))?;
-        Ok(info.exit_code.unwrap_or(0))
-    }
-
-    /// Runs a command and streams its output as it comes.
-    pub async fn exec_streaming(
-        &self,
-        container: &str,
-        cmd: &[String],
-        mut sink: impl FnMut(bool, &[u8]),
-    ) -> Result<i64> {
-        let exec = self
-            .docker
-            .create_exec(
+            .inspect_container(
                 container,
-                bollard::models::ExecConfig {
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    cmd: Some(cmd.to_vec()),
-                    ..Default::default()
-                },
+                None::<bollard::query_parameters::InspectContainerOptions>,
             )
             .await
-            .map_err(|e| fail(format!("run `{}` in {container}", cmd.join(" ")), e))?;
-        let started = self
-            .docker
-            .start_exec(&exec.id, None)
-            .await
-            .map_err(|e| fail(format!("run `{}` in {container}", cmd.join(" ")), e))?;
-        if let bollard::exec::StartExecResults::Attached { mut output, .. } = started {
-            while let Some(item) = output.next().await {
-                match item.map_err(|e| fail(format!("read output of {container}"), e))? {
-                    bollard::container::LogOutput::StdErr { message } => sink(true, &message),
-                    other => sink(false, &other.into_bytes()),
-                }
-            }
-        }
-        self.exec_exit_code(&exec.id).await
+            .map_err(|e| fail(format!("inspect container {container}"), e))
     }
-}
 
-impl DockerEngine {
     /// One try at a running, current guard with its rules applied.
     async fn guard_attempt(&self, image: &str, range: &str) -> Result<()> {
         let wanted = format!("{image} {range}");
@@ -633,119 +383,6 @@ impl DockerEngine {
         }
         Ok(())
     }
-}
-
-/// What a container may do and reach, as the engine reports it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Exposure {
-    pub container: String,
-    pub privileged: bool,
-    pub capabilities_added: Vec<String>,
-    pub capabilities_dropped: Vec<String>,
-    pub network_mode: String,
-    pub pid_mode: String,
-    pub memory_limit: i64,
-    pub pids_limit: i64,
-    /// Host paths or volumes mounted, with `ro` or `rw`.
-    pub mounts: Vec<String>,
-    /// Paths read-only inside beyond the engine's defaults (`/` when the
-    /// whole root filesystem is), for root in the container too.
-    pub read_only: Vec<String>,
-    /// `host_ip:host_port -> container_port`.
-    pub published: Vec<String>,
-    /// Whether the Docker socket is reachable inside.
-    pub docker_socket: bool,
-}
-
-impl DockerEngine {
-    /// Reads a container's exposure for `noglab audit`.
-    pub async fn exposure(&self, container: &str) -> Result<Exposure> {
-        let info = self
-            .docker
-            .inspect_container(
-                container,
-                None::<bollard::query_parameters::InspectContainerOptions>,
-            )
-            .await
-            .map_err(|e| fail(format!("inspect container {container}"), e))?;
-        let host = info.host_config.unwrap_or_default();
-        let mounts: Vec<String> = info
-            .mounts
-            .unwrap_or_default()
-            .into_iter()
-            .map(|m| {
-                format!(
-                    "{} -> {} ({})",
-                    m.source.or(m.name).unwrap_or_default(),
-                    m.destination.unwrap_or_default(),
-                    if m.rw.unwrap_or(true) { "rw" } else { "ro" }
-                )
-            })
-            .collect();
-        let mut published: Vec<String> = host
-            .port_bindings
-            .unwrap_or_default()
-            .into_iter()
-            .flat_map(|(port, bindings)| {
-                bindings.unwrap_or_default().into_iter().map(move |b| {
-                    format!(
-                        "{}:{} -> {port}",
-                        b.host_ip
-                            .filter(|h| !h.is_empty())
-                            .unwrap_or_else(|| "0.0.0.0".into()),
-                        b.host_port.unwrap_or_default()
-                    )
-                })
-            })
-            .collect();
-        published.sort();
-        Ok(Exposure {
-            container: container.to_string(),
-            privileged: host.privileged.unwrap_or(false),
-            capabilities_added: host.cap_add.unwrap_or_default(),
-            capabilities_dropped: host.cap_drop.unwrap_or_default(),
-            network_mode: host.network_mode.unwrap_or_default(),
-            pid_mode: host
-                .pid_mode
-                .filter(|p| !p.is_empty())
-                .unwrap_or_else(|| "private".into()),
-            memory_limit: host.memory.unwrap_or(0),
-            pids_limit: host.pids_limit.unwrap_or(0),
-            docker_socket: mounts.iter().any(|m| m.contains("docker.sock")),
-            mounts,
-            read_only: host
-                .readonly_rootfs
-                .unwrap_or(false)
-                .then(|| "/".to_string())
-                .into_iter()
-                .chain(
-                    host.readonly_paths
-                        .unwrap_or_default()
-                        .into_iter()
-                        .filter(|p| !DEFAULT_READONLY_PATHS.contains(&p.as_str())),
-                )
-                .collect(),
-            published,
-        })
-    }
-}
-
-/// What `doctor` reports about the engine.
-#[derive(Debug, Clone)]
-pub struct EngineFacts {
-    pub version: String,
-    pub api: String,
-    /// Where the engine keeps images and containers.
-    pub root_dir: String,
-    /// The memory the engine sees, in bytes.
-    pub memory: i64,
-}
-
-/// An interactive command in a node: its output, its input, its exec id.
-pub struct Interactive {
-    pub exec_id: String,
-    pub output: Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>,
-    pub input: Pin<Box<dyn AsyncWrite + Send>>,
 }
 
 /// The cause (in the words everyone searches for) and the fixes.
@@ -888,20 +525,6 @@ impl Engine for DockerEngine {
                 labels: v.labels.into_iter().collect(),
             })
             .collect())
-    }
-
-    async fn used_subnets(&self) -> Result<Vec<Ipv4Net>> {
-        Ok(self
-            .all_networks()
-            .await?
-            .into_iter()
-            .flat_map(|(_, subnets)| subnets)
-            .filter_map(|s| s.parse::<Ipv4Net>().ok())
-            .collect())
-    }
-
-    async fn image_exists(&self, reference: &str) -> Result<bool> {
-        Ok(self.image_size(reference).await?.is_some())
     }
 
     async fn create_network(&self, spec: &NetworkSpec) -> Result<Created> {
@@ -1160,14 +783,7 @@ impl Engine for DockerEngine {
     }
 
     async fn health_report(&self, container: &str) -> Result<Option<String>> {
-        let info = self
-            .docker
-            .inspect_container(
-                container,
-                None::<bollard::query_parameters::InspectContainerOptions>,
-            )
-            .await
-            .map_err(|e| fail(format!("inspect container {container}"), e))?;
+        let info = self.inspect(container).await?;
         let last = info
             .state
             .and_then(|s| s.health)
@@ -1178,18 +794,356 @@ impl Engine for DockerEngine {
             .map(|l| l.output.unwrap_or_default().trim().to_string()))
     }
 
-    async fn exec(&self, container: &str, cmd: &[String]) -> Result<ExecOutput> {
-        let mut out = ExecOutput::default();
-        out.code = self
-            .exec_streaming(container, cmd, |is_err, bytes| {
-                if is_err {
-                    out.stderr.extend_from_slice(bytes)
-                } else {
-                    out.stdout.extend_from_slice(bytes)
-                }
+    async fn all_networks(&self) -> Result<Vec<EngineNetwork>> {
+        let list = self
+            .docker
+            .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
+            .await
+            .map_err(|e| fail("list networks".into(), e))?;
+        Ok(list
+            .into_iter()
+            .map(|n| EngineNetwork {
+                subnets: n
+                    .ipam
+                    .and_then(|i| i.config)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|c| c.subnet)
+                    .collect(),
+                name: n.name.unwrap_or_default(),
             })
-            .await?;
-        Ok(out)
+            .collect())
+    }
+
+    /// The engine's version and the host facts `doctor` checks.
+    async fn describe(&self) -> Result<EngineFacts> {
+        let version = self
+            .docker
+            .version()
+            .await
+            .map_err(|e| fail("ask the engine for its version".into(), e))?;
+        let info = self
+            .docker
+            .info()
+            .await
+            .map_err(|e| fail("ask the engine for its facts".into(), e))?;
+        Ok(EngineFacts {
+            version: version.version.unwrap_or_default(),
+            api: version.api_version.unwrap_or_default(),
+            speaks: self.api_version(),
+            root_dir: info.docker_root_dir.unwrap_or_default(),
+            memory: info.mem_total.unwrap_or(0),
+        })
+    }
+
+    async fn image_size(&self, reference: &str) -> Result<Option<i64>> {
+        DockerEngine::image_size(self, reference).await
+    }
+
+    /// Pulls an image; the caller falls back to building it when this fails.
+    async fn pull(&self, reference: &str) -> Result<()> {
+        let (image, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(image)
+            .tag(tag)
+            .build();
+        let mut stream = self.docker.create_image(Some(options), None, None);
+        while let Some(item) = stream.next().await {
+            item.map_err(|e| fail(format!("pull {reference}"), e))?;
+        }
+        Ok(())
+    }
+
+    async fn build(
+        &self,
+        reference: &str,
+        dockerfile: &str,
+        context: Vec<u8>,
+        log: impl FnMut(&str),
+    ) -> Result<()> {
+        DockerEngine::build(self, reference, dockerfile, context, log).await
+    }
+
+    /// Writes the images to `out` as one `docker save` archive (layers that
+    /// images share are stored once); `progress` gets the bytes so far.
+    async fn save_images(
+        &self,
+        references: &[String],
+        out: &mut impl std::io::Write,
+        mut progress: impl FnMut(u64),
+    ) -> Result<u64> {
+        let names: Vec<&str> = references.iter().map(String::as_str).collect();
+        let docker = self.docker.clone().with_timeout(Duration::from_secs(3600));
+        let mut stream = docker.export_images(&names);
+        let mut written = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| fail(format!("save {}", references.join(", ")), e))?;
+            out.write_all(&chunk)
+                .context("failed to write the bundle")?;
+            written += chunk.len() as u64;
+            progress(written);
+        }
+        Ok(written)
+    }
+
+    /// Loads a `docker save` archive, plain or compressed (the engine
+    /// detects gzip, bzip2 and xz); returns the references it loaded.
+    async fn load_images(&self, file: &Path) -> Result<Vec<String>> {
+        let handle = tokio::fs::File::open(file)
+            .await
+            .with_context(|| format!("failed to open {}", file.display()))?;
+        let chunks = futures_util::stream::unfold(handle, |mut f| async move {
+            use tokio::io::AsyncReadExt;
+            let mut buf = vec![0u8; 1 << 20];
+            match f.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok::<Bytes, std::io::Error>(Bytes::from(buf)), f))
+                }
+                Err(e) => Some((Err(e), f)),
+            }
+        });
+        let options = bollard::query_parameters::ImportImageOptionsBuilder::default()
+            .quiet(true)
+            .build();
+        let docker = self.docker.clone().with_timeout(Duration::from_secs(3600));
+        let mut stream = docker.import_image_stream(options, chunks, None);
+        let mut loaded = Vec::new();
+        let what = format!("load {}", file.display());
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| fail(what.clone(), e))?;
+            if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                if let Some(evidence) = disk_full(&err, &[]) {
+                    bail!(
+                        "failed to {what}: {}",
+                        disk_full_advice(&evidence, self.data_root().await.as_deref())
+                    );
+                }
+                bail!("failed to {what}: {err}");
+            }
+            for line in info.stream.iter().flat_map(|s| s.lines()) {
+                if let Some(r) = line.trim().strip_prefix("Loaded image: ") {
+                    loaded.push(r.to_string());
+                }
+            }
+        }
+        Ok(loaded)
+    }
+
+    /// Runs a command and streams its output as it comes.
+    async fn exec_streaming(
+        &self,
+        container: &str,
+        cmd: &[String],
+        mut sink: impl FnMut(bool, &[u8]),
+    ) -> Result<i64> {
+        let exec = self
+            .docker
+            .create_exec(
+                container,
+                bollard::models::ExecConfig {
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    cmd: Some(cmd.to_vec()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| fail(format!("run `{}` in {container}", cmd.join(" ")), e))?;
+        let started = self
+            .docker
+            .start_exec(&exec.id, None)
+            .await
+            .map_err(|e| fail(format!("run `{}` in {container}", cmd.join(" ")), e))?;
+        if let bollard::exec::StartExecResults::Attached { mut output, .. } = started {
+            while let Some(item) = output.next().await {
+                match item.map_err(|e| fail(format!("read output of {container}"), e))? {
+                    bollard::container::LogOutput::StdErr { message } => sink(true, &message),
+                    other => sink(false, &other.into_bytes()),
+                }
+            }
+        }
+        self.exec_exit_code(&exec.id).await
+    }
+
+    /// Starts an interactive command with a TTY of the given size.
+    async fn exec_interactive(
+        &self,
+        container: &str,
+        cmd: &[String],
+        size: (u16, u16),
+    ) -> Result<Interactive> {
+        let exec = self
+            .docker
+            .create_exec(
+                container,
+                bollard::models::ExecConfig {
+                    attach_stdin: Some(true),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    tty: Some(true),
+                    cmd: Some(cmd.to_vec()),
+                    env: Some(vec![format!(
+                        "TERM={}",
+                        std::env::var("TERM").unwrap_or_else(|_| "xterm".into())
+                    )]),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| fail(format!("start `{}` in {container}", cmd.join(" ")), e))?;
+        let started = self
+            .docker
+            .start_exec(
+                &exec.id,
+                Some(bollard::exec::StartExecOptions {
+                    detach: false,
+                    tty: true,
+                    output_capacity: None,
+                }),
+            )
+            .await
+            .map_err(|e| fail(format!("attach to {container}"), e))?;
+        let bollard::exec::StartExecResults::Attached { output, input } = started else {
+            bail!("failed to attach to {container}: the engine detached the command");
+        };
+        let _ = self.resize(&exec.id, size).await;
+        let output = output.map(|item| match item {
+            Ok(o) => Ok(o.into_bytes()),
+            Err(e) => Err(anyhow!("lost the connection to the node: {}", reason(&e))),
+        });
+        Ok(Interactive {
+            exec_id: exec.id,
+            output: Box::pin(output),
+            input,
+        })
+    }
+
+    async fn resize(&self, exec_id: &str, (cols, rows): (u16, u16)) -> Result<()> {
+        self.docker
+            .resize_exec(
+                exec_id,
+                bollard::exec::ResizeExecOptions {
+                    height: rows,
+                    width: cols,
+                },
+            )
+            .await
+            .map_err(|e| fail("resize the terminal".into(), e))
+    }
+
+    async fn exec_exit_code(&self, exec_id: &str) -> Result<i64> {
+        let info = self
+            .docker
+            .inspect_exec(exec_id)
+            .await
+            .map_err(|e| fail("read the command's exit code".into(), e))?;
+        Ok(info.exit_code.unwrap_or(0))
+    }
+
+    /// Runs `cmd` in a throwaway container of `image` with no network and
+    /// the given capabilities and sysctls; returns its exit code and output.
+    /// The container carries the label `noglab.doctor` and is removed.
+    async fn probe(
+        &self,
+        image: &str,
+        capabilities: &[String],
+        sysctls: &BTreeMap<String, String>,
+        cmd: &[&str],
+    ) -> Result<(i64, String)> {
+        let name = format!("noglab-doctor-{}", std::process::id());
+        let _ = self.remove_container(&name).await;
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            entrypoint: Some(cmd.iter().map(|s| s.to_string()).collect()),
+            cmd: Some(Vec::new()),
+            labels: Some(HashMap::from([(
+                "noglab.doctor".to_string(),
+                "1".to_string(),
+            )])),
+            host_config: Some(HostConfig {
+                cap_add: Some(capabilities.to_vec()),
+                sysctls: Some(sysctls.clone().into_iter().collect()),
+                network_mode: Some("none".into()),
+                memory: Some(64 << 20),
+                pids_limit: Some(64),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default().name(&name).build();
+        self.docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(|e| fail(format!("create the probe container {name}"), e))?;
+        let result = self.run_probe(&name).await;
+        let _ = self.remove_container(&name).await;
+        result
+    }
+
+    /// Reads a container's exposure for `noglab audit`.
+    async fn exposure(&self, container: &str) -> Result<Exposure> {
+        let info = self.inspect(container).await?;
+        let host = info.host_config.unwrap_or_default();
+        let mounts: Vec<String> = info
+            .mounts
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| {
+                format!(
+                    "{} -> {} ({})",
+                    m.source.or(m.name).unwrap_or_default(),
+                    m.destination.unwrap_or_default(),
+                    if m.rw.unwrap_or(true) { "rw" } else { "ro" }
+                )
+            })
+            .collect();
+        let mut published: Vec<String> = host
+            .port_bindings
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|(port, bindings)| {
+                bindings.unwrap_or_default().into_iter().map(move |b| {
+                    format!(
+                        "{}:{} -> {port}",
+                        b.host_ip
+                            .filter(|h| !h.is_empty())
+                            .unwrap_or_else(|| "0.0.0.0".into()),
+                        b.host_port.unwrap_or_default()
+                    )
+                })
+            })
+            .collect();
+        published.sort();
+        Ok(Exposure {
+            container: container.to_string(),
+            privileged: host.privileged.unwrap_or(false),
+            capabilities_added: host.cap_add.unwrap_or_default(),
+            capabilities_dropped: host.cap_drop.unwrap_or_default(),
+            network_mode: host.network_mode.unwrap_or_default(),
+            pid_mode: host
+                .pid_mode
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| "private".into()),
+            memory_limit: host.memory.unwrap_or(0),
+            pids_limit: host.pids_limit.unwrap_or(0),
+            docker_socket: mounts.iter().any(|m| m.contains("docker.sock")),
+            mounts,
+            read_only: host
+                .readonly_rootfs
+                .unwrap_or(false)
+                .then(|| "/".to_string())
+                .into_iter()
+                .chain(
+                    host.readonly_paths
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|p| !DEFAULT_READONLY_PATHS.contains(&p.as_str())),
+                )
+                .collect(),
+            published,
+        })
     }
 }
 

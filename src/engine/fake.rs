@@ -1,25 +1,34 @@
 //! An in-memory engine that records every call, for testing the reconciler
-//! without Docker. It keeps just enough state to answer lists the way the
-//! real engine would.
+//! and the commands without Docker. It keeps just enough state to answer
+//! lists the way the real engine would, and answers the rest (images,
+//! command output, a terminal session) from what a test sets in its state.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
-use anyhow::{bail, Result};
-use ipnet::Ipv4Net;
+use anyhow::{anyhow, bail, Result};
+use bytes::Bytes;
+use futures_util::StreamExt;
 
 use super::{
-    Created, Engine, ExecOutput, LogFollow, ObservedContainer, ObservedNetwork, ObservedVolume,
-    Scope,
+    Connector, Created, Engine, EngineFacts, EngineNetwork, ExecOutput, Exposure, Interactive,
+    LogFollow, ObservedContainer, ObservedNetwork, ObservedVolume, Scope,
 };
-use crate::plan::{labels, Attachment, ContainerSpec, FileSpec, NetworkSpec};
+use crate::plan::{labels, Attachment, ContainerSpec, FileSpec, NetworkSpec, NOGLAB_DIR};
 
 #[derive(Debug, Default)]
 pub struct FakeEngine {
     pub state: Mutex<FakeState>,
 }
 
-#[derive(Debug, Default)]
+/// The first line of what the fake's `save_images` writes; its
+/// `load_images` reads the references that follow.
+pub const ARCHIVE_HEADER: &str = "fake docker save archive";
+
+#[derive(Debug)]
 pub struct FakeState {
     pub calls: Vec<String>,
     pub containers: BTreeMap<String, ObservedContainer>,
@@ -40,6 +49,65 @@ pub struct FakeState {
     pub log_times_out: bool,
     /// Container name -> what its last failed health probe printed.
     pub health_reports: BTreeMap<String, String>,
+    /// Why connecting fails, when it does (the engine is down).
+    pub unreachable: Option<String>,
+    pub facts: EngineFacts,
+    /// Networks on the engine that are not noglab's.
+    pub foreign_networks: Vec<EngineNetwork>,
+    /// Images the engine lacks; it has every other, of `IMAGE_SIZE` bytes.
+    pub missing_images: BTreeSet<String>,
+    /// Container name -> what a command run there prints and exits with.
+    pub exec_outputs: BTreeMap<String, ExecOutput>,
+    /// Every command run in a container, whole.
+    pub executed: Vec<(String, Vec<String>)>,
+    /// What a probe container prints, and its exit code.
+    pub probe_output: (i64, String),
+    /// Container name -> its exposure (else a container with nothing
+    /// added and noglab's folder read-only).
+    pub exposures: BTreeMap<String, Exposure>,
+    /// What an interactive session prints before it waits for its input
+    /// to end, and its exit code then.
+    pub session_output: Vec<String>,
+    pub session_code: i64,
+    /// What was typed into interactive sessions.
+    pub typed: Arc<Mutex<Vec<u8>>>,
+}
+
+/// The size of every image the fake has.
+pub const IMAGE_SIZE: i64 = 123_400_000;
+
+impl Default for FakeState {
+    fn default() -> Self {
+        FakeState {
+            calls: Vec::new(),
+            containers: BTreeMap::new(),
+            networks: BTreeMap::new(),
+            attached: BTreeMap::new(),
+            next_id: 0,
+            fail_on: None,
+            stop_on: None,
+            log: Vec::new(),
+            log_times_out: false,
+            health_reports: BTreeMap::new(),
+            unreachable: None,
+            facts: EngineFacts {
+                version: "20.10.24".into(),
+                api: "1.41".into(),
+                speaks: "1.41".into(),
+                root_dir: "/var/lib/docker".into(),
+                memory: 24 << 30,
+            },
+            foreign_networks: Vec::new(),
+            missing_images: BTreeSet::new(),
+            exec_outputs: BTreeMap::new(),
+            executed: Vec::new(),
+            probe_output: (0, String::new()),
+            exposures: BTreeMap::new(),
+            session_output: Vec::new(),
+            session_code: 0,
+            typed: Arc::default(),
+        }
+    }
 }
 
 impl FakeEngine {
@@ -53,6 +121,13 @@ impl FakeEngine {
 
     pub fn lock(&self) -> std::sync::MutexGuard<'_, FakeState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// What was typed into interactive sessions, as text.
+    pub fn typed(&self) -> String {
+        let typed = self.lock().typed.clone();
+        let bytes = typed.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 
     fn record(&self, call: String) -> Result<()> {
@@ -103,17 +178,70 @@ impl Engine for FakeEngine {
         Ok(Vec::new())
     }
 
-    async fn used_subnets(&self) -> Result<Vec<Ipv4Net>> {
-        Ok(self
-            .lock()
-            .networks
-            .values()
-            .flat_map(|n| n.subnets.clone())
-            .collect())
+    async fn all_networks(&self) -> Result<Vec<EngineNetwork>> {
+        let s = self.lock();
+        let own = s.networks.values().map(|n| EngineNetwork {
+            name: n.name.clone(),
+            subnets: n.subnets.iter().map(ToString::to_string).collect(),
+        });
+        Ok(own.chain(s.foreign_networks.iter().cloned()).collect())
     }
 
-    async fn image_exists(&self, _reference: &str) -> Result<bool> {
-        Ok(true)
+    async fn describe(&self) -> Result<EngineFacts> {
+        self.record("describe".into())?;
+        Ok(self.lock().facts.clone())
+    }
+
+    async fn image_size(&self, reference: &str) -> Result<Option<i64>> {
+        self.record(format!("inspect image {reference}"))?;
+        Ok((!self.lock().missing_images.contains(reference)).then_some(IMAGE_SIZE))
+    }
+
+    async fn pull(&self, reference: &str) -> Result<()> {
+        self.record(format!("pull {reference}"))?;
+        self.lock().missing_images.remove(reference);
+        Ok(())
+    }
+
+    async fn build(
+        &self,
+        reference: &str,
+        dockerfile: &str,
+        _context: Vec<u8>,
+        mut log: impl FnMut(&str),
+    ) -> Result<()> {
+        self.record(format!("build {reference} from {dockerfile}"))?;
+        log("Step 1/1 : FROM debian:bookworm-slim");
+        self.lock().missing_images.remove(reference);
+        Ok(())
+    }
+
+    async fn save_images(
+        &self,
+        references: &[String],
+        out: &mut impl std::io::Write,
+        mut progress: impl FnMut(u64),
+    ) -> Result<u64> {
+        self.record(format!("save {}", references.join(" ")))?;
+        let archive = format!("{ARCHIVE_HEADER}\n{}\n", references.join("\n"));
+        out.write_all(archive.as_bytes())?;
+        progress(archive.len() as u64);
+        Ok(archive.len() as u64)
+    }
+
+    async fn load_images(&self, file: &Path) -> Result<Vec<String>> {
+        self.record(format!("load {}", file.display()))?;
+        let text = std::fs::read_to_string(file)?;
+        let mut lines = text.lines();
+        if lines.next() != Some(ARCHIVE_HEADER) {
+            bail!("failed to load {}: not an archive", file.display());
+        }
+        let loaded: Vec<String> = lines.map(String::from).collect();
+        let mut s = self.lock();
+        for r in &loaded {
+            s.missing_images.remove(r);
+        }
+        Ok(loaded)
     }
 
     async fn create_network(&self, spec: &NetworkSpec) -> Result<Created> {
@@ -262,11 +390,152 @@ impl Engine for FakeEngine {
         Ok(self.lock().health_reports.get(container).cloned())
     }
 
-    async fn exec(&self, container: &str, cmd: &[String]) -> Result<ExecOutput> {
+    async fn exec_streaming(
+        &self,
+        container: &str,
+        cmd: &[String],
+        mut sink: impl FnMut(bool, &[u8]),
+    ) -> Result<i64> {
         self.record(format!(
             "exec {container} {}",
             cmd.first().map(String::as_str).unwrap_or("")
         ))?;
-        Ok(ExecOutput::default())
+        let out = {
+            let mut s = self.lock();
+            s.executed.push((container.to_string(), cmd.to_vec()));
+            s.exec_outputs.get(container).cloned().unwrap_or_default()
+        };
+        if !out.stdout.is_empty() {
+            sink(false, &out.stdout);
+        }
+        if !out.stderr.is_empty() {
+            sink(true, &out.stderr);
+        }
+        Ok(out.code)
+    }
+
+    async fn exec_interactive(
+        &self,
+        container: &str,
+        cmd: &[String],
+        (cols, rows): (u16, u16),
+    ) -> Result<Interactive> {
+        self.record(format!(
+            "exec_interactive {container} {} {cols}x{rows}",
+            cmd.join(" ")
+        ))?;
+        let s = self.lock();
+        let (ended, end) = tokio::sync::oneshot::channel();
+        let printed = s
+            .session_output
+            .iter()
+            .map(|chunk| Ok(Bytes::from(chunk.clone())))
+            .collect::<Vec<_>>();
+        // As a shell does, the session ends once its input has.
+        let until_input_ends =
+            futures_util::stream::once(end).filter_map(|_| async { None::<Result<Bytes>> });
+        Ok(Interactive {
+            exec_id: format!("session-{container}"),
+            output: Box::pin(futures_util::stream::iter(printed).chain(until_input_ends)),
+            input: Box::pin(Keyboard {
+                typed: s.typed.clone(),
+                ended: Some(ended),
+            }),
+        })
+    }
+
+    async fn resize(&self, exec_id: &str, (cols, rows): (u16, u16)) -> Result<()> {
+        self.record(format!("resize {exec_id} {cols}x{rows}"))
+    }
+
+    async fn exec_exit_code(&self, exec_id: &str) -> Result<i64> {
+        self.record(format!("exit code {exec_id}"))?;
+        Ok(self.lock().session_code)
+    }
+
+    async fn probe(
+        &self,
+        image: &str,
+        capabilities: &[String],
+        sysctls: &BTreeMap<String, String>,
+        _cmd: &[&str],
+    ) -> Result<(i64, String)> {
+        self.record(format!(
+            "probe {image} caps={} sysctls={}",
+            capabilities.join(","),
+            sysctls.len()
+        ))?;
+        Ok(self.lock().probe_output.clone())
+    }
+
+    async fn exposure(&self, container: &str) -> Result<Exposure> {
+        self.record(format!("exposure {container}"))?;
+        let s = self.lock();
+        if !s.containers.contains_key(container) {
+            return Err(anyhow!(
+                "failed to inspect container {container}: no such container"
+            ));
+        }
+        Ok(s.exposures
+            .get(container)
+            .cloned()
+            .unwrap_or_else(|| Exposure {
+                container: container.to_string(),
+                privileged: false,
+                capabilities_added: Vec::new(),
+                capabilities_dropped: Vec::new(),
+                network_mode: "lab-mgmt".into(),
+                pid_mode: "private".into(),
+                memory_limit: 256 << 20,
+                pids_limit: 512,
+                mounts: Vec::new(),
+                read_only: vec![NOGLAB_DIR.to_string()],
+                published: Vec::new(),
+                docker_socket: false,
+            }))
+    }
+}
+
+/// The fake is its own connector; with `unreachable` set, connecting fails.
+impl Connector for FakeEngine {
+    type Engine = FakeEngine;
+
+    async fn engine(&self) -> Result<&FakeEngine> {
+        match self.lock().unreachable.clone() {
+            Some(why) => Err(anyhow!("{why}")),
+            None => Ok(self),
+        }
+    }
+}
+
+/// An interactive session's input: keeps what is typed, and ends the
+/// session when it is shut.
+struct Keyboard {
+    typed: Arc<Mutex<Vec<u8>>>,
+    ended: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl tokio::io::AsyncWrite for Keyboard {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.typed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        if let Some(ended) = self.ended.take() {
+            let _ = ended.send(());
+        }
+        Poll::Ready(Ok(()))
     }
 }

@@ -1,7 +1,9 @@
-//! The container engine as noglab sees it: a small trait in noglab's own
-//! types. `docker.rs` is the only implementation that talks to a real
-//! engine (and the only file that imports bollard); `fake.rs` records calls
-//! for tests of the reconciler.
+//! The container engine as noglab sees it: a trait in noglab's own types
+//! with every operation a command needs. `docker.rs` is the only
+//! implementation that talks to a real engine (and the only file that
+//! imports bollard); `fake.rs` records calls, for tests of the reconciler
+//! and of the commands. Commands are handed a [`Connector`] and never
+//! build an engine client themselves.
 
 #![allow(async_fn_in_trait)]
 
@@ -10,8 +12,13 @@ pub mod fake;
 pub mod host;
 
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::pin::Pin;
 
+use bytes::Bytes;
+use futures_util::Stream;
 use ipnet::Ipv4Net;
+use tokio::io::AsyncWrite;
 
 use crate::plan::{Attachment, ContainerSpec, FileSpec, NetworkSpec};
 
@@ -103,6 +110,66 @@ pub enum Scope<'a> {
     All,
 }
 
+/// A network on the engine, noglab's or not, with its subnets (IPv4 and
+/// IPv6) as the engine writes them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineNetwork {
+    pub name: String,
+    pub subnets: Vec<String>,
+}
+
+/// What `doctor` reports about the engine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineFacts {
+    pub version: String,
+    /// The newest API the engine offers.
+    pub api: String,
+    /// The API noglab agreed on with it.
+    pub speaks: String,
+    /// Where the engine keeps images and containers.
+    pub root_dir: String,
+    /// The memory the engine sees, in bytes.
+    pub memory: i64,
+}
+
+/// What a container may do and reach, as the engine reports it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Exposure {
+    pub container: String,
+    pub privileged: bool,
+    pub capabilities_added: Vec<String>,
+    pub capabilities_dropped: Vec<String>,
+    pub network_mode: String,
+    pub pid_mode: String,
+    pub memory_limit: i64,
+    pub pids_limit: i64,
+    /// Host paths or volumes mounted, with `ro` or `rw`.
+    pub mounts: Vec<String>,
+    /// Paths read-only inside beyond the engine's defaults (`/` when the
+    /// whole root filesystem is), for root in the container too.
+    pub read_only: Vec<String>,
+    /// `host_ip:host_port -> container_port`.
+    pub published: Vec<String>,
+    /// Whether the Docker socket is reachable inside.
+    pub docker_socket: bool,
+}
+
+/// An interactive command in a node: its output, its input, and the
+/// engine's handle on it, which `resize` and `exec_exit_code` take.
+pub struct Interactive {
+    pub exec_id: String,
+    pub output: Pin<Box<dyn Stream<Item = anyhow::Result<Bytes>> + Send>>,
+    pub input: Pin<Box<dyn AsyncWrite + Send>>,
+}
+
+/// Every engine operation a command needs, in noglab's own types.
+///
+/// Names, not handles, go in and out (containers and networks by name,
+/// images by reference, a session by the id it came with), so that an
+/// engine spread over several Docker hosts can implement this trait too:
+/// lists are the union of its hosts', an operation on a container goes to
+/// the host that holds it, and an id it hands out says which host it is
+/// from.
 pub trait Engine: Sync {
     /// Containers with noglab's labels, in one list call.
     async fn containers(&self, scope: Scope<'_>) -> anyhow::Result<Vec<ObservedContainer>>;
@@ -110,9 +177,47 @@ pub trait Engine: Sync {
     async fn networks(&self, scope: Scope<'_>) -> anyhow::Result<Vec<ObservedNetwork>>;
     /// Volumes with noglab's labels.
     async fn volumes(&self, scope: Scope<'_>) -> anyhow::Result<Vec<ObservedVolume>>;
+    /// Every network on the engine, noglab's or not.
+    async fn all_networks(&self) -> anyhow::Result<Vec<EngineNetwork>>;
     /// Every IPv4 subnet any network on the engine uses, noglab's or not.
-    async fn used_subnets(&self) -> anyhow::Result<Vec<Ipv4Net>>;
-    async fn image_exists(&self, reference: &str) -> anyhow::Result<bool>;
+    async fn used_subnets(&self) -> anyhow::Result<Vec<Ipv4Net>> {
+        Ok(self
+            .all_networks()
+            .await?
+            .into_iter()
+            .flat_map(|n| n.subnets)
+            .filter_map(|s| s.parse::<Ipv4Net>().ok())
+            .collect())
+    }
+    /// The engine's version and the host facts `doctor` checks.
+    async fn describe(&self) -> anyhow::Result<EngineFacts>;
+
+    /// Image size in bytes, or None when the engine does not have it.
+    async fn image_size(&self, reference: &str) -> anyhow::Result<Option<i64>>;
+    async fn image_exists(&self, reference: &str) -> anyhow::Result<bool> {
+        Ok(self.image_size(reference).await?.is_some())
+    }
+    /// Pulls an image; the caller falls back to building it when this fails.
+    async fn pull(&self, reference: &str) -> anyhow::Result<()>;
+    /// Builds an image from a tar context; `log` gets each line of output.
+    async fn build(
+        &self,
+        reference: &str,
+        dockerfile: &str,
+        context: Vec<u8>,
+        log: impl FnMut(&str),
+    ) -> anyhow::Result<()>;
+    /// Writes the images to `out` as one `docker save` archive (layers that
+    /// images share are stored once); `progress` gets the bytes so far.
+    async fn save_images(
+        &self,
+        references: &[String],
+        out: &mut impl std::io::Write,
+        progress: impl FnMut(u64),
+    ) -> anyhow::Result<u64>;
+    /// Loads a `docker save` archive, plain or compressed; returns the
+    /// references it loaded.
+    async fn load_images(&self, file: &Path) -> anyhow::Result<Vec<String>>;
 
     async fn create_network(&self, spec: &NetworkSpec) -> anyhow::Result<Created>;
     /// Removes a network; one already gone is fine.
@@ -140,8 +245,55 @@ pub trait Engine: Sync {
         timeout: std::time::Duration,
     ) -> anyhow::Result<LogFollow>;
 
+    /// Runs a command in a container and hands its output to `sink` as it
+    /// comes (`true` for standard error); returns its exit code.
+    async fn exec_streaming(
+        &self,
+        container: &str,
+        cmd: &[String],
+        sink: impl FnMut(bool, &[u8]),
+    ) -> anyhow::Result<i64>;
+
     /// Runs a command in a container and collects its output.
-    async fn exec(&self, container: &str, cmd: &[String]) -> anyhow::Result<ExecOutput>;
+    async fn exec(&self, container: &str, cmd: &[String]) -> anyhow::Result<ExecOutput> {
+        let mut out = ExecOutput::default();
+        out.code = self
+            .exec_streaming(container, cmd, |is_err, bytes| {
+                if is_err {
+                    out.stderr.extend_from_slice(bytes)
+                } else {
+                    out.stdout.extend_from_slice(bytes)
+                }
+            })
+            .await?;
+        Ok(out)
+    }
+
+    /// Starts an interactive command with a terminal of `size` (columns,
+    /// rows).
+    async fn exec_interactive(
+        &self,
+        container: &str,
+        cmd: &[String],
+        size: (u16, u16),
+    ) -> anyhow::Result<Interactive>;
+    /// Gives an interactive command's terminal a new size.
+    async fn resize(&self, exec_id: &str, size: (u16, u16)) -> anyhow::Result<()>;
+    /// The exit code of a command started with `exec_interactive`.
+    async fn exec_exit_code(&self, exec_id: &str) -> anyhow::Result<i64>;
+
+    /// Runs `cmd` in a throwaway container of `image` with no network and
+    /// the given capabilities and sysctls; returns its exit code and output.
+    async fn probe(
+        &self,
+        image: &str,
+        capabilities: &[String],
+        sysctls: &BTreeMap<String, String>,
+        cmd: &[&str],
+    ) -> anyhow::Result<(i64, String)>;
+
+    /// What a container may do and reach, for `noglab audit`.
+    async fn exposure(&self, container: &str) -> anyhow::Result<Exposure>;
 
     /// What the container's last health probe printed, when it failed:
     /// the reason an `unhealthy` node gives. `None` when the last probe
@@ -153,6 +305,14 @@ pub trait Engine: Sync {
     async fn ensure_guard(&self, image: &str, range: &str) -> anyhow::Result<()>;
     /// Removes the host guard (its rules stay until the host reboots).
     async fn remove_guard(&self) -> anyhow::Result<()>;
+}
+
+/// How a command gets its engine: handed to it by `main`, which connects
+/// once, when a command first asks (commands that need no engine, or that
+/// find bad input first, never connect).
+pub trait Connector {
+    type Engine: Engine;
+    async fn engine(&self) -> anyhow::Result<&Self::Engine>;
 }
 
 /// What tools say when a disk is full: ENOSPC's text (Go, C and Rust

@@ -42,6 +42,38 @@ pub struct Kind {
     /// Memory a node of this kind uses in a small lab, in MiB, for
     /// `doctor`'s estimate (measured resident size, rounded up).
     pub memory_mib: u64,
+    /// Groups the participants' login user needs to use the kind's shell
+    /// (vtysh talks to FRR's daemons through frrvty's sockets).
+    pub login_groups: &'static str,
+    /// Whose command line answers the built-in routing checks (`bgp`,
+    /// `route`) on a node of this kind.
+    pub router: Option<Router>,
+}
+
+/// The routing daemons whose state the built-in checks can read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Router {
+    /// FRR: `vtysh -c '... json'`.
+    Frr,
+    /// BIRD: `birdc show ...`.
+    Bird,
+}
+
+/// The built-in checks that only some kinds can run, with those kinds, in
+/// the order messages name them.
+pub static BUILTIN_CHECKS: &[(&str, &[&str])] = &[
+    ("bgp", &["frr", "bird"]),
+    ("route", &["frr", "bird"]),
+    ("dns", &["host", "bind"]),
+];
+
+/// The kinds that can run built-in check `builtin` (`bgp`, `route`,
+/// `dns`); `None` for a check every kind can run.
+pub fn running(builtin: &str) -> Option<&'static [&'static str]> {
+    BUILTIN_CHECKS
+        .iter()
+        .find(|(b, _)| *b == builtin)
+        .map(|(_, kinds)| *kinds)
 }
 
 /// Every kind needs NET_ADMIN: the node's init renames its interfaces and
@@ -110,6 +142,8 @@ pub static KINDS: &[Kind] = &[
         daemons: FRR_DAEMONS,
         reload: Some("/usr/lib/frr/frr-reload.py --reload /etc/frr/frr.conf"),
         memory_mib: 96,
+        login_groups: "frr frrvty",
+        router: Some(Router::Frr),
     },
     Kind {
         name: "bird",
@@ -130,6 +164,8 @@ pub static KINDS: &[Kind] = &[
         daemons: &[],
         reload: Some("birdc -s /run/bird/bird.ctl configure"),
         memory_mib: 32,
+        login_groups: "bird",
+        router: Some(Router::Bird),
     },
     Kind {
         name: "unbound",
@@ -145,6 +181,8 @@ pub static KINDS: &[Kind] = &[
         daemons: &[],
         reload: Some("unbound-control reload"),
         memory_mib: 64,
+        login_groups: "",
+        router: None,
     },
     Kind {
         name: "bind",
@@ -162,6 +200,8 @@ pub static KINDS: &[Kind] = &[
         daemons: &[],
         reload: Some("rndc reload"),
         memory_mib: 96,
+        login_groups: "",
+        router: None,
     },
     Kind {
         name: "knot",
@@ -177,6 +217,8 @@ pub static KINDS: &[Kind] = &[
         daemons: &[],
         reload: Some("knotc reload"),
         memory_mib: 64,
+        login_groups: "knot",
+        router: None,
     },
     Kind {
         name: "rtr",
@@ -193,6 +235,8 @@ pub static KINDS: &[Kind] = &[
         // StayRTR reads the file again every 10 s by itself.
         reload: None,
         memory_mib: 48,
+        login_groups: "",
+        router: None,
     },
     Kind {
         name: "rpki",
@@ -212,6 +256,8 @@ pub static KINDS: &[Kind] = &[
         // a changed config needs a restart of the node.
         reload: None,
         memory_mib: 128,
+        login_groups: "",
+        router: None,
     },
     Kind {
         name: "krill",
@@ -229,6 +275,8 @@ pub static KINDS: &[Kind] = &[
         // Krill reads its config at start only.
         reload: None,
         memory_mib: 128,
+        login_groups: "",
+        router: None,
     },
     Kind {
         name: "irr",
@@ -265,6 +313,8 @@ pub static KINDS: &[Kind] = &[
         daemons: &[],
         reload: None,
         memory_mib: 16,
+        login_groups: "",
+        router: None,
     },
 ];
 
@@ -285,6 +335,8 @@ pub static ACCESS: Kind = Kind {
     daemons: &[],
     reload: None,
     memory_mib: 32,
+    login_groups: "",
+    router: None,
 };
 
 impl Kind {
@@ -323,17 +375,6 @@ pub fn lookup_any(name: &str) -> Option<&'static Kind> {
     lookup(name).or((name == ACCESS.name).then_some(&ACCESS))
 }
 
-/// Groups the participants' login user needs in a node of this kind to use
-/// the kind's shell (vtysh talks to FRR's daemons through frrvty's sockets).
-pub fn login_groups(kind: &str) -> &'static str {
-    match kind {
-        "frr" => "frr frrvty",
-        "bird" => "bird",
-        "knot" => "knot",
-        _ => "",
-    }
-}
-
 pub fn names() -> Vec<&'static str> {
     KINDS.iter().map(|k| k.name).collect()
 }
@@ -368,6 +409,22 @@ mod tests {
                 k.name
             );
         }
+    }
+
+    /// The kinds that run the routing checks say whose command line
+    /// answers them.
+    #[test]
+    fn routing_checks_run_on_routers() {
+        for builtin in ["bgp", "route"] {
+            for name in running(builtin).expect("a check some kinds run") {
+                let kind = lookup(name).expect("a kind");
+                assert!(kind.router.is_some(), "{name} runs `{builtin}`");
+            }
+        }
+        for (_, kinds) in BUILTIN_CHECKS {
+            assert!(kinds.iter().all(|k| lookup(k).is_some()), "{kinds:?}");
+        }
+        assert_eq!(running("ping"), None);
     }
 
     #[test]

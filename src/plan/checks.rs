@@ -6,8 +6,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use super::{render, Problem};
-use crate::topology::{Check, JsonExpect, Seg};
+use super::problems::Problems;
+use super::render;
+use crate::kinds::{Kind, Router};
+use crate::topology::{BgpCheck, Check, DnsCheck, Expect, JsonExpect, RouteCheck, Seg};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CheckSpec {
@@ -72,236 +74,63 @@ fn at(ci: usize, segs: &[&str]) -> crate::topology::spans::Path {
     p
 }
 
+/// A check's strings rendered with its node's context. Every failure is
+/// reported, at the string's place; any failure drops the check.
+struct Strings<'a> {
+    ctx: &'a Json,
+    ci: usize,
+    problems: &'a mut Problems,
+    failed: bool,
+}
+
+impl Strings<'_> {
+    fn get(&mut self, template: &str, segs: &[&str]) -> String {
+        match render::render(template, self.ctx) {
+            Ok(t) => t.trim().to_string(),
+            Err(e) => {
+                self.failed = true;
+                self.problems.push(at(self.ci, segs), e.inline());
+                String::new()
+            }
+        }
+    }
+}
+
 /// Renders check `ci` for a node of kind `kind` with the node's context.
 pub(crate) fn render_check(
     check: &Check,
     ci: usize,
-    kind: &str,
+    kind: &Kind,
     ctx: &Json,
     container: &str,
-    problems: &mut Vec<Problem>,
+    problems: &mut Problems,
 ) -> Option<CheckSpec> {
     // A kind rendered per pod meets the checks on its node here, per pod
     // (a kind written as it is was checked on loading).
-    if let Some((what, message)) = crate::topology::check_kind_problem(check, kind) {
-        problems.push(Problem {
-            path: at(ci, &[what]),
-            message,
-        });
+    if let Some((what, message)) = crate::topology::check_kind_problem(check, kind.name) {
+        problems.push(at(ci, &[what]), message);
         return None;
     }
-    let mut failed = false;
-    let mut r = |tpl: &str, segs: &[&str]| match render::render(tpl, ctx) {
-        Ok(t) => t.trim().to_string(),
-        Err(e) => {
-            failed = true;
-            problems.push(Problem {
-                path: at(ci, segs),
-                message: e.inline(),
-            });
-            String::new()
-        }
+    let mut s = Strings {
+        ctx,
+        ci,
+        problems,
+        failed: false,
     };
-    let sh = |cmd: String| vec!["sh".to_string(), "-c".to_string(), cmd];
     let (command, expect) = if let Some(run) = &check.run {
-        let e = &check.expect;
-        let mut expect = ExpectSpec {
-            exit: e.exit,
-            contains: e.contains.as_ref().map(|t| r(t, &["expect", "contains"])),
-            not_contains: e
-                .not_contains
-                .as_ref()
-                .map(|t| r(t, &["expect", "not_contains"])),
-            matches: e.matches.as_ref().map(|t| r(t, &["expect", "matches"])),
-            json: e.json.as_ref().map(|j| JsonExpect {
-                pointer: r(&j.pointer, &["expect", "json", "pointer"]),
-                equals: j
-                    .equals
-                    .as_ref()
-                    .map(|t| r(t, &["expect", "json", "equals"])),
-                not_equals: j
-                    .not_equals
-                    .as_ref()
-                    .map(|t| r(t, &["expect", "json", "not_equals"])),
-                exists: j.exists,
-                at_least: j.at_least,
-            }),
-            ..Default::default()
-        };
-        if expect == ExpectSpec::default() {
-            expect.exit = Some(0);
-        }
-        (sh(r(run, &["run"])), expect)
+        run_check(run, &check.expect, &mut s)
     } else if let Some(target) = &check.ping {
-        let target = r(target, &["ping"]);
-        let family = if target.contains(':') { "-6" } else { "-4" };
-        (
-            vec![
-                "ping".into(),
-                family.into(),
-                "-c".into(),
-                "2".into(),
-                "-W".into(),
-                "1".into(),
-                target,
-            ],
-            ExpectSpec {
-                exit: Some(0),
-                ..Default::default()
-            },
-        )
+        ping_check(target, &mut s)
     } else if let Some(bgp) = &check.bgp {
-        let neighbor = r(&bgp.neighbor, &["bgp", "neighbor"]);
-        let state = r(&bgp.state, &["bgp", "state"]);
-        if kind == "bird" {
-            (
-                vec![
-                    "birdc".into(),
-                    "show".into(),
-                    "protocols".into(),
-                    "all".into(),
-                ],
-                ExpectSpec {
-                    bird_bgp: Some((neighbor, state)),
-                    ..Default::default()
-                },
-            )
-        } else {
-            (
-                vec![
-                    "vtysh".into(),
-                    "-c".into(),
-                    format!("show bgp neighbors {neighbor} json"),
-                ],
-                ExpectSpec {
-                    json: Some(JsonExpect {
-                        pointer: format!(
-                            "/{}/bgpState",
-                            neighbor.replace('~', "~0").replace('/', "~1")
-                        ),
-                        equals: Some(state),
-                        not_equals: None,
-                        exists: None,
-                        at_least: None,
-                    }),
-                    ..Default::default()
-                },
-            )
-        }
+        bgp_check(bgp, kind, &mut s)
     } else if let Some(route) = &check.route {
-        let prefix = r(&route.prefix, &["route", "prefix"]);
-        let v6 = prefix.contains(':');
-        if let Some(validity) = route.validity {
-            // Validity is BGP's, per path: FRR's BGP table says it, the
-            // RIB does not, and an absent route has none.
-            if !route.present {
-                problems.push(Problem {
-                    path: at(ci, &["route", "validity"]),
-                    message: "validity needs the route present".to_string(),
-                });
-                return None;
-            }
-            let want = validity.as_str().to_string();
-            if kind == "bird" {
-                // BIRD keeps no validity per route: its primary route's
-                // origin (the AS path's last AS) goes through `roa_check`
-                // against each ROA table. The prefix goes in as an
-                // argument, never as shell text.
-                (
-                    vec![
-                        "sh".into(),
-                        "-c".into(),
-                        BIRD_VALIDITY.into(),
-                        "bird-validity".into(),
-                        prefix.clone(),
-                    ],
-                    ExpectSpec {
-                        bird_validity: Some((prefix, want)),
-                        ..Default::default()
-                    },
-                )
-            } else {
-                let family = if v6 { "ipv6" } else { "ipv4" };
-                (
-                    vec![
-                        "vtysh".into(),
-                        "-c".into(),
-                        format!("show bgp {family} unicast {prefix} json"),
-                    ],
-                    ExpectSpec {
-                        frr_validity: Some((prefix, want)),
-                        ..Default::default()
-                    },
-                )
-            }
-        } else if kind == "bird" {
-            let expect = if route.present {
-                ExpectSpec {
-                    contains: Some(prefix.clone()),
-                    ..Default::default()
-                }
-            } else {
-                ExpectSpec {
-                    not_contains: Some(prefix.clone()),
-                    ..Default::default()
-                }
-            };
-            (
-                vec![
-                    "birdc".into(),
-                    "show".into(),
-                    "route".into(),
-                    "for".into(),
-                    prefix,
-                ],
-                expect,
-            )
-        } else {
-            let family = if v6 { "ipv6" } else { "ip" };
-            // The prefix's first route, not just its key: zebra answers
-            // `{"::/0": []}` for a default route it does not have.
-            (
-                vec![
-                    "vtysh".into(),
-                    "-c".into(),
-                    format!("show {family} route {prefix} json"),
-                ],
-                ExpectSpec {
-                    json: Some(JsonExpect {
-                        pointer: format!("/{}/0", prefix.replace('~', "~0").replace('/', "~1")),
-                        equals: None,
-                        not_equals: None,
-                        exists: Some(route.present),
-                        at_least: None,
-                    }),
-                    ..Default::default()
-                },
-            )
-        }
+        route_check(route, kind, &mut s)?
     } else if let Some(dns) = &check.dns {
-        let name = r(&dns.name, &["dns", "name"]);
-        let rtype = r(&dns.rtype, &["dns", "type"]);
-        let mut cmd = vec![
-            "dig".to_string(),
-            "+dnssec".into(),
-            "+time=2".into(),
-            "+tries=1".into(),
-        ];
-        if let Some(server) = &dns.server {
-            cmd.push(format!("@{}", r(server, &["dns", "server"])));
-        }
-        cmd.extend([name, rtype]);
-        (
-            cmd,
-            ExpectSpec {
-                dig: Some((dns.rcode.to_uppercase(), dns.ad)),
-                ..Default::default()
-            },
-        )
+        dns_check(dns, &mut s)
     } else {
         return None;
     };
-    if failed {
+    if s.failed {
         return None;
     }
     Some(CheckSpec {
@@ -316,6 +145,197 @@ pub(crate) fn render_check(
     })
 }
 
+type Rendered = (Vec<String>, ExpectSpec);
+
+fn words(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| w.to_string()).collect()
+}
+
+/// `run`: the lab author's command with `sh -c`, and their expectations
+/// (exit 0 when they say none).
+fn run_check(run: &str, e: &Expect, s: &mut Strings) -> Rendered {
+    let mut text = |t: &Option<String>, segs: &[&str]| t.as_ref().map(|t| s.get(t, segs));
+    let mut expect = ExpectSpec {
+        exit: e.exit,
+        contains: text(&e.contains, &["expect", "contains"]),
+        not_contains: text(&e.not_contains, &["expect", "not_contains"]),
+        matches: text(&e.matches, &["expect", "matches"]),
+        ..Default::default()
+    };
+    expect.json = e.json.as_ref().map(|j| JsonExpect {
+        pointer: s.get(&j.pointer, &["expect", "json", "pointer"]),
+        equals: j
+            .equals
+            .as_ref()
+            .map(|t| s.get(t, &["expect", "json", "equals"])),
+        not_equals: j
+            .not_equals
+            .as_ref()
+            .map(|t| s.get(t, &["expect", "json", "not_equals"])),
+        exists: j.exists,
+        at_least: j.at_least,
+    });
+    if expect == ExpectSpec::default() {
+        expect.exit = Some(0);
+    }
+    let mut command = words(&["sh", "-c"]);
+    command.push(s.get(run, &["run"]));
+    (command, expect)
+}
+
+/// `ping`: two pings of the target, in its family.
+fn ping_check(target: &str, s: &mut Strings) -> Rendered {
+    let target = s.get(target, &["ping"]);
+    let family = if target.contains(':') { "-6" } else { "-4" };
+    let mut command = words(&["ping", family, "-c", "2", "-W", "1"]);
+    command.push(target);
+    let expect = ExpectSpec {
+        exit: Some(0),
+        ..Default::default()
+    };
+    (command, expect)
+}
+
+/// A JSON pointer's segment for a key that may hold `/` or `~` (RFC 6901).
+fn pointer_key(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+/// `bgp`: the session's state, as the router's own CLI says it.
+fn bgp_check(bgp: &BgpCheck, kind: &Kind, s: &mut Strings) -> Rendered {
+    let neighbor = s.get(&bgp.neighbor, &["bgp", "neighbor"]);
+    let state = s.get(&bgp.state, &["bgp", "state"]);
+    match kind.router {
+        Some(Router::Bird) => (
+            words(&["birdc", "show", "protocols", "all"]),
+            ExpectSpec {
+                bird_bgp: Some((neighbor, state)),
+                ..Default::default()
+            },
+        ),
+        _ => (
+            vec![
+                "vtysh".into(),
+                "-c".into(),
+                format!("show bgp neighbors {neighbor} json"),
+            ],
+            ExpectSpec {
+                json: Some(JsonExpect {
+                    pointer: format!("/{}/bgpState", pointer_key(&neighbor)),
+                    equals: Some(state),
+                    not_equals: None,
+                    exists: None,
+                    at_least: None,
+                }),
+                ..Default::default()
+            },
+        ),
+    }
+}
+
+/// `route`: a prefix in the routing table (or not), or its RPKI validity.
+fn route_check(route: &RouteCheck, kind: &Kind, s: &mut Strings) -> Option<Rendered> {
+    let prefix = s.get(&route.prefix, &["route", "prefix"]);
+    if let Some(validity) = route.validity {
+        // Validity is BGP's, per path: FRR's BGP table says it, the
+        // RIB does not, and an absent route has none.
+        if !route.present {
+            let path = at(s.ci, &["route", "validity"]);
+            s.problems.push(path, "validity needs the route present");
+            return None;
+        }
+        return Some(route_validity(prefix, validity.as_str().to_string(), kind));
+    }
+    let v6 = prefix.contains(':');
+    Some(match kind.router {
+        Some(Router::Bird) => {
+            let (contains, not_contains) = if route.present {
+                (Some(prefix.clone()), None)
+            } else {
+                (None, Some(prefix.clone()))
+            };
+            let expect = ExpectSpec {
+                contains,
+                not_contains,
+                ..Default::default()
+            };
+            let mut command = words(&["birdc", "show", "route", "for"]);
+            command.push(prefix);
+            (command, expect)
+        }
+        _ => {
+            let family = if v6 { "ipv6" } else { "ip" };
+            // The prefix's first route, not just its key: zebra answers
+            // `{"::/0": []}` for a default route it does not have.
+            (
+                vec![
+                    "vtysh".into(),
+                    "-c".into(),
+                    format!("show {family} route {prefix} json"),
+                ],
+                ExpectSpec {
+                    json: Some(JsonExpect {
+                        pointer: format!("/{}/0", pointer_key(&prefix)),
+                        equals: None,
+                        not_equals: None,
+                        exists: Some(route.present),
+                        at_least: None,
+                    }),
+                    ..Default::default()
+                },
+            )
+        }
+    })
+}
+
+/// A route's RPKI validity, as the router can tell it.
+fn route_validity(prefix: String, want: String, kind: &Kind) -> Rendered {
+    match kind.router {
+        // BIRD keeps no validity per route: its primary route's origin
+        // (the AS path's last AS) goes through `roa_check` against each
+        // ROA table. The prefix goes in as an argument, never as shell
+        // text.
+        Some(Router::Bird) => {
+            let mut command = words(&["sh", "-c", BIRD_VALIDITY, "bird-validity"]);
+            command.push(prefix.clone());
+            let expect = ExpectSpec {
+                bird_validity: Some((prefix, want)),
+                ..Default::default()
+            };
+            (command, expect)
+        }
+        _ => {
+            let family = if prefix.contains(':') { "ipv6" } else { "ipv4" };
+            let command = vec![
+                "vtysh".into(),
+                "-c".into(),
+                format!("show bgp {family} unicast {prefix} json"),
+            ];
+            let expect = ExpectSpec {
+                frr_validity: Some((prefix, want)),
+                ..Default::default()
+            };
+            (command, expect)
+        }
+    }
+}
+
+/// `dns`: dig's answer, with DNSSEC, from the node's resolver or a server.
+fn dns_check(dns: &DnsCheck, s: &mut Strings) -> Rendered {
+    let name = s.get(&dns.name, &["dns", "name"]);
+    let rtype = s.get(&dns.rtype, &["dns", "type"]);
+    let mut command = words(&["dig", "+dnssec", "+time=2", "+tries=1"]);
+    if let Some(server) = &dns.server {
+        command.push(format!("@{}", s.get(server, &["dns", "server"])));
+    }
+    command.extend([name, rtype]);
+    let expect = ExpectSpec {
+        dig: Some((dns.rcode.to_uppercase(), dns.ad)),
+        ..Default::default()
+    };
+    (command, expect)
+}
+
 /// Whether a result satisfies an expectation; `Err` says what did not hold.
 pub fn evaluate(expect: &ExpectSpec, code: i64, output: &str) -> Result<(), String> {
     if let Some(want) = expect.exit {
@@ -323,6 +343,30 @@ pub fn evaluate(expect: &ExpectSpec, code: i64, output: &str) -> Result<(), Stri
             return Err(format!("exit code {code}, expected {want}"));
         }
     }
+    text_holds(expect, output)?;
+    if let Some(j) = &expect.json {
+        json_holds(j, output)?;
+    }
+    if let Some((neighbor, state)) = &expect.bird_bgp {
+        bird_session_holds(neighbor, state, output)?;
+    }
+    if let Some((prefix, want)) = &expect.frr_validity {
+        frr_validity_holds(prefix, want, output)?;
+    }
+    if let Some((prefix, want)) = &expect.bird_validity {
+        let got = bird_validity(prefix, output)?;
+        if got != want {
+            return Err(format!("{prefix} is {got}, expected {want}"));
+        }
+    }
+    if let Some((rcode, ad)) = &expect.dig {
+        dig_holds(rcode, *ad, output)?;
+    }
+    Ok(())
+}
+
+/// The output contains, lacks or matches what the expectation says.
+fn text_holds(expect: &ExpectSpec, output: &str) -> Result<(), String> {
     if let Some(s) = &expect.contains {
         if !output.contains(s.as_str()) {
             return Err(format!("output lacks `{s}`"));
@@ -339,127 +383,132 @@ pub fn evaluate(expect: &ExpectSpec, code: i64, output: &str) -> Result<(), Stri
             return Err(format!("output does not match `{re}`"));
         }
     }
-    if let Some(j) = &expect.json {
-        let doc: Json =
-            serde_json::from_str(output).map_err(|e| format!("output is not JSON ({e})"))?;
-        let found = doc.pointer(&j.pointer);
-        if let Some(exists) = j.exists {
-            if found.is_some() != exists {
-                return Err(if exists {
-                    format!("{} is absent", j.pointer)
-                } else {
-                    format!("{} is present", j.pointer)
-                });
-            }
-        }
-        let text = found.map(|v| match v {
-            Json::String(s) => s.clone(),
-            other => other.to_string(),
-        });
-        if let Some(want) = &j.equals {
-            if text.as_deref() != Some(want.as_str()) {
-                return Err(format!(
-                    "{} is {}, expected {want}",
-                    j.pointer,
-                    text.as_deref().unwrap_or("absent")
-                ));
-            }
-        }
-        if let Some(unwanted) = &j.not_equals {
-            if text.as_deref() == Some(unwanted.as_str()) {
-                return Err(format!("{} is {unwanted}", j.pointer));
-            }
-        }
-        if let Some(min) = j.at_least {
-            let n = found.and_then(Json::as_f64);
-            if n.is_none_or(|n| n < min) {
-                return Err(format!(
-                    "{} is {}, expected at least {min}",
-                    j.pointer,
-                    text.as_deref().unwrap_or("absent")
-                ));
-            }
+    Ok(())
+}
+
+/// The value at the pointer of the output read as JSON.
+fn json_holds(j: &JsonExpect, output: &str) -> Result<(), String> {
+    let doc: Json =
+        serde_json::from_str(output).map_err(|e| format!("output is not JSON ({e})"))?;
+    let found = doc.pointer(&j.pointer);
+    if let Some(exists) = j.exists {
+        if found.is_some() != exists {
+            return Err(if exists {
+                format!("{} is absent", j.pointer)
+            } else {
+                format!("{} is present", j.pointer)
+            });
         }
     }
-    if let Some((neighbor, state)) = &expect.bird_bgp {
-        // `show protocols all` lists each protocol as a block; find the one
-        // whose neighbor address is ours.
-        let block = output.split("\n\n").find(|b| {
-            b.lines().any(|l| {
-                l.trim()
-                    .strip_prefix("Neighbor address:")
-                    .is_some_and(|a| a.trim() == neighbor)
-            })
-        });
-        let Some(block) = block else {
-            return Err(format!("no BGP session with {neighbor}"));
-        };
-        let got = block
-            .lines()
-            .find_map(|l| {
-                l.trim()
-                    .strip_prefix("BGP state:")
-                    .map(|s| s.trim().to_string())
-            })
-            .unwrap_or_else(|| "unknown".into());
-        if &got != state {
+    let text = found.map(|v| match v {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    });
+    if let Some(want) = &j.equals {
+        if text.as_deref() != Some(want.as_str()) {
             return Err(format!(
-                "session with {neighbor} is {got}, expected {state}"
+                "{} is {}, expected {want}",
+                j.pointer,
+                text.as_deref().unwrap_or("absent")
             ));
         }
     }
-    if let Some((prefix, want)) = &expect.frr_validity {
-        let doc: Json =
-            serde_json::from_str(output).map_err(|e| format!("output is not JSON ({e})"))?;
-        let paths = doc
-            .get("paths")
-            .and_then(Json::as_array)
-            .filter(|p| !p.is_empty())
-            .ok_or_else(|| format!("{prefix} is not in the BGP table"))?;
-        let best = paths
-            .iter()
-            .find(|p| p.pointer("/bestpath/overall") == Some(&Json::Bool(true)))
-            .unwrap_or(&paths[0]);
-        let got = best
-            .get("rpkiValidationState")
-            .and_then(Json::as_str)
-            .ok_or_else(|| format!("{prefix} has no RPKI validity (no RTR cache?)"))?;
-        // FRR writes "not found".
-        let got = got.replace(' ', "");
-        if &got != want {
-            return Err(format!("{prefix} is {got}, expected {want}"));
+    if let Some(unwanted) = &j.not_equals {
+        if text.as_deref() == Some(unwanted.as_str()) {
+            return Err(format!("{} is {unwanted}", j.pointer));
         }
     }
-    if let Some((prefix, want)) = &expect.bird_validity {
-        let got = bird_validity(prefix, output)?;
-        if got != want {
-            return Err(format!("{prefix} is {got}, expected {want}"));
+    if let Some(min) = j.at_least {
+        let n = found.and_then(Json::as_f64);
+        if n.is_none_or(|n| n < min) {
+            return Err(format!(
+                "{} is {}, expected at least {min}",
+                j.pointer,
+                text.as_deref().unwrap_or("absent")
+            ));
         }
     }
-    if let Some((rcode, ad)) = &expect.dig {
-        let status = output
-            .split("status: ")
+    Ok(())
+}
+
+/// BIRD's `show protocols all` lists each protocol as a block; the one
+/// whose neighbor address is ours must be in `state`.
+fn bird_session_holds(neighbor: &str, state: &str, output: &str) -> Result<(), String> {
+    let block = output.split("\n\n").find(|b| {
+        b.lines().any(|l| {
+            l.trim()
+                .strip_prefix("Neighbor address:")
+                .is_some_and(|a| a.trim() == neighbor)
+        })
+    });
+    let Some(block) = block else {
+        return Err(format!("no BGP session with {neighbor}"));
+    };
+    let got = block
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("BGP state:")
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    if got != state {
+        return Err(format!(
+            "session with {neighbor} is {got}, expected {state}"
+        ));
+    }
+    Ok(())
+}
+
+/// FRR's `show bgp ... PREFIX json`: the best path's RPKI validity.
+fn frr_validity_holds(prefix: &str, want: &str, output: &str) -> Result<(), String> {
+    let doc: Json =
+        serde_json::from_str(output).map_err(|e| format!("output is not JSON ({e})"))?;
+    let paths = doc
+        .get("paths")
+        .and_then(Json::as_array)
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| format!("{prefix} is not in the BGP table"))?;
+    let best = paths
+        .iter()
+        .find(|p| p.pointer("/bestpath/overall") == Some(&Json::Bool(true)))
+        .unwrap_or(&paths[0]);
+    let got = best
+        .get("rpkiValidationState")
+        .and_then(Json::as_str)
+        .ok_or_else(|| format!("{prefix} has no RPKI validity (no RTR cache?)"))?;
+    // FRR writes "not found".
+    let got = got.replace(' ', "");
+    if got != want {
+        return Err(format!("{prefix} is {got}, expected {want}"));
+    }
+    Ok(())
+}
+
+/// dig's answer: its status, and the AD flag when said.
+fn dig_holds(rcode: &str, ad: Option<bool>, output: &str) -> Result<(), String> {
+    let status = output
+        .split("status: ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .map(str::trim)
+        .unwrap_or("no answer");
+    if status != rcode {
+        return Err(format!("status {status}, expected {rcode}"));
+    }
+    if let Some(ad) = ad {
+        let flags = output
+            .split(";; flags:")
             .nth(1)
-            .and_then(|s| s.split(',').next())
-            .map(str::trim)
-            .unwrap_or("no answer");
-        if status != rcode {
-            return Err(format!("status {status}, expected {rcode}"));
-        }
-        if let Some(ad) = ad {
-            let flags = output
-                .split(";; flags:")
-                .nth(1)
-                .and_then(|s| s.split(';').next())
-                .unwrap_or("");
-            let has_ad = flags.split_whitespace().any(|f| f == "ad");
-            if has_ad != *ad {
-                return Err(if *ad {
-                    "the AD flag is not set".into()
-                } else {
-                    "the AD flag is set".into()
-                });
-            }
+            .and_then(|s| s.split(';').next())
+            .unwrap_or("");
+        let has_ad = flags.split_whitespace().any(|f| f == "ad");
+        if has_ad != ad {
+            return Err(if ad {
+                "the AD flag is not set".into()
+            } else {
+                "the AD flag is set".into()
+            });
         }
     }
     Ok(())
@@ -568,8 +617,9 @@ mod tests {
             "{{id: r, node: r1, route: {{prefix: '{prefix}', present: {present}}}}}"
         ))
         .expect("a route check");
-        let mut problems = Vec::new();
-        let spec = render_check(&check, 0, "frr", &serde_json::json!({}), "c", &mut problems)
+        let mut problems = Problems::default();
+        let frr = crate::kinds::lookup("frr").expect("frr");
+        let spec = render_check(&check, 0, frr, &serde_json::json!({}), "c", &mut problems)
             .expect("renders");
         assert!(problems.is_empty(), "{problems:?}");
         spec

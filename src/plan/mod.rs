@@ -2,40 +2,56 @@
 //! networks, containers, addresses, labels, rendered files and a spec hash.
 //!
 //! Synchronous and deterministic: no filesystem, no Docker, ordered maps.
-//! `expand` is a named sequence of steps (interfaces, plumbing, then per pod:
-//! vars, links, node contexts, files, specs) so each can be read alone.
+//! `expand` calls the stages in order, each in its own file and each the
+//! same for a pod and for the lab-wide pod:
+//!
+//! 1. `interfaces`: every interface name (the same in every pod);
+//!    `plumbing`: the Docker subnets inside the lab's block;
+//! 2. `shared`: the shared networks, which pods attach to;
+//! 3. per pod (`pod`): its vars and link subnets (`addressing`), each
+//!    node's kind, what templates see (`context`), its networks, its nodes
+//!    (`node`), its checks (`checks`) and its access point (`access`);
+//! 4. the shared nodes (`shared`), whose templates see every pod.
+//!
+//! `names` names what noglab creates, `render` runs templates, and
+//! `problems` gathers what went wrong where, so every stage reports all it
+//! finds at once.
 
-pub mod addr;
+mod access;
+pub mod addressing;
 pub mod checks;
+pub mod context;
+mod interfaces;
+pub mod names;
+mod node;
 pub mod plumbing;
+mod pod;
+mod problems;
 pub mod render;
 mod shared;
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv4Addr;
 
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value as Json};
-use sha2::{Digest, Sha256};
 
 use crate::diag::Diagnostics;
-use crate::kinds;
-use crate::topology::spans::Path;
-use crate::topology::{parse_endpoint, Loaded, Node, Topology};
+use crate::topology::Loaded;
 
+pub use access::WEB_PORT;
+pub use names::{
+    container_name, describe_pods, labels, own_files, pod_label, ACCESS_NODE, NOGLAB_DIR,
+    SHARED_LABEL, SHARED_POD,
+};
+pub use node::login_shell;
 pub use plumbing::Plumbing;
+pub use problems::Problem;
 
-/// Label keys, shared with the reconciler and the commands.
-pub mod labels {
-    pub const LAB: &str = "noglab.lab";
-    pub const POD: &str = "noglab.pod";
-    pub const NODE: &str = "noglab.node";
-    pub const KIND: &str = "noglab.kind";
-    pub const NETWORK: &str = "noglab.network";
-    pub const BLOCK: &str = "noglab.block";
-    pub const HASH: &str = "noglab.hash";
-}
+use context::{Context, SharedView};
+use interfaces::Interfaces;
+use problems::{PodProblems, Problems};
+use shared::SharedNet;
 
 /// Per-node limits, so one participant's runaway process cannot starve the room.
 pub const MEMORY_LIMIT: i64 = 1 << 30;
@@ -131,13 +147,6 @@ pub struct ContainerSpec {
     pub read_only: Vec<String>,
 }
 
-/// Where noglab puts its files in every node (interfaces, readiness, login,
-/// exec lines, keys): read-only inside. `noglab-init` only reads it; noglab
-/// writes it through the engine before the first start, and `credentials
-/// rotate` through the engine too, which a read-only mount inside does not
-/// stop.
-pub const NOGLAB_DIR: &str = "/etc/noglab";
-
 impl Plan {
     /// Every pod's plan, the lab-wide one (pod 0) first.
     pub fn all_pods(&self) -> impl Iterator<Item = &PodPlan> {
@@ -150,34 +159,32 @@ impl Plan {
     }
 }
 
-/// The `noglab.pod` label of a pod: its number, or `shared` for pod 0.
-pub fn pod_label(pod: u32) -> String {
-    if pod == SHARED_POD {
-        SHARED_LABEL.to_string()
-    } else {
-        pod.to_string()
+/// What every pod of a lab shares, worked out once before the pods.
+pub(crate) struct LabPlan<'a> {
+    loaded: &'a Loaded,
+    pods: u32,
+    block: Ipv4Net,
+    solution: bool,
+    plumbing: Plumbing,
+    ifaces: Interfaces,
+    nets: Vec<SharedNet>,
+    /// What templates see as `shared`, built once for every pod.
+    shared: SharedView,
+}
+
+impl LabPlan<'_> {
+    /// What every template of the lab sees of it.
+    fn context(&self) -> Context<'_> {
+        Context {
+            lab: &self.loaded.topology.name,
+            pods: self.pods,
+            solution: Some(self.solution),
+            ..Context::default()
+        }
     }
 }
 
-/// Lab-wide resources are pod 0 inside noglab, `shared` on the engine.
-pub const SHARED_POD: u32 = 0;
-pub const SHARED_LABEL: &str = "shared";
-/// Where an access point's browser terminal listens inside it.
-pub const WEB_PORT: u16 = 4200;
-/// The node name of each pod's access point.
-pub const ACCESS_NODE: &str = "access";
-
-/// A problem with one value of the topology, in some pods.
-#[derive(Debug, Clone)]
-pub(crate) struct Problem {
-    pub path: Path,
-    pub message: String,
-}
-
 /// Expands `loaded` for pods 1..=pods inside the plumbing `block`.
-///
-/// Steps: interfaces (pod-independent), the lab-wide shared networks, every
-/// pod, then the shared nodes, whose templates see every pod.
 pub fn expand(loaded: &Loaded, pods: u32, block: Ipv4Net) -> Result<Plan, Diagnostics> {
     expand_as(loaded, pods, block, false)
 }
@@ -191,63 +198,49 @@ pub fn expand_as(
     solution: bool,
 ) -> Result<Plan, Diagnostics> {
     let t = &loaded.topology;
-    let ifaces = assign_interfaces(t);
-    let shared_ifaces = shared::assign_interfaces(t, &ifaces);
     let plumbing = Plumbing::for_block(t, block);
     if let Err(message) = plumbing.check_block(block, pods) {
-        return Err(loaded.diagnostics(vec![(path!["pods"], message)]));
+        return Err(loaded.diagnostics(vec![Problem::value(path!["pods"], message)]));
     }
-
-    let mut lab_problems: Vec<Problem> = Vec::new();
-    let nets = shared::networks(
+    let ifaces = Interfaces::assign(t);
+    let mut lab_problems = Problems::default();
+    let nets = shared::networks(t, (&plumbing, block), pods, &ifaces, &mut lab_problems);
+    let shared = shared::view(t, &nets);
+    let lab = LabPlan {
         loaded,
-        &plumbing,
-        block,
         pods,
-        &shared_ifaces,
-        &mut lab_problems,
-    );
-
-    // What every template sees of the lab as a whole.
-    let lab_ctx = json!({ "lab": t.name, "pods": pods, "solution": solution });
-    let mut problems: BTreeMap<(Path, String), Vec<u32>> = BTreeMap::new();
+        block,
+        solution,
+        plumbing,
+        ifaces,
+        nets,
+        shared,
+    };
+    let mut pod_problems = PodProblems::default();
     let mut pod_plans = BTreeMap::new();
-    let mut summaries = Vec::new();
+    let mut views = Vec::new();
     for pod in 1..=pods {
-        match expand_pod(loaded, &ifaces, &nets, &plumbing, block, &lab_ctx, pod) {
-            Ok((p, summary)) => {
-                pod_plans.insert(pod, p);
-                summaries.push(summary);
+        match pod::expand_pod(&lab, pod) {
+            Ok((plan, view)) => {
+                pod_plans.insert(pod, plan);
+                views.push(view);
             }
-            Err(found) => {
-                for p in found {
-                    problems.entry((p.path, p.message)).or_default().push(pod);
-                }
-            }
+            Err(found) => pod_problems.record(pod, found),
         }
     }
-    let mut list = merge_pods(problems, pods);
-    if !list.is_empty() {
-        list.extend(lab_problems.into_iter().map(|p| (p.path, p.message)));
-        return Err(loaded.diagnostics(list));
+    if !pod_problems.is_empty() {
+        let mut all = pod_problems.merged(pods);
+        all.extend(lab_problems.into_vec());
+        return Err(loaded.diagnostics(all));
     }
-    shared::duplicate_addresses(&nets, &pod_plans, &mut lab_problems);
-    let shared = shared::plan(
-        loaded,
-        &nets,
-        &plumbing,
-        block,
-        &lab_ctx,
-        &summaries,
-        &mut lab_problems,
-    );
+    let on_shared = lab
+        .nets
+        .iter()
+        .map(|n| (n.name.as_str(), n.spec.name.as_str(), &n.lab_attach));
+    addressing::duplicate_addresses(on_shared, &pod_plans, &mut lab_problems);
+    let shared = shared::plan(&lab, &views, &mut lab_problems);
     if !lab_problems.is_empty() {
-        return Err(loaded.diagnostics(
-            lab_problems
-                .into_iter()
-                .map(|p| (p.path, p.message))
-                .collect(),
-        ));
+        return Err(loaded.diagnostics(lab_problems.into_vec()));
     }
     Ok(Plan {
         lab: t.name.clone(),
@@ -261,1195 +254,12 @@ pub fn expand_as(
     })
 }
 
-/// One message per place: a template that fails in several pods, each
-/// time with its own values, is reported once, with the pods it fails in.
-fn merge_pods(problems: BTreeMap<(Path, String), Vec<u32>>, pods: u32) -> Vec<(Path, String)> {
-    let mut by_path: BTreeMap<Path, Vec<(String, Vec<u32>)>> = BTreeMap::new();
-    for ((path, message), in_pods) in problems {
-        by_path.entry(path).or_default().push((message, in_pods));
-    }
-    let mut out = Vec::new();
-    for (path, mut found) in by_path {
-        // The message of the lowest pod speaks for the others.
-        found.sort_by_key(|(_, in_pods)| in_pods.first().copied());
-        let first_pods = found[0].1.clone();
-        let mut others: Vec<u32> = found[1..]
-            .iter()
-            .flat_map(|(_, p)| p.iter().copied())
-            .filter(|p| !first_pods.contains(p))
-            .collect();
-        others.sort_unstable();
-        others.dedup();
-        let every = first_pods.len() + others.len() == pods as usize;
-        let suffix = match (others.is_empty(), every) {
-            (true, true) => String::new(),
-            (true, false) => format!(" (in {})", describe_pods(&first_pods)),
-            (false, true) => format!(
-                " (in {}; likewise, with other values, in every other pod)",
-                describe_pods(&first_pods)
-            ),
-            (false, false) => format!(
-                " (in {}; likewise, with other values, in {})",
-                describe_pods(&first_pods),
-                describe_pods(&others)
-            ),
-        };
-        let message = std::mem::take(&mut found[0].0);
-        out.push((path, format!("{message}{suffix}")));
-    }
-    out
-}
-
-/// `pod 3`, `pods 1-4, 7`.
-pub fn describe_pods(pods: &[u32]) -> String {
-    let mut ranges: Vec<(u32, u32)> = Vec::new();
-    for &p in pods {
-        match ranges.last_mut() {
-            Some((_, end)) if *end + 1 == p => *end = p,
-            _ => ranges.push((p, p)),
-        }
-    }
-    let text: Vec<String> = ranges
-        .iter()
-        .map(|(a, b)| {
-            if a == b {
-                a.to_string()
-            } else {
-                format!("{a}-{b}")
-            }
-        })
-        .collect();
-    format!(
-        "pod{} {}",
-        if pods.len() == 1 { "" } else { "s" },
-        text.join(", ")
-    )
-}
-
-/// Step 1: every link endpoint's interface. Explicit names are reserved
-/// first; a bare node name then takes the node's lowest free ethN, in link
-/// order.
-pub fn assign_interfaces(t: &Topology) -> Vec<Vec<(String, String)>> {
-    let mut used: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
-    for link in &t.links {
-        for ep in &link.endpoints {
-            if let Ok((node, Some(iface))) = parse_endpoint(ep) {
-                if let Ok(n) = iface[3..].parse::<u32>() {
-                    used.entry(node).or_default().push(n);
-                }
-            }
-        }
-    }
-    t.links
-        .iter()
-        .map(|link| {
-            link.endpoints
-                .iter()
-                .map(|ep| match parse_endpoint(ep) {
-                    Ok((node, Some(iface))) => (node.to_string(), iface.to_string()),
-                    Ok((node, None)) => {
-                        let taken = used.entry(node).or_default();
-                        let n = (1..).find(|n| !taken.contains(n)).unwrap_or(1);
-                        taken.push(n);
-                        (node.to_string(), format!("eth{n}"))
-                    }
-                    Err(_) => (ep.clone(), String::new()),
-                })
-                .collect()
-        })
-        .collect()
-}
-
-/// Per-link addresses of one pod: subnet and each endpoint's address.
-struct LinkAddrs {
-    v4: Option<Ipv4Net>,
-    v6: Option<Ipv6Net>,
-}
-
-/// The interface entry templates see for an address on a subnet.
-fn iface_entry(
-    v4: Option<(Ipv4Addr, Ipv4Net)>,
-    v6: Option<(Ipv6Addr, Ipv6Net)>,
-) -> serde_json::Map<String, Json> {
-    let mut entry = serde_json::Map::new();
-    if let Some((a, net)) = v4 {
-        entry.insert("ipv4".into(), json!(format!("{a}/{}", net.prefix_len())));
-        entry.insert("ipv4_address".into(), json!(a.to_string()));
-        entry.insert("ipv4_network".into(), json!(net.to_string()));
-    }
-    if let Some((a, net)) = v6 {
-        entry.insert("ipv6".into(), json!(format!("{a}/{}", net.prefix_len())));
-        entry.insert("ipv6_address".into(), json!(a.to_string()));
-        entry.insert("ipv6_network".into(), json!(net.to_string()));
-    }
-    entry
-}
-
-/// Renders lab-wide vars for one pod; failures are reported once and
-/// remembered so that templates using them are not reported again.
-fn lab_vars(
-    t: &Topology,
-    base: &Json,
-    problems: &mut Vec<Problem>,
-) -> (serde_json::Map<String, Json>, Vec<String>) {
-    let mut failed_vars: Vec<String> = Vec::new();
-    let mut lab_vars = serde_json::Map::new();
-    for (k, v) in &t.vars {
-        match render::render_value(v, base) {
-            Ok(r) => {
-                lab_vars.insert(k.clone(), r);
-            }
-            Err(e) => {
-                failed_vars.push(k.clone());
-                problems.push(Problem {
-                    path: path!["vars", k.as_str()],
-                    message: e.inline(),
-                })
-            }
-        }
-    }
-    (lab_vars, failed_vars)
-}
-
-fn expand_pod(
-    loaded: &Loaded,
-    ifaces: &[Vec<(String, String)>],
-    nets: &[shared::SharedNet],
-    plumbing: &Plumbing,
-    block: Ipv4Net,
-    lab_ctx: &Json,
-    pod: u32,
-) -> Result<(PodPlan, Json), Vec<Problem>> {
-    let t = &loaded.topology;
-    let mut problems = Vec::new();
-    let mut base = lab_ctx.clone();
-    base["pod"] = json!(pod);
-
-    // Step 2: lab-wide vars.
-    let (lab_vars, failed_vars) = lab_vars(t, &base, &mut problems);
-    let mut with_vars = base.clone();
-    with_vars["vars"] = Json::Object(lab_vars.clone());
-
-    // Step 3: link subnets and endpoint addresses.
-    let mut links: Vec<LinkAddrs> = Vec::new();
-    for (li, link) in t.links.iter().enumerate() {
-        let n = link.endpoints.len() as u32;
-        let mut subnet = |family: &str, tpl: Option<&String>| {
-            let path = path!["links", li, family];
-            match render::render(tpl?, &with_vars) {
-                Ok(text) => Some((path, text)),
-                Err(e) => {
-                    if !uses_failed_var(&e.message, &failed_vars) {
-                        problems.push(Problem {
-                            path,
-                            message: e.inline(),
-                        });
-                    }
-                    None
-                }
-            }
-        };
-        let v4 = subnet("ipv4", link.ipv4.as_ref());
-        let v6 = subnet("ipv6", link.ipv6.as_ref());
-        let v4 = v4.and_then(|(path, text)| {
-            match addr::parse_v4(&text).and_then(|net| addr::fits_v4(net, n)) {
-                Ok(net) => Some(net),
-                Err(message) => {
-                    problems.push(Problem { path, message });
-                    None
-                }
-            }
-        });
-        let v6 = v6.and_then(|(path, text)| {
-            match addr::parse_v6(&text).and_then(|net| addr::fits_v6(net, n)) {
-                Ok(net) => Some(net),
-                Err(message) => {
-                    problems.push(Problem { path, message });
-                    None
-                }
-            }
-        });
-        links.push(LinkAddrs { v4, v6 });
-    }
-    overlaps(&links, &mut problems);
-
-    // Step 4: each node's interfaces, as templates see them, and its
-    // attachments: links, then shared networks.
-    let mut node_ifaces: BTreeMap<&str, serde_json::Map<String, Json>> = BTreeMap::new();
-    let mut attachments: BTreeMap<&str, Vec<(usize, usize, String)>> = BTreeMap::new();
-    for (li, eps) in ifaces.iter().enumerate() {
-        let la = &links[li];
-        for (k, (node, iface)) in eps.iter().enumerate() {
-            let v4 = la
-                .v4
-                .and_then(|n| addr::nth_v4(n, k as u32).map(|a| (a, n)));
-            let v6 = la
-                .v6
-                .and_then(|n| addr::nth_v6(n, k as u32).map(|a| (a, n)));
-            let mut entry = iface_entry(v4, v6);
-            if let Some(net) = la.v4.filter(|_| v4.is_none()) {
-                entry.insert("ipv4_network".into(), json!(net.to_string()));
-            }
-            if let Some(net) = la.v6.filter(|_| v6.is_none()) {
-                entry.insert("ipv6_network".into(), json!(net.to_string()));
-            }
-            if eps.len() == 2 {
-                let other = 1 - k;
-                let (peer, peer_iface) = &eps[other];
-                entry.insert("peer".into(), json!(peer));
-                entry.insert("peer_interface".into(), json!(peer_iface));
-                if let Some(a) = la.v4.and_then(|n| addr::nth_v4(n, other as u32)) {
-                    entry.insert("peer_ipv4_address".into(), json!(a.to_string()));
-                }
-                if let Some(a) = la.v6.and_then(|n| addr::nth_v6(n, other as u32)) {
-                    entry.insert("peer_ipv6_address".into(), json!(a.to_string()));
-                }
-            }
-            node_ifaces
-                .entry(node.as_str())
-                .or_default()
-                .insert(iface.clone(), Json::Object(entry));
-            attachments
-                .entry(node.as_str())
-                .or_default()
-                .push((li, k, iface.clone()));
-        }
-    }
-    let mut shared_attach: BTreeMap<&str, Vec<Attachment>> = BTreeMap::new();
-    for net in nets {
-        for (j, member) in net.pod_members.iter().enumerate() {
-            let Some(a) =
-                net.attach_pod_node(t, member, j, pod, &with_vars, &failed_vars, &mut problems)
-            else {
-                continue;
-            };
-            let entry = iface_entry(
-                a.ipv4.map(|n| (n.addr(), net.v4.unwrap_or(n))),
-                a.ipv6.map(|n| (n.addr(), net.v6.unwrap_or(n))),
-            );
-            let mut entry = entry;
-            entry.insert("network".into(), json!(net.name));
-            node_ifaces
-                .entry(member.as_str())
-                .or_default()
-                .insert(a.interface.clone(), Json::Object(entry));
-            shared_attach.entry(member.as_str()).or_default().push(a);
-        }
-    }
-    // Step 4b: each node's kind in this pod (a template renders per pod).
-    let (node_kinds, kind_names) = node_kinds(t, &with_vars, &failed_vars, &mut problems);
-    let nodes_json: serde_json::Map<String, Json> = t
-        .nodes
-        .keys()
-        .map(|name| {
-            let ifs = node_ifaces.get(name.as_str()).cloned().unwrap_or_default();
-            (
-                name.clone(),
-                json!({ "kind": kind_names[name.as_str()], "interfaces": ifs }),
-            )
-        })
-        .collect();
-
-    // Step 5: the pod's networks.
-    let pod_base = plumbing.pod_base(block, pod);
-    let mut networks = Vec::new();
-    let mgmt_net = plumbing.mgmt_subnet(pod_base);
-    networks.push(network_spec(&t.name, pod, "mgmt", mgmt_net, block, false));
-    for li in 0..t.links.len() {
-        let subnet = plumbing.link_subnet(pod_base, li);
-        networks.push(network_spec(
-            &t.name,
-            pod,
-            &format!("l{}", li + 1),
-            subnet,
-            block,
-            false,
-        ));
-    }
-
-    // Step 6: per node, its context, rendered files and container spec.
-    let mut containers = Vec::new();
-    let mut contexts: BTreeMap<String, Json> = BTreeMap::new();
-    for (ni, (name, node)) in t.nodes.iter().enumerate() {
-        let mut ctx = with_vars.clone();
-        ctx["node"] = json!(name);
-        ctx["interfaces"] =
-            Json::Object(node_ifaces.get(name.as_str()).cloned().unwrap_or_default());
-        ctx["nodes"] = Json::Object(nodes_json.clone());
-        ctx["shared"] = shared::context(t, nets);
-
-        let mgmt = Attachment {
-            network: networks[0].name.clone(),
-            docker_ip: nth_host(mgmt_net, ni),
-            interface: "eth0".into(),
-            ipv4: None,
-            ipv6: None,
-        };
-        let mut attached: Vec<Attachment> = attachments
-            .get(name.as_str())
-            .into_iter()
-            .flatten()
-            .map(|(li, k, iface)| {
-                let la = &links[*li];
-                Attachment {
-                    network: networks[li + 1].name.clone(),
-                    docker_ip: nth_host(networks[li + 1].subnet, *k),
-                    interface: iface.clone(),
-                    ipv4: la.v4.and_then(|net| {
-                        addr::nth_v4(net, *k as u32)
-                            .and_then(|a| Ipv4Net::new(a, net.prefix_len()).ok())
-                    }),
-                    ipv6: la.v6.and_then(|net| {
-                        addr::nth_v6(net, *k as u32)
-                            .and_then(|a| Ipv6Net::new(a, net.prefix_len()).ok())
-                    }),
-                }
-            })
-            .collect();
-        attached.extend(shared_attach.remove(name.as_str()).unwrap_or_default());
-        let Some(&kind) = node_kinds.get(name.as_str()) else {
-            continue;
-        };
-        let input = NodeInput {
-            lab: &t.name,
-            pod,
-            name,
-            node,
-            kind,
-            base: path!["nodes", name.as_str()],
-            ctx,
-            failed: failed_vars.clone(),
-            mgmt,
-            mgmt_net,
-            links: attached,
-            access: t.access.is_some(),
-        };
-        let (spec, ctx) = node_spec(loaded, input, &mut problems);
-        containers.extend(spec);
-        contexts.insert(name.clone(), ctx);
-    }
-
-    // Step 6b: the checks, each with its node's context (a shared node's
-    // checks see this pod, with the shared node's interfaces).
-    let mut checks = Vec::new();
-    for (ci, check) in t.checks.iter().enumerate() {
-        let (ctx, kind, container) =
-            match (contexts.get(&check.node), t.shared.nodes.get(&check.node)) {
-                // A node whose kind did not render has no context (its
-                // kind is reported already).
-                (Some(ctx), _) => (
-                    ctx.clone(),
-                    node_kinds[check.node.as_str()].name,
-                    container_name(&t.name, pod, &check.node),
-                ),
-                (None, Some(node)) => {
-                    let mut ctx = with_vars.clone();
-                    ctx["node"] = json!(check.node);
-                    ctx["nodes"] = Json::Object(nodes_json.clone());
-                    ctx["shared"] = shared::context(t, nets);
-                    ctx["interfaces"] =
-                        ctx["shared"]["nodes"][check.node.as_str()]["interfaces"].clone();
-                    (
-                        ctx,
-                        node.kind.as_str(),
-                        container_name(&t.name, SHARED_POD, &check.node),
-                    )
-                }
-                (None, None) => continue,
-            };
-        checks.extend(checks::render_check(
-            check,
-            ci,
-            kind,
-            &ctx,
-            &container,
-            &mut problems,
-        ));
-    }
-
-    // Step 7: the pod's access point, if the lab has one.
-    if let Some(access) = &t.access {
-        let subnet = plumbing.access_subnet(pod_base);
-        let net = network_spec(&t.name, pod, "access", subnet, block, true);
-        containers.push(access_spec(
-            &t.name,
-            pod,
-            access,
-            &networks[0],
-            mgmt_net,
-            t.nodes.len(),
-            &net,
-        ));
-        networks.push(net);
-    }
-
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    let summary = json!({ "pod": pod, "vars": lab_vars, "nodes": nodes_json });
-    Ok((
-        PodPlan {
-            pod,
-            networks,
-            containers,
-            checks,
-        },
-        summary,
-    ))
-}
-
-/// Each pod node's kind in one pod: as written, or its template rendered
-/// with what a kind may depend on (the pod, the lab and its vars: a node's
-/// own vars and interfaces may themselves depend on kinds, through
-/// `nodes`). A rendered kind must be a known one that fits the node.
-/// Also each node's kind as templates see it, even a wrong one, so that a
-/// bad kind is reported once rather than again by every template that
-/// reads `nodes`.
-#[allow(clippy::type_complexity)]
-fn node_kinds<'t>(
-    t: &'t Topology,
-    with_vars: &Json,
-    failed_vars: &[String],
-    problems: &mut Vec<Problem>,
-) -> (
-    BTreeMap<&'t str, &'static kinds::Kind>,
-    BTreeMap<&'t str, String>,
-) {
-    let mut out = BTreeMap::new();
-    let mut names: BTreeMap<&str, String> = t
-        .nodes
-        .iter()
-        .map(|(name, node)| (name.as_str(), node.kind.clone()))
-        .collect();
-    for (name, node) in &t.nodes {
-        if !crate::topology::is_template(&node.kind) {
-            // Checked when the topology was loaded.
-            if let Some(kind) = kinds::lookup(&node.kind) {
-                out.insert(name.as_str(), kind);
-            }
-            continue;
-        }
-        let base = path!["nodes", name.as_str()];
-        let mut ctx = with_vars.clone();
-        ctx["node"] = json!(name);
-        let at = sub(&base, &["kind"]);
-        let rendered = match render::render(&node.kind, &ctx) {
-            Ok(text) => text.trim().to_string(),
-            Err(e) => {
-                if !uses_failed_var(&e.message, failed_vars) {
-                    problems.push(Problem {
-                        path: at,
-                        message: e.inline(),
-                    });
-                }
-                continue;
-            }
-        };
-        names.insert(name.as_str(), rendered.clone());
-        let Some(kind) = kinds::lookup(&rendered) else {
-            problems.push(Problem {
-                path: at,
-                message: format!(
-                    "`{}` renders to {}",
-                    node.kind.trim(),
-                    crate::topology::unknown_kind(&rendered)
-                ),
-            });
-            continue;
-        };
-        let fit = crate::topology::kind_fit_problems(&base, node, kind);
-        if fit.is_empty() {
-            out.insert(name.as_str(), kind);
-        }
-        problems.extend(
-            fit.into_iter()
-                .map(|(path, message)| Problem { path, message }),
-        );
-    }
-    (out, names)
-}
-
-/// What `node_spec` needs to know about one node.
-pub(crate) struct NodeInput<'a> {
-    pub lab: &'a str,
-    pub pod: u32,
-    pub name: &'a str,
-    pub node: &'a Node,
-    /// Its kind in this pod.
-    pub kind: &'static kinds::Kind,
-    /// Where the node stands in the topology, for diagnostics.
-    pub base: Path,
-    /// The template context, without the node's own vars yet.
-    pub ctx: Json,
-    /// Vars whose templates failed (already reported).
-    pub failed: Vec<String>,
-    pub mgmt: Attachment,
-    pub mgmt_net: Ipv4Net,
-    pub links: Vec<Attachment>,
-    /// Whether the lab has access points, so the node runs sshd for them.
-    pub access: bool,
-}
-
-fn sub(base: &Path, segs: &[&str]) -> Path {
-    let mut p = base.clone();
-    p.extend(
-        segs.iter()
-            .map(|s| crate::topology::Seg::Key(s.to_string())),
-    );
-    p
-}
-
-/// A node's vars, rendered files and container spec; `None` when something
-/// failed (reported in `problems`).
-pub(crate) fn node_spec(
-    loaded: &Loaded,
-    input: NodeInput,
-    problems: &mut Vec<Problem>,
-) -> (Option<ContainerSpec>, Json) {
-    let NodeInput {
-        lab,
-        pod,
-        name,
-        node,
-        kind,
-        base,
-        mut ctx,
-        mut failed,
-        mgmt,
-        mgmt_net,
-        mut links,
-        access,
-    } = input;
-    let mut vars = ctx["vars"].as_object().cloned().unwrap_or_default();
-    let mut node_ok = true;
-    for (k, v) in &node.vars {
-        match render::render_value(v, &ctx) {
-            Ok(r) => {
-                vars.insert(k.clone(), r);
-            }
-            Err(e) => {
-                node_ok = false;
-                failed.push(k.clone());
-                problems.push(Problem {
-                    path: sub(&base, &["vars", k]),
-                    message: e.inline(),
-                })
-            }
-        }
-    }
-    ctx["vars"] = Json::Object(vars);
-
-    let mut files = BTreeMap::new();
-    // False when the path is a template that renders to nothing: no
-    // such file in this pod.
-    let mut render_file = |path: Path, rel: &str, dest: &str, problems: &mut Vec<Problem>| {
-        let rel = match template_file(loaded, rel, &ctx) {
-            Ok(Some(rel)) => rel,
-            Ok(None) => return false,
-            Err(e) if uses_failed_var(&e, &failed) => return true,
-            Err(message) => {
-                problems.push(Problem { path, message });
-                return true;
-            }
-        };
-        let rel = rel.as_str();
-        let Some(src) = loaded.templates.get(rel) else {
-            return true;
-        };
-        match render::render(src, &ctx) {
-            Ok(mut text) => {
-                if !text.ends_with('\n') {
-                    text.push('\n');
-                }
-                files.insert(
-                    dest.to_string(),
-                    FileSpec {
-                        mode: 0o644,
-                        content: text,
-                    },
-                );
-            }
-            Err(e) if uses_failed_var(&e.message, &failed) => {}
-            Err(e) => problems.push(Problem {
-                path,
-                message: e.in_file(rel),
-            }),
-        }
-        true
-    };
-    // In solution mode the node's `solution` stands over its own fields.
-    let solved = ctx["solution"].as_bool().unwrap_or(false);
-    let solution = node.solution.as_ref().filter(|_| solved);
-    if let Some(dest) = kind.config_path {
-        // A solution config whose path renders to nothing leaves the
-        // node's own.
-        let solved_config = solution.and_then(|s| s.config.as_deref());
-        let placed = solved_config.is_some_and(|rel| {
-            render_file(sub(&base, &["solution", "config"]), rel, dest, problems)
-        });
-        if let (false, Some(rel)) = (placed, &node.config) {
-            render_file(sub(&base, &["config"]), rel, dest, problems);
-        }
-    }
-    for (dest, rel) in &node.files {
-        render_file(sub(&base, &["files", dest]), rel, dest, problems);
-    }
-    for (dest, rel) in solution.iter().flat_map(|s| &s.files) {
-        render_file(
-            sub(&base, &["solution", "files", dest]),
-            rel,
-            dest,
-            problems,
-        );
-    }
-    let lines = node
-        .exec
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (&["exec"][..], i, l));
-    let solution_lines = solution
-        .iter()
-        .flat_map(|s| s.exec.iter().enumerate())
-        .map(|(i, l)| (&["solution", "exec"][..], i, l));
-    let mut exec = Vec::new();
-    for (at, i, line) in lines.chain(solution_lines) {
-        match render::render(line, &ctx) {
-            // A line that renders to nothing (`{% if %}` false in this
-            // pod) runs nothing.
-            Ok(l) if l.trim().is_empty() => {}
-            Ok(l) => exec.push(l),
-            Err(e) if uses_failed_var(&e.message, &failed) => {}
-            Err(e) => {
-                let mut path = sub(&base, at);
-                path.push(crate::topology::Seg::Index(i));
-                problems.push(Problem {
-                    path,
-                    message: e.inline(),
-                })
-            }
-        }
-    }
-    // One that renders to nothing leaves the kind's shell.
-    let login_shell = match node.login_shell.as_deref().map(|t| render::render(t, &ctx)) {
-        Some(Ok(shell)) if valid_login_shell(shell.trim()) => Some(shell.trim().to_string()),
-        Some(Ok(shell)) if !shell.trim().is_empty() => {
-            problems.push(Problem {
-                path: sub(&base, &["login_shell"]),
-                message: format!(
-                    "login shell `{}` is not a command name or absolute path (letters, digits, `_.+-` and `/`, no arguments)",
-                    shell.trim()
-                ),
-            });
-            None
-        }
-        Some(Err(e)) if !uses_failed_var(&e.message, &failed) => {
-            problems.push(Problem {
-                path: sub(&base, &["login_shell"]),
-                message: e.inline(),
-            });
-            None
-        }
-        _ => None,
-    };
-    if !node_ok {
-        return (None, ctx);
-    }
-    for (i, d) in node.daemons.iter().enumerate() {
-        if !kind.daemons.iter().any(|(name, _)| name == d) {
-            let mut path = sub(&base, &["daemons"]);
-            path.push(crate::topology::Seg::Index(i));
-            let known: Vec<&str> = kind.daemons.iter().map(|(n, _)| *n).collect();
-            problems.push(Problem {
-                path,
-                message: if known.is_empty() {
-                    format!("kind `{}` has no daemons to choose", kind.name)
-                } else {
-                    let hint = known
-                        .iter()
-                        .map(|k| (crate::topology::distance(d, k), *k))
-                        .filter(|(dist, _)| *dist <= 2)
-                        .min()
-                        .map(|(_, k)| format!("; did you mean `{k}`?"))
-                        .unwrap_or_default();
-                    format!(
-                        "`{d}` is not a daemon of kind `{}`; its daemons: {}{hint}",
-                        kind.name,
-                        known.join(", ")
-                    )
-                },
-            });
-            node_ok = false;
-        }
-    }
-    if !node_ok {
-        return (None, ctx);
-    }
-    if !kind.daemons.is_empty() {
-        let daemons = node_daemons(loaded, node, kind, &ctx, &files);
-        files.insert(
-            "/etc/noglab/daemons".into(),
-            FileSpec {
-                mode: 0o644,
-                content: format!("{}\n", daemons.join(" ")),
-            },
-        );
-    }
-
-    links.sort_by_key(|a| a.interface[3..].parse::<u32>().unwrap_or(0));
-    files.insert(
-        "/etc/noglab/interfaces".into(),
-        FileSpec {
-            mode: 0o644,
-            content: interfaces_file(&mgmt, mgmt_net, &links),
-        },
-    );
-    files.insert(
-        "/etc/noglab/ready".into(),
-        FileSpec {
-            mode: 0o755,
-            content: format!("#!/bin/sh\n{}\n", kind.readiness),
-        },
-    );
-    if let Some(verify) = kind.verify {
-        files.insert(
-            "/etc/noglab/verify".into(),
-            FileSpec {
-                mode: 0o755,
-                content: format!("#!/bin/sh\n{verify}\n"),
-            },
-        );
-    }
-    if let Some(health) = kind.health {
-        files.insert(
-            "/etc/noglab/health".into(),
-            FileSpec {
-                mode: 0o755,
-                content: format!("#!/bin/sh\n{health}\n"),
-            },
-        );
-    }
-    if access {
-        // Participants arrive from the pod's access point as user `lab`,
-        // in the kind's own shell.
-        files.insert(
-            "/etc/noglab/login".into(),
-            FileSpec {
-                mode: 0o644,
-                content: format!(
-                    "shell={}\ngroups={}\n",
-                    login_shell.unwrap_or_else(|| kind.shell.join(" ")),
-                    kinds::login_groups(kind.name)
-                ),
-            },
-        );
-    }
-    if !exec.is_empty() {
-        let mut script = String::from("# exec lines of this node, run once it is up, in order\n");
-        for l in &exec {
-            script.push_str(l);
-            script.push('\n');
-        }
-        files.insert(
-            "/etc/noglab/exec.sh".into(),
-            FileSpec {
-                mode: 0o755,
-                content: script,
-            },
-        );
-    }
-
-    let spec = ContainerSpec {
-        name: container_name(lab, pod, name),
-        node: name.to_string(),
-        kind: kind.name.to_string(),
-        image: node.image.clone().unwrap_or_else(|| kind_image(kind)),
-        hostname: name.to_string(),
-        labels: BTreeMap::new(),
-        capabilities: Vec::new(),
-        sysctls: BTreeMap::new(),
-        memory: MEMORY_LIMIT,
-        pids: PIDS_LIMIT,
-        mgmt,
-        links,
-        files,
-        ports: Vec::new(),
-        read_only: Vec::new(),
-    };
-    (Some(seal(spec, lab, pod, kind)), ctx)
-}
-
-/// The daemons a node of a kind with optional daemons runs: those its
-/// config in this mode and its config in the other mode (initial or
-/// solved) use, so that participants find running every daemon the
-/// exercise needs, and `up --solution` runs what `up` runs.
-fn node_daemons(
-    loaded: &Loaded,
-    node: &crate::topology::Node,
-    kind: &kinds::Kind,
-    ctx: &Json,
-    files: &BTreeMap<String, FileSpec>,
-) -> Vec<&'static str> {
-    let this = kind
-        .config_path
-        .and_then(|p| files.get(p))
-        .map(|f| f.content.clone());
-    let solved = ctx["solution"].as_bool().unwrap_or(false);
-    let mut other_ctx = ctx.clone();
-    other_ctx["solution"] = Json::Bool(!solved);
-    let other_rel = if solved {
-        node.config.as_deref()
-    } else {
-        node.solution.as_ref().and_then(|s| s.config.as_deref())
-    };
-    // Errors here are the other mode's, which `validate` reports; this
-    // only reads what renders.
-    let other = other_rel
-        .and_then(|rel| template_file(loaded, rel, &other_ctx).ok().flatten())
-        .and_then(|rel| loaded.templates.get(&rel))
-        .and_then(|src| render::render(src, &other_ctx).ok());
-    let used = kind.daemons_used(this.iter().chain(other.iter()).map(String::as_str));
-    kind.daemons
-        .iter()
-        .map(|(d, _)| *d)
-        .filter(|d| used.contains(d) || node.daemons.iter().any(|n| n == d))
-        .collect()
-}
-
-/// The template file a node names at `rel`, for this node's context: `rel`
-/// itself, or what it renders to when it holds tags. `None` when it
-/// renders to nothing (no such file in this pod).
-fn template_file(loaded: &Loaded, rel: &str, ctx: &Json) -> Result<Option<String>, String> {
-    if !crate::topology::is_template(rel) {
-        return Ok(Some(rel.to_string()));
-    }
-    let rendered = render::render(rel, ctx).map_err(|e| e.inline())?;
-    let rendered = rendered.trim();
-    if rendered.is_empty() {
-        return Ok(None);
-    }
-    if loaded.templates.contains_key(rendered) {
-        return Ok(Some(rendered.to_string()));
-    }
-    let (prefix, suffix) = crate::topology::template_path_ends(rel);
-    let known: Vec<&str> = loaded
-        .templates
-        .keys()
-        .map(String::as_str)
-        .filter(|k| k.starts_with(prefix) && k.ends_with(suffix))
-        .collect();
-    Err(format!(
-        "`{rel}` renders to `{rendered}`, which is not a file in the topology's folder; it has {}",
-        known.join(", ")
-    ))
-}
-
-/// The image noglab builds for a kind.
-fn kind_image(kind: &kinds::Kind) -> String {
-    crate::images::lookup(kind.image)
-        .map(|d| d.reference())
-        .unwrap_or_else(|| kind.image.to_string())
-}
-
-/// Completes a container spec with what every noglab container carries:
-/// its labels, its kind's capabilities and sysctls, noglab's folder
-/// read-only, and the hash of it all.
-fn seal(mut spec: ContainerSpec, lab: &str, pod: u32, kind: &kinds::Kind) -> ContainerSpec {
-    spec.labels = BTreeMap::from([
-        (labels::LAB.to_string(), lab.to_string()),
-        (labels::POD.to_string(), pod_label(pod)),
-        (labels::NODE.to_string(), spec.node.clone()),
-        (labels::KIND.to_string(), kind.name.to_string()),
-    ]);
-    spec.capabilities = kind.capabilities.iter().map(|c| c.to_string()).collect();
-    spec.sysctls = kind
-        .sysctls
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    spec.read_only = vec![NOGLAB_DIR.to_string()];
-    let hash = spec_hash(&spec);
-    spec.labels.insert(labels::HASH.to_string(), hash);
-    spec
-}
-
-/// A pod's access point: sshd for participants, on the pod's management
-/// network (so node names resolve) and on its own host-facing network that
-/// publishes the pod's port.
-fn access_spec(
-    lab: &str,
-    pod: u32,
-    access: &crate::topology::Access,
-    mgmt: &NetworkSpec,
-    mgmt_net: Ipv4Net,
-    nodes: usize,
-    net: &NetworkSpec,
-) -> ContainerSpec {
-    let kind = &kinds::ACCESS;
-    let mgmt_at = Attachment {
-        network: mgmt.name.clone(),
-        docker_ip: nth_host(mgmt_net, nodes),
-        interface: "eth0".into(),
-        ipv4: None,
-        ipv6: None,
-    };
-    let ip = nth_host(net.subnet, 0);
-    let outside = Attachment {
-        network: net.name.clone(),
-        docker_ip: ip,
-        interface: "eth1".into(),
-        ipv4: Ipv4Net::new(ip, net.subnet.prefix_len()).ok(),
-        ipv6: None,
-    };
-    let mut files = BTreeMap::new();
-    files.insert(
-        "/etc/noglab/interfaces".into(),
-        FileSpec {
-            mode: 0o644,
-            content: interfaces_file(&mgmt_at, mgmt_net, std::slice::from_ref(&outside)),
-        },
-    );
-    // Replies to participants' laptops leave through the host.
-    files.insert(
-        "/etc/noglab/routes".into(),
-        FileSpec {
-            mode: 0o644,
-            content: format!("default via {}\n", net.gateway),
-        },
-    );
-    files.insert(
-        "/etc/noglab/ready".into(),
-        FileSpec {
-            mode: 0o755,
-            content: format!("#!/bin/sh\n{}\n", kind.readiness),
-        },
-    );
-    let port = |base: u16| base.saturating_add(u16::try_from(pod).unwrap_or(u16::MAX));
-    let mut ports = vec![(22, port(access.base_port))];
-    if let Some(web) = access.web_base_port {
-        // The browser terminal logs in through the pod's own sshd.
-        files.insert(
-            "/etc/noglab/web".into(),
-            FileSpec {
-                mode: 0o644,
-                content: format!("port={WEB_PORT}\nhost=pod{pod}\n"),
-            },
-        );
-        ports.push((WEB_PORT, port(web)));
-    }
-    let spec = ContainerSpec {
-        name: container_name(lab, pod, ACCESS_NODE),
-        node: ACCESS_NODE.to_string(),
-        kind: kind.name.to_string(),
-        image: kind_image(kind),
-        hostname: format!("pod{pod}"),
-        labels: BTreeMap::new(),
-        capabilities: Vec::new(),
-        sysctls: BTreeMap::new(),
-        memory: 256 << 20,
-        pids: 256,
-        mgmt: mgmt_at,
-        links: vec![outside],
-        files,
-        ports,
-        read_only: Vec::new(),
-    };
-    seal(spec, lab, pod, kind)
-}
-
-/// Whether a render failed only because it used a var whose own template
-/// failed, which is already reported.
-pub(crate) fn uses_failed_var(message: &str, failed: &[String]) -> bool {
-    failed.iter().any(|v| {
-        let name = format!("variable `vars.{v}");
-        message
-            .find(&name)
-            .map(|i| &message[i + name.len()..])
-            .is_some_and(|rest| rest.starts_with('`') || rest.starts_with('.'))
-    })
-}
-
-/// Step 3b: two links of a pod must not share addresses.
-fn overlaps(links: &[LinkAddrs], problems: &mut Vec<Problem>) {
-    for (i, a) in links.iter().enumerate() {
-        for (j, b) in links.iter().enumerate().take(i) {
-            if let (Some(x), Some(y)) = (a.v4, b.v4) {
-                if x.contains(&y.network()) || y.contains(&x.network()) {
-                    problems.push(Problem {
-                        path: path!["links", i, "ipv4"],
-                        message: format!("subnet {x} overlaps {y} of link {}", j + 1),
-                    });
-                }
-            }
-            if let (Some(x), Some(y)) = (a.v6, b.v6) {
-                if x.contains(&y.network()) || y.contains(&x.network()) {
-                    problems.push(Problem {
-                        path: path!["links", i, "ipv6"],
-                        message: format!("subnet {x} overlaps {y} of link {}", j + 1),
-                    });
-                }
-            }
-        }
-    }
-}
-
-/// Docker's address for the k-th endpoint of a plumbing subnet: after the
-/// network address and the gateway Docker reserves.
-pub(crate) fn nth_host(net: Ipv4Net, k: usize) -> Ipv4Addr {
-    Ipv4Addr::from(u32::from(net.network()) + 2 + k as u32)
-}
-
-/// What the node's init reads at every start: `<docker-ip> <name> [cidr...]`.
-pub(crate) fn interfaces_file(
-    mgmt: &Attachment,
-    mgmt_net: Ipv4Net,
-    links: &[Attachment],
-) -> String {
-    let mut s =
-        String::from("# <docker-ipv4> <interface> [address/prefix ...], written by noglab\n");
-    s.push_str(&format!(
-        "{} eth0 {}/{}\n",
-        mgmt.docker_ip,
-        mgmt.docker_ip,
-        mgmt_net.prefix_len()
-    ));
-    for a in links {
-        s.push_str(&format!("{} {}", a.docker_ip, a.interface));
-        if let Some(v4) = a.ipv4 {
-            s.push_str(&format!(" {v4}"));
-        }
-        if let Some(v6) = a.ipv6 {
-            s.push_str(&format!(" {v6}"));
-        }
-        s.push('\n');
-    }
-    s
-}
-
-/// `bgp-p03-r1`, or `bgp-shared-rs` for a shared node.
-/// A node's `login_shell`: one command, no arguments (it becomes the
-/// participants' user's login shell).
-fn valid_login_shell(shell: &str) -> bool {
-    !shell.is_empty()
-        && shell
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.+-/".contains(c))
-        && (!shell.contains('/') || shell.starts_with('/'))
-}
-
-/// The shell participants get in a node from the access point, as its
-/// plan says (`/etc/noglab/login`); `None` for a node without logins.
-pub fn login_shell(spec: &ContainerSpec) -> Option<&str> {
-    spec.files
-        .get("/etc/noglab/login")?
-        .content
-        .lines()
-        .find_map(|l| l.strip_prefix("shell="))
-}
-
-pub fn container_name(lab: &str, pod: u32, node: &str) -> String {
-    if pod == SHARED_POD {
-        format!("{lab}-shared-{node}")
-    } else {
-        format!("{lab}-p{pod:02}-{node}")
-    }
-}
-
-pub(crate) fn network_spec(
-    lab: &str,
-    pod: u32,
-    role: &str,
-    subnet: Ipv4Net,
-    block: Ipv4Net,
-    host_facing: bool,
-) -> NetworkSpec {
-    let name = container_name(lab, pod, role);
-    let mut labels = BTreeMap::new();
-    labels.insert(labels::LAB.to_string(), lab.to_string());
-    labels.insert(labels::POD.to_string(), pod_label(pod));
-    labels.insert(labels::NETWORK.to_string(), role.to_string());
-    labels.insert(labels::BLOCK.to_string(), block.to_string());
-    let digest = Sha256::digest(name.as_bytes());
-    // The guard on the host knows lab wires as ngl*, access networks as nga*.
-    let bridge = format!(
-        "{}{}",
-        if host_facing { "nga" } else { "ngl" },
-        digest
-            .iter()
-            .take(6)
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
-    let mut spec = NetworkSpec {
-        name,
-        host_facing,
-        bridge,
-        subnet,
-        gateway: Ipv4Addr::from(u32::from(subnet.network()) + 1),
-        labels,
-    };
-    let hash = short_hash(&serde_json::to_vec(&spec).unwrap_or_default());
-    spec.labels.insert(labels::HASH.to_string(), hash);
-    spec
-}
-
-fn spec_hash(spec: &ContainerSpec) -> String {
-    short_hash(&serde_json::to_vec(spec).unwrap_or_default())
-}
-
-fn short_hash(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_problem_with_other_values_in_other_pods_is_said_once() {
-        let mut found = BTreeMap::new();
-        let at = path!["links", 0, "ipv4"];
-        found.insert((at.clone(), "`b` is bad".to_string()), vec![5]);
-        found.insert((at.clone(), "`a` is bad".to_string()), vec![4]);
-        found.insert((at.clone(), "`c` is bad".to_string()), vec![6]);
-        assert_eq!(
-            merge_pods(found.clone(), 6),
-            vec![(
-                at.clone(),
-                "`a` is bad (in pod 4; likewise, with other values, in pods 5-6)".to_string()
-            )]
-        );
-        assert_eq!(
-            merge_pods(found, 3),
-            vec![(
-                at.clone(),
-                "`a` is bad (in pod 4; likewise, with other values, in every other pod)"
-                    .to_string()
-            )]
-        );
-        let mut same = BTreeMap::new();
-        same.insert((at.clone(), "bad".to_string()), vec![1, 2, 3]);
-        assert_eq!(
-            merge_pods(same.clone(), 3),
-            vec![(at.clone(), "bad".into())]
-        );
-        assert_eq!(merge_pods(same, 5), vec![(at, "bad (in pods 1-3)".into())]);
-    }
-
-    #[test]
-    fn uses_of_a_failed_var_are_recognised() {
-        let failed = vec!["asn".to_string()];
-        assert!(uses_failed_var(
-            "variable `vars.asn` not found in context",
-            &failed
-        ));
-        assert!(uses_failed_var("variable `vars.asn.x` not found", &failed));
-        assert!(!uses_failed_var("variable `vars.asn2` not found", &failed));
-        assert!(!uses_failed_var("variable `vars.id` not found", &failed));
-    }
+    use crate::kinds;
+    use crate::topology::Loaded;
+    use node::kind_image;
 
     #[test]
     fn a_solution_stands_over_config_files_and_exec_only_when_asked() {

@@ -185,6 +185,17 @@ impl Plumbing {
     }
 }
 
+/// The gateway Docker gives a network: its first address.
+pub(crate) fn gateway(subnet: Ipv4Net) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(subnet.network()) + 1)
+}
+
+/// Docker's address for the k-th endpoint of a plumbing subnet: after the
+/// network address and the gateway.
+pub(crate) fn nth_host(net: Ipv4Net, k: usize) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(net.network()) + 2 + k as u32)
+}
+
 fn net(addr: u32, prefix: u8) -> Ipv4Net {
     Ipv4Net::new(Ipv4Addr::from(addr), prefix).unwrap_or_default()
 }
@@ -212,18 +223,13 @@ pub fn allocate(range: Ipv4Net, prefix: u8, taken: &[Ipv4Net]) -> Option<Ipv4Net
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::topology::load_str;
 
     fn r() -> Ipv4Net {
         DEFAULT_RANGE.parse().expect("range")
     }
 
     fn topo(src: &str) -> Topology {
-        load_str(std::path::Path::new("t.yml"), src.into(), |_| {
-            Err("none".into())
-        })
-        .expect("valid")
-        .topology
+        crate::topology::topology_for_tests(src)
     }
 
     #[test]

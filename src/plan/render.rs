@@ -56,6 +56,10 @@ pub struct RenderError {
     /// Line and column inside the template, for syntax errors.
     pub at: Option<(usize, usize)>,
     pub message: String,
+    /// The variable tera's message names (`vars.asn` in "variable
+    /// `vars.asn` not found"), so that a caller can tell which value a
+    /// failure is about without reading the message.
+    pub variable: Option<String>,
 }
 
 impl RenderError {
@@ -63,6 +67,7 @@ impl RenderError {
         RenderError {
             at: None,
             message: message.into(),
+            variable: None,
         }
     }
 
@@ -188,7 +193,14 @@ fn sandbox(budget: &Arc<Budget>) -> tera::Tera {
             sha2::Sha256::digest(text.as_bytes())
         )))
     });
+    count_filters(&mut tera, budget);
+    guard_growth(&mut tera);
+    tera
+}
 
+/// The counting filters [`instrument`] puts into a template: loop
+/// iterations, and bytes produced.
+fn count_filters(tera: &mut tera::Tera, budget: &Arc<Budget>) {
     let b = Arc::clone(budget);
     tera.register_filter(
         LOOP_FILTER,
@@ -230,15 +242,18 @@ fn sandbox(budget: &Arc<Budget>) -> tera::Tera {
             Ok(v.clone())
         },
     );
-    // Filters whose output can be far larger than their input are checked
-    // before they run.
-    guard(&mut tera, "replace", |v, args| {
+}
+
+/// Filters whose output can be far larger than their input are checked
+/// before they run.
+fn guard_growth(tera: &mut tera::Tera) {
+    guard(tera, "replace", |v, args| {
         let s = v.as_str().unwrap_or_default();
         let from = args.get("from").and_then(Value::as_str).unwrap_or("x");
         let to = args.get("to").and_then(Value::as_str).unwrap_or_default();
         s.len() + s.matches(from).count() * to.len()
     });
-    guard(&mut tera, "indent", |v, args| {
+    guard(tera, "indent", |v, args| {
         let s = v.as_str().unwrap_or_default();
         let prefix = args
             .get("prefix")
@@ -246,12 +261,11 @@ fn sandbox(budget: &Arc<Budget>) -> tera::Tera {
             .map_or(4, str::len);
         s.len() + (s.lines().count() + 1) * prefix
     });
-    guard(&mut tera, "join", |v, args| {
+    guard(tera, "join", |v, args| {
         let items = v.as_array().map_or(0, Vec::len);
         let sep = args.get("sep").and_then(Value::as_str).map_or(0, str::len);
         size(v) + items * sep
     });
-    tera
 }
 
 type Estimate = fn(&Value, &HashMap<String, Value>) -> usize;
@@ -332,16 +346,13 @@ fn bounded_range(args: &HashMap<String, Value>) -> tera::Result<Value> {
 /// nest deeper than [`MAX_NESTING`] and no tag is longer than [`MAX_TAG`].
 fn nesting(template: &str) -> Result<(), RenderError> {
     let b = template.as_bytes();
-    let at = |i: usize| {
-        let before = &template[..i];
-        let line = before.matches('\n').count() + 1;
-        let col = before
-            .rfind('\n')
-            .map_or(before.len(), |n| before.len() - n - 1)
-            + 1;
-        Some((line, col))
+    let fail = |i: usize, message: String| {
+        Err(RenderError {
+            at: Some(line_col(template, i)),
+            message,
+            variable: None,
+        })
     };
-    let fail = |i: usize, message: String| Err(RenderError { at: at(i), message });
     let mut blocks = 0usize;
     let mut i = 0;
     while i + 1 < b.len() {
@@ -355,47 +366,10 @@ fn nesting(template: &str) -> Result<(), RenderError> {
             }
         };
         let start = i + 2;
-        let mut j = start;
-        let mut depth = 0usize;
-        let mut operators = 0usize;
-        let mut quote: Option<u8> = None;
-        while j + 1 < b.len() && !(quote.is_none() && &b[j..j + 2] == close) {
-            let c = b[j];
-            match quote {
-                Some(q) if c == q => quote = None,
-                Some(_) => {}
-                None if close == b"#}" => {}
-                None if c == b'"' || c == b'\'' || c == b'`' => quote = Some(c),
-                None if c == b'(' || c == b'[' => {
-                    depth += 1;
-                    if depth > MAX_NESTING {
-                        return fail(j, format!("brackets nest more than {MAX_NESTING} deep"));
-                    }
-                }
-                None if c == b')' || c == b']' => depth = depth.saturating_sub(1),
-                None => {
-                    // Symbols count once per run (`<=` is one), words once.
-                    let symbol = b"+-*/%~<>=!".contains(&c);
-                    let starts_symbol = symbol && !b"+-*/%~<>=!".contains(&b[j - 1]);
-                    let word = [&b"and"[..], b"or", b"in", b"is", b"not"].iter().any(|w| {
-                        b[j..].starts_with(w)
-                            && !b[j - 1].is_ascii_alphanumeric()
-                            && b.get(j + w.len())
-                                .is_none_or(|n| !n.is_ascii_alphanumeric() && *n != b'_')
-                    });
-                    if starts_symbol || word {
-                        operators += 1;
-                        if operators > MAX_OPERATORS {
-                            return fail(
-                                j,
-                                format!("more than {MAX_OPERATORS} operators in one tag; split the expression with `set`"),
-                            );
-                        }
-                    }
-                }
-            }
-            j += 1;
-        }
+        let mut j = match tag_end(b, start, close) {
+            Ok(j) => j,
+            Err((at, message)) => return fail(at, message),
+        };
         if j - start > MAX_TAG && close != b"#}" {
             return fail(
                 i,
@@ -432,6 +406,69 @@ fn nesting(template: &str) -> Result<(), RenderError> {
         i = j + 2;
     }
     Ok(())
+}
+
+/// Line and column of byte `i` of a template, both from 1.
+fn line_col(template: &str, i: usize) -> (usize, usize) {
+    let before = &template[..i];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.len(), |n| before.len() - n - 1)
+        + 1;
+    (line, col)
+}
+
+/// Where the tag whose text starts at `start` ends (at its `close`, or
+/// the template's end), outside quotes; `Err` with a place and why when
+/// its brackets nest too deep or it holds too many operators.
+fn tag_end(b: &[u8], start: usize, close: &[u8]) -> Result<usize, (usize, String)> {
+    let mut j = start;
+    let mut depth = 0usize;
+    let mut operators = 0usize;
+    let mut quote: Option<u8> = None;
+    while j + 1 < b.len() && !(quote.is_none() && &b[j..j + 2] == close) {
+        let c = b[j];
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if close == b"#}" => {}
+            None if c == b'"' || c == b'\'' || c == b'`' => quote = Some(c),
+            None if c == b'(' || c == b'[' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err((j, format!("brackets nest more than {MAX_NESTING} deep")));
+                }
+            }
+            None if c == b')' || c == b']' => depth = depth.saturating_sub(1),
+            None if is_operator(b, j) => {
+                operators += 1;
+                if operators > MAX_OPERATORS {
+                    return Err((
+                        j,
+                        format!("more than {MAX_OPERATORS} operators in one tag; split the expression with `set`"),
+                    ));
+                }
+            }
+            None => {}
+        }
+        j += 1;
+    }
+    Ok(j)
+}
+
+/// Whether an operator starts at `b[j]`: symbols count once per run
+/// (`<=` is one), words once.
+fn is_operator(b: &[u8], j: usize) -> bool {
+    const SYMBOLS: &[u8] = b"+-*/%~<>=!";
+    let starts_symbol = SYMBOLS.contains(&b[j]) && !SYMBOLS.contains(&b[j - 1]);
+    let word = [&b"and"[..], b"or", b"in", b"is", b"not"].iter().any(|w| {
+        b[j..].starts_with(w)
+            && !b[j - 1].is_ascii_alphanumeric()
+            && b.get(j + w.len())
+                .is_none_or(|n| !n.is_ascii_alphanumeric() && *n != b'_')
+    });
+    starts_symbol || word
 }
 
 /// Template features that reach for other files. A template is one file:
@@ -575,10 +612,23 @@ fn explain(e: &tera::Error, context: &Value) -> RenderError {
     if let Some(first) = message.chars().next() {
         message = first.to_lowercase().collect::<String>() + &message[first.len_utf8()..];
     }
+    let variable = named_variable(&message);
     if let Some(hint) = undefined_hint(&message, context) {
         message = format!("{message}; {hint}");
     }
-    RenderError { at, message }
+    RenderError {
+        at,
+        message,
+        variable,
+    }
+}
+
+/// The variable a message of tera's is about: what stands between the
+/// backticks of its first "variable `...`".
+fn named_variable(message: &str) -> Option<String> {
+    const BEFORE: &str = "variable `";
+    let rest = &message[message.find(BEFORE)? + BEFORE.len()..];
+    Some(rest[..rest.find('`')?].to_string())
 }
 
 /// A syntax error where the template ends is nearly always a block left

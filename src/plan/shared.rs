@@ -1,24 +1,28 @@
-//! Lab-wide networks and nodes: the IXP LAN, the route server, the transit
-//! provider, the DNS root. Shared networks are planned before the pods
-//! (pods attach to them), shared nodes after (their templates see every
-//! pod: a route server lists a neighbor per pod).
+//! What is unique to the lab-wide pod (pod label `shared`): the shared
+//! networks (the IXP LAN, a service network), planned before the pods
+//! since pods attach to them, what templates see of them, and the shared
+//! nodes (the route server, the transit provider, the DNS root), planned
+//! after the pods since their templates see every pod.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 use ipnet::{Ipv4Net, Ipv6Net};
-use serde_json::{json, Value as Json};
+use serde_json::Value as Json;
 
-use super::{
-    addr, container_name, iface_entry, network_spec, nth_host, render, uses_failed_var, Attachment,
-    NodeInput, Plumbing, PodPlan, Problem, SHARED_POD,
-};
-use crate::topology::{Loaded, Topology};
+use super::addressing::{shared_address, shared_subnet};
+use super::context::{Context, Interface, NodeView, PodView, SharedNetworkView, SharedView, Vars};
+use super::interfaces::Interfaces;
+use super::names::{container_name, network_spec, SHARED_POD};
+use super::node::{plan_node, NodeAt};
+use super::problems::Problems;
+use super::{plumbing, Attachment, LabPlan, NetworkSpec, PodPlan};
+use crate::topology::spans::Path;
+use crate::topology::Topology;
 
 /// One shared network with its members and the shared nodes' attachments.
 pub(crate) struct SharedNet {
     pub name: String,
-    pub spec: super::NetworkSpec,
+    pub spec: NetworkSpec,
     pub v4: Option<Ipv4Net>,
     pub v6: Option<Ipv6Net>,
     /// Shared nodes attached, in name order.
@@ -31,412 +35,195 @@ pub(crate) struct SharedNet {
     pub lab_attach: BTreeMap<String, Attachment>,
 }
 
-/// Interfaces of every attachment to a shared network: the given one, or
-/// the node's lowest ethN free after its links, in network then node order.
-pub(crate) fn assign_interfaces(
-    t: &Topology,
-    links: &[Vec<(String, String)>],
-) -> BTreeMap<String, BTreeMap<String, String>> {
-    let mut used: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
-    let num = |iface: &str| iface.get(3..).and_then(|d| d.parse::<u32>().ok());
-    for eps in links {
-        for (node, iface) in eps {
-            used.entry(node.as_str()).or_default().extend(num(iface));
-        }
-    }
-    for net in t.shared.networks.values() {
-        for (node, a) in &net.attach {
-            if let Some(iface) = &a.interface {
-                used.entry(node.as_str()).or_default().extend(num(iface));
-            }
-        }
-    }
-    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    for (name, net) in &t.shared.networks {
-        for (node, a) in &net.attach {
-            let iface = match &a.interface {
-                Some(i) => i.clone(),
-                None => {
-                    let taken = used.entry(node.as_str()).or_default();
-                    let n = (1..).find(|n| !taken.contains(n)).unwrap_or(1);
-                    taken.push(n);
-                    format!("eth{n}")
-                }
-            };
-            out.entry(name.clone())
-                .or_default()
-                .insert(node.clone(), iface);
-        }
-    }
-    out
+fn attach_path(network: &str, member: &str, field: &str) -> Path {
+    path!["shared", "networks", network, "attach", member, field]
 }
 
-/// A rendered address on a shared network, with the network's prefix.
-fn address<N: Copy>(
-    tpl: Option<&String>,
-    subnet: Option<N>,
-    ctx: &Json,
-    path: crate::topology::spans::Path,
-    failed: &[String],
-    problems: &mut Vec<Problem>,
-    make: impl Fn(IpAddr, N) -> Result<N, String>,
-) -> Option<N> {
-    let (tpl, subnet) = (tpl?, subnet?);
-    let text = match render::render(tpl, ctx) {
-        Ok(t) => t,
-        Err(e) => {
-            if !uses_failed_var(&e.message, failed) {
-                problems.push(Problem {
-                    path,
-                    message: e.inline(),
-                });
-            }
-            return None;
-        }
-    };
-    let parsed = text
-        .trim()
-        .parse::<IpAddr>()
-        .map_err(|_| {
-            format!(
-                "`{}` is not an address (write it without a prefix)",
-                text.trim()
-            )
-        })
-        .and_then(|ip| make(ip, subnet));
-    match parsed {
-        Ok(n) => Some(n),
-        Err(message) => {
-            problems.push(Problem { path, message });
-            None
-        }
-    }
-}
-
-fn in_v4(ip: IpAddr, net: Ipv4Net) -> Result<Ipv4Net, String> {
-    match ip {
-        IpAddr::V4(a) if net.contains(&a) => {
-            Ipv4Net::new(a, net.prefix_len()).map_err(|e| e.to_string())
-        }
-        _ => Err(format!("{ip} is not in the network's IPv4 subnet {net}")),
-    }
-}
-
-fn in_v6(ip: IpAddr, net: Ipv6Net) -> Result<Ipv6Net, String> {
-    match ip {
-        IpAddr::V6(a) if net.contains(&a) => {
-            Ipv6Net::new(a, net.prefix_len()).map_err(|e| e.to_string())
-        }
-        _ => Err(format!("{ip} is not in the network's IPv6 subnet {net}")),
-    }
-}
-
-/// Step 2: the shared networks, their subnets and the shared nodes' addresses.
+/// The shared networks: their subnets and the shared nodes' addresses,
+/// rendered with what a shared network's templates see (`lab`, `pods`).
 pub(crate) fn networks(
-    loaded: &Loaded,
-    plumbing: &Plumbing,
-    block: Ipv4Net,
+    t: &Topology,
+    layout: (&plumbing::Plumbing, Ipv4Net),
     pods: u32,
-    ifaces: &BTreeMap<String, BTreeMap<String, String>>,
-    problems: &mut Vec<Problem>,
+    ifaces: &Interfaces,
+    problems: &mut Problems,
 ) -> Vec<SharedNet> {
-    let t = &loaded.topology;
-    let ctx = json!({ "lab": t.name, "pods": pods });
+    let (plumbing, block) = layout;
+    let ctx = Context {
+        lab: &t.name,
+        pods,
+        ..Context::default()
+    }
+    .to_json();
     let mut out = Vec::new();
     for (i, (name, net)) in t.shared.networks.iter().enumerate() {
         let here = |field: &str| path!["shared", "networks", name.as_str(), field];
-        let v4 = net.ipv4.as_ref().and_then(|tpl| {
-            render::render(tpl, &ctx)
-                .map_err(|e| e.inline())
-                .and_then(|text| addr::parse_v4(&text))
-                .map_err(|message| {
-                    problems.push(Problem {
-                        path: here("ipv4"),
-                        message,
-                    })
-                })
-                .ok()
-        });
-        let v6 = net.ipv6.as_ref().and_then(|tpl| {
-            render::render(tpl, &ctx)
-                .map_err(|e| e.inline())
-                .and_then(|text| addr::parse_v6(&text))
-                .map_err(|message| {
-                    problems.push(Problem {
-                        path: here("ipv6"),
-                        message,
-                    })
-                })
-                .ok()
-        });
+        let v4 = shared_subnet(net.ipv4.as_deref(), &ctx, here("ipv4"), problems);
+        let v6 = shared_subnet(net.ipv6.as_deref(), &ctx, here("ipv6"), problems);
         let (pod_members, lab_members): (Vec<String>, Vec<String>) = net
             .attach
             .keys()
             .cloned()
             .partition(|n| t.nodes.contains_key(n));
-        let spec = network_spec(
-            &t.name,
-            SHARED_POD,
-            name,
-            plumbing.shared_subnet(block, i),
-            block,
-            false,
-        );
-        let node_ifaces = ifaces.get(name).cloned().unwrap_or_default();
-        let mut lab_attach = BTreeMap::new();
-        for (k, member) in lab_members.iter().enumerate() {
-            let a = &net.attach[member];
-            let at = |f: &str| {
-                path![
-                    "shared",
-                    "networks",
-                    name.as_str(),
-                    "attach",
-                    member.as_str(),
-                    f
-                ]
-            };
-            let ipv4 = address(a.ipv4.as_ref(), v4, &ctx, at("ipv4"), &[], problems, in_v4);
-            let ipv6 = address(a.ipv6.as_ref(), v6, &ctx, at("ipv6"), &[], problems, in_v6);
-            lab_attach.insert(
-                member.clone(),
-                Attachment {
-                    network: spec.name.clone(),
-                    docker_ip: nth_host(spec.subnet, k),
-                    interface: node_ifaces.get(member).cloned().unwrap_or_default(),
-                    ipv4,
-                    ipv6,
-                },
-            );
-        }
-        out.push(SharedNet {
+        let subnet = plumbing.shared_subnet(block, i);
+        let spec = network_spec(&t.name, SHARED_POD, name, subnet, block, false);
+        let mut shared = SharedNet {
             name: name.clone(),
             spec,
             v4,
             v6,
             lab_members,
             pod_members,
-            ifaces: node_ifaces,
-            lab_attach,
-        });
+            ifaces: ifaces.shared.get(name).cloned().unwrap_or_default(),
+            lab_attach: BTreeMap::new(),
+        };
+        for (k, member) in shared.lab_members.iter().enumerate() {
+            let a = shared.attachment(t, member, k, &ctx, problems);
+            shared.lab_attach.extend(a.map(|a| (member.clone(), a)));
+        }
+        out.push(shared);
     }
     out
 }
 
 impl SharedNet {
-    /// The `j`-th pod member's attachment in `pod`.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn attach_pod_node(
+    /// The attachment of `member` as the network's `k`-th endpoint, its
+    /// addresses rendered with `ctx`.
+    fn attachment(
         &self,
         t: &Topology,
         member: &str,
-        j: usize,
-        pod: u32,
+        k: usize,
         ctx: &Json,
-        failed: &[String],
-        problems: &mut Vec<Problem>,
+        problems: &mut Problems,
     ) -> Option<Attachment> {
         let a = t.shared.networks.get(&self.name)?.attach.get(member)?;
-        let at = |f: &str| {
-            path![
-                "shared",
-                "networks",
-                self.name.as_str(),
-                "attach",
-                member,
-                f
-            ]
-        };
-        let ipv4 = address(
-            a.ipv4.as_ref(),
-            self.v4,
-            ctx,
-            at("ipv4"),
-            failed,
-            problems,
-            in_v4,
-        );
-        let ipv6 = address(
-            a.ipv6.as_ref(),
-            self.v6,
-            ctx,
-            at("ipv6"),
-            failed,
-            problems,
-            in_v6,
-        );
-        let k = self.lab_members.len() + (pod as usize - 1) * self.pod_members.len() + j;
+        let at = |f: &str| attach_path(&self.name, member, f);
+        let ipv4 = shared_address(a.ipv4.as_deref(), self.v4, ctx, at("ipv4"), problems);
+        let ipv6 = shared_address(a.ipv6.as_deref(), self.v6, ctx, at("ipv6"), problems);
         Some(Attachment {
             network: self.spec.name.clone(),
-            docker_ip: nth_host(self.spec.subnet, k),
+            docker_ip: plumbing::nth_host(self.spec.subnet, k),
             interface: self.ifaces.get(member).cloned().unwrap_or_default(),
             ipv4,
             ipv6,
         })
     }
+
+    /// The `j`-th pod member's attachment in `pod`, its addresses rendered
+    /// with the pod's context: after the shared nodes, every pod's members.
+    pub fn attach_pod_node(
+        &self,
+        t: &Topology,
+        (member, j): (&str, usize),
+        pod: u32,
+        ctx: &Json,
+        problems: &mut Problems,
+    ) -> Option<Attachment> {
+        let k = self.lab_members.len() + (pod as usize - 1) * self.pod_members.len() + j;
+        self.attachment(t, member, k, ctx, problems)
+    }
+
+    /// An attachment to this network as templates see it.
+    pub fn interface(&self, a: &Attachment) -> Interface {
+        Interface {
+            network: Some(self.name.clone()),
+            ..Interface::with(
+                (a.ipv4.map(|n| n.addr()), a.ipv4.and(self.v4)),
+                (a.ipv6.map(|n| n.addr()), a.ipv6.and(self.v6)),
+            )
+        }
+    }
 }
 
 /// What templates see as `shared`: the networks' subnets and the shared
 /// nodes' interfaces on them.
-pub(crate) fn context(t: &Topology, nets: &[SharedNet]) -> Json {
-    let mut networks = serde_json::Map::new();
-    let mut nodes: BTreeMap<String, serde_json::Map<String, Json>> = t
+pub(crate) fn view(t: &Topology, nets: &[SharedNet]) -> SharedView {
+    let mut nodes: BTreeMap<String, NodeView> = t
         .shared
         .nodes
-        .keys()
-        .map(|n| (n.clone(), serde_json::Map::new()))
-        .collect();
-    for net in nets {
-        let mut entry = serde_json::Map::new();
-        if let Some(v4) = net.v4 {
-            entry.insert("ipv4".into(), json!(v4.to_string()));
-        }
-        if let Some(v6) = net.v6 {
-            entry.insert("ipv6".into(), json!(v6.to_string()));
-        }
-        networks.insert(net.name.clone(), Json::Object(entry));
-        for (node, a) in &net.lab_attach {
-            let mut e = iface_entry(
-                a.ipv4.map(|n| (n.addr(), net.v4.unwrap_or(n))),
-                a.ipv6.map(|n| (n.addr(), net.v6.unwrap_or(n))),
-            );
-            e.insert("network".into(), json!(net.name));
-            nodes
-                .entry(node.clone())
-                .or_default()
-                .insert(a.interface.clone(), Json::Object(e));
-        }
-    }
-    let nodes: serde_json::Map<String, Json> = nodes
-        .into_iter()
-        .map(|(name, ifs)| {
-            let kind = t
-                .shared
-                .nodes
-                .get(&name)
-                .map(|n| n.kind.clone())
-                .unwrap_or_default();
-            (name, json!({ "kind": kind, "interfaces": ifs }))
+        .iter()
+        .map(|(name, n)| {
+            let kind = n.kind.clone();
+            (
+                name.clone(),
+                NodeView {
+                    kind,
+                    interfaces: BTreeMap::new(),
+                },
+            )
         })
         .collect();
-    json!({ "networks": networks, "nodes": nodes })
-}
-
-/// No address is given twice on a shared network (e.g. a template that
-/// forgot the pod number).
-pub(crate) fn duplicate_addresses(
-    nets: &[SharedNet],
-    pods: &BTreeMap<u32, PodPlan>,
-    problems: &mut Vec<Problem>,
-) {
+    let mut networks = BTreeMap::new();
     for net in nets {
-        let mut seen: BTreeMap<String, String> = BTreeMap::new();
-        let mut owners: Vec<(String, String, &Attachment)> = net
-            .lab_attach
-            .iter()
-            .map(|(n, a)| (n.clone(), format!("shared node {n}"), a))
-            .collect();
-        for pod in pods.values() {
-            for c in &pod.containers {
-                for a in c.links.iter().filter(|a| a.network == net.spec.name) {
-                    owners.push((c.node.clone(), format!("{} of pod {}", c.node, pod.pod), a));
-                }
-            }
-        }
-        for (node, who, a) in owners {
-            let addrs = a
-                .ipv4
-                .map(|n| n.addr().to_string())
-                .into_iter()
-                .chain(a.ipv6.map(|n| n.addr().to_string()));
-            for ip in addrs {
-                if let Some(first) = seen.get(&ip) {
-                    let family = if ip.contains(':') { "ipv6" } else { "ipv4" };
-                    let message = format!(
-                        "{ip} on shared network `{}` is given to both {first} and {who}; make a pod node's address a template of the pod, like `198.51.100.{{{{ 10 + pod }}}}`",
-                        net.name
-                    );
-                    let path = path![
-                        "shared",
-                        "networks",
-                        net.name.as_str(),
-                        "attach",
-                        node.as_str(),
-                        family
-                    ];
-                    if !problems.iter().any(|p| p.path == path) {
-                        problems.push(Problem { path, message });
-                    }
-                } else {
-                    seen.insert(ip, who.clone());
-                }
-            }
+        let subnets = SharedNetworkView {
+            ipv4: net.v4.map(|n| n.to_string()),
+            ipv6: net.v6.map(|n| n.to_string()),
+        };
+        networks.insert(net.name.clone(), subnets);
+        for (node, a) in &net.lab_attach {
+            let entry = nodes.entry(node.clone()).or_default();
+            entry
+                .interfaces
+                .insert(a.interface.clone(), net.interface(a));
         }
     }
+    SharedView { networks, nodes }
 }
 
-/// The last step: the shared nodes, whose templates see every pod as
-/// `all_pods` (each with its `pod`, `vars` and `nodes`).
+/// The lab-wide pod: its management network, the shared networks and the
+/// shared nodes, whose templates see every pod as `all_pods`.
 pub(crate) fn plan(
-    loaded: &Loaded,
-    nets: &[SharedNet],
-    plumbing: &Plumbing,
-    block: Ipv4Net,
-    lab_ctx: &Json,
-    summaries: &[Json],
-    problems: &mut Vec<Problem>,
+    lab: &LabPlan,
+    all_pods: &[PodView],
+    problems: &mut Problems,
 ) -> Option<PodPlan> {
-    let t = &loaded.topology;
-    if t.shared.nodes.is_empty() && nets.is_empty() {
+    let t = &lab.loaded.topology;
+    if t.shared.nodes.is_empty() && lab.nets.is_empty() {
         return None;
     }
     let mut networks = Vec::new();
-    let mgmt_net = plumbing.shared_mgmt_subnet(block);
+    let mgmt_net = lab.plumbing.shared_mgmt_subnet(lab.block);
+    let mgmt_name = container_name(&t.name, SHARED_POD, "mgmt");
     if !t.shared.nodes.is_empty() {
         networks.push(network_spec(
-            &t.name, SHARED_POD, "mgmt", mgmt_net, block, false,
+            &t.name, SHARED_POD, "mgmt", mgmt_net, lab.block, false,
         ));
     }
-    networks.extend(nets.iter().map(|n| n.spec.clone()));
-    let shared_ctx = context(t, nets);
+    networks.extend(lab.nets.iter().map(|n| n.spec.clone()));
+    let no_vars = Vars::new();
     let mut containers = Vec::new();
     for (ni, (name, node)) in t.shared.nodes.iter().enumerate() {
-        let links: Vec<Attachment> = nets
-            .iter()
-            .filter_map(|n| n.lab_attach.get(name).cloned())
-            .collect();
-        let mut ctx = lab_ctx.clone();
-        ctx["node"] = json!(name);
-        ctx["vars"] = json!({});
-        ctx["interfaces"] = shared_ctx["nodes"][name.as_str()]["interfaces"].clone();
-        ctx["nodes"] = shared_ctx["nodes"].clone();
-        ctx["shared"] = shared_ctx.clone();
-        ctx["all_pods"] = json!(summaries);
+        let ctx = Context {
+            node: Some(name.as_str()),
+            vars: Some(&no_vars),
+            interfaces: lab.shared.nodes.get(name).map(|n| &n.interfaces),
+            nodes: Some(&lab.shared.nodes),
+            shared: Some(&lab.shared),
+            all_pods: Some(all_pods),
+            ..lab.context()
+        };
         // A shared node's kind is written as it is (checked on loading).
         let Some(kind) = crate::kinds::lookup(&node.kind) else {
             continue;
         };
-        let input = NodeInput {
+        let at = NodeAt {
             lab: &t.name,
             pod: SHARED_POD,
             name,
             node,
             kind,
             base: path!["shared", "nodes", name.as_str()],
-            ctx,
-            failed: Vec::new(),
-            mgmt: Attachment {
-                network: container_name(&t.name, SHARED_POD, "mgmt"),
-                docker_ip: nth_host(mgmt_net, ni),
-                interface: "eth0".into(),
-                ipv4: None,
-                ipv6: None,
-            },
+            mgmt: Attachment::management(&mgmt_name, plumbing::nth_host(mgmt_net, ni)),
             mgmt_net,
-            links,
+            links: lab
+                .nets
+                .iter()
+                .filter_map(|n| n.lab_attach.get(name).cloned())
+                .collect(),
             access: false,
         };
-        containers.extend(super::node_spec(loaded, input, problems).0);
+        containers.extend(plan_node(lab.loaded, at, &ctx, problems).0);
     }
     Some(PodPlan {
         pod: SHARED_POD,

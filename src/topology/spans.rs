@@ -58,6 +58,38 @@ impl From<Marker> for Pos {
     }
 }
 
+/// A problem with one place of the topology: the value at a path, or the
+/// key that names it (a node's name, a file's destination). Validation and
+/// the plan both speak in these; [`Spans::locate`] turns one into a
+/// `FILE:LINE:COL` diagnostic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub path: Path,
+    /// Point at the key that names `path` rather than at its value.
+    pub at_key: bool,
+    pub message: String,
+}
+
+impl Problem {
+    /// A problem with the value at `path`.
+    pub fn value(path: Path, message: impl Into<String>) -> Problem {
+        Problem {
+            path,
+            at_key: false,
+            message: message.into(),
+        }
+    }
+
+    /// A problem with the key that names `path`.
+    pub fn key(path: Path, message: impl Into<String>) -> Problem {
+        Problem {
+            path,
+            at_key: true,
+            message: message.into(),
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 struct Entry {
     key: Option<Pos>,
@@ -119,6 +151,20 @@ impl Spans {
     /// The position of the key that names `path` (falls back to the value).
     pub fn key(&self, path: &[Seg]) -> Pos {
         self.find(path, |e| e.key.or(e.value))
+    }
+
+    /// Where a problem points: its key's or its value's position.
+    pub fn locate(&self, problem: Problem) -> Diagnostic {
+        let pos = if problem.at_key {
+            self.key(&problem.path)
+        } else {
+            self.value(&problem.path)
+        };
+        Diagnostic {
+            line: pos.line,
+            col: pos.col,
+            message: problem.message,
+        }
     }
 
     fn find(&self, path: &[Seg], pick: impl Fn(&Entry) -> Option<Pos>) -> Pos {

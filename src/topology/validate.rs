@@ -5,14 +5,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::spans::Path;
-use super::{Topology, MAX_LAB_NAME, MAX_NODE_NAME, MAX_PODS};
+use super::names::{
+    bad_name, check as name_ok, parse_endpoint, MAX_CHECK_ID, MAX_INTERFACES, MAX_LAB_NAME,
+    MAX_NETWORK_NAME, MAX_NODE_NAME,
+};
+use super::spans::{Path, Problem};
+use super::{Topology, MAX_PODS};
 use crate::kinds;
 
-/// The most lab interfaces one node may have.
-pub const MAX_INTERFACES: u32 = 64;
-/// The longest shared network name (it becomes part of Docker names).
-pub const MAX_NETWORK_NAME: usize = 15;
 /// Marks an interface taken by a shared network rather than a link.
 const SHARED_USE: usize = usize::MAX;
 
@@ -24,29 +24,12 @@ fn used_by(link: usize) -> String {
     }
 }
 
-/// One problem found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Found {
-    pub path: Path,
-    /// Point at the key that names `path` rather than at its value.
-    pub at_key: bool,
-    pub message: String,
+fn value(path: Path, message: impl Into<String>) -> Problem {
+    Problem::value(path, message)
 }
 
-fn value(path: Path, message: impl Into<String>) -> Found {
-    Found {
-        path,
-        at_key: false,
-        message: message.into(),
-    }
-}
-
-fn key(path: Path, message: impl Into<String>) -> Found {
-    Found {
-        path,
-        at_key: true,
-        message: message.into(),
-    }
+fn key(path: Path, message: impl Into<String>) -> Problem {
+    Problem::key(path, message)
 }
 
 /// What the checks look at beyond the well-formed part of the topology:
@@ -68,8 +51,23 @@ pub(super) struct Shape<'a> {
     pub check_index: &'a [usize],
 }
 
-pub(super) fn check(t: &Topology, shape: &Shape) -> Vec<Found> {
+/// Every check that needs no pod number, in the file's order of sections.
+pub(super) fn check(t: &Topology, shape: &Shape) -> Vec<Problem> {
     let mut out = Vec::new();
+    check_top(t, shape, &mut out);
+    let mut ifaces = InterfaceUse::default();
+    check_links(t, shape, &mut ifaces, &mut out);
+    check_shared_networks(t, shape, &mut ifaces, &mut out);
+    check_checks(t, shape, &mut out);
+    if let Some(access) = &t.access {
+        check_access(access, &mut out);
+    }
+    ifaces.check_counts(&mut out);
+    out
+}
+
+/// The lab's name and pod count, and every node's own fields.
+fn check_top(t: &Topology, shape: &Shape, out: &mut Vec<Problem>) {
     if shape.has_name {
         if let Err(m) = name_ok(&t.name, MAX_LAB_NAME) {
             out.push(value(path!["name"], bad_name("lab", &t.name, &m)));
@@ -88,29 +86,76 @@ pub(super) fn check(t: &Topology, shape: &Shape) -> Vec<Found> {
         ));
     }
     for (name, node) in &t.nodes {
-        check_node(path!["nodes", name.as_str()], name, node, false, &mut out);
+        check_node(path!["nodes", name.as_str()], name, node, false, out);
     }
     for (name, node) in &t.shared.nodes {
-        check_node(
-            path!["shared", "nodes", name.as_str()],
-            name,
-            node,
-            true,
-            &mut out,
-        );
+        let base = path!["shared", "nodes", name.as_str()];
+        check_node(base.clone(), name, node, true, out);
         if shape.node_names.contains(name) {
             out.push(key(
-                path!["shared", "nodes", name.as_str()],
+                base,
                 format!(
                     "`{name}` is already a pod node; shared and pod nodes need different names"
                 ),
             ));
         }
     }
+}
 
-    // Interface names given explicitly, per node, with where they were given.
-    let mut explicit: BTreeMap<&str, BTreeMap<String, usize>> = BTreeMap::new();
-    let mut count: BTreeMap<&str, u32> = BTreeMap::new();
+/// Interfaces per node, across links and shared networks: those named
+/// explicitly (with who named them first) and how many there are.
+#[derive(Default)]
+struct InterfaceUse<'t> {
+    explicit: BTreeMap<&'t str, BTreeMap<String, usize>>,
+    count: BTreeMap<&'t str, u32>,
+}
+
+impl<'t> InterfaceUse<'t> {
+    /// Counts one interface of `node`; an explicit name taken before is a
+    /// problem at `here`. `user` is a link's index or [`SHARED_USE`].
+    fn take(
+        &mut self,
+        node: &'t str,
+        iface: Option<&str>,
+        user: usize,
+        here: Path,
+        out: &mut Vec<Problem>,
+    ) {
+        *self.count.entry(node).or_default() += 1;
+        let Some(iface) = iface else { return };
+        let used = self.explicit.entry(node).or_default();
+        if let Some(first) = used.get(iface) {
+            out.push(value(
+                here,
+                format!(
+                    "interface `{node}:{iface}` is already used by {}",
+                    used_by(*first)
+                ),
+            ));
+        } else {
+            used.insert(iface.to_string(), user);
+        }
+    }
+
+    fn check_counts(self, out: &mut Vec<Problem>) {
+        for (node, n) in self.count {
+            if n > MAX_INTERFACES {
+                out.push(key(
+                    path!["nodes", node],
+                    format!("node `{node}` has {n} links; at most {MAX_INTERFACES} are supported"),
+                ));
+            }
+        }
+    }
+}
+
+/// Links: two endpoints at least, known nodes, each once, valid interfaces.
+fn check_links<'t>(
+    t: &Topology,
+    shape: &Shape<'t>,
+    ifaces: &mut InterfaceUse<'t>,
+    out: &mut Vec<Problem>,
+) {
     for (link, &li) in t.links.iter().zip(shape.link_index) {
         if link.endpoints.len() < 2 {
             out.push(value(
@@ -129,14 +174,13 @@ pub(super) fn check(t: &Topology, shape: &Shape) -> Vec<Found> {
                 }
             };
             let Some(node_name) = shape.node_names.get(node) else {
-                if !shape.nodes_read {
-                    continue;
+                if shape.nodes_read {
+                    let known: Vec<&str> = shape.node_names.iter().map(String::as_str).collect();
+                    out.push(value(
+                        here,
+                        format!("unknown node `{node}`; nodes are: {}", known.join(", ")),
+                    ));
                 }
-                let known: Vec<&str> = shape.node_names.iter().map(String::as_str).collect();
-                out.push(value(
-                    here,
-                    format!("unknown node `{node}`; nodes are: {}", known.join(", ")),
-                ));
                 continue;
             };
             if !on_link.insert(node) {
@@ -145,24 +189,19 @@ pub(super) fn check(t: &Topology, shape: &Shape) -> Vec<Found> {
                     format!("node `{node}` appears twice on this link"),
                 ));
             }
-            *count.entry(node_name.as_str()).or_default() += 1;
-            if let Some(iface) = iface {
-                let used = explicit.entry(node_name.as_str()).or_default();
-                if let Some(first) = used.get(iface) {
-                    out.push(value(
-                        here,
-                        format!(
-                            "interface `{node}:{iface}` is already used by {}",
-                            used_by(*first)
-                        ),
-                    ));
-                } else {
-                    used.insert(iface.to_string(), li);
-                }
-            }
+            ifaces.take(node_name.as_str(), iface, li, here, out);
         }
     }
-    // Shared networks: attached nodes exist, interfaces do not clash.
+}
+
+/// Shared networks: good names, attached nodes that exist, addresses with
+/// a subnet, interfaces that do not clash with the links'.
+fn check_shared_networks<'t>(
+    t: &'t Topology,
+    shape: &Shape<'t>,
+    ifaces: &mut InterfaceUse<'t>,
+    out: &mut Vec<Problem>,
+) {
     for (net, n) in &t.shared.networks {
         let base = path!["shared", "networks", net.as_str()];
         if let Err(m) = name_ok(net, MAX_NETWORK_NAME) {
@@ -193,82 +232,70 @@ pub(super) fn check(t: &Topology, shape: &Shape) -> Vec<Found> {
                 }
                 continue;
             };
-            *count.entry(node_name.as_str()).or_default() += 1;
             for (family, addr, subnet) in [("ipv4", &a.ipv4, &n.ipv4), ("ipv6", &a.ipv6, &n.ipv6)] {
                 if addr.is_some() && subnet.is_none() {
-                    let mut p = here.clone();
-                    p.push(super::Seg::Key(family.into()));
                     out.push(value(
-                        p,
+                        sub(&here, &[family]),
                         format!("shared network `{net}` has no `{family}` subnet for this address"),
                     ));
                 }
             }
-            if let Some(iface) = &a.interface {
-                let mut p = here.clone();
-                p.push(super::Seg::Key("interface".into()));
-                let ep = format!("{node}:{iface}");
-                if let Err(m) = parse_endpoint(&ep) {
-                    out.push(value(p, m));
-                    continue;
+            let iface = a.interface.as_deref();
+            let at = sub(&here, &["interface"]);
+            match iface.map(|i| parse_endpoint(&format!("{node}:{i}")).map(|_| ())) {
+                Some(Err(m)) => {
+                    ifaces.take(node_name.as_str(), None, SHARED_USE, at.clone(), out);
+                    out.push(value(at, m));
                 }
-                let used = explicit.entry(node_name.as_str()).or_default();
-                if let Some(first) = used.get(iface) {
-                    out.push(value(
-                        p,
-                        format!("interface `{ep}` is already used by {}", used_by(*first)),
-                    ));
-                } else {
-                    used.insert(iface.to_string(), SHARED_USE);
-                }
+                _ => ifaces.take(node_name.as_str(), iface, SHARED_USE, at, out),
             }
         }
     }
-    check_checks(t, shape, &mut out);
-    if let Some(access) = &t.access {
-        if access.base_port == 0 || u32::from(access.base_port) + MAX_PODS > 65535 {
-            out.push(value(
-                path!["access", "base_port"],
-                format!(
-                    "base_port must be between 1 and {}, so that every pod gets a port",
-                    65535 - MAX_PODS
-                ),
-            ));
-        }
-        if let Some(web) = access.web_base_port {
-            let (ssh, web32) = (u32::from(access.base_port), u32::from(web));
-            if web == 0 || web32 + MAX_PODS > 65535 {
-                out.push(value(
-                    path!["access", "web_base_port"],
-                    format!(
-                        "web_base_port must be between 1 and {}, so that every pod gets a port",
-                        65535 - MAX_PODS
-                    ),
-                ));
-            } else if ssh.abs_diff(web32) < MAX_PODS {
-                out.push(value(
-                    path!["access", "web_base_port"],
-                    format!(
-                        "web_base_port {web} is within {MAX_PODS} of base_port {ssh}: the SSH and web ports of the pods would overlap"
-                    ),
-                ));
-            }
-        }
-    }
+}
 
-    for (node, n) in count {
-        if n > MAX_INTERFACES {
-            out.push(key(
-                path!["nodes", node],
-                format!("node `{node}` has {n} links; at most {MAX_INTERFACES} are supported"),
-            ));
-        }
+/// The access points' ports: every pod's fits, and SSH's and the web's
+/// do not overlap.
+fn check_access(access: &super::Access, out: &mut Vec<Problem>) {
+    if access.base_port == 0 || u32::from(access.base_port) + MAX_PODS > 65535 {
+        out.push(value(
+            path!["access", "base_port"],
+            format!(
+                "base_port must be between 1 and {}, so that every pod gets a port",
+                65535 - MAX_PODS
+            ),
+        ));
     }
-    out
+    let Some(web) = access.web_base_port else {
+        return;
+    };
+    let (ssh, web32) = (u32::from(access.base_port), u32::from(web));
+    if web == 0 || web32 + MAX_PODS > 65535 {
+        out.push(value(
+            path!["access", "web_base_port"],
+            format!(
+                "web_base_port must be between 1 and {}, so that every pod gets a port",
+                65535 - MAX_PODS
+            ),
+        ));
+    } else if ssh.abs_diff(web32) < MAX_PODS {
+        out.push(value(
+            path!["access", "web_base_port"],
+            format!(
+                "web_base_port {web} is within {MAX_PODS} of base_port {ssh}: the SSH and web ports of the pods would overlap"
+            ),
+        ));
+    }
+}
+
+/// `base` and then the keys `segs`.
+fn sub(base: &Path, segs: &[&str]) -> Path {
+    let mut p = base.clone();
+    p.extend(segs.iter().map(|s| super::Seg::Key(s.to_string())));
+    p
 }
 
 /// Checks of one node, pod or shared, whose value stands at `base`.
-fn check_node(base: Path, name: &str, node: &super::Node, shared: bool, out: &mut Vec<Found>) {
+fn check_node(base: Path, name: &str, node: &super::Node, shared: bool, out: &mut Vec<Problem>) {
     let here = |field: &str| {
         let mut p = base.clone();
         p.push(super::Seg::Key(field.to_string()));
@@ -339,7 +366,7 @@ pub fn unknown_kind(kind: &str) -> String {
 /// What a node asks of its kind that the kind may not have: a main config
 /// file, a `files:` entry apart from where the config goes. For a kind
 /// rendered per pod, the plan asks this of each pod's kind.
-fn kind_fit(base: &Path, node: &super::Node, kind: &kinds::Kind, out: &mut Vec<Found>) {
+fn kind_fit(base: &Path, node: &super::Node, kind: &kinds::Kind, out: &mut Vec<Problem>) {
     let at = |segs: &[&str]| {
         let mut p = base.clone();
         p.extend(segs.iter().map(|s| super::Seg::Key(s.to_string())));
@@ -377,20 +404,15 @@ fn kind_fit(base: &Path, node: &super::Node, kind: &kinds::Kind, out: &mut Vec<F
     }
 }
 
-/// [`kind_fit`] for one pod's rendered kind: each problem as the path of
-/// the value it is about and a message.
-pub fn kind_fit_problems(
-    base: &Path,
-    node: &super::Node,
-    kind: &kinds::Kind,
-) -> Vec<(Path, String)> {
+/// [`kind_fit`] for one pod's rendered kind.
+pub fn kind_fit_problems(base: &Path, node: &super::Node, kind: &kinds::Kind) -> Vec<Problem> {
     let mut out = Vec::new();
     kind_fit(base, node, kind, &mut out);
-    out.into_iter().map(|f| (f.path, f.message)).collect()
+    out
 }
 
 /// Checks of a node's `solution`, the same as of the node's own fields.
-fn check_solution(base: &Path, sol: &super::Solution, out: &mut Vec<Found>) {
+fn check_solution(base: &Path, sol: &super::Solution, out: &mut Vec<Problem>) {
     let at = |segs: &[&str]| {
         let mut p = base.clone();
         p.push(super::Seg::Key("solution".into()));
@@ -409,68 +431,6 @@ fn check_solution(base: &Path, sol: &super::Solution, out: &mut Vec<Found>) {
             out.push(value(p, "empty exec line; remove it or write the command"));
         }
     }
-}
-
-/// Splits `node` or `node:ethN`, checking the interface name.
-pub fn parse_endpoint(ep: &str) -> Result<(&str, Option<&str>), String> {
-    match ep.split_once(':') {
-        None => Ok((ep, None)),
-        Some((node, iface)) => {
-            let n = iface.strip_prefix("eth").and_then(|d| {
-                (!d.is_empty()
-                    && d.len() <= 3
-                    && d.bytes().all(|b| b.is_ascii_digit())
-                    && !d.starts_with('0'))
-                .then(|| d.parse::<u32>().ok())
-                .flatten()
-            });
-            match n {
-                Some(n) if (1..=MAX_INTERFACES).contains(&n) => Ok((node, Some(iface))),
-                _ if iface == "eth0" => Err(format!(
-                    "`{ep}`: eth0 is the management interface noglab adds; lab links start at eth1"
-                )),
-                _ if iface.is_empty() => Err(format!(
-                    "`{ep}` has no interface name after `:`; write `{node}` for its next free interface, or `{node}:eth1` to `{node}:eth{MAX_INTERFACES}`"
-                )),
-                _ => Err(format!(
-                    "`{ep}`: interface names are eth1 to eth{MAX_INTERFACES}, not `{iface}`"
-                )),
-            }
-        }
-    }
-}
-
-fn bad_name(what: &str, name: &str, why: &str) -> String {
-    if name.is_empty() {
-        format!("empty {what} name; {why}")
-    } else {
-        format!("bad {what} name `{name}`: {why}")
-    }
-}
-
-fn name_ok(name: &str, max: usize) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("use lowercase letters, digits and `-`, starting with a letter".into());
-    }
-    if name.len() > max {
-        return Err(format!(
-            "at most {max} characters, this one has {}",
-            name.len()
-        ));
-    }
-    let mut chars = name.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
-    if !first_ok
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    {
-        return Err("use lowercase letters, digits and `-`, starting with a letter".into());
-    }
-    if name.ends_with('-') {
-        return Err("it must not end with `-`".into());
-    }
-    Ok(())
 }
 
 /// A template path is relative and stays inside the topology's folder.
@@ -533,15 +493,16 @@ fn image_ok(image: &str) -> bool {
 /// Whether a built-in check can run on a node of `kind`: when not, the
 /// check's field that cannot and why.
 pub fn check_kind_problem(c: &super::Check, kind: &str) -> Option<(&'static str, String)> {
-    let (what, supported): (&str, &[&str]) = if c.bgp.is_some() {
-        ("bgp", &["frr", "bird"])
+    let what = if c.bgp.is_some() {
+        "bgp"
     } else if c.route.is_some() {
-        ("route", &["frr", "bird"])
+        "route"
     } else if c.dns.is_some() {
-        ("dns", &["host", "bind"])
+        "dns"
     } else {
         return None;
     };
+    let supported = kinds::running(what)?;
     (!supported.contains(&kind)).then(|| {
         (
             what,
@@ -556,11 +517,11 @@ pub fn check_kind_problem(c: &super::Check, kind: &str) -> Option<(&'static str,
 
 /// Checks: unique ids, a known node, exactly one thing to run, built-ins
 /// the node's kind can do, regular expressions that compile.
-fn check_checks(t: &Topology, shape: &Shape, out: &mut Vec<Found>) {
+fn check_checks(t: &Topology, shape: &Shape, out: &mut Vec<Problem>) {
     let mut ids: BTreeMap<&str, usize> = BTreeMap::new();
     for (c, &ci) in t.checks.iter().zip(shape.check_index) {
         let here = |f: &str| path!["checks", ci, f];
-        if let Err(m) = name_ok(&c.id, 32) {
+        if let Err(m) = name_ok(&c.id, MAX_CHECK_ID) {
             out.push(value(here("id"), bad_name("check id", &c.id, &m)));
         }
         if let Some(first) = ids.insert(c.id.as_str(), ci) {

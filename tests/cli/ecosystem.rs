@@ -264,11 +264,16 @@ fn issue10_graph_of_an_unknown_lab_or_pod_is_bad_input() {
     assert!(out.stderr.contains("pods count from 1"), "{}", out.stderr);
 }
 
-/// An example's README embeds its picture; it must be the current one.
+/// An example's or a library topology's README embeds its picture; it
+/// must be the current one.
 #[test]
 fn issue10_example_readmes_show_the_current_picture() {
     let mut checked = 0;
-    for entry in std::fs::read_dir(root().join("examples")).expect("examples/") {
+    let folders = ["examples", "topologies"].map(|f| root().join(f));
+    for entry in folders
+        .iter()
+        .flat_map(|f| std::fs::read_dir(f).expect("a folder"))
+    {
         let dir = entry.expect("entry").path();
         let Ok(readme) = std::fs::read_to_string(dir.join("README.md")) else {
             continue;
@@ -412,6 +417,369 @@ fn issue10_check_file_runs_the_checks_written_now() {
         saved.stderr.contains("has no checks for step 3"),
         "{}",
         saved.stderr
+    );
+}
+
+/// The languages of the lab guides, in the order every guide lists them:
+/// the file name's suffix (`README.es.md`) and the language's own name.
+/// The instructor's notes exist in the first two.
+const GUIDE_LANGUAGES: [(&str, &str); 3] =
+    [("", "English"), (".es", "Español"), (".pt", "Português")];
+const INSTRUCTOR_LANGUAGES: usize = 2;
+
+/// The placeholders a participant replaces (`ssh -p PORT lab@SERVER`) may
+/// be written in the guide's language: (suffix, translated, English).
+const PLACEHOLDERS: [(&str, &str, &str); 4] = [
+    (".es", "PUERTO", "PORT"),
+    (".es", "SERVIDOR", "SERVER"),
+    (".pt", "PORTA", "PORT"),
+    (".pt", "SERVIDOR", "SERVER"),
+];
+
+/// The labs: every folder under labs/ with a topology.
+fn labs() -> Vec<std::path::PathBuf> {
+    let mut found: Vec<_> = std::fs::read_dir(root().join("labs"))
+        .expect("labs/")
+        .map(|e| e.expect("entry").path())
+        .filter(|dir| dir.join("topology.yml").is_file())
+        .collect();
+    found.sort();
+    found
+}
+
+/// The line under a page's title that links its other languages: every
+/// language in the same order, the page's own in bold, the others linked.
+fn language_line(stem: &str, languages: &[(&str, &str)], own: usize) -> String {
+    let names: Vec<String> = languages
+        .iter()
+        .enumerate()
+        .map(|(i, (suffix, name))| {
+            if i == own {
+                format!("**{name}**")
+            } else {
+                format!("[{name}]({stem}{suffix}.md)")
+            }
+        })
+        .collect();
+    names.join(" · ")
+}
+
+/// A fenced code block: the line its fence opens on (1-based), its info
+/// string (`sh`, `mermaid`, empty) and its lines, right-trimmed.
+struct Block {
+    line: usize,
+    info: String,
+    lines: Vec<String>,
+}
+
+/// The fenced blocks of a Markdown page, and the lines outside them.
+fn split_fences(text: &str) -> (Vec<Block>, Vec<(usize, &str)>) {
+    let mut blocks = Vec::new();
+    let mut prose = Vec::new();
+    let mut open: Option<Block> = None;
+    for (i, line) in text.lines().enumerate() {
+        let fence = line.trim_start().strip_prefix("```");
+        match (&mut open, fence) {
+            (None, Some(info)) => {
+                open = Some(Block {
+                    line: i + 1,
+                    info: info.trim().to_string(),
+                    lines: Vec::new(),
+                })
+            }
+            (None, None) => prose.push((i + 1, line)),
+            (Some(_), Some(rest)) if rest.trim().is_empty() => blocks.extend(open.take()),
+            (Some(block), _) => block.lines.push(line.trim_end().to_string()),
+        }
+    }
+    assert!(open.is_none(), "a code block is never closed");
+    (blocks, prose)
+}
+
+/// Replaces whole words, e.g. `lab@SERVIDOR` -> `lab@SERVER`.
+fn replace_words(line: &str, words: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    let mut word = String::new();
+    for c in line.chars().map(Some).chain([None]) {
+        match c {
+            Some(c) if c.is_alphanumeric() || c == '_' => word.push(c),
+            _ => {
+                let to = words.iter().find(|(from, _)| *from == word);
+                out.push_str(to.map_or(word.as_str(), |(_, to)| to));
+                word.clear();
+                out.extend(c);
+            }
+        }
+    }
+    out
+}
+
+/// What of a code block's line must be the same in every language:
+/// - in a `sh` block, the command: a comment, from a `#` that begins the
+///   line or follows a blank to the end of the line, may be translated,
+///   and so may the placeholders in `PLACEHOLDERS`;
+/// - in a `mermaid` picture, all but the quoted labels, and of each label
+///   the words that hold a digit (addresses, AS numbers, interfaces), in
+///   order: the other words may be translated;
+/// - in any other block (router sessions, outputs, configuration files),
+///   the whole line.
+fn invariant(info: &str, line: &str, placeholders: &[(&str, &str)]) -> String {
+    match info {
+        "sh" => {
+            let comment = line
+                .char_indices()
+                .find(|&(i, c)| c == '#' && (i == 0 || line[..i].ends_with(char::is_whitespace)))
+                .map_or(line.len(), |(i, _)| i);
+            replace_words(line[..comment].trim_end(), placeholders)
+        }
+        "mermaid" => {
+            let mut out = String::new();
+            for (i, part) in line.split('"').enumerate() {
+                if i % 2 == 0 {
+                    out.push_str(part);
+                } else {
+                    let label = part.replace("<br/>", " ");
+                    let kept: Vec<&str> = label
+                        .split_whitespace()
+                        .filter(|w| w.contains(|c: char| c.is_ascii_digit()))
+                        .collect();
+                    out.push('"');
+                    out.push_str(&kept.join(" "));
+                    out.push('"');
+                }
+            }
+            out
+        }
+        _ => line.to_string(),
+    }
+}
+
+/// GitHub's anchor for a heading: lowercase, punctuation dropped, blanks
+/// turned into dashes (accented letters stay).
+fn anchor(heading: &str) -> String {
+    heading
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The problems of one page: its language line, its in-page links and its
+/// links to files beside it.
+fn page_problems(dir: &Path, name: &str, want_languages: &str) -> Vec<String> {
+    let rel = format!("{}/{name}", relative(dir));
+    let Ok(text) = std::fs::read_to_string(dir.join(name)) else {
+        return vec![format!("{rel} is missing")];
+    };
+    let mut problems = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    if !(lines.first().is_some_and(|l| l.starts_with("# "))
+        && lines.get(1) == Some(&"")
+        && lines.get(2) == Some(&want_languages))
+    {
+        problems.push(format!(
+            "{rel}: the title, a blank line, then the languages: `{want_languages}`"
+        ));
+    }
+    let (_, prose) = split_fences(&text);
+    let anchors: Vec<String> = prose
+        .iter()
+        .filter(|(_, l)| l.starts_with('#'))
+        .map(|(_, l)| anchor(l.trim_start_matches('#').trim()))
+        .collect();
+    for (n, line) in &prose {
+        for (_, rest) in line.match_indices("](").map(|(i, _)| line.split_at(i + 2)) {
+            let target = rest.split(')').next().unwrap_or_default();
+            if target.contains("://") {
+                continue;
+            }
+            if let Some(fragment) = target.strip_prefix('#') {
+                if !anchors.iter().any(|a| a == fragment) {
+                    problems.push(format!(
+                        "{rel}:{n}: no heading here has the anchor #{fragment}"
+                    ));
+                }
+            } else if !dir
+                .join(target.split('#').next().unwrap_or_default())
+                .exists()
+            {
+                problems.push(format!("{rel}:{n}: links {target}, which does not exist"));
+            }
+        }
+    }
+    problems
+}
+
+/// The problems of a translation against the English: the same headings,
+/// at the same levels, and the same code blocks, as `invariant` says.
+fn translation_problems(dir: &Path, english: &str, name: &str, suffix: &str) -> Vec<String> {
+    let rel = format!("{}/{name}", relative(dir));
+    let (Ok(en), Ok(other)) = (
+        std::fs::read_to_string(dir.join(english)),
+        std::fs::read_to_string(dir.join(name)),
+    ) else {
+        return Vec::new(); // page_problems reports the missing file
+    };
+    let (en_blocks, en_prose) = split_fences(&en);
+    let (blocks, prose) = split_fences(&other);
+    let levels = |prose: &[(usize, &str)]| -> Vec<usize> {
+        prose
+            .iter()
+            .filter(|(_, l)| l.starts_with('#'))
+            .map(|(_, l)| l.len() - l.trim_start_matches('#').len())
+            .collect()
+    };
+    let mut problems = Vec::new();
+    if levels(&en_prose) != levels(&prose) {
+        problems.push(format!(
+            "{rel}: the headings' levels are {:?}, {english}'s {:?}",
+            levels(&prose),
+            levels(&en_prose)
+        ));
+    }
+    if en_blocks.len() != blocks.len() {
+        problems.push(format!(
+            "{rel} has {} code blocks, {english} {}",
+            blocks.len(),
+            en_blocks.len()
+        ));
+    }
+    let placeholders: Vec<(&str, &str)> = PLACEHOLDERS
+        .iter()
+        .filter(|(s, _, _)| *s == suffix)
+        .map(|(_, from, to)| (*from, *to))
+        .collect();
+    for (want, got) in en_blocks.iter().zip(&blocks) {
+        let here = format!("{rel}:{} (the block of {english}:{})", got.line, want.line);
+        if want.info != got.info {
+            problems.push(format!(
+                "{here}: ```{} where English has ```{}",
+                got.info, want.info
+            ));
+            continue;
+        }
+        let same = |a: &String, b: &String| {
+            invariant(&want.info, a, &[]) == invariant(&got.info, b, &placeholders)
+        };
+        if want.lines.len() != got.lines.len()
+            || !want.lines.iter().zip(&got.lines).all(|(a, b)| same(a, b))
+        {
+            let first = want.lines.iter().zip(&got.lines).find(|(a, b)| !same(a, b));
+            problems.push(match first {
+                Some((a, b)) => format!("{here}: `{b}` where English has `{a}`"),
+                None => format!(
+                    "{here}: {} lines, English {}",
+                    got.lines.len(),
+                    want.lines.len()
+                ),
+            });
+        }
+    }
+    problems
+}
+
+/// Each lab's guide is in English, Spanish and Portuguese, and its
+/// instructor's notes in English and Spanish. Every page links its other
+/// languages in one line under its title, the same in every lab; its
+/// in-page and file links lead somewhere. A translation has the English
+/// headings' levels and the English code blocks: the commands, addresses,
+/// configurations and outputs a participant types and compares, word for
+/// word (only what `invariant` allows may be translated).
+#[test]
+fn issue19_lab_guides_in_every_language_link_each_other_and_show_the_same_commands() {
+    let found = labs();
+    assert!(found.len() >= 4, "labs/ has its labs: {found:?}");
+    let mut problems = Vec::new();
+    for dir in &found {
+        for (stem, languages) in [
+            ("README", &GUIDE_LANGUAGES[..]),
+            ("INSTRUCTOR", &GUIDE_LANGUAGES[..INSTRUCTOR_LANGUAGES]),
+        ] {
+            for (own, (suffix, _)) in languages.iter().enumerate() {
+                let name = format!("{stem}{suffix}.md");
+                problems.extend(page_problems(
+                    dir,
+                    &name,
+                    &language_line(stem, languages, own),
+                ));
+                if own > 0 {
+                    problems.extend(translation_problems(
+                        dir,
+                        &format!("{stem}.md"),
+                        &name,
+                        suffix,
+                    ));
+                }
+            }
+        }
+        // The instructor's notes lead to the participants' guide in every language.
+        for (suffix, _) in &GUIDE_LANGUAGES[..INSTRUCTOR_LANGUAGES] {
+            let notes = std::fs::read_to_string(dir.join(format!("INSTRUCTOR{suffix}.md")))
+                .unwrap_or_default();
+            for (guide, _) in &GUIDE_LANGUAGES {
+                if !notes.contains(&format!("(README{guide}.md)")) {
+                    problems.push(format!(
+                        "{}/INSTRUCTOR{suffix}.md does not link README{guide}.md",
+                        relative(dir)
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The comparison above is no rubber stamp: a changed address, a changed
+/// command or a translated word outside a comment or label is caught;
+/// translated comments, labels and placeholders pass.
+#[test]
+fn issue19_guide_comparison_allows_only_comments_labels_and_placeholders() {
+    let es = [("PUERTO", "PORT")];
+    let same =
+        |info: &str, en: &str, other: &str| invariant(info, en, &[]) == invariant(info, other, &es);
+    assert!(same(
+        "sh",
+        "ping -c 3 192.0.2.1   # works",
+        "ping -c 3 192.0.2.1 # funciona"
+    ));
+    assert!(same("sh", "ssh -p PORT lab@HOST", "ssh -p PUERTO lab@HOST"));
+    assert!(!same("sh", "ping -c 3 192.0.2.1", "ping -c 3 192.0.2.2"));
+    assert!(!same("sh", "krillc roas list", "krillc roas lista"));
+    assert!(!same("sh", "ssh -p PORT lab@HOST", "ssh -p PORTO lab@HOST"));
+    assert!(same(
+        "mermaid",
+        r#"  h1["h1 (host)<br/>IPv6 by SLAAC"]"#,
+        r#"  h1["h1 (host)<br/>IPv6 por SLAAC"]"#
+    ));
+    assert!(!same(
+        "mermaid",
+        r#"  r1 ---|"r1 eth1 100.64.X.8/31"| r2"#,
+        r#"  r1 ---|"r1 eth1 100.64.X.9/31"| r2"#
+    ));
+    assert!(!same("mermaid", r#"  r1 --- r2"#, r#"  r1 --- r3"#));
+    // In a router session `#` ends the prompt, and nothing is a comment.
+    assert!(!same("", "r1# show ip route", "r1# mostrar ip route"));
+    assert!(!same(
+        "",
+        "eth1            up      default         100.64.1.8/31",
+        "eth1            up      default         100.64.1.9/31"
+    ));
+    assert_eq!(
+        anchor("Step 1: plan the /48 and address the routers"),
+        "step-1-plan-the-48-and-address-the-routers"
+    );
+    assert_eq!(
+        anchor("Passo 4: eBGP sobre IPv6 com o upstream"),
+        "passo-4-ebgp-sobre-ipv6-com-o-upstream"
+    );
+    assert_eq!(anchor("Sobre o `krillc` aqui"), "sobre-o-krillc-aqui");
+    assert_eq!(
+        language_line("README", &GUIDE_LANGUAGES, 1),
+        "[English](README.md) · **Español** · [Português](README.pt.md)"
     );
 }
 

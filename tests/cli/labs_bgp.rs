@@ -391,7 +391,7 @@ fn issue6_bgp_lab_plans_for_1_to_60_pods_and_its_guides_show_the_current_picture
     }
 
     let picture = noglab(&["graph", "labs/bgp", "--format", "mermaid"]).ok();
-    for guide in ["README.md", "README.es.md"] {
+    for guide in ["README.md", "README.es.md", "README.pt.md"] {
         let text = std::fs::read_to_string(root().join("labs/bgp").join(guide)).expect(guide);
         let block = text
             .split_once("```mermaid\n")

@@ -1,0 +1,269 @@
+//! The readiness protocol between noglab and the init inside every node
+//! (`images/common/noglab-init`): what the init logs when its readiness
+//! job ends, the files it leaves in its run folder, and how long noglab
+//! waits. The names the init script shares with noglab are written here
+//! once; a test holds them against the script.
+
+use std::time::Duration;
+
+use anyhow::{anyhow, Result};
+
+use crate::engine::{Engine, LogFollow};
+
+/// Where the init keeps what its readiness job did (`NOGLAB_RUN_DIR`).
+const RUN_DIR: &str = "/run/noglab";
+/// The exit code of the node's exec lines, written once they ran (124 when
+/// a readiness probe gave up first).
+const EXEC_RC: &str = "exec.rc";
+/// Their output, or why the node is not ready.
+const EXEC_LOG: &str = "exec.log";
+
+/// How long the init waits for the kind's readiness probe
+/// (`NOGLAB_READY_TIMEOUT`).
+const INIT_READY_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a node may take to be ready: the init's own limit and some.
+const READY_TIMEOUT: Duration = Duration::from_secs(INIT_READY_TIMEOUT.as_secs() + 30);
+/// How often a node asked from inside looks for `EXEC_RC`.
+const POLL: Duration = Duration::from_millis(100);
+
+/// The lines the init logs when its readiness job ends or it fails:
+/// `noglab-init: ready after 3s; exec.sh rc=0`, `noglab-init: not ready
+/// after 120s: ...`, `noglab-init: error: ...`.
+const READY_LINE: &str = "noglab-init: ready after ";
+const NOT_READY_LINE: &str = "noglab-init: not ready after ";
+const ERROR_LINE: &str = "noglab-init: error: ";
+const END_LINES: &[&str] = &[READY_LINE, NOT_READY_LINE, ERROR_LINE];
+/// How a ready line ends when the exec lines succeeded.
+const EXEC_OK: &str = " rc=0";
+
+/// Waits until the node's init has set up the interfaces, the kind is ready
+/// and the exec lines ran; fails with their output otherwise.
+///
+/// A `fresh` node (created in this run) is followed through its log, where
+/// the init says when it is done: the engine only reads a file it keeps,
+/// runs nothing in the node and is not polled. A node started again has
+/// its last start in its log too, so it, and a node whose exec lines
+/// failed (for their output), is asked from inside with an exec.
+pub async fn wait_ready<E: Engine>(engine: &E, container: &str, fresh: bool) -> Result<()> {
+    if fresh && follow_log(engine, container).await? {
+        return Ok(());
+    }
+    ask_inside(engine, container).await
+}
+
+/// What the init's log says: ready (true), failed (an error), or nothing
+/// conclusive (false: ask inside).
+async fn follow_log<E: Engine>(engine: &E, container: &str) -> Result<bool> {
+    // An engine that cannot read this log (another logging driver) leaves
+    // the answer to the exec.
+    match engine
+        .first_log_line(container, END_LINES, READY_TIMEOUT)
+        .await
+        .unwrap_or(LogFollow::Ended)
+    {
+        LogFollow::Line(line) if line.starts_with(READY_LINE) && line.trim_end().ends_with(EXEC_OK) => {
+            Ok(true)
+        }
+        LogFollow::Line(line) if line.starts_with(ERROR_LINE) => {
+            Err(anyhow!("{container} did not come up: {}", line.trim_end()))
+        }
+        // The init gives up on readiness before this: without a word from
+        // it, the exec below would only wait as long again.
+        LogFollow::TimedOut => Err(anyhow!(
+            "{container} did not come up: its init said nothing in {}s (does its image start with noglab-init?)",
+            READY_TIMEOUT.as_secs()
+        )),
+        LogFollow::Line(_) | LogFollow::Ended => Ok(false),
+    }
+}
+
+/// Waits inside the node for the exec lines' exit code; their output when
+/// it is not 0.
+async fn ask_inside<E: Engine>(engine: &E, container: &str) -> Result<()> {
+    let cmd = vec!["sh".to_string(), "-c".to_string(), wait_script()];
+    let out = engine.exec(container, &cmd).await?;
+    if out.code != 0 {
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let text = if text.is_empty() {
+            String::from_utf8_lossy(&out.stderr).trim().to_string()
+        } else {
+            text
+        };
+        return Err(anyhow!(
+            "{container} did not come up (exit {}): {}",
+            out.code,
+            text
+        ));
+    }
+    Ok(())
+}
+
+/// A shell script that waits up to `READY_TIMEOUT` for `EXEC_RC`, prints
+/// `EXEC_LOG` when the code is not 0, and exits with it.
+fn wait_script() -> String {
+    let tries = READY_TIMEOUT.as_millis() / POLL.as_millis();
+    let poll = POLL.as_secs_f64();
+    let rc = format!("{RUN_DIR}/{EXEC_RC}");
+    let log = format!("{RUN_DIR}/{EXEC_LOG}");
+    format!(
+        "i=0; while [ ! -s {rc} ]; do i=$((i+1)); [ $i -gt {tries} ] && {{ echo 'timed out waiting for the node to become ready'; exit 124; }}; sleep {poll}; done; rc=$(cat {rc}); [ \"$rc\" = 0 ] || cat {log}; exit $rc"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::fake::FakeEngine;
+
+    /// The init script as the images embed it.
+    fn init_script() -> &'static str {
+        crate::images::EMBEDDED
+            .iter()
+            .find(|(path, _)| *path == "common/noglab-init")
+            .map(|(_, text)| *text)
+            .expect("noglab-init is embedded")
+    }
+
+    #[test]
+    fn the_init_writes_what_noglab_reads() {
+        let init = init_script();
+        for (what, wanted) in [
+            (
+                "its run folder",
+                format!("RUN_DIR=${{NOGLAB_RUN_DIR:-{RUN_DIR}}}"),
+            ),
+            (
+                "its readiness timeout",
+                format!(
+                    "WAIT_READY=${{NOGLAB_READY_TIMEOUT:-{}}}",
+                    INIT_READY_TIMEOUT.as_secs()
+                ),
+            ),
+            ("the exec lines' code", format!("\"$RUN_DIR/{EXEC_RC}\"")),
+            ("their output", format!("\"$RUN_DIR/{EXEC_LOG}\"")),
+            ("its log prefix", "log() { echo \"noglab-init: $*\"".into()),
+            ("its error lines", format!("echo \"{ERROR_LINE}$*\"")),
+            (
+                "its ready line",
+                format!(
+                    "log \"{}$((SECONDS - start))s; exec.sh rc=$rc\"",
+                    READY_LINE.trim_start_matches("noglab-init: ")
+                ),
+            ),
+            (
+                "its not-ready line",
+                format!(
+                    "log \"{}$((SECONDS - start))s: $gave_up\"",
+                    NOT_READY_LINE.trim_start_matches("noglab-init: ")
+                ),
+            ),
+        ] {
+            assert!(
+                init.contains(&wanted),
+                "{what}: noglab-init has no `{wanted}`"
+            );
+        }
+        assert!(READY_TIMEOUT > INIT_READY_TIMEOUT);
+    }
+
+    #[test]
+    fn the_wait_inside_gives_up_with_the_log() {
+        let script = wait_script();
+        assert!(script.contains("[ $i -gt 1500 ]"), "{script}");
+        assert!(script.contains("sleep 0.1;"), "{script}");
+        assert!(
+            script.contains("while [ ! -s /run/noglab/exec.rc ]"),
+            "{script}"
+        );
+        assert!(
+            script.contains("|| cat /run/noglab/exec.log; exit $rc"),
+            "{script}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_new_node_is_waited_for_through_its_log_a_restarted_one_from_inside() {
+        let engine = FakeEngine::default();
+        engine.lock().log = vec![
+            "noglab-init: eth1 (was eth2, 198.18.0.10): 100.64.1.0/31".into(),
+            "noglab-init: ready after 2s; exec.sh rc=0".into(),
+        ];
+        wait_ready(&engine, "lab-p01-r1", true)
+            .await
+            .expect("ready");
+        assert_eq!(engine.calls(), vec!["follow log lab-p01-r1".to_string()]);
+
+        // Its log holds earlier starts: ask inside.
+        engine.clear_calls();
+        wait_ready(&engine, "lab-p01-r1", false)
+            .await
+            .expect("ready");
+        assert_eq!(engine.calls(), vec!["exec lab-p01-r1 sh".to_string()]);
+
+        // Exec lines failed: their output comes from inside.
+        engine.clear_calls();
+        engine.lock().log = vec!["noglab-init: ready after 2s; exec.sh rc=1".into()];
+        wait_ready(&engine, "lab-p01-r1", true)
+            .await
+            .expect("the fake's exec says 0");
+        assert_eq!(
+            engine.calls(),
+            vec![
+                "follow log lab-p01-r1".to_string(),
+                "exec lab-p01-r1 sh".to_string()
+            ]
+        );
+
+        // The init gave up: its message is the answer.
+        engine.lock().log = vec!["noglab-init: error: cannot set eth1 up".into()];
+        let err = wait_ready(&engine, "lab-p01-r1", true)
+            .await
+            .expect_err("init failed");
+        assert_eq!(
+            format!("{err:#}"),
+            "lab-p01-r1 did not come up: noglab-init: error: cannot set eth1 up"
+        );
+
+        // No word from an init in all that time (an image without one):
+        // asking inside would only wait as long again.
+        engine.clear_calls();
+        {
+            let mut s = engine.lock();
+            s.log = vec!["listening on 0.0.0.0:80".into()];
+            s.log_times_out = true;
+        }
+        let err = wait_ready(&engine, "lab-p01-r1", true)
+            .await
+            .expect_err("never ready");
+        assert!(
+            format!("{err:#}")
+                .starts_with("lab-p01-r1 did not come up: its init said nothing in 150s"),
+            "{err:#}"
+        );
+        assert_eq!(engine.calls(), vec!["follow log lab-p01-r1".to_string()]);
+    }
+
+    #[tokio::test]
+    async fn a_node_asked_inside_that_failed_says_what_its_exec_lines_printed() {
+        let engine = FakeEngine::default();
+        engine.lock().exec_outputs.insert(
+            "lab-p01-h1".into(),
+            crate::engine::ExecOutput {
+                code: 2,
+                stdout: b"\nping: 100.64.1.0: Network unreachable\n".to_vec(),
+                stderr: b"ignored when stdout says something".to_vec(),
+            },
+        );
+        let err = wait_ready(&engine, "lab-p01-h1", false)
+            .await
+            .expect_err("exec lines failed");
+        assert_eq!(
+            format!("{err:#}"),
+            "lab-p01-h1 did not come up (exit 2): ping: 100.64.1.0: Network unreachable"
+        );
+        let executed = engine.lock().executed.clone();
+        assert_eq!(executed.len(), 1);
+        assert_eq!(executed[0].1[..2], ["sh".to_string(), "-c".to_string()]);
+        assert_eq!(executed[0].1[2], wait_script());
+    }
+}
