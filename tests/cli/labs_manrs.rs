@@ -183,7 +183,8 @@ vtysh -c 'configure terminal' \
 ";
 
 /// Step 4: the route object fixed through IRRd's submissions, with the
-/// pod's password; then step 1's filter built again from the IRR.
+/// pod's password; then, once IRRd's `!g` has the change (the guide has
+/// participants ask until it does), step 1's filter built again.
 const STEP4: &str = r#"
 PASS=$(cat /etc/irr/password)
 curl -sS -w '\n' -X POST http://100.64.0.43:8080/v1/submit/ --data @- <<EOF
@@ -195,6 +196,10 @@ curl -sS -w '\n' -X DELETE http://100.64.0.43:8080/v1/submit/ --data @- <<EOF
  "passwords": ["$PASS"], "delete_reason": "the customer has its own AS now"}
 EOF
 whois -h 100.64.0.43 100.73.1.0/24
+for try in 1 2 3 4 5 6 7 8 9 10; do
+  whois -h 100.64.0.43 '!gAS65101' | grep 100.73.1.0/24 && break
+  sleep 2
+done
 bgpq4 -h 100.64.0.43 -4 -l CUSTOMER4 AS-POD1-CUSTOMERS > customer4.conf
 vtysh -f customer4.conf
 "#;

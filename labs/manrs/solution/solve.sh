@@ -29,6 +29,12 @@ submit DELETE <<JSON
  "passwords": ["$password"], "delete_reason": "the customer has its own AS now"}
 JSON
 
+# bgpq4 asks IRRd's `!g`, which follows a change within a few seconds.
+for _ in $(seq 30); do
+    whois -h $irr '!gAS{{ vars.customer_asn }}' | grep -q '{{ vars.stale }}' && break
+    sleep 1
+done
+
 # Step 1: the filters, from the IRR.
 {%- if nodes.border.kind == "bird" %}
 { printf 'define '; bgpq4 -h $irr -b -4 -l CUSTOMER4 AS-POD{{ pod }}-CUSTOMERS; } >/etc/bird/customer4.conf
