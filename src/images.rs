@@ -17,9 +17,30 @@ pub struct ImageDef {
     /// carry binaries, and a build inside the engine may have no trusted
     /// path to crates.io).
     pub crate_build: Option<CrateBuild>,
+    /// Python packages from PyPI that the image installs with pip, fetched
+    /// on this machine first (see `Wheels`).
+    pub wheels: Option<Wheels>,
     /// Built only when asked for by name: its build is too long to happen
     /// as a side effect of `images build` with no kinds.
     pub on_request: bool,
+}
+
+/// Python packages fetched once into noglab's cache with this machine's
+/// pip (`pip download`: its trusted path to PyPI, which a build inside the
+/// engine may lack, as `crate_build` has for crates.io) and added to the
+/// context as `<image>/wheels/`, from which the Dockerfile installs them
+/// with pip, offline: wheels for the image's Python and the machine's
+/// architecture, and the source of packages that have no wheel.
+#[derive(Debug)]
+pub struct Wheels {
+    /// The requirements file in the image's folder: every package, each
+    /// pinned to one version (`pip download --no-deps` takes them as
+    /// they are).
+    pub requirements: &'static str,
+    /// The image's Python, `MAJOR.MINOR` (bookworm's: 3.11).
+    pub python: &'static str,
+    /// The newest glibc of the image's manylinux wheels (bookworm's: 2.36).
+    pub glibc_minor: u32,
 }
 
 /// A crate `cargo install`ed once into noglab's cache; its binaries go into
@@ -44,48 +65,56 @@ pub static IMAGES: &[ImageDef] = &[
         name: "frr",
         dockerfile: "frr/Dockerfile",
         crate_build: None,
+        wheels: None,
         on_request: false,
     },
     ImageDef {
         name: "host",
         dockerfile: "host/Dockerfile",
         crate_build: None,
+        wheels: None,
         on_request: false,
     },
     ImageDef {
         name: "bird",
         dockerfile: "bird/Dockerfile",
         crate_build: None,
+        wheels: None,
         on_request: false,
     },
     ImageDef {
         name: "unbound",
         dockerfile: "unbound/Dockerfile",
         crate_build: None,
+        wheels: None,
         on_request: false,
     },
     ImageDef {
         name: "bind",
         dockerfile: "bind/Dockerfile",
         crate_build: None,
+        wheels: None,
         on_request: false,
     },
     ImageDef {
         name: "knot",
         dockerfile: "knot/Dockerfile",
         crate_build: None,
+        wheels: None,
         on_request: false,
     },
     ImageDef {
         name: "rtr",
         dockerfile: "rtr/Dockerfile",
         crate_build: None,
+        wheels: None,
         on_request: false,
     },
     ImageDef {
         name: "rpki",
         dockerfile: "rpki/Dockerfile",
         crate_build: None,
+        wheels: None,
         on_request: false,
     },
     ImageDef {
@@ -99,12 +128,27 @@ pub static IMAGES: &[ImageDef] = &[
             args: &["--locked", "--no-default-features"],
             binaries: &["krill", "krillc"],
         }),
+        wheels: None,
+        on_request: true,
+    },
+    ImageDef {
+        name: "irr",
+        dockerfile: "irr/Dockerfile",
+        crate_build: None,
+        // IRRd 4 and its packages, pinned; bookworm's Python 3.11.
+        wheels: Some(Wheels {
+            requirements: "irr/requirements.txt",
+            python: "3.11",
+            glibc_minor: 36,
+        }),
+        // Fetching and compiling the packages takes minutes, and needs pip.
         on_request: true,
     },
     ImageDef {
         name: "access",
         dockerfile: "access/Dockerfile",
         crate_build: None,
+        wheels: None,
         on_request: false,
     },
 ];
@@ -141,6 +185,12 @@ impl ImageDef {
                 h.update(a.as_bytes());
                 h.update([0]);
             }
+        }
+        if let Some(w) = &self.wheels {
+            // The requirements are in the context files below.
+            h.update(w.python.as_bytes());
+            h.update([0]);
+            h.update(w.glibc_minor.to_le_bytes());
         }
         for (path, text) in self.context_files() {
             h.update(path.as_bytes());

@@ -46,6 +46,9 @@ mod labs_dnssec;
 #[path = "cli/labs_rpki.rs"]
 mod labs_rpki;
 
+#[path = "cli/labs_manrs.rs"]
+mod labs_manrs;
+
 #[path = "cli/readiness.rs"]
 mod readiness;
 

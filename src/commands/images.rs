@@ -79,10 +79,13 @@ async fn build_images<E: Engine>(
             continue;
         }
         let started = std::time::Instant::now();
-        let binaries = match &def.crate_build {
+        let mut binaries = match &def.crate_build {
             Some(c) => crate_binaries(def.name, c, progress).await?,
             None => Vec::new(),
         };
+        if let Some(w) = &def.wheels {
+            binaries.extend(wheel_files(def, w, progress).await?);
+        }
         progress.step(format!("building {reference}"));
         let context = def
             .context_tar(&binaries)
@@ -195,6 +198,136 @@ async fn crate_binaries(
             Ok((format!("{image}/bin/{b}"), bytes))
         })
         .collect()
+}
+
+/// The Python packages of `w`, fetched with this machine's pip into the
+/// cache the first time (IRRd's: a minute or two), as context entries
+/// `<image>/wheels/<file>`.
+async fn wheel_files(
+    def: &ImageDef,
+    w: &images::Wheels,
+    progress: &Progress,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let image = def.name;
+    let requirements = def
+        .context_files()
+        .into_iter()
+        .find(|(p, _)| *p == w.requirements)
+        .map(|(_, text)| text)
+        .ok_or_else(|| anyhow!("the {image} image has no {}", w.requirements))?;
+    let arch = std::env::consts::ARCH;
+    let dir = cache_dir()?
+        .join("wheels")
+        .join(wheel_cache_name(image, requirements, w, arch));
+    let done = dir.join(".complete");
+    if !done.is_file() {
+        progress.step(format!(
+            "fetching the {image} image's Python packages with pip into {} (once)",
+            dir.display()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("failed to create {}", dir.display()))?;
+        let list = dir.join("requirements.txt");
+        std::fs::write(&list, requirements)
+            .with_context(|| format!("failed to write {}", list.display()))?;
+        let mut cmd = Command::new("python3");
+        cmd.args(pip_download_args(w, arch))
+            .arg("--dest")
+            .arg(&dir)
+            .arg("-r")
+            .arg(&list)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let out = tokio::task::spawn_blocking(move || cmd.output())
+            .await
+            .context("the pip task failed")?
+            .map_err(|e| {
+                anyhow!(
+                    "failed to run python3 to fetch the {image} image's Python packages ({e}); install Python's pip on this machine (Debian: `apt-get install python3-pip`), or load a bundle that has the image (`noglab images load`)"
+                )
+            })?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let tail: Vec<&str> = err.lines().rev().take(15).collect();
+            bail!(
+                "failed to fetch the {image} image's Python packages with `python3 -m pip download` (needs pip and a way to PyPI; Debian: `apt-get install python3-pip`):\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        std::fs::remove_file(&list).ok();
+        std::fs::write(&done, "").with_context(|| format!("failed to write {}", done.display()))?;
+    }
+    let mut files = Vec::new();
+    for entry in
+        std::fs::read_dir(&dir).with_context(|| format!("failed to read {}", dir.display()))?
+    {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("failed to read {}", path.display()))?;
+        files.push((format!("{image}/wheels/{name}"), bytes));
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// The cache folder of an image's packages: a new one whenever the
+/// requirements, the Python or the architecture change.
+fn wheel_cache_name(image: &str, requirements: &str, w: &images::Wheels, arch: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [requirements, w.python, arch] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    h.update(w.glibc_minor.to_le_bytes());
+    let hex: String = h
+        .finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{image}-py{}-{arch}-{hex}", w.python)
+}
+
+/// `python3 -m pip download`'s arguments for the image's Python and the
+/// machine's architecture: manylinux wheels up to the image's glibc (pip
+/// takes a platform tag only as given, so each is named), abi3 and pure
+/// ones; with `--no-deps` (every package is in the list), pip falls back
+/// to a package's source when it has no such wheel.
+fn pip_download_args(w: &images::Wheels, arch: &str) -> Vec<String> {
+    let mut args: Vec<String> = ["-m", "pip", "download", "--quiet", "--no-deps"]
+        .map(String::from)
+        .to_vec();
+    let python = w.python.replace('.', "");
+    args.extend([
+        "--python-version".into(),
+        w.python.into(),
+        "--implementation".into(),
+        "cp".into(),
+    ]);
+    for abi in [format!("cp{python}"), "abi3".into(), "none".into()] {
+        args.extend(["--abi".into(), abi]);
+    }
+    let mut platforms: Vec<String> = (5..=w.glibc_minor)
+        .rev()
+        .map(|minor| format!("manylinux_2_{minor}_{arch}"))
+        .collect();
+    platforms
+        .extend(["manylinux2014", "manylinux2010", "manylinux1"].map(|p| format!("{p}_{arch}")));
+    for p in platforms {
+        args.extend(["--platform".into(), p]);
+    }
+    args
 }
 
 /// The base image: present, else pulled, else bootstrapped with debootstrap.
