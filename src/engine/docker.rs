@@ -16,7 +16,7 @@ use bollard::models::{
     NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
-    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
+    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, CreateImageOptionsBuilder,
     ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
     LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
     UploadToContainerOptionsBuilder,
@@ -458,6 +458,21 @@ fn tar_of(files: &BTreeMap<String, FileSpec>) -> std::io::Result<Vec<u8>> {
     builder.into_inner()
 }
 
+fn tar_of_bytes(files: &BTreeMap<String, (u32, Vec<u8>)>) -> std::io::Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, (mode, content)) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(content.len() as u64);
+        header.set_mode(*mode);
+        header.set_mtime(0);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_cksum();
+        builder.append_data(&mut header, path.trim_start_matches('/'), content.as_slice())?;
+    }
+    builder.into_inner()
+}
+
 impl Engine for DockerEngine {
     async fn containers(&self, scope: Scope<'_>) -> Result<Vec<ObservedContainer>> {
         let options = ListContainersOptionsBuilder::default()
@@ -701,6 +716,45 @@ impl Engine for DockerEngine {
             )
             .await
             .map_err(|e| fail(format!("copy files into {container}"), e))
+    }
+
+    async fn put_files(
+        &self,
+        container: &str,
+        files: &BTreeMap<String, (u32, Vec<u8>)>,
+    ) -> Result<()> {
+        let tar = tar_of_bytes(files)
+            .with_context(|| format!("failed to pack files for {container}"))?;
+        let options = UploadToContainerOptionsBuilder::default().path("/").build();
+        self.docker
+            .upload_to_container(
+                container,
+                Some(options),
+                bollard::body_full(Bytes::from(tar)),
+            )
+            .await
+            .map_err(|e| fail(format!("copy files into {container}"), e))
+    }
+
+    async fn download(&self, container: &str, path: &str, limit: u64) -> Result<Option<Vec<u8>>> {
+        let options = DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        let mut stream = self.docker.download_from_container(container, Some(options));
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(bytes) => {
+                    out.extend_from_slice(&bytes);
+                    if out.len() as u64 > limit {
+                        bail!("{path} in {container} is more than {limit} bytes");
+                    }
+                }
+                Err(e) if status(&e) == Some(404) => return Ok(None),
+                Err(e) => return Err(fail(format!("copy {path} out of {container}"), e)),
+            }
+        }
+        Ok(Some(out))
     }
 
     async fn start(&self, container: &str) -> Result<()> {

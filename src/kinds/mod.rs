@@ -48,7 +48,34 @@ pub struct Kind {
     /// Whose command line answers the built-in routing checks (`bgp`,
     /// `route`) on a node of this kind.
     pub router: Option<Router>,
+    /// What `noglab save` keeps of a node of this kind: participants' work.
+    pub state: State,
 }
+
+/// A kind's participant state: the folders and files `save` takes and
+/// `restore` puts back (nothing outside them is ever written), files made
+/// by a command at save time, and what makes the daemon read them again.
+#[derive(Debug)]
+pub struct State {
+    /// Absolute folders or files in the node.
+    pub paths: &'static [&'static str],
+    /// `(path, shell command)`: the file at `path` is what the command
+    /// prints when `save` runs (FRR's running configuration, which a
+    /// participant may not have written to disk). Inside `paths`.
+    pub generated: &'static [(&'static str, &'static str)],
+    /// A shell command `restore` runs once the files are back.
+    pub restore: Option<&'static str>,
+}
+
+/// No participant state: `save` skips the node.
+const NO_STATE: State = State {
+    paths: &[],
+    generated: &[],
+    restore: None,
+};
+
+/// Where a host's addresses and routes are written, as commands.
+pub const HOST_STATE: &str = "/var/lib/noglab-state/network.sh";
 
 /// The routing daemons whose state the built-in checks can read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +171,15 @@ pub static KINDS: &[Kind] = &[
         memory_mib: 96,
         login_groups: "frr frrvty",
         router: Some(Router::Frr),
+        state: State {
+            paths: &["/etc/frr"],
+            // The running configuration, without vtysh's two header lines.
+            generated: &[(
+                "/etc/frr/frr.conf",
+                "vtysh -c 'show running-config' | sed '1,/^Current configuration:/d'",
+            )],
+            restore: Some("/usr/lib/frr/frr-reload.py --reload /etc/frr/frr.conf"),
+        },
     },
     Kind {
         name: "bird",
@@ -166,6 +202,11 @@ pub static KINDS: &[Kind] = &[
         memory_mib: 32,
         login_groups: "bird",
         router: Some(Router::Bird),
+        state: State {
+            paths: &["/etc/bird"],
+            generated: &[],
+            restore: Some("birdc -s /run/bird/bird.ctl configure"),
+        },
     },
     Kind {
         name: "unbound",
@@ -183,6 +224,11 @@ pub static KINDS: &[Kind] = &[
         memory_mib: 64,
         login_groups: "",
         router: None,
+        state: State {
+            paths: &["/etc/unbound", "/var/lib/unbound"],
+            generated: &[],
+            restore: Some("unbound-control reload"),
+        },
     },
     Kind {
         name: "bind",
@@ -202,6 +248,11 @@ pub static KINDS: &[Kind] = &[
         memory_mib: 96,
         login_groups: "",
         router: None,
+        state: State {
+            paths: &["/etc/bind", "/var/lib/bind", "/var/cache/bind"],
+            generated: &[],
+            restore: Some("rndc reconfig && rndc reload"),
+        },
     },
     Kind {
         name: "knot",
@@ -219,6 +270,11 @@ pub static KINDS: &[Kind] = &[
         memory_mib: 64,
         login_groups: "knot",
         router: None,
+        state: State {
+            paths: &["/etc/knot", "/var/lib/knot"],
+            generated: &[],
+            restore: Some("knotc reload"),
+        },
     },
     Kind {
         name: "rtr",
@@ -237,6 +293,12 @@ pub static KINDS: &[Kind] = &[
         memory_mib: 48,
         login_groups: "",
         router: None,
+        state: State {
+            paths: &["/etc/stayrtr"],
+            generated: &[],
+            // StayRTR reads its file again by itself.
+            restore: None,
+        },
     },
     Kind {
         name: "rpki",
@@ -258,6 +320,11 @@ pub static KINDS: &[Kind] = &[
         memory_mib: 128,
         login_groups: "",
         router: None,
+        state: State {
+            paths: &["/etc/fort", "/etc/tals"],
+            generated: &[],
+            restore: None,
+        },
     },
     Kind {
         name: "krill",
@@ -277,6 +344,14 @@ pub static KINDS: &[Kind] = &[
         memory_mib: 128,
         login_groups: "",
         router: None,
+        state: State {
+            paths: &["/var/lib/krill"],
+            generated: &[],
+            // Krill reads its data at its start only, and is the node's
+            // main process: the data is back, Krill sees it once the node
+            // restarts.
+            restore: None,
+        },
     },
     Kind {
         name: "host",
@@ -294,6 +369,16 @@ pub static KINDS: &[Kind] = &[
         memory_mib: 16,
         login_groups: "",
         router: None,
+        state: State {
+            paths: &["/var/lib/noglab-state"],
+            // Global addresses and the routes the kernel did not add, as
+            // the commands that set them again.
+            generated: &[(
+                HOST_STATE,
+                "ip -o addr show scope global | awk '{print \"ip addr replace \" $4 \" dev \" $2}'; ip -4 route show | grep -v 'proto kernel' | sed 's/^/ip -4 route replace /'; ip -6 route show | grep -v 'proto kernel' | grep -v '^fe80' | grep -v '^multicast' | sed 's/^/ip -6 route replace /'",
+            )],
+            restore: Some("sh /var/lib/noglab-state/network.sh 2>/dev/null; true"),
+        },
     },
 ];
 
@@ -316,6 +401,7 @@ pub static ACCESS: Kind = Kind {
     memory_mib: 32,
     login_groups: "",
     router: None,
+    state: NO_STATE,
 };
 
 impl Kind {
