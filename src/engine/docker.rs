@@ -16,10 +16,10 @@ use bollard::models::{
     NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
-    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, CreateImageOptionsBuilder,
-    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
-    UploadToContainerOptionsBuilder,
+    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
+    DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
+    ListVolumesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveVolumeOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use bollard::Docker;
 use bytes::Bytes;
@@ -468,7 +468,11 @@ fn tar_of_bytes(files: &BTreeMap<String, (u32, Vec<u8>)>) -> std::io::Result<Vec
         header.set_uid(0);
         header.set_gid(0);
         header.set_cksum();
-        builder.append_data(&mut header, path.trim_start_matches('/'), content.as_slice())?;
+        builder.append_data(
+            &mut header,
+            path.trim_start_matches('/'),
+            content.as_slice(),
+        )?;
     }
     builder.into_inner()
 }
@@ -723,8 +727,8 @@ impl Engine for DockerEngine {
         container: &str,
         files: &BTreeMap<String, (u32, Vec<u8>)>,
     ) -> Result<()> {
-        let tar = tar_of_bytes(files)
-            .with_context(|| format!("failed to pack files for {container}"))?;
+        let tar =
+            tar_of_bytes(files).with_context(|| format!("failed to pack files for {container}"))?;
         let options = UploadToContainerOptionsBuilder::default().path("/").build();
         self.docker
             .upload_to_container(
@@ -740,7 +744,9 @@ impl Engine for DockerEngine {
         let options = DownloadFromContainerOptionsBuilder::default()
             .path(path)
             .build();
-        let mut stream = self.docker.download_from_container(container, Some(options));
+        let mut stream = self
+            .docker
+            .download_from_container(container, Some(options));
         let mut out = Vec::new();
         while let Some(chunk) = stream.next().await {
             match chunk {
