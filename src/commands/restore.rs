@@ -20,6 +20,9 @@ use crate::reconcile::{self, Limits};
 use crate::snapshot::{self, NodeState, Snapshot};
 use crate::state;
 
+/// What the snapshot a restore takes first is named after.
+const BEFORE: &str = "restore";
+
 /// How long a restored node's daemons get to be ready again.
 const READY_AGAIN: Duration = Duration::from_secs(90);
 
@@ -111,7 +114,7 @@ async fn restore<E: Engine>(
         })
         .cloned()
         .collect();
-    super::save::before(engine, lab, &replaced, Some(plan), "restore", store).await?;
+    super::save::before(engine, lab, &replaced, Some(plan), BEFORE, store).await?;
 
     let mut actions = Vec::new();
     for pod in &pods {
@@ -168,13 +171,22 @@ fn read(path: &Path) -> Result<Snapshot> {
 /// The newest stored snapshot of a pod.
 fn last(store: &Path, lab: &str, pod: u32) -> Result<PathBuf> {
     let pod_opt = (pod != SHARED_POD).then_some(pod);
-    snapshot::stored(store, lab, pod_opt)?.pop().ok_or_else(|| {
-        input_error(format!(
-            "there is no snapshot of {} of lab {lab} in {}; `noglab save {lab}` takes one",
-            which(pod),
-            store.display()
-        ))
-    })
+    // The snapshot a restore takes of what it replaces is for `--from`:
+    // a restore tried again takes the same snapshot as the first.
+    let before = format!("-{BEFORE}");
+    snapshot::stored(store, lab, pod_opt)?
+        .into_iter()
+        .rfind(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().contains(&before))
+        })
+        .ok_or_else(|| {
+            input_error(format!(
+                "there is no snapshot of {} of lab {lab} in {}; `noglab save {lab}` takes one",
+                which(pod),
+                store.display()
+            ))
+        })
 }
 
 fn which(pod: u32) -> String {
@@ -296,6 +308,7 @@ async fn put_back<E: Engine>(engine: &E, t: &Target<'_>) -> Result<()> {
         .state
         .files
         .iter()
+        .filter(|(p, _)| !snapshot::inside(p, kind.state.except))
         .map(|(p, f)| (p.clone(), (f.mode & 0o777, f.content.clone())))
         .collect();
     if !files.is_empty() {
@@ -412,11 +425,11 @@ mod tests {
             .any(|(c, cmd)| c == "lab-p01-r1" && cmd.join(" ").contains("frr-reload.py --reload"));
         assert!(reload, "{:?}", s.executed);
         drop(s);
-        // What was there before the restore was kept first.
-        assert_eq!(
-            snapshot::stored(&at, "lab", Some(1)).expect("list").len(),
-            2
-        );
+        // What was there before the restore was kept first, and a second
+        // `--last` takes the same snapshot as the first.
+        let stored = snapshot::stored(&at, "lab", Some(1)).expect("list");
+        assert_eq!(stored.len(), 2);
+        assert_eq!(last(&at, "lab", 1).expect("last"), stored[0]);
         let _ = std::fs::remove_dir_all(&at);
     }
 

@@ -198,7 +198,9 @@ async fn node_state<E: Engine>(
             }
             let rel = entry.path()?.to_string_lossy().into_owned();
             let path = format!("{parent}/{}", rel.trim_start_matches("./"));
-            if !snapshot::inside(&path, kind.state.paths) {
+            if !snapshot::inside(&path, kind.state.paths)
+                || snapshot::inside(&path, kind.state.except)
+            {
                 continue;
             }
             let size = entry.header().size()?;

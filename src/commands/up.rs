@@ -177,18 +177,17 @@ async fn prepare<'a, C: Connector>(
     let range = planning::plumbing::range().map_err(input_error)?;
     engine.ensure_guard(&guard, &range.to_string()).await?;
 
-    if !by_files.is_empty() {
-        apply_files(engine, lab, &by_files, applied, &mut actions).await?;
-    }
-    // Nothing participants did goes without a snapshot first.
+    // Nothing participants did goes without a snapshot first (new files
+    // replace a running config too).
     let doomed: Vec<_> = observed
         .containers
         .iter()
         .filter(|c| !matches!(c.state.as_str(), "created" | "dead" | "removing"))
         .filter(|c| {
-            actions
-                .iter()
-                .any(|a| matches!(a, Action::RemoveContainer { name, .. } if *name == c.name))
+            by_files.iter().any(|r| r.container == c.name)
+                || actions
+                    .iter()
+                    .any(|a| matches!(a, Action::RemoveContainer { name, .. } if *name == c.name))
         })
         .cloned()
         .collect();
@@ -202,6 +201,9 @@ async fn prepare<'a, C: Connector>(
             &super::save::store_dir(),
         )
         .await?;
+    }
+    if !by_files.is_empty() {
+        apply_files(engine, lab, &by_files, applied, &mut actions).await?;
     }
     state::save_plan(&plan)?;
     if actions.is_empty() {

@@ -458,13 +458,18 @@ fn tar_of(files: &BTreeMap<String, FileSpec>) -> std::io::Result<Vec<u8>> {
     builder.into_inner()
 }
 
+/// A tar of files put back into a running node: stamped now, since
+/// daemons (BIND) read again only files newer than what they loaded.
 fn tar_of_bytes(files: &BTreeMap<String, (u32, Vec<u8>)>) -> std::io::Result<Vec<u8>> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let mut builder = tar::Builder::new(Vec::new());
     for (path, (mode, content)) in files {
         let mut header = tar::Header::new_gnu();
         header.set_size(content.len() as u64);
         header.set_mode(*mode);
-        header.set_mtime(0);
+        header.set_mtime(now);
         header.set_uid(0);
         header.set_gid(0);
         header.set_cksum();

@@ -59,6 +59,10 @@ pub struct Kind {
 pub struct State {
     /// Absolute folders or files in the node.
     pub paths: &'static [&'static str],
+    /// Files inside `paths` that belong to the node itself, not to
+    /// participants (keys each start makes for the daemon's control
+    /// channel): never saved, never put back.
+    pub except: &'static [&'static str],
     /// `(path, shell command)`: the file at `path` is what the command
     /// prints when `save` runs (FRR's running configuration, which a
     /// participant may not have written to disk). Inside `paths`.
@@ -70,6 +74,7 @@ pub struct State {
 /// No participant state: `save` skips the node.
 const NO_STATE: State = State {
     paths: &[],
+    except: &[],
     generated: &[],
     restore: None,
 };
@@ -173,6 +178,7 @@ pub static KINDS: &[Kind] = &[
         router: Some(Router::Frr),
         state: State {
             paths: &["/etc/frr"],
+            except: &[],
             // The running configuration, without vtysh's two header lines.
             generated: &[(
                 "/etc/frr/frr.conf",
@@ -204,6 +210,7 @@ pub static KINDS: &[Kind] = &[
         router: Some(Router::Bird),
         state: State {
             paths: &["/etc/bird"],
+            except: &[],
             generated: &[],
             restore: Some("birdc -s /run/bird/bird.ctl configure"),
         },
@@ -226,6 +233,12 @@ pub static KINDS: &[Kind] = &[
         router: None,
         state: State {
             paths: &["/etc/unbound", "/var/lib/unbound"],
+            except: &[
+                "/etc/unbound/unbound_control.key",
+                "/etc/unbound/unbound_control.pem",
+                "/etc/unbound/unbound_server.key",
+                "/etc/unbound/unbound_server.pem",
+            ],
             generated: &[],
             restore: Some("unbound-control reload"),
         },
@@ -250,6 +263,11 @@ pub static KINDS: &[Kind] = &[
         router: None,
         state: State {
             paths: &["/etc/bind", "/var/lib/bind", "/var/cache/bind"],
+            except: &[
+                "/etc/bind/rndc.key",
+                "/var/cache/bind/managed-keys.bind",
+                "/var/cache/bind/managed-keys.bind.jnl",
+            ],
             generated: &[],
             restore: Some("rndc reconfig && rndc reload"),
         },
@@ -272,6 +290,7 @@ pub static KINDS: &[Kind] = &[
         router: None,
         state: State {
             paths: &["/etc/knot", "/var/lib/knot"],
+            except: &[],
             generated: &[],
             restore: Some("knotc reload"),
         },
@@ -295,6 +314,7 @@ pub static KINDS: &[Kind] = &[
         router: None,
         state: State {
             paths: &["/etc/stayrtr"],
+            except: &[],
             generated: &[],
             // StayRTR reads its file again by itself.
             restore: None,
@@ -322,6 +342,7 @@ pub static KINDS: &[Kind] = &[
         router: None,
         state: State {
             paths: &["/etc/fort", "/etc/tals"],
+            except: &[],
             generated: &[],
             restore: None,
         },
@@ -346,6 +367,7 @@ pub static KINDS: &[Kind] = &[
         router: None,
         state: State {
             paths: &["/var/lib/krill"],
+            except: &[],
             generated: &[],
             // Krill reads its data at its start only, and is the node's
             // main process: the data is back, Krill sees it once the node
@@ -371,11 +393,13 @@ pub static KINDS: &[Kind] = &[
         router: None,
         state: State {
             paths: &["/var/lib/noglab-state"],
+            except: &[],
             // Global addresses and the routes the kernel did not add, as
-            // the commands that set them again.
+            // the commands that set them again; not the management
+            // interface's (eth0), which the engine gives.
             generated: &[(
                 HOST_STATE,
-                "ip -o addr show scope global | awk '{print \"ip addr replace \" $4 \" dev \" $2}'; ip -4 route show | grep -v 'proto kernel' | sed 's/^/ip -4 route replace /'; ip -6 route show | grep -v 'proto kernel' | grep -v '^fe80' | grep -v '^multicast' | sed 's/^/ip -6 route replace /'",
+                "ip -o addr show scope global | awk '$2 != \"eth0\" {print \"ip addr replace \" $4 \" dev \" $2}'; ip -4 route show | grep -v 'proto kernel' | grep -v 'dev eth0' | sed 's/^/ip -4 route replace /'; ip -6 route show | grep -v 'proto kernel' | grep -v '^fe80' | grep -v '^multicast' | grep -v 'dev eth0' | sed 's/^/ip -6 route replace /'",
             )],
             restore: Some("sh /var/lib/noglab-state/network.sh 2>/dev/null; true"),
         },
@@ -490,6 +514,25 @@ mod tests {
             assert!(kinds.iter().all(|k| lookup(k).is_some()), "{kinds:?}");
         }
         assert_eq!(running("ping"), None);
+    }
+
+    /// What `save` makes or leaves out lies inside what it takes, and
+    /// what `restore` runs is there only with something to read.
+    #[test]
+    fn state_files_lie_inside_the_state_paths() {
+        for k in KINDS.iter().chain([&ACCESS]) {
+            let s = &k.state;
+            for p in s.except.iter().chain(s.generated.iter().map(|(p, _)| p)) {
+                assert!(crate::snapshot::inside(p, s.paths), "{}: {p}", k.name);
+            }
+            assert!(s.restore.is_none() || !s.paths.is_empty(), "{}", k.name);
+        }
+        assert!(lookup("frr")
+            .expect("frr")
+            .state
+            .paths
+            .contains(&"/etc/frr"));
+        assert!(ACCESS.state.paths.is_empty());
     }
 
     #[test]
