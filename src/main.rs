@@ -78,11 +78,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             last,
             force,
         } => {
-            let source = match &from {
-                Some(f) => commands::restore::Source::From(f),
-                None => commands::restore::Source::Last,
+            // clap makes them exclusive, and one of them required.
+            let source = match (&from, last) {
+                (Some(f), _) => commands::restore::Source::From(f),
+                (None, _) => commands::restore::Source::Last,
             };
-            let _ = last;
             let req = commands::restore::Request {
                 pods: &pod,
                 node: node.as_deref(),

@@ -485,3 +485,96 @@ fn check_ports(actions: &[Action], observed: &Observed) -> Result<()> {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::fake::FakeEngine;
+    use crate::reconcile::testing::{self, observed, TOPOLOGY};
+
+    /// The small lab with r1's config `config` and h1's exec line `exec`.
+    fn plan(config: &str, exec: &str) -> Plan {
+        let source = TOPOLOGY
+            .replace("r1: {kind: frr}", "r1: {kind: frr, config: r1.conf}")
+            .replace(
+                "h1: {kind: host}",
+                &format!("h1: {{kind: host, exec: [\"{exec}\"]}}"),
+            );
+        let config = config.to_string();
+        let loaded = crate::topology::load_str(std::path::Path::new("t.yml"), source, move |_| {
+            Ok(config.clone())
+        })
+        .expect("valid topology");
+        planning::expand(&loaded, 2, "198.18.0.0/18".parse().expect("block")).expect("plans")
+    }
+
+    #[tokio::test]
+    async fn running_nodes_a_plan_changed_are_listed_with_why_and_files_only_ones_apart() {
+        let engine = FakeEngine::default();
+        let old = plan("hostname r1\n", "true");
+        testing::up(&engine, &old).await;
+        let new = plan("hostname r1\n! edited\n", "true");
+        let seen = observed(&engine).await;
+        let actions = reconcile::diff(&seen, &new, false).actions;
+        let r = recreated(&seen, &new, Some(&old), &actions);
+        assert_eq!(
+            r.iter()
+                .map(|r| (r.pod, r.node.as_str()))
+                .collect::<Vec<_>>(),
+            [(1, "r1"), (2, "r1")]
+        );
+        assert!(r.iter().all(|r| r.files_only), "{r:?}");
+        assert_eq!(r[0].files.keys().collect::<Vec<_>>(), ["/etc/frr/frr.conf"]);
+        let message = refusal("lab", std::path::Path::new("t.yml"), &r, &[]);
+        assert!(
+            message.contains("  pod 1: r1 (/etc/frr/frr.conf changed)\n  pod 2: r1 (/etc/frr/frr.conf changed)\nnothing was changed; `noglab up t.yml --recreate`"),
+            "{message}"
+        );
+        assert!(message.ends_with("2 of them only have new files: `--apply-files` copies those in and reloads their daemon"), "{message}");
+
+        // An exec line is read at the node's start: a new container, and
+        // without the old plan, a reason all the same.
+        let new = plan("hostname r1\n", "echo hi");
+        let actions = reconcile::diff(&seen, &new, false).actions;
+        let r = recreated(&seen, &new, Some(&old), &actions);
+        assert_eq!(r.len(), 2);
+        assert!(r.iter().all(|r| r.node == "h1" && !r.files_only), "{r:?}");
+        let r = recreated(&seen, &new, None, &actions);
+        let message = refusal("lab", std::path::Path::new("t.yml"), &r, &[]);
+        assert!(
+            message.contains("pod 2: h1 (created from a plan noglab no longer has)"),
+            "{message}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_node_whose_files_were_applied_is_up_to_date() {
+        let engine = FakeEngine::default();
+        let old = plan("hostname r1\n", "true");
+        testing::up(&engine, &old).await;
+        let new = plan("hostname r1\n! edited\n", "true");
+        let mut seen = observed(&engine).await;
+        let mut actions = reconcile::diff(&seen, &new, false).actions;
+        let r = recreated(&seen, &new, Some(&old), &actions);
+        let mut applied = state::Applied::new();
+        for r in &r {
+            applied.insert(r.container.clone(), r.hashes.clone());
+            actions.retain(|a| match a {
+                Action::RemoveContainer { name, .. } => *name != r.container,
+                Action::CreateContainer { spec, .. } => spec.name != r.container,
+                _ => true,
+            });
+        }
+        assert!(actions.is_empty(), "{actions:?}");
+        relabel(&mut seen, &applied);
+        assert!(reconcile::diff(&seen, &new, false).actions.is_empty());
+        // A container recreated since (its hash is the plan's) is left alone.
+        let mut again = observed(&engine).await;
+        again.containers[0]
+            .labels
+            .insert(labels::HASH.into(), "other".into());
+        let before = again.containers[0].labels.clone();
+        relabel(&mut again, &applied);
+        assert_eq!(again.containers[0].labels, before);
+    }
+}
