@@ -77,53 +77,33 @@ async fn restore<E: Engine>(
 ) -> Result<(String, Vec<String>)> {
     let lab = &plan.lab;
     let pods = select(plan, req.pods)?;
-    let mut targets = Vec::new();
-    let mut sources = Vec::new();
-    let mut from_cache: Option<Snapshot> = None;
-    for pod in &pods {
-        let (path, snap) = match req.source {
-            Source::From(p) => {
-                if from_cache.is_none() {
-                    from_cache = Some(read(p)?);
-                }
-                (p.to_path_buf(), from_cache.clone().unwrap_or_else(empty))
-            }
-            Source::Last => {
-                let path = last(store, lab, pod.pod)?;
-                let snap = read(&path)?;
-                (path, snap)
-            }
-        };
-        targets.extend(check(plan, pod, req.node, &snap, &path, req.force)?);
-        if !sources.contains(&path) {
-            sources.push(path);
-        }
-    }
+    let (targets, sources) = targets(plan, &pods, req, store)?;
 
-    // Checked: from here on, the pods change. What they hold now is kept.
+    // Checked: from here on, the pods change. What the nodes hold now is
+    // kept first; only the nodes the snapshot restores are recreated.
     let observed = super::observe(engine, lab).await?;
+    let is_target = |pod: &str, node: Option<&str>| {
+        targets
+            .iter()
+            .any(|t| crate::plan::pod_label(t.pod.pod) == pod && Some(t.spec.node.as_str()) == node)
+    };
     let replaced: Vec<_> = observed
         .containers
         .iter()
         .filter(|c| {
-            targets.iter().any(|t| {
-                c.label(labels::POD) == Some(crate::plan::pod_label(t.pod.pod).as_str())
-                    && (req.node.is_some_and(|n| c.label(labels::NODE) == Some(n))
-                        || req.node.is_none())
-            })
+            is_target(
+                c.label(labels::POD).unwrap_or_default(),
+                c.label(labels::NODE),
+            )
         })
         .cloned()
         .collect();
     super::save::before(engine, lab, &replaced, Some(plan), BEFORE, store).await?;
-
     let mut actions = Vec::new();
-    for pod in &pods {
-        if req.node.is_some() || pod.pod == SHARED_POD {
-            reconcile::recreate_containers(&observed, pod, req.node, &mut actions);
-        } else {
-            reconcile::recreate_pod(&observed, pod, &mut actions);
-        }
+    for t in &targets {
+        reconcile::recreate_containers(&observed, t.pod, Some(&t.spec.node), &mut actions);
     }
+
     let what = describe(&pods, req.node, &sources);
     let progress = Progress::new(req.quiet);
     progress.step(format!("restoring {what}"));
@@ -155,12 +135,35 @@ async fn restore<E: Engine>(
     Ok((what, seen))
 }
 
-fn empty() -> Snapshot {
-    Snapshot {
-        lab: String::new(),
-        created: 0,
-        nodes: Vec::new(),
+/// Every node to restore, read and checked, with the snapshots they come
+/// from; nothing is changed yet.
+fn targets<'a>(
+    plan: &'a Plan,
+    pods: &[&'a PodPlan],
+    req: &Request<'_>,
+    store: &Path,
+) -> Result<(Vec<Target<'a>>, Vec<PathBuf>)> {
+    let from = match req.source {
+        Source::From(p) => Some((p.to_path_buf(), read(p)?)),
+        Source::Last => None,
+    };
+    let mut targets = Vec::new();
+    let mut sources = Vec::new();
+    for pod in pods {
+        let (path, snap) = match &from {
+            Some((p, s)) => (p.clone(), s.clone()),
+            None => {
+                let path = last(store, &plan.lab, pod.pod)?;
+                let snap = read(&path)?;
+                (path, snap)
+            }
+        };
+        targets.extend(check(plan, pod, req.node, &snap, &path, req.force)?);
+        if !sources.contains(&path) {
+            sources.push(path);
+        }
     }
+    Ok((targets, sources))
 }
 
 /// A snapshot that cannot be read is bad input (exit 2).
@@ -395,7 +398,7 @@ mod tests {
                 stderr: Vec::new(),
             },
         );
-        save_pod(&engine, &plan, "1", &at).await;
+        let saved = save_pod(&engine, &plan, "1", &at).await;
         let pod2_before = engine.lock().containers["lab-p02-r1"].id.clone();
         engine.clear_calls();
         let (what, _) = restore(&engine, &plan, &request("1", Source::Last), &at)
@@ -429,7 +432,7 @@ mod tests {
         // `--last` takes the same snapshot as the first.
         let stored = snapshot::stored(&at, "lab", Some(1)).expect("list");
         assert_eq!(stored.len(), 2);
-        assert_eq!(last(&at, "lab", 1).expect("last"), stored[0]);
+        assert_eq!(last(&at, "lab", 1).expect("last"), saved);
         let _ = std::fs::remove_dir_all(&at);
     }
 
