@@ -113,6 +113,39 @@ pub enum Command {
         #[arg(long)]
         node: Option<String>,
     },
+    /// Save participants' work (each node's configs, zones, keys) into a snapshot.
+    Save {
+        lab: Option<String>,
+        /// Pods: `3`, `1-5`, `1,4,7-9`, `shared` or `all` (with the shared nodes).
+        #[arg(long, default_value = "all")]
+        pod: String,
+        #[arg(long)]
+        node: Option<String>,
+        /// A new folder, or a FILE.tar.gz; without it, the state directory
+        /// (the newest snapshots of each pod are kept there).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Recreate nodes from the plan and put a snapshot's state back.
+    Restore {
+        lab: Option<String>,
+        /// Pods: `3`, `1-5`, `1,4,7-9`, `all` or `shared`.
+        #[arg(long)]
+        pod: String,
+        #[arg(long)]
+        node: Option<String>,
+        /// A snapshot folder or .tar.gz written by `noglab save`.
+        #[arg(long, required_unless_present = "last", conflicts_with = "last")]
+        from: Option<PathBuf>,
+        /// The newest snapshot of each pod in the state directory (`save`'s,
+        /// or the one taken before a reset, down or up).
+        #[arg(long)]
+        last: bool,
+        /// Restore a snapshot of another lab, or taken under another plan
+        /// of its nodes (kinds and paths are checked all the same).
+        #[arg(long)]
+        force: bool,
+    },
     /// Run a command in a node and exit with its exit code.
     Exec {
         /// The pod number, or `shared` for a lab-wide node.
@@ -245,9 +278,17 @@ pub struct UpArgs {
     /// Number of pods (default: the topology's `pods`).
     #[arg(long)]
     pub pods: Option<u32>,
-    /// Remove pods beyond --pods.
+    /// Remove pods beyond --pods (after saving them).
     #[arg(long)]
     pub prune: bool,
+    /// Recreate running nodes whose plan changed, after saving their state
+    /// (without it, `up` lists them and changes nothing).
+    #[arg(long)]
+    pub recreate: bool,
+    /// Where only a running node's own files changed, copy them in and
+    /// reload its daemon instead of recreating it.
+    #[arg(long)]
+    pub apply_files: bool,
     /// Engine operations at once, across all pods (waiting for nodes to be
     /// ready takes none).
     #[arg(long, default_value_t = crate::reconcile::DEFAULT_PARALLEL)]

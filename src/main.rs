@@ -62,6 +62,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             shared,
             node,
         } => commands::reset::run(engines, lab, pod.as_deref(), shared, node, quiet).await,
+        Command::Save {
+            lab,
+            pod,
+            node,
+            output,
+        } => {
+            commands::save::run(engines, lab, Some(&pod), node.as_deref(), output.as_deref()).await
+        }
+        Command::Restore {
+            lab,
+            pod,
+            node,
+            from,
+            last,
+            force,
+        } => {
+            // clap makes them exclusive, and one of them required.
+            let source = match (&from, last) {
+                (Some(f), _) => commands::restore::Source::From(f),
+                (None, _) => commands::restore::Source::Last,
+            };
+            let req = commands::restore::Request {
+                pods: &pod,
+                node: node.as_deref(),
+                source,
+                force,
+                quiet,
+            };
+            commands::restore::run(engines, lab, req).await
+        }
         Command::Credentials {
             command: CredentialsCommand::Rotate { lab, pod },
         } => commands::access::rotate(engines, lab, &pod).await,

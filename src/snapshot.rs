@@ -413,6 +413,139 @@ pub fn check_paths(state: &NodeState, roots: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// The hash a node's saved state is matched against: what participants'
+/// work depends on in the node's plan (its kind, its own files, its
+/// links' names and addresses), and not what the engine gives it (names,
+/// management addresses, the image's build), so that a lab brought up
+/// again elsewhere, or in another address block, takes its snapshots.
+pub fn plan_hash(spec: &crate::plan::ContainerSpec) -> String {
+    let files: BTreeMap<&String, (&u32, &String)> = spec
+        .files
+        .iter()
+        .filter(|(p, _)| !p.starts_with(&format!("{}/", crate::plan::NOGLAB_DIR)))
+        .map(|(p, f)| (p, (&f.mode, &f.content)))
+        .collect();
+    let links: Vec<(&String, String, String)> = spec
+        .links
+        .iter()
+        .map(|a| {
+            (
+                &a.interface,
+                a.ipv4.map(|n| n.to_string()).unwrap_or_default(),
+                a.ipv6.map(|n| n.to_string()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    let text = serde_json::json!({
+        "kind": spec.kind,
+        "node": spec.node,
+        "files": files,
+        "links": links,
+    })
+    .to_string();
+    sha256_hex(text.as_bytes())[..16].to_string()
+}
+
+/// Snapshots kept per pod (and for the shared nodes) in the state
+/// directory: writing one more removes the oldest beyond this.
+pub const KEEP_PER_POD: usize = 10;
+
+/// `pod03` or `shared`: a pod's folder in the state directory's store.
+fn pod_folder(pod: Option<u32>) -> String {
+    match pod {
+        Some(p) => format!("pod{p:02}"),
+        None => "shared".into(),
+    }
+}
+
+/// `20261203-134500` (UTC) for Unix seconds: names that sort by time.
+pub fn stamp(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rest = secs % 86_400;
+    // Days since 1970-01-01 to a civil date (proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    )
+}
+
+/// Writes each pod of `snapshot` as a snapshot of its own under
+/// `store/LAB/podNN/STAMP-REASON`, keeps the newest [`KEEP_PER_POD`] of
+/// each pod, and returns the folders written, by pod.
+pub fn store(
+    snapshot: &Snapshot,
+    store: &Path,
+    reason: &str,
+) -> Result<Vec<(Option<u32>, std::path::PathBuf)>> {
+    let mut by_pod: BTreeMap<Option<u32>, Vec<NodeState>> = BTreeMap::new();
+    for n in &snapshot.nodes {
+        by_pod.entry(n.pod).or_default().push(n.clone());
+    }
+    let mut out = Vec::new();
+    for (pod, nodes) in by_pod {
+        let dir = store.join(&snapshot.lab).join(pod_folder(pod));
+        let base = format!("{}-{reason}", stamp(snapshot.created));
+        let mut at = dir.join(&base);
+        let mut n = 2;
+        while at.exists() {
+            at = dir.join(format!("{base}-{n}"));
+            n += 1;
+        }
+        let one = Snapshot {
+            lab: snapshot.lab.clone(),
+            created: snapshot.created,
+            nodes,
+        };
+        write_dir(&one, &at)?;
+        prune(&dir, KEEP_PER_POD)?;
+        out.push((pod, at));
+    }
+    Ok(out)
+}
+
+/// A pod's stored snapshots, oldest first.
+pub fn stored(store: &Path, lab: &str, pod: Option<u32>) -> Result<Vec<std::path::PathBuf>> {
+    let dir = store.join(lab).join(pod_folder(pod));
+    let mut out: Vec<std::path::PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.join("snapshot.json").is_file())
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", dir.display())),
+    };
+    out.sort();
+    Ok(out)
+}
+
+fn prune(dir: &Path, keep: usize) -> Result<()> {
+    let mut all: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    all.sort();
+    let extra = all.len().saturating_sub(keep);
+    for old in &all[..extra] {
+        std::fs::remove_dir_all(old)
+            .with_context(|| format!("failed to remove the old snapshot {}", old.display()))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -585,6 +718,47 @@ mod tests {
             },
         );
         assert!(entries(&s).is_err(), "written");
+    }
+
+    #[test]
+    fn stamps_are_utc_dates_that_sort_by_time() {
+        assert_eq!(stamp(0), "19700101-000000");
+        assert_eq!(stamp(951_782_400), "20000229-000000");
+        assert_eq!(stamp(1_796_305_468), "20261203-134428");
+    }
+
+    #[test]
+    fn the_store_keeps_the_newest_of_each_pod() {
+        let root = std::env::temp_dir().join(format!("noglab-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let mut s = sample();
+        let mut shared = s.nodes[0].clone();
+        shared.pod = None;
+        s.nodes.push(shared);
+        for i in 0..(KEEP_PER_POD as u64 + 2) {
+            s.created = 1_700_000_000 + i;
+            let written = store(&s, &root, "save").expect("stored");
+            assert_eq!(written.len(), 2, "one per pod");
+            assert_eq!(read(&written[0].1).expect("reads").nodes.len(), 1);
+        }
+        // The same second twice gets a second name.
+        let again = store(&s, &root, "save").expect("stored");
+        assert!(
+            again[0].1.to_string_lossy().ends_with("-save-2"),
+            "{again:?}"
+        );
+        let kept = stored(&root, "bgp", Some(3)).expect("listed");
+        assert_eq!(kept.len(), KEEP_PER_POD);
+        assert!(kept
+            .last()
+            .expect("newest")
+            .ends_with(format!("{}-save-2", stamp(s.created))));
+        assert_eq!(
+            stored(&root, "bgp", None).expect("listed").len(),
+            KEEP_PER_POD
+        );
+        assert!(stored(&root, "bgp", Some(4)).expect("listed").is_empty());
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]

@@ -113,9 +113,33 @@ pub fn load_ready(lab: &str) -> Result<ReadySeen> {
         .unwrap_or_default())
 }
 
+/// Containers whose planned files `up --apply-files` copied in: by name,
+/// the spec hash on the container's label and the one of the plan it now
+/// matches. `up` takes such a container as the latter.
+pub type Applied = BTreeMap<String, (String, String)>;
+
+pub fn load_applied(lab: &str) -> Result<Applied> {
+    let path = lab_dir(lab)?.join("applied.json");
+    Ok(fs::read(&path)
+        .ok()
+        .and_then(|data| serde_json::from_slice(&data).ok())
+        .unwrap_or_default())
+}
+
+pub fn save_applied(lab: &str, applied: &Applied) -> Result<()> {
+    let d = lab_dir(lab)?;
+    ensure(&d)?;
+    let tmp = d.join("applied.json.tmp");
+    let data = serde_json::to_vec(applied).context("failed to serialize the applied files")?;
+    fs::write(&tmp, data).with_context(|| format!("failed to write {}", tmp.display()))?;
+    fs::rename(&tmp, d.join("applied.json"))
+        .with_context(|| format!("failed to save the applied files in {}", d.display()))
+}
+
 pub fn forget(lab: &str) -> Result<()> {
     let d = lab_dir(lab)?;
     let _ = fs::remove_file(d.join("ready.json"));
+    let _ = fs::remove_file(d.join("applied.json"));
     match fs::remove_file(d.join("plan.json")) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

@@ -54,3 +54,6 @@ mod readiness;
 
 #[path = "cli/topologies.rs"]
 mod topologies;
+
+#[path = "cli/snapshots.rs"]
+mod snapshots;

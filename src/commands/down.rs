@@ -19,6 +19,19 @@ pub async fn run<C: Connector>(engines: &C, lab: Option<String>, all: bool) -> R
     }
     for lab in labs {
         let _lock = state::lock(&lab)?;
+        // Participants' work is kept first: `restore --from` brings it
+        // back into the lab brought up again.
+        let observed = engine.containers(Scope::Lab(&lab)).await?;
+        let plan = state::load_plan(&lab)?;
+        super::save::before(
+            engine,
+            &lab,
+            &observed,
+            plan.as_ref(),
+            "down",
+            &super::save::store_dir(),
+        )
+        .await?;
         let (containers, networks, volumes) = remove_lab(engine, &lab).await?;
         state::forget(&lab)?;
         println!(

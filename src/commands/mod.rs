@@ -16,6 +16,8 @@ pub mod link;
 pub mod plan;
 pub mod preflight;
 pub mod reset;
+pub mod restore;
+pub mod save;
 pub mod schema;
 pub mod status;
 pub mod up;

@@ -29,7 +29,9 @@ pub async fn run<C: Connector>(
     let plan = state::load_plan(&lab)?.ok_or_else(|| {
         anyhow!("noglab has no saved plan for lab {lab} (it was brought up by another user or machine); run `noglab up FILE` for it first")
     })?;
-    let (what, seen_ready) = reset(engine, &plan, pods, shared, node.as_deref(), quiet).await?;
+    let store = super::save::store_dir();
+    let (what, seen_ready) =
+        reset(engine, &plan, pods, shared, node.as_deref(), quiet, &store).await?;
     state::mark_ready(&lab, &seen_ready, state::now())?;
     println!(
         "lab {lab}: reset {what} in {:.1}s",
@@ -47,11 +49,25 @@ async fn reset<E: Engine>(
     shared: bool,
     node: Option<&str>,
     quiet: bool,
+    store: &std::path::Path,
 ) -> Result<(String, Vec<String>)> {
     let lab = &plan.lab;
     let selected = select(plan, pods, shared)?;
     let observed = super::observe(engine, lab).await?;
     let actions = actions(&observed, &selected, node, lab)?;
+    // What participants did in the nodes about to go is kept first:
+    // `restore --last` undoes a reset done by mistake.
+    let removed: Vec<_> = observed
+        .containers
+        .iter()
+        .filter(|c| {
+            actions
+                .iter()
+                .any(|a| matches!(a, Action::RemoveContainer { name, .. } if *name == c.name))
+        })
+        .cloned()
+        .collect();
+    super::save::before(engine, lab, &removed, Some(plan), "reset", store).await?;
     let pods_text = if shared {
         "the shared nodes".to_string()
     } else {
@@ -144,12 +160,21 @@ mod tests {
         testing::plan_of(&source, pods)
     }
 
+    /// Where the tests' automatic snapshots go.
+    fn store() -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("noglab-reset-{}", std::process::id()))
+    }
+
     /// What a reset asked of the engine, but its lists and readiness.
     fn changes(engine: &FakeEngine) -> Vec<String> {
         let mut calls: Vec<String> = engine
             .calls()
             .into_iter()
-            .filter(|c| !c.starts_with("follow log "))
+            .filter(|c| {
+                !c.starts_with("follow log ")
+                    && !c.starts_with("download ")
+                    && !c.starts_with("exec ")
+            })
             .collect();
         calls.sort();
         calls
@@ -161,7 +186,7 @@ mod tests {
         let plan = testing::plan(3);
         testing::up(&engine, &plan).await;
         engine.lock().log = vec!["noglab-init: ready after 1s; exec.sh rc=0".into()];
-        let (what, mut seen) = reset(&engine, &plan, Some("2"), false, None, true)
+        let (what, mut seen) = reset(&engine, &plan, Some("2"), false, None, true, &store())
             .await
             .expect("reset");
         assert_eq!(what, "pod 2");
@@ -184,14 +209,59 @@ mod tests {
         );
     }
 
+    /// `restore --last` undoes a reset done by mistake: the reset saved
+    /// what it removed, and only that.
+    #[tokio::test]
+    async fn a_reset_saves_the_nodes_it_removes_first() {
+        let engine = FakeEngine::default();
+        let plan = testing::plan(2);
+        testing::up(&engine, &plan).await;
+        let at = std::env::temp_dir().join(format!("noglab-reset-saves-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&at);
+        reset(&engine, &plan, Some("2"), false, Some("r1"), true, &at)
+            .await
+            .expect("reset");
+        let saved = crate::snapshot::stored(&at, "lab", Some(2)).expect("list");
+        assert_eq!(saved.len(), 1, "{saved:?}");
+        assert!(saved[0].to_string_lossy().ends_with("-reset"), "{saved:?}");
+        let snap = crate::snapshot::read(&saved[0]).expect("reads");
+        assert_eq!(
+            snap.nodes
+                .iter()
+                .map(|n| n.node.as_str())
+                .collect::<Vec<_>>(),
+            ["r1"]
+        );
+        assert!(crate::snapshot::stored(&at, "lab", Some(1))
+            .expect("list")
+            .is_empty());
+        let calls = engine.calls();
+        let downloaded = calls
+            .iter()
+            .position(|c| c == "download lab-p02-r1 /etc/frr");
+        let removed = calls
+            .iter()
+            .position(|c| c == "remove container lab-p02-r1");
+        assert!(downloaded < removed && downloaded.is_some(), "{calls:?}");
+        let _ = std::fs::remove_dir_all(&at);
+    }
+
     #[tokio::test]
     async fn one_node_of_several_pods_is_recreated_alone() {
         let engine = FakeEngine::default();
         let plan = testing::plan(3);
         testing::up(&engine, &plan).await;
-        let (what, _) = reset(&engine, &plan, Some("1,3"), false, Some("h1"), true)
-            .await
-            .expect("reset");
+        let (what, _) = reset(
+            &engine,
+            &plan,
+            Some("1,3"),
+            false,
+            Some("h1"),
+            true,
+            &store(),
+        )
+        .await
+        .expect("reset");
         assert_eq!(what, "node h1 of pods 1, 3");
         let calls = changes(&engine);
         assert!(
@@ -214,7 +284,7 @@ mod tests {
         let engine = FakeEngine::default();
         let plan = plan_with_shared(2);
         testing::up(&engine, &plan).await;
-        let (what, _) = reset(&engine, &plan, None, true, None, true)
+        let (what, _) = reset(&engine, &plan, None, true, None, true, &store())
             .await
             .expect("reset");
         assert_eq!(what, "the shared nodes");
@@ -252,7 +322,7 @@ mod tests {
                 "bad pod list `4`: pod 4 does not exist; the lab has pods 1-2",
             ),
         ] {
-            let err = reset(&engine, &plan, pods, shared, node, true)
+            let err = reset(&engine, &plan, pods, shared, node, true, &store())
                 .await
                 .expect_err(message);
             assert_eq!(format!("{err}"), message);
@@ -267,7 +337,7 @@ mod tests {
         let plan = testing::plan(2);
         testing::up(&engine, &plan).await;
         engine.lock().fail_on = Some("start lab-p01-r1".into());
-        let err = reset(&engine, &plan, Some("1"), false, Some("r1"), true)
+        let err = reset(&engine, &plan, Some("1"), false, Some("r1"), true, &store())
             .await
             .expect_err("start fails");
         assert_eq!(

@@ -1,14 +1,16 @@
 //! `noglab up FILE`: create what the plan has and the engine lacks.
 //! Idempotent: run again after an interruption, it completes the lab.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
 
+use crate::changes;
 use crate::cli::UpArgs;
 use crate::diag::input_error;
 use crate::engine::{Connector, Engine};
-use crate::plan::{self as planning, Plan};
+use crate::plan::{self as planning, labels, ContainerSpec, FileSpec, Plan};
 use crate::progress::Progress;
 use crate::reconcile::{self, Action, Limits, Observed};
 use crate::stop::{is_interrupted, Interrupted, Stop};
@@ -147,12 +149,9 @@ async fn prepare<'a, C: Connector>(
     };
     super::preflight::check_images(engine, &plan).await?;
 
-    let guard = images::lookup("host")
-        .map(|d| d.reference())
-        .unwrap_or_default();
-    let range = planning::plumbing::range().map_err(input_error)?;
-    engine.ensure_guard(&guard, &range.to_string()).await?;
-
+    // Containers whose new files `--apply-files` put in are as planned.
+    let applied = state::load_applied(lab)?;
+    relabel(&mut observed, &applied);
     let diff = reconcile::diff(&observed, &plan, args.prune);
     if !diff.extra_pods.is_empty() {
         return Err(input_error(format!(
@@ -161,19 +160,253 @@ async fn prepare<'a, C: Connector>(
             args.file.display()
         )));
     }
-    check_ports(&diff.actions, &observed)?;
+    let mut actions = diff.actions;
+    check_ports(&actions, &observed)?;
+    let old_plan = state::load_plan(lab)?;
+    let recreated = recreated(&observed, &plan, old_plan.as_ref(), &actions);
+    let (by_files, rest): (Vec<_>, Vec<_>) = recreated
+        .into_iter()
+        .partition(|r| args.apply_files && r.files_only);
+    if !rest.is_empty() && !args.recreate {
+        return Err(input_error(refusal(lab, &args.file, &rest, &by_files)));
+    }
+
+    let guard = images::lookup("host")
+        .map(|d| d.reference())
+        .unwrap_or_default();
+    let range = planning::plumbing::range().map_err(input_error)?;
+    engine.ensure_guard(&guard, &range.to_string()).await?;
+
+    // Nothing participants did goes without a snapshot first (new files
+    // replace a running config too).
+    let doomed: Vec<_> = observed
+        .containers
+        .iter()
+        .filter(|c| !matches!(c.state.as_str(), "created" | "dead" | "removing"))
+        .filter(|c| {
+            by_files.iter().any(|r| r.container == c.name)
+                || actions
+                    .iter()
+                    .any(|a| matches!(a, Action::RemoveContainer { name, .. } if *name == c.name))
+        })
+        .cloned()
+        .collect();
+    if !doomed.is_empty() {
+        super::save::before(
+            engine,
+            lab,
+            &doomed,
+            old_plan.as_ref(),
+            "up",
+            &super::save::store_dir(),
+        )
+        .await?;
+    }
+    if !by_files.is_empty() {
+        apply_files(engine, lab, &by_files, applied, &mut actions).await?;
+    }
     state::save_plan(&plan)?;
-    if diff.actions.is_empty() {
+    if actions.is_empty() {
         return Ok((waited, None));
     }
     let prepared = Prepared {
         engine,
         plan,
-        actions: diff.actions,
+        actions,
         _lock: lock,
         allocation,
     };
     Ok((waited, Some(prepared)))
+}
+
+/// A node that holds participants' work and that `up` would recreate.
+#[derive(Debug)]
+struct Recreated {
+    pod: u32,
+    node: String,
+    container: String,
+    /// The hash on the container and the planned one.
+    hashes: (String, String),
+    changes: Vec<changes::Change>,
+    /// Copying files in applies the changes (and the pod's networks stay).
+    files_only: bool,
+    /// The planned files that changed or came.
+    files: BTreeMap<String, FileSpec>,
+    kind: String,
+}
+
+/// The running (or stopped) nodes of planned pods that `actions` remove,
+/// with what changed since the plan `old` they were created from.
+fn recreated(
+    observed: &Observed,
+    plan: &Plan,
+    old: Option<&Plan>,
+    actions: &[Action],
+) -> Vec<Recreated> {
+    let find = |p: &Plan, pod: u32, node: &str| -> Option<ContainerSpec> {
+        p.all_pods()
+            .find(|pp| pp.pod == pod)?
+            .containers
+            .iter()
+            .find(|c| c.node == node)
+            .cloned()
+    };
+    let mut out = Vec::new();
+    for a in actions {
+        let Action::RemoveContainer { pod, name } = a else {
+            continue;
+        };
+        if !plan.all_pods().any(|p| p.pod == *pod) {
+            continue;
+        }
+        let Some(c) = observed.containers.iter().find(|c| c.name == *name) else {
+            continue;
+        };
+        if matches!(c.state.as_str(), "created" | "dead" | "removing") {
+            continue;
+        }
+        let node = c.label(labels::NODE).unwrap_or_default().to_string();
+        let label = c.label(labels::HASH).unwrap_or_default().to_string();
+        let Some(new) = find(plan, *pod, &node) else {
+            continue;
+        };
+        let was = old
+            .and_then(|o| find(o, *pod, &node))
+            .filter(|s| s.labels.get(labels::HASH) == Some(&label));
+        let changes = match &was {
+            Some(w) => changes::between(w, &new),
+            None => Vec::new(),
+        };
+        let networks_stay = !actions.iter().any(|a| {
+            a.pod() == *pod
+                && matches!(
+                    a,
+                    Action::CreateNetwork { .. } | Action::RemoveNetwork { .. }
+                )
+        });
+        let files = changes
+            .iter()
+            .filter_map(|ch| match ch {
+                changes::Change::File { path, how } if *how != "removed" => {
+                    Some((path.clone(), new.files.get(path)?.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        out.push(Recreated {
+            pod: *pod,
+            node,
+            container: c.name.clone(),
+            hashes: (
+                label,
+                new.labels.get(labels::HASH).cloned().unwrap_or_default(),
+            ),
+            files_only: networks_stay && changes::files_only(&changes),
+            changes,
+            files,
+            kind: new.kind.clone(),
+        });
+    }
+    out
+}
+
+/// What `up` says when it would recreate nodes participants worked in.
+fn refusal(
+    lab: &str,
+    file: &std::path::Path,
+    rest: &[Recreated],
+    by_files: &[Recreated],
+) -> String {
+    let mut by_pod: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    for r in rest {
+        let why = if r.changes.is_empty() {
+            "created from a plan noglab no longer has".to_string()
+        } else {
+            r.changes
+                .iter()
+                .map(changes::Change::describe)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        by_pod
+            .entry(r.pod)
+            .or_default()
+            .push(format!("{} ({why})", r.node));
+    }
+    let mut out = format!(
+        "lab {lab} is running and its plan changed: `up` would recreate these nodes and lose what participants configured in them:\n"
+    );
+    for (pod, nodes) in &by_pod {
+        let which = if *pod == planning::SHARED_POD {
+            "shared".to_string()
+        } else {
+            format!("pod {pod}")
+        };
+        out.push_str(&format!("  {which}: {}\n", nodes.join("; ")));
+    }
+    out.push_str(&format!(
+        "nothing was changed; `noglab up {} --recreate` recreates them after saving their state (`noglab restore --last` brings it back)",
+        file.display()
+    ));
+    let files_only = rest.iter().filter(|r| r.files_only).count();
+    if files_only > 0 || !by_files.is_empty() {
+        out.push_str(&format!(
+            "; {files_only} of them only have new files: `--apply-files` copies those in and reloads their daemon"
+        ));
+    }
+    out
+}
+
+/// Copies the changed files into the running nodes, has their daemons
+/// read them, and records that those containers now match the plan; their
+/// actions are dropped.
+async fn apply_files<E: Engine>(
+    engine: &E,
+    lab: &str,
+    nodes: &[Recreated],
+    mut applied: state::Applied,
+    actions: &mut Vec<Action>,
+) -> Result<()> {
+    for r in nodes {
+        engine.upload(&r.container, &r.files).await?;
+        if let Some(reload) = crate::kinds::lookup_any(&r.kind).and_then(|k| k.reload) {
+            let out = engine
+                .exec(&r.container, &["sh".into(), "-c".into(), reload.into()])
+                .await?;
+            if out.code != 0 {
+                return Err(anyhow!(
+                    "{}'s new files are in, and `{reload}` exited {}: {}",
+                    r.container,
+                    out.code,
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+            }
+        }
+        eprintln!(
+            "pod {} {}: applied {}",
+            r.pod,
+            r.node,
+            r.files.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+        applied.insert(r.container.clone(), r.hashes.clone());
+        actions.retain(|a| match a {
+            Action::RemoveContainer { name, .. } => *name != r.container,
+            Action::CreateContainer { spec, .. } => spec.name != r.container,
+            _ => true,
+        });
+    }
+    state::save_applied(lab, &applied)
+}
+
+/// Containers that took their new files are taken as the plan they match.
+fn relabel(observed: &mut Observed, applied: &state::Applied) {
+    for c in &mut observed.containers {
+        if let Some((from, to)) = applied.get(&c.name) {
+            if c.label(labels::HASH) == Some(from.as_str()) {
+                c.labels.insert(labels::HASH.to_string(), to.clone());
+            }
+        }
+    }
 }
 
 /// Takes a lock on a blocking thread, so that a Ctrl-C while another
@@ -250,5 +483,98 @@ fn check_ports(actions: &[Action], observed: &Observed) -> Result<()> {
             "host ports already in use: {}; free them or set `access: {{ base_port: N }}` (or `web_base_port`) to another range",
             busy.join(", ")
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::fake::FakeEngine;
+    use crate::reconcile::testing::{self, observed, TOPOLOGY};
+
+    /// The small lab with r1's config `config` and h1's exec line `exec`.
+    fn plan(config: &str, exec: &str) -> Plan {
+        let source = TOPOLOGY
+            .replace("r1: {kind: frr}", "r1: {kind: frr, config: r1.conf}")
+            .replace(
+                "h1: {kind: host}",
+                &format!("h1: {{kind: host, exec: [\"{exec}\"]}}"),
+            );
+        let config = config.to_string();
+        let loaded = crate::topology::load_str(std::path::Path::new("t.yml"), source, move |_| {
+            Ok(config.clone())
+        })
+        .expect("valid topology");
+        planning::expand(&loaded, 2, "198.18.0.0/18".parse().expect("block")).expect("plans")
+    }
+
+    #[tokio::test]
+    async fn running_nodes_a_plan_changed_are_listed_with_why_and_files_only_ones_apart() {
+        let engine = FakeEngine::default();
+        let old = plan("hostname r1\n", "true");
+        testing::up(&engine, &old).await;
+        let new = plan("hostname r1\n! edited\n", "true");
+        let seen = observed(&engine).await;
+        let actions = reconcile::diff(&seen, &new, false).actions;
+        let r = recreated(&seen, &new, Some(&old), &actions);
+        assert_eq!(
+            r.iter()
+                .map(|r| (r.pod, r.node.as_str()))
+                .collect::<Vec<_>>(),
+            [(1, "r1"), (2, "r1")]
+        );
+        assert!(r.iter().all(|r| r.files_only), "{r:?}");
+        assert_eq!(r[0].files.keys().collect::<Vec<_>>(), ["/etc/frr/frr.conf"]);
+        let message = refusal("lab", std::path::Path::new("t.yml"), &r, &[]);
+        assert!(
+            message.contains("  pod 1: r1 (/etc/frr/frr.conf changed)\n  pod 2: r1 (/etc/frr/frr.conf changed)\nnothing was changed; `noglab up t.yml --recreate`"),
+            "{message}"
+        );
+        assert!(message.ends_with("2 of them only have new files: `--apply-files` copies those in and reloads their daemon"), "{message}");
+
+        // An exec line is read at the node's start: a new container, and
+        // without the old plan, a reason all the same.
+        let new = plan("hostname r1\n", "echo hi");
+        let actions = reconcile::diff(&seen, &new, false).actions;
+        let r = recreated(&seen, &new, Some(&old), &actions);
+        assert_eq!(r.len(), 2);
+        assert!(r.iter().all(|r| r.node == "h1" && !r.files_only), "{r:?}");
+        let r = recreated(&seen, &new, None, &actions);
+        let message = refusal("lab", std::path::Path::new("t.yml"), &r, &[]);
+        assert!(
+            message.contains("pod 2: h1 (created from a plan noglab no longer has)"),
+            "{message}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_node_whose_files_were_applied_is_up_to_date() {
+        let engine = FakeEngine::default();
+        let old = plan("hostname r1\n", "true");
+        testing::up(&engine, &old).await;
+        let new = plan("hostname r1\n! edited\n", "true");
+        let mut seen = observed(&engine).await;
+        let mut actions = reconcile::diff(&seen, &new, false).actions;
+        let r = recreated(&seen, &new, Some(&old), &actions);
+        let mut applied = state::Applied::new();
+        for r in &r {
+            applied.insert(r.container.clone(), r.hashes.clone());
+            actions.retain(|a| match a {
+                Action::RemoveContainer { name, .. } => *name != r.container,
+                Action::CreateContainer { spec, .. } => spec.name != r.container,
+                _ => true,
+            });
+        }
+        assert!(actions.is_empty(), "{actions:?}");
+        relabel(&mut seen, &applied);
+        assert!(reconcile::diff(&seen, &new, false).actions.is_empty());
+        // A container recreated since (its hash is the plan's) is left alone.
+        let mut again = observed(&engine).await;
+        again.containers[0]
+            .labels
+            .insert(labels::HASH.into(), "other".into());
+        let before = again.containers[0].labels.clone();
+        relabel(&mut again, &applied);
+        assert_eq!(again.containers[0].labels, before);
     }
 }

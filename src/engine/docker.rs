@@ -17,9 +17,9 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
-    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
-    UploadToContainerOptionsBuilder,
+    DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
+    ListVolumesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveVolumeOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use bollard::Docker;
 use bytes::Bytes;
@@ -523,6 +523,30 @@ fn tar_of(files: &BTreeMap<String, FileSpec>) -> std::io::Result<Vec<u8>> {
     builder.into_inner()
 }
 
+/// A tar of files put back into a running node: stamped now, since
+/// daemons (BIND) read again only files newer than what they loaded.
+fn tar_of_bytes(files: &BTreeMap<String, (u32, Vec<u8>)>) -> std::io::Result<Vec<u8>> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, (mode, content)) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(content.len() as u64);
+        header.set_mode(*mode);
+        header.set_mtime(now);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_cksum();
+        builder.append_data(
+            &mut header,
+            path.trim_start_matches('/'),
+            content.as_slice(),
+        )?;
+    }
+    builder.into_inner()
+}
+
 impl Engine for DockerEngine {
     async fn containers(&self, scope: Scope<'_>) -> Result<Vec<ObservedContainer>> {
         let options = ListContainersOptionsBuilder::default()
@@ -766,6 +790,47 @@ impl Engine for DockerEngine {
             )
             .await
             .map_err(|e| fail(format!("copy files into {container}"), e))
+    }
+
+    async fn put_files(
+        &self,
+        container: &str,
+        files: &BTreeMap<String, (u32, Vec<u8>)>,
+    ) -> Result<()> {
+        let tar =
+            tar_of_bytes(files).with_context(|| format!("failed to pack files for {container}"))?;
+        let options = UploadToContainerOptionsBuilder::default().path("/").build();
+        self.docker
+            .upload_to_container(
+                container,
+                Some(options),
+                bollard::body_full(Bytes::from(tar)),
+            )
+            .await
+            .map_err(|e| fail(format!("copy files into {container}"), e))
+    }
+
+    async fn download(&self, container: &str, path: &str, limit: u64) -> Result<Option<Vec<u8>>> {
+        let options = DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        let mut stream = self
+            .docker
+            .download_from_container(container, Some(options));
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(bytes) => {
+                    out.extend_from_slice(&bytes);
+                    if out.len() as u64 > limit {
+                        bail!("{path} in {container} is more than {limit} bytes");
+                    }
+                }
+                Err(e) if status(&e) == Some(404) => return Ok(None),
+                Err(e) => return Err(fail(format!("copy {path} out of {container}"), e)),
+            }
+        }
+        Ok(Some(out))
     }
 
     async fn start(&self, container: &str) -> Result<()> {

@@ -73,6 +73,9 @@ pub struct FakeState {
     pub session_code: i64,
     /// What was typed into interactive sessions.
     pub typed: Arc<Mutex<Vec<u8>>>,
+    /// Container name -> the files copied into it (planned or put), by
+    /// absolute path, with their modes: what `download` finds there.
+    pub files: BTreeMap<String, BTreeMap<String, (u32, Vec<u8>)>>,
 }
 
 /// The size of every image the fake has.
@@ -109,6 +112,7 @@ impl Default for FakeState {
             session_output: Vec::new(),
             session_code: 0,
             typed: Arc::default(),
+            files: BTreeMap::new(),
         }
     }
 }
@@ -333,7 +337,55 @@ impl Engine for FakeEngine {
     }
 
     async fn upload(&self, container: &str, files: &BTreeMap<String, FileSpec>) -> Result<()> {
-        self.record(format!("upload {container} {}", files.len()))
+        self.record(format!("upload {container} {}", files.len()))?;
+        let mut s = self.lock();
+        let held = s.files.entry(container.to_string()).or_default();
+        for (path, f) in files {
+            held.insert(path.clone(), (f.mode, f.content.as_bytes().to_vec()));
+        }
+        Ok(())
+    }
+
+    async fn put_files(
+        &self,
+        container: &str,
+        files: &BTreeMap<String, (u32, Vec<u8>)>,
+    ) -> Result<()> {
+        self.record(format!("put files {container} {}", files.len()))?;
+        let mut s = self.lock();
+        s.files
+            .entry(container.to_string())
+            .or_default()
+            .extend(files.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Ok(())
+    }
+
+    async fn download(&self, container: &str, path: &str, limit: u64) -> Result<Option<Vec<u8>>> {
+        self.record(format!("download {container} {path}"))?;
+        let s = self.lock();
+        if !s.containers.contains_key(container) {
+            bail!("failed to copy {path} out of {container}: no such container");
+        }
+        let base = path.trim_end_matches('/');
+        // Entries are named from the path's last component, as Docker's are.
+        let parent = base.rsplit_once('/').map_or("", |(p, _)| p);
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut any = false;
+        for (p, (mode, content)) in s.files.get(container).into_iter().flatten() {
+            if p == base || p.starts_with(&format!("{base}/")) {
+                any = true;
+                let mut h = tar::Header::new_gnu();
+                h.set_size(content.len() as u64);
+                h.set_mode(*mode);
+                h.set_cksum();
+                builder.append_data(&mut h, &p[parent.len() + 1..], content.as_slice())?;
+            }
+        }
+        let out = builder.into_inner()?;
+        if out.len() as u64 > limit {
+            bail!("{path} in {container} is more than {limit} bytes");
+        }
+        Ok(any.then_some(out))
     }
 
     async fn start(&self, container: &str) -> Result<()> {
@@ -356,6 +408,7 @@ impl Engine for FakeEngine {
         let mut s = self.lock();
         s.containers.remove(name);
         s.attached.remove(name);
+        s.files.remove(name);
         Ok(())
     }
 

@@ -232,6 +232,23 @@ pub trait Engine: Sync {
         container: &str,
         files: &BTreeMap<String, FileSpec>,
     ) -> anyhow::Result<()>;
+    /// Copies files of any content into a container, by absolute path,
+    /// with their modes, owned by root.
+    async fn put_files(
+        &self,
+        container: &str,
+        files: &BTreeMap<String, (u32, Vec<u8>)>,
+    ) -> anyhow::Result<()>;
+    /// What lies at `path` in a container (running or not), as the
+    /// engine's tar archive, its entries named from `path`'s last
+    /// component; `None` when nothing is there. More than `limit` bytes
+    /// is an error.
+    async fn download(
+        &self,
+        container: &str,
+        path: &str,
+        limit: u64,
+    ) -> anyhow::Result<Option<Vec<u8>>>;
     async fn start(&self, container: &str) -> anyhow::Result<()>;
     /// Removes a container with its anonymous volumes; one already gone is fine.
     async fn remove_container(&self, name: &str) -> anyhow::Result<()>;

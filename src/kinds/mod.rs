@@ -48,7 +48,39 @@ pub struct Kind {
     /// Whose command line answers the built-in routing checks (`bgp`,
     /// `route`) on a node of this kind.
     pub router: Option<Router>,
+    /// What `noglab save` keeps of a node of this kind: participants' work.
+    pub state: State,
 }
+
+/// A kind's participant state: the folders and files `save` takes and
+/// `restore` puts back (nothing outside them is ever written), files made
+/// by a command at save time, and what makes the daemon read them again.
+#[derive(Debug)]
+pub struct State {
+    /// Absolute folders or files in the node.
+    pub paths: &'static [&'static str],
+    /// Files inside `paths` that belong to the node itself, not to
+    /// participants (keys each start makes for the daemon's control
+    /// channel): never saved, never put back.
+    pub except: &'static [&'static str],
+    /// `(path, shell command)`: the file at `path` is what the command
+    /// prints when `save` runs (FRR's running configuration, which a
+    /// participant may not have written to disk). Inside `paths`.
+    pub generated: &'static [(&'static str, &'static str)],
+    /// A shell command `restore` runs once the files are back.
+    pub restore: Option<&'static str>,
+}
+
+/// No participant state: `save` skips the node.
+const NO_STATE: State = State {
+    paths: &[],
+    except: &[],
+    generated: &[],
+    restore: None,
+};
+
+/// Where a host's addresses and routes are written, as commands.
+pub const HOST_STATE: &str = "/var/lib/noglab-state/network.sh";
 
 /// The routing daemons whose state the built-in checks can read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +176,16 @@ pub static KINDS: &[Kind] = &[
         memory_mib: 96,
         login_groups: "frr frrvty",
         router: Some(Router::Frr),
+        state: State {
+            paths: &["/etc/frr"],
+            except: &[],
+            // The running configuration, without vtysh's two header lines.
+            generated: &[(
+                "/etc/frr/frr.conf",
+                "vtysh -c 'show running-config' | sed '1,/^Current configuration:/d'",
+            )],
+            restore: Some("/usr/lib/frr/frr-reload.py --reload /etc/frr/frr.conf"),
+        },
     },
     Kind {
         name: "bird",
@@ -166,6 +208,12 @@ pub static KINDS: &[Kind] = &[
         memory_mib: 32,
         login_groups: "bird",
         router: Some(Router::Bird),
+        state: State {
+            paths: &["/etc/bird"],
+            except: &[],
+            generated: &[],
+            restore: Some("birdc -s /run/bird/bird.ctl configure"),
+        },
     },
     Kind {
         name: "unbound",
@@ -183,6 +231,17 @@ pub static KINDS: &[Kind] = &[
         memory_mib: 64,
         login_groups: "",
         router: None,
+        state: State {
+            paths: &["/etc/unbound", "/var/lib/unbound"],
+            except: &[
+                "/etc/unbound/unbound_control.key",
+                "/etc/unbound/unbound_control.pem",
+                "/etc/unbound/unbound_server.key",
+                "/etc/unbound/unbound_server.pem",
+            ],
+            generated: &[],
+            restore: Some("unbound-control reload"),
+        },
     },
     Kind {
         name: "bind",
@@ -202,6 +261,16 @@ pub static KINDS: &[Kind] = &[
         memory_mib: 96,
         login_groups: "",
         router: None,
+        state: State {
+            paths: &["/etc/bind", "/var/lib/bind", "/var/cache/bind"],
+            except: &[
+                "/etc/bind/rndc.key",
+                "/var/cache/bind/managed-keys.bind",
+                "/var/cache/bind/managed-keys.bind.jnl",
+            ],
+            generated: &[],
+            restore: Some("rndc reconfig && rndc reload"),
+        },
     },
     Kind {
         name: "knot",
@@ -219,6 +288,12 @@ pub static KINDS: &[Kind] = &[
         memory_mib: 64,
         login_groups: "knot",
         router: None,
+        state: State {
+            paths: &["/etc/knot", "/var/lib/knot"],
+            except: &[],
+            generated: &[],
+            restore: Some("knotc reload"),
+        },
     },
     Kind {
         name: "rtr",
@@ -237,6 +312,13 @@ pub static KINDS: &[Kind] = &[
         memory_mib: 48,
         login_groups: "",
         router: None,
+        state: State {
+            paths: &["/etc/stayrtr"],
+            except: &[],
+            generated: &[],
+            // StayRTR reads its file again by itself.
+            restore: None,
+        },
     },
     Kind {
         name: "rpki",
@@ -258,6 +340,12 @@ pub static KINDS: &[Kind] = &[
         memory_mib: 128,
         login_groups: "",
         router: None,
+        state: State {
+            paths: &["/etc/fort", "/etc/tals"],
+            except: &[],
+            generated: &[],
+            restore: None,
+        },
     },
     Kind {
         name: "krill",
@@ -277,6 +365,15 @@ pub static KINDS: &[Kind] = &[
         memory_mib: 128,
         login_groups: "",
         router: None,
+        state: State {
+            paths: &["/var/lib/krill"],
+            except: &[],
+            generated: &[],
+            // Krill reads its data at its start only, and is the node's
+            // main process: the data is back, Krill sees it once the node
+            // restarts.
+            restore: None,
+        },
     },
     Kind {
         name: "irr",
@@ -319,6 +416,18 @@ pub static KINDS: &[Kind] = &[
         memory_mib: 16,
         login_groups: "",
         router: None,
+        state: State {
+            paths: &["/var/lib/noglab-state"],
+            except: &[],
+            // Global addresses and the routes the kernel did not add, as
+            // the commands that set them again; not the management
+            // interface's (eth0), which the engine gives.
+            generated: &[(
+                HOST_STATE,
+                "ip -o addr show scope global | awk '$2 != \"eth0\" {print \"ip addr replace \" $4 \" dev \" $2}'; ip -4 route show | grep -v 'proto kernel' | grep -v 'dev eth0' | sed 's/^/ip -4 route replace /'; ip -6 route show | grep -v 'proto kernel' | grep -v '^fe80' | grep -v '^multicast' | grep -v 'dev eth0' | sed 's/^/ip -6 route replace /'",
+            )],
+            restore: Some("sh /var/lib/noglab-state/network.sh 2>/dev/null; true"),
+        },
     },
 ];
 
@@ -341,6 +450,7 @@ pub static ACCESS: Kind = Kind {
     memory_mib: 32,
     login_groups: "",
     router: None,
+    state: NO_STATE,
 };
 
 impl Kind {
@@ -429,6 +539,25 @@ mod tests {
             assert!(kinds.iter().all(|k| lookup(k).is_some()), "{kinds:?}");
         }
         assert_eq!(running("ping"), None);
+    }
+
+    /// What `save` makes or leaves out lies inside what it takes, and
+    /// what `restore` runs is there only with something to read.
+    #[test]
+    fn state_files_lie_inside_the_state_paths() {
+        for k in KINDS.iter().chain([&ACCESS]) {
+            let s = &k.state;
+            for p in s.except.iter().chain(s.generated.iter().map(|(p, _)| p)) {
+                assert!(crate::snapshot::inside(p, s.paths), "{}: {p}", k.name);
+            }
+            assert!(s.restore.is_none() || !s.paths.is_empty(), "{}", k.name);
+        }
+        assert!(lookup("frr")
+            .expect("frr")
+            .state
+            .paths
+            .contains(&"/etc/frr"));
+        assert!(ACCESS.state.paths.is_empty());
     }
 
     #[test]

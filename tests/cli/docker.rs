@@ -648,8 +648,14 @@ fn issue2_interrupted_up_converges_and_labs_side_by_side() {
         "{}",
         shrink.stderr
     );
-    noglab(&["up", &lab.file(), "--pods", "2", "--prune"]).ok();
+    let pruned = noglab(&["up", &lab.file(), "--pods", "2", "--prune"]).ok();
     assert_eq!(lab.containers().len(), 6);
+    // What pod 3 held was saved before it went.
+    assert!(
+        pruned.stderr.contains("saved pod 3 before up: "),
+        "{}",
+        pruned.stderr
+    );
 
     noglab(&["down", &lab.name]).ok();
     assert!(lab.containers().is_empty() && lab.networks().is_empty());

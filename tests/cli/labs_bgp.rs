@@ -217,7 +217,7 @@ fn issue6_bgp_lab_solved_initial_and_solved_by_hand_in_pod_1() {
 
     // Initial, the same lab converging back: the shared nodes drop the old
     // sessions (hold time 30 s), step 0 passes, every exercise check fails.
-    noglab(&["up", &lab.file(), "--pods", "2"]).ok();
+    noglab(&["up", &lab.file(), "--pods", "2", "--recreate"]).ok();
     wait_for(Duration::from_secs(90), || {
         let sessions = rs_sessions(&lab);
         if sessions.len() == 4 && sessions.values().all(|s| s != "Established") {

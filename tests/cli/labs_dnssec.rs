@@ -176,7 +176,7 @@ fn issue7_dnssec_lab_solved_initial_and_pod1_by_hand() {
     ds_updates_are_bound_to_the_pod(&lab);
 
     // Initial: the infrastructure holds, the exercise is left to do.
-    noglab(&["up", &lab.file(), "--pods", "2"]).ok();
+    noglab(&["up", &lab.file(), "--pods", "2", "--recreate"]).ok();
     let (code, results, text) = board(&lab, &[]);
     assert_eq!(code, 1, "{text}");
     for c in results.iter().filter(|c| c.step == 0) {

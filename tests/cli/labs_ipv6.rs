@@ -136,7 +136,7 @@ fn issue6_ipv6_lab_solved_initial_and_solved_by_hand() {
 
     // Initial (the same lab converging back): step 0 holds, and not one
     // exercise check passes, in either pod.
-    noglab(&["up", &lab.file(), "--pods", "2"]).ok();
+    noglab(&["up", &lab.file(), "--pods", "2", "--recreate"]).ok();
     let infra = board(&lab, &["--step", "0"]);
     assert_eq!(
         infra.code,

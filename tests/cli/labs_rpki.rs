@@ -243,7 +243,7 @@ fn issue7_rpki_lab_with_frr_and_bird_pods_solved_initial_and_solved_by_hand() {
     // each, once the BGP sessions are up). Hosts made anew took their
     // pod's ROA away; the validator drops it at its next validation
     // (within a minute), so the upstream's view is asked last.
-    noglab(&["up", &lab.file(), "--pods", "2"]).ok();
+    noglab(&["up", &lab.file(), "--pods", "2", "--recreate"]).ok();
     let (code, results) = check(&lab, &["--step", "0"]);
     assert_eq!(code, 0, "{results:#?}");
     let (code, results) = check(&lab, &["--no-wait"]);
