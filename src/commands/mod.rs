@@ -15,6 +15,7 @@ pub mod plan;
 pub mod preflight;
 pub mod reset;
 pub mod schema;
+pub mod serve;
 pub mod status;
 pub mod up;
 pub mod validate;
