@@ -90,14 +90,6 @@ impl Sessions {
     pub fn close(&mut self, id: &str) {
         self.by_id.remove(id);
     }
-
-    /// Ends every session of a pod: its password changed.
-    pub fn close_pod(&mut self, lab: &str, pod: u32) {
-        self.by_id.retain(|_, s| match &s.role {
-            Role::Participant { lab: l, pod: p } => !(l == lab && *p == pod),
-            Role::Instructor => true,
-        });
-    }
 }
 
 /// Failed logins allowed from one source, or against one pod, within
@@ -211,14 +203,14 @@ mod tests {
     }
 
     #[test]
-    fn sessions_expire_close_and_end_with_their_pods_password() {
+    fn sessions_expire_and_close() {
         let mut s = Sessions::default();
         let now = Instant::now();
         let (a, _) = s.open(pod("bgp", 2), now);
         let (b, _) = s.open(pod("bgp", 3), now);
         let (c, _) = s.open(Role::Instructor, now);
         assert!(s.get(&a, now + SESSION_LIFETIME).is_none());
-        s.close_pod("bgp", 2);
+        s.close(&a);
         assert!(s.get(&a, now).is_none());
         assert!(s.get(&b, now).is_some());
         s.close(&c);
