@@ -18,9 +18,11 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    pub fn start(lab: &str, port: u16) -> Server {
+    /// Serves `lab` on a port the system picks (never one another test
+    /// holds), read from what `serve` prints.
+    pub fn start(lab: &str) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_noglab"))
-            .args(["serve", lab, "--listen", &format!("127.0.0.1:{port}")])
+            .args(["serve", lab, "--listen", "127.0.0.1:0"])
             .current_dir(root())
             .env("NOGLAB_STATE_DIR", state_dir())
             .stdout(Stdio::piped())
@@ -30,21 +32,25 @@ impl Server {
         let out = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(out).lines();
         let mut token = String::new();
+        let mut url = String::new();
         for line in lines.by_ref() {
             let line = line.expect("serve's output");
+            if let Some((_, at)) = line.split_once(" at https://") {
+                url = format!("https://{}", at.trim_end_matches('/'));
+            }
             if let Some(t) = line.strip_prefix("instructor token: ") {
                 token = t.to_string();
                 break;
             }
         }
+        assert!(
+            url.starts_with("https://127.0.0.1:"),
+            "serve printed no address: {url}"
+        );
         // The rest of its output is read too: a closed pipe would end it.
         std::thread::spawn(move || lines.for_each(drop));
         assert_eq!(token.len(), 64, "serve printed no instructor token");
-        let server = Server {
-            child,
-            url: format!("https://127.0.0.1:{port}"),
-            token,
-        };
+        let server = Server { child, url, token };
         wait_for(Duration::from_secs(20), || {
             match server.get("/api/v1/openapi.json", None).0 {
                 200 => Ok(()),
@@ -128,8 +134,13 @@ impl Drop for Server {
 
 /// A lab of two routers and a host per pod, with access points (the
 /// portal's participants log in with their credentials).
+///
+/// Access ports from 33000 (slot 7) or 37000 (slot 8) up, 4 per process
+/// id: never those of the other tests of the same run (theirs start at
+/// 30000 and 40000 with steps that cannot land here).
 pub(crate) fn portal_lab(tag: &str, slot: u16) -> Lab {
-    let default = 33000 + (std::process::id() % 3000) as u16 * 4;
+    let first = if slot == 7 { 33000 } else { 37000 };
+    let default = first + (std::process::id() % 1000) as u16 * 4;
     let (ssh, _) = access_ports(slot, (default, default + 20000));
     Lab::edited("two-routers", tag, |t| {
         with_access_ports(t + "access:\n  base_port: 2200 \n", ssh, None)
@@ -149,8 +160,7 @@ fn portal_a_participant_reaches_only_its_pod_and_the_server_refuses_what_it_must
     lab.up(2);
     let pw = passwords(&lab);
     let pw = |pod: u32| pw.iter().find(|(p, _)| *p == pod).expect("pod").1.clone();
-    let port = 18000 + (std::process::id() % 2000) as u16 * 3;
-    let server = Server::start(&lab.name, port);
+    let server = Server::start(&lab.name);
     let l = &lab.name;
 
     // Pod 1's participant logs in; the cookie is the session's only carrier.
@@ -325,6 +335,14 @@ fn portal_a_participant_reaches_only_its_pod_and_the_server_refuses_what_it_must
         .is_ok());
 }
 
+/// A port free now, for chromedriver.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
 /// A headless Chromium driven over WebDriver, stopped on drop.
 struct Browser {
     driver: Child,
@@ -436,9 +454,8 @@ fn portal_in_a_browser_participant_terminal_and_instructor_board() {
     lab.up(3);
     let pw = passwords(&lab);
     let pw2 = pw.iter().find(|(p, _)| *p == 2).expect("pod 2").1.clone();
-    let port = 19000 + (std::process::id() % 2000) as u16 * 3;
-    let server = Server::start(&lab.name, port);
-    let Some(browser) = Browser::start(port + 1) else {
+    let server = Server::start(&lab.name);
+    let Some(browser) = Browser::start(free_port()) else {
         panic!("chromedriver is not installed: apt-get install chromium chromium-driver (scripts/test.sh does)");
     };
     crate::docker::wait_for(Duration::from_secs(120), || {
@@ -456,7 +473,15 @@ fn portal_in_a_browser_participant_terminal_and_instructor_board() {
 
         // The participant of pod 2 logs in from the handout's link.
         c.goto(&format!("{}/?lab={l}&pod=2", server.url)).await.expect("login page");
-        c.find(Css("#f-password")).await.expect("form").send_keys(&pw2).await.expect("typed");
+        // The form shows once the page has asked for a session and has none.
+        c.wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Css("#login:not([hidden]) #f-password"))
+            .await
+            .expect("the login form")
+            .send_keys(&pw2)
+            .await
+            .expect("typed");
         c.find(Css("#f-submit")).await.expect("button").click().await.expect("clicked");
 
         // r1, r2 and h1, healthy (Docker's first health probe may still be
@@ -535,7 +560,14 @@ fn portal_in_a_browser_participant_terminal_and_instructor_board() {
         // shut there, green again after a reset from the page.
         c.delete_all_cookies().await.expect("logged out");
         c.goto(&server.url).await.expect("login page");
-        c.find(Css("#f-token")).await.expect("token").send_keys(&server.token).await.expect("typed");
+        c.wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Css("#login:not([hidden]) #f-token"))
+            .await
+            .expect("the login form")
+            .send_keys(&server.token)
+            .await
+            .expect("typed");
         c.find(Css("#f-token-submit")).await.expect("button").click().await.expect("clicked");
         let cell = "#board tr[data-pod='2'] td[data-check=bgp-v4]";
         eventually(60, "pod 2's BGP cell green", || async {
