@@ -196,7 +196,9 @@ pub enum Command {
     /// The classroom portal over HTTPS: each participant's pod in the
     /// browser, the room board for the instructor.
     Serve {
-        /// The labs to serve (default: every lab running).
+        /// The labs to serve, by name, or by folder to serve their guide
+        /// too (default: every lab running).
+        #[arg(value_name = "LAB|FOLDER")]
         labs: Vec<String>,
         /// Address and port to listen on.
         #[arg(long, default_value = "0.0.0.0:8443")]

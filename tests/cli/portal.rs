@@ -454,7 +454,8 @@ fn portal_in_a_browser_participant_terminal_and_instructor_board() {
     lab.up(3);
     let pw = passwords(&lab);
     let pw2 = pw.iter().find(|(p, _)| *p == 2).expect("pod 2").1.clone();
-    let server = Server::start(&lab.name);
+    // Served by its folder: its guide too.
+    let server = Server::start(&lab.dir.to_string_lossy());
     let Some(browser) = Browser::start(free_port()) else {
         panic!("chromedriver is not installed: apt-get install chromium chromium-driver (scripts/test.sh does)");
     };
@@ -499,6 +500,12 @@ fn portal_in_a_browser_participant_terminal_and_instructor_board() {
                 c.refresh().await.map_err(|e| e.to_string())?;
                 Err(format!("{seen:?}"))
             }
+        })
+        .await;
+        // The lab's guide, rendered from its README.
+        eventually(10, "the guide", || async {
+            let h = text_of(&c, "#guide h1").await?;
+            if h == "Two routers" { Ok(()) } else { Err(h) }
         })
         .await;
         screenshot(&c, "participant").await;
