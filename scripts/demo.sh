@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup-engine.sh
+bash scripts/setup-frontend.sh
 echo "demo: building noglab (a few minutes the first time)"
 cargo build --release --locked --quiet
 noglab=./target/release/noglab

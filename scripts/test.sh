@@ -10,9 +10,10 @@ cd "$(dirname "$0")/.."
 bash scripts/setup-engine.sh
 # What the end-to-end tests use beside the engine: a participant's SSH
 # client typing a password (sshpass), curl, script (util-linux), tshark
-# (reads the pcaps `noglab capture` writes).
+# (reads the pcaps `noglab capture` writes), and a participant's browser
+# for the portal (Chromium, driven by chromedriver).
 missing=()
-for tool in sshpass ssh curl script tshark; do
+for tool in sshpass ssh curl script tshark chromedriver; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -21,6 +22,7 @@ if [ ${#missing[@]} -gt 0 ]; then
         case $tool in
             ssh) pkgs+=(openssh-client) ;;
             script) pkgs+=(util-linux) ;;
+            chromedriver) pkgs+=(chromium chromium-driver) ;;
             *) pkgs+=("$tool") ;;
         esac
     done
@@ -28,6 +30,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null ||
         { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null; }
 fi
+bash scripts/setup-frontend.sh
 cargo fmt --check
 cargo clippy --locked --all-targets --quiet -- -D warnings
 # Node images are built once here so the tests' own first build is a no-op.

@@ -261,6 +261,24 @@ pub enum Command {
         #[command(subcommand)]
         command: ImagesCommand,
     },
+    /// The classroom portal over HTTPS: each participant's pod in the
+    /// browser, the room board for the instructor.
+    Serve {
+        /// The labs to serve, by name, or by folder to serve their guide
+        /// too (default: every lab running).
+        #[arg(value_name = "LAB|FOLDER")]
+        labs: Vec<String>,
+        /// Address and port to listen on.
+        #[arg(long, default_value = "0.0.0.0:8443")]
+        listen: std::net::SocketAddr,
+        /// The instructor's own certificate (PEM chain), instead of the
+        /// self-signed one noglab makes once.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The private key of --tls-cert (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+    },
     /// Check this machine for a lab (or for every kind): engine, images,
     /// kernel features, address overlaps, memory and disk.
     Doctor {

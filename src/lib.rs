@@ -15,6 +15,7 @@ pub mod graph;
 pub mod images;
 pub mod kinds;
 pub mod plan;
+pub mod portal;
 pub mod progress;
 pub mod reconcile;
 pub mod schema;

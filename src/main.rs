@@ -158,6 +158,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             ImagesCommand::Load { file } => commands::images::load(engines, &file, quiet).await,
         },
+        Command::Serve {
+            labs,
+            listen,
+            tls_cert,
+            tls_key,
+        } => {
+            let serve = commands::serve::Serve {
+                labs,
+                listen,
+                tls_cert,
+                tls_key,
+            };
+            commands::serve::run(engines, serve).await
+        }
         Command::Doctor { file, pods } => {
             commands::doctor::run(engines, file.as_deref(), pods).await
         }

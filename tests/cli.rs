@@ -19,6 +19,9 @@ mod docker;
 #[path = "cli/access.rs"]
 mod access;
 
+#[path = "cli/portal.rs"]
+mod portal;
+
 #[path = "cli/checks.rs"]
 mod checks;
 

@@ -175,8 +175,10 @@ pub async fn run_all<E: Engine>(
     // What the first pass settled is done; the rest is tried on its own,
     // again until its timeout when converging is allowed.
     let mut out = Vec::new();
-    let mut again = Vec::new();
-    for ((pod, c), result) in work.iter().zip(first) {
+    // By index into `work`: a stream of borrowed items makes a future the
+    // compiler cannot prove `Send`, and the portal runs boards in tasks.
+    let mut again: Vec<usize> = Vec::new();
+    for (i, ((pod, c), result)) in work.iter().zip(first).enumerate() {
         let verdict = result.map(|(code, text)| (evaluate(&c.expect, code, &text), text));
         match verdict {
             Some((Ok(()), _)) => out.push(outcome(
@@ -190,11 +192,11 @@ pub async fn run_all<E: Engine>(
             Some((Err(why), text)) if !retry => {
                 out.push(outcome(*pod, c, Status::Fail, why, tail(&text, 6), seconds))
             }
-            _ => again.push((*pod, c)),
+            _ => again.push(i),
         }
     }
     let rest: Vec<Outcome> = stream::iter(again)
-        .map(|(pod, c)| run_one(engine, pod, c, retry))
+        .map(|i: usize| run_one(engine, work[i].0, &work[i].1, retry))
         .buffer_unordered(parallel)
         .collect()
         .await;
@@ -237,8 +239,10 @@ async fn first_tries<E: Engine>(
     for (i, (_, c)) in work.iter().enumerate() {
         groups.entry(c.container.as_str()).or_default().push(i);
     }
-    let done: Vec<Vec<(usize, Tried)>> = stream::iter(groups)
-        .map(|(container, items)| async move {
+    // Owned items, for the same reason as in `run_all`.
+    let done: Vec<Vec<(usize, Tried)>> = stream::iter(groups.into_values())
+        .map(|items: Vec<usize>| async move {
+            let container = work[items[0]].1.container.as_str();
             let commands: Vec<&[String]> = items
                 .iter()
                 .map(|&i| work[i].1.command.as_slice())

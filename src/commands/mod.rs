@@ -19,6 +19,7 @@ pub mod reset;
 pub mod restore;
 pub mod save;
 pub mod schema;
+pub mod serve;
 pub mod status;
 pub mod up;
 pub mod validate;

@@ -42,7 +42,7 @@ pub async fn run<C: Connector>(
 
 /// Recreates what was asked from the plan; says what it reset, with the
 /// containers it saw ready.
-async fn reset<E: Engine>(
+pub(crate) async fn reset<E: Engine>(
     engine: &E,
     plan: &Plan,
     pods: Option<&str>,

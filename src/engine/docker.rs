@@ -1089,50 +1089,27 @@ impl Engine for DockerEngine {
         cmd: &[String],
         size: (u16, u16),
     ) -> Result<Interactive> {
-        let exec = self
-            .docker
-            .create_exec(
-                container,
-                bollard::models::ExecConfig {
-                    attach_stdin: Some(true),
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    tty: Some(true),
-                    cmd: Some(cmd.to_vec()),
-                    env: Some(vec![format!(
-                        "TERM={}",
-                        std::env::var("TERM").unwrap_or_else(|_| "xterm".into())
-                    )]),
-                    ..Default::default()
-                },
-            )
+        let term = std::env::var("TERM").unwrap_or_else(|_| "xterm".into());
+        self.interactive(container, None, vec![format!("TERM={term}")], cmd, size)
             .await
-            .map_err(|e| fail(format!("start `{}` in {container}", cmd.join(" ")), e))?;
-        let started = self
-            .docker
-            .start_exec(
-                &exec.id,
-                Some(bollard::exec::StartExecOptions {
-                    detach: false,
-                    tty: true,
-                    output_capacity: None,
-                }),
-            )
+    }
+
+    async fn exec_interactive_as(
+        &self,
+        container: &str,
+        user: &str,
+        cmd: &[String],
+        size: (u16, u16),
+    ) -> Result<Interactive> {
+        // What a login sets: the browser's terminal is xterm.js.
+        let env = vec![
+            "TERM=xterm-256color".to_string(),
+            format!("HOME=/home/{user}"),
+            format!("USER={user}"),
+            format!("LOGNAME={user}"),
+        ];
+        self.interactive(container, Some(user), env, cmd, size)
             .await
-            .map_err(|e| fail(format!("attach to {container}"), e))?;
-        let bollard::exec::StartExecResults::Attached { output, input } = started else {
-            bail!("failed to attach to {container}: the engine detached the command");
-        };
-        let _ = self.resize(&exec.id, size).await;
-        let output = output.map(|item| match item {
-            Ok(o) => Ok(o.into_bytes()),
-            Err(e) => Err(anyhow!("lost the connection to the node: {}", reason(&e))),
-        });
-        Ok(Interactive {
-            exec_id: exec.id,
-            output: Box::pin(output),
-            input,
-        })
     }
 
     async fn resize(&self, exec_id: &str, (cols, rows): (u16, u16)) -> Result<()> {
@@ -1258,6 +1235,63 @@ impl Engine for DockerEngine {
                 )
                 .collect(),
             published,
+        })
+    }
+}
+
+impl DockerEngine {
+    /// An exec with a TTY, attached: as `user` when given, else as the
+    /// image's user.
+    async fn interactive(
+        &self,
+        container: &str,
+        user: Option<&str>,
+        env: Vec<String>,
+        cmd: &[String],
+        size: (u16, u16),
+    ) -> Result<Interactive> {
+        let exec = self
+            .docker
+            .create_exec(
+                container,
+                bollard::models::ExecConfig {
+                    attach_stdin: Some(true),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    tty: Some(true),
+                    cmd: Some(cmd.to_vec()),
+                    env: Some(env),
+                    user: user.map(String::from),
+                    working_dir: user.map(|u| format!("/home/{u}")),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| fail(format!("start `{}` in {container}", cmd.join(" ")), e))?;
+        let started = self
+            .docker
+            .start_exec(
+                &exec.id,
+                Some(bollard::exec::StartExecOptions {
+                    detach: false,
+                    tty: true,
+                    output_capacity: None,
+                }),
+            )
+            .await
+            .map_err(|e| fail(format!("attach to {container}"), e))?;
+        let bollard::exec::StartExecResults::Attached { output, input } = started else {
+            bail!("failed to attach to {container}: the engine detached the command");
+        };
+        let _ = self.resize(&exec.id, size).await;
+        let output = output.map(|item| match item {
+            Ok(o) => Ok(o.into_bytes()),
+            Err(e) => Err(anyhow!("lost the connection to the node: {}", reason(&e))),
+        });
+        Ok(Interactive {
+            exec_id: exec.id,
+            output: Box::pin(output),
+            input,
         })
     }
 }

@@ -527,6 +527,17 @@ impl Engine for FakeEngine {
         })
     }
 
+    async fn exec_interactive_as(
+        &self,
+        container: &str,
+        user: &str,
+        cmd: &[String],
+        size: (u16, u16),
+    ) -> Result<Interactive> {
+        self.exec_interactive(&format!("{user}@{container}"), cmd, size)
+            .await
+    }
+
     async fn resize(&self, exec_id: &str, (cols, rows): (u16, u16)) -> Result<()> {
         self.record(format!("resize {exec_id} {cols}x{rows}"))
     }

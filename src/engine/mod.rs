@@ -307,6 +307,16 @@ pub trait Engine: Sync {
         cmd: &[String],
         size: (u16, u16),
     ) -> anyhow::Result<Interactive>;
+    /// Starts an interactive command as `user`, in its home, with a
+    /// terminal of `size`: a participant's session, with only the rights
+    /// that user's login has.
+    async fn exec_interactive_as(
+        &self,
+        container: &str,
+        user: &str,
+        cmd: &[String],
+        size: (u16, u16),
+    ) -> anyhow::Result<Interactive>;
     /// Gives an interactive command's terminal a new size.
     async fn resize(&self, exec_id: &str, size: (u16, u16)) -> anyhow::Result<()>;
     /// The exit code of a command started with `exec_interactive`.
