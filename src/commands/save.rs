@@ -137,8 +137,11 @@ pub async fn take<E: Engine>(
                 .is_some_and(|k| !k.state.paths.is_empty())
         })
         .collect();
-    let results: Vec<Result<(NodeState, Vec<String>)>> = stream::iter(with_state)
-        .map(|c| node_state(engine, c, plan))
+    // By index, not by reference: a stream of borrowed items makes a
+    // future the portal cannot send between threads.
+    let with_state = &with_state;
+    let results: Vec<Result<(NodeState, Vec<String>)>> = stream::iter(0..with_state.len())
+        .map(|i| node_state(engine, with_state[i], plan))
         .buffer_unordered(crate::reconcile::DEFAULT_PARALLEL)
         .collect()
         .await;

@@ -399,6 +399,10 @@ pub static KINDS: &[Kind] = &[
         memory_mib: 384,
         login_groups: "",
         router: None,
+        // Objects participants submit live in IRRd's database, which
+        // snapshots do not hold yet: a reset IRR serves the lab's RPSL
+        // again.
+        state: NO_STATE,
     },
     Kind {
         name: "host",

@@ -626,6 +626,7 @@ async fn reset(
         false,
         None,
         true,
+        &crate::commands::save::store_dir(),
     )
     .await
     .map_err(engine_error)?;
