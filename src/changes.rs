@@ -211,6 +211,7 @@ mod tests {
             files,
             ports: vec![],
             read_only: vec![],
+            dns: Vec::new(),
         }
     }
 

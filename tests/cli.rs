@@ -48,3 +48,6 @@ mod readiness;
 
 #[path = "cli/topologies.rs"]
 mod topologies;
+
+#[path = "cli/hardening.rs"]
+mod hardening;

@@ -1,7 +1,8 @@
 //! `noglab audit [LAB]`: what each container of a lab may do and reach —
 //! capabilities, privileged or not, namespaces, limits, mounts, what is
-//! read-only inside, published ports — so an instructor sees the exposure
-//! before the room arrives.
+//! read-only inside, published ports, where the names it does not know
+//! are resolved — so an instructor sees the exposure before the room
+//! arrives.
 
 use std::io::Write;
 
@@ -56,8 +57,8 @@ async fn exposures<E: Engine>(engine: &E, lab: &str) -> Result<Vec<Exposure>> {
 /// One line per container, then what deserves a warning.
 fn table(lab: &str, rows: &[Exposure]) -> String {
     let mut s = format!(
-        "{:<28} {:<4} {:<28} {:<5} {:<7} {:>6} {:>5}  PUBLISHED / MOUNTS / READ-ONLY\n",
-        "CONTAINER", "PRIV", "CAPABILITIES ADDED", "NET", "PID", "MEM", "PIDS"
+        "{:<28} {:<4} {:<28} {:<5} {:<7} {:>6} {:>5} {:<10} PUBLISHED / MOUNTS / READ-ONLY\n",
+        "CONTAINER", "PRIV", "CAPABILITIES ADDED", "NET", "PID", "MEM", "PIDS", "DNS"
     );
     for r in rows {
         let net = if r.network_mode == "host" {
@@ -69,7 +70,7 @@ fn table(lab: &str, rows: &[Exposure]) -> String {
         extra.extend(r.mounts.iter().cloned());
         extra.extend(r.read_only.iter().map(|p| format!("ro {p}")));
         s += &format!(
-            "{:<28} {:<4} {:<28} {:<5} {:<7} {:>5}M {:>5}  {}\n",
+            "{:<28} {:<4} {:<28} {:<5} {:<7} {:>5}M {:>5} {:<10} {}\n",
             r.container,
             if r.privileged { "YES" } else { "no" },
             r.capabilities_added.join(","),
@@ -77,6 +78,11 @@ fn table(lab: &str, rows: &[Exposure]) -> String {
             r.pid_mode,
             r.memory_limit >> 20,
             r.pids_limit,
+            if r.dns.is_empty() {
+                "HOST".to_string()
+            } else {
+                r.dns.join(",")
+            },
             if extra.is_empty() {
                 "-".into()
             } else {
@@ -106,7 +112,16 @@ fn table(lab: &str, rows: &[Exposure]) -> String {
     {
         s += &format!("WARNING: {NOGLAB_DIR} can be changed inside {} (created by an older noglab); `noglab up` recreates it with {NOGLAB_DIR} read-only\n", r.container);
     }
+    for r in rows.iter().filter(|r| !dns_contained(r)) {
+        s += &format!("WARNING: names {} does not know go to {} (created by an older noglab); `noglab up` recreates it so that they stay in the node\n", r.container, if r.dns.is_empty() { "the host's resolvers".to_string() } else { r.dns.join(", ") });
+    }
     s
+}
+
+/// Whether the names the container's embedded resolver does not know stay
+/// in the node (its loopback), as noglab plans.
+fn dns_contained(r: &Exposure) -> bool {
+    !r.dns.is_empty() && r.dns.iter().all(|d| crate::plan::DNS.contains(&d.as_str()))
 }
 
 #[cfg(test)]
@@ -143,7 +158,7 @@ mod tests {
         assert!(lines[0].starts_with("CONTAINER "), "{text}");
         assert!(lines[1].starts_with("lab-p01-h1 "), "{text}");
         assert!(
-            lines[1].ends_with("own   private   256M   512  ro /etc/noglab"),
+            lines[1].ends_with("own   private   256M   512 127.0.0.1  ro /etc/noglab"),
             "{text}"
         );
         assert_eq!(lines.len(), 7, "{text}");
@@ -170,6 +185,7 @@ mod tests {
             read_only: Vec::new(),
             published: vec!["0.0.0.0:2201 -> 22/tcp".into()],
             docker_socket: true,
+            dns: Vec::new(),
         };
         engine
             .lock()
@@ -186,7 +202,12 @@ mod tests {
         );
         assert!(!text.contains("inside lab-p01-h1"), "{text}");
         assert!(
-            text.contains("HOST  private    64M    64  0.0.0.0:2201 -> 22/tcp, /var/run/docker.sock -> /var/run/docker.sock (rw)\n"),
+            text.contains("WARNING: names lab-p01-r1 does not know go to the host's resolvers (created by an older noglab)"),
+            "{text}"
+        );
+        assert!(!text.contains("names lab-p01-h1"), "{text}");
+        assert!(
+            text.contains("HOST  private    64M    64 HOST       0.0.0.0:2201 -> 22/tcp, /var/run/docker.sock -> /var/run/docker.sock (rw)\n"),
             "{text}"
         );
 
@@ -196,6 +217,8 @@ mod tests {
         assert_eq!(json[1]["container"], "lab-p01-r1");
         assert_eq!(json[1]["docker_socket"], true);
         assert_eq!(json[0]["read_only"][0], "/etc/noglab");
+        assert_eq!(json[0]["dns"][0], "127.0.0.1");
+        assert_eq!(json[1]["dns"].as_array().map(Vec::len), Some(0));
     }
 
     #[tokio::test]

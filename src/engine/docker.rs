@@ -654,6 +654,9 @@ impl Engine for DockerEngine {
                         .chain(spec.read_only.iter().cloned())
                         .collect()
                 }),
+                // No search domain either: the host's would show inside.
+                dns: (!spec.dns.is_empty()).then(|| spec.dns.clone()),
+                dns_search: (!spec.dns.is_empty()).then(|| vec![".".to_string()]),
                 ..Default::default()
             }),
             networking_config: Some(NetworkingConfig {
@@ -1143,6 +1146,7 @@ impl Engine for DockerEngine {
                 )
                 .collect(),
             published,
+            dns: host.dns.unwrap_or_default(),
         })
     }
 }

@@ -492,6 +492,7 @@ impl Engine for FakeEngine {
                 read_only: vec![NOGLAB_DIR.to_string()],
                 published: Vec::new(),
                 docker_socket: false,
+                dns: crate::plan::DNS.iter().map(|d| d.to_string()).collect(),
             }))
     }
 }

@@ -152,6 +152,9 @@ pub struct Exposure {
     pub published: Vec<String>,
     /// Whether the Docker socket is reachable inside.
     pub docker_socket: bool,
+    /// Where the engine's resolver in the container sends names it does
+    /// not know; empty: the host's resolvers.
+    pub dns: Vec<String>,
 }
 
 /// An interactive command in a node: its output, its input, and the

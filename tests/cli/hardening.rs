@@ -1,0 +1,211 @@
+//! A whole workshop day without surprises (issue 20): what a node may
+//! reach, and what `up` does with nodes and networks that do not go as
+//! planned, on the real engine.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::docker::{docker, skip, Lab};
+use crate::support::noglab;
+
+/// A packet capture in a container of the host image, on the network
+/// namespace `net` (`container:NAME` or `host`), until dropped.
+struct Capture {
+    name: String,
+}
+
+impl Capture {
+    fn start(image: &str, net: &str, tag: &str) -> Capture {
+        let name = format!(
+            "{}-cap-{tag}-{}",
+            crate::docker::lab_prefix(),
+            std::process::id()
+        );
+        let _ = docker(&["rm", "-f", &name]);
+        let out = Command::new("docker")
+            .args([
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "--label",
+                "noglab.test=capture",
+                "--network",
+                net,
+                "--cap-add",
+                "NET_RAW",
+                "--cap-add",
+                "NET_ADMIN",
+                "--entrypoint",
+                "tcpdump",
+                image,
+                "-l",
+                "-n",
+                "-i",
+                "any",
+                "udp or tcp or icmp or icmp6",
+            ])
+            .output()
+            .expect("docker runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let capture = Capture { name };
+        let started = Instant::now();
+        while !capture.log().contains("listening on") {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "tcpdump never listened: {}",
+                capture.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        capture
+    }
+
+    /// What tcpdump printed so far, stdout and stderr.
+    fn log(&self) -> String {
+        let out = Command::new("docker")
+            .args(["logs", &self.name])
+            .output()
+            .expect("docker runs");
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    }
+
+    /// The lines that mention `what`, once tcpdump has had a moment.
+    fn lines_with(&self, what: &str) -> Vec<String> {
+        std::thread::sleep(Duration::from_secs(1));
+        self.log()
+            .lines()
+            .filter(|l| l.contains(what))
+            .map(String::from)
+            .collect()
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let _ = docker(&["rm", "-f", &self.name]);
+    }
+}
+
+/// Every node's embedded resolver forwards names it does not know to the
+/// node's own loopback: the engine says so, `audit` shows it, and a name
+/// from outside asked in a node (one with a default route into the lab,
+/// one without) is seen on the node's `lo` only, never on the node's
+/// links nor anywhere on the host, bridges included.
+#[test]
+fn issue20_names_from_outside_never_leave_the_node() {
+    if skip() {
+        return;
+    }
+    let lab = Lab::new("two-routers", "dns");
+    lab.up(1);
+    let containers = lab.containers();
+    assert_eq!(containers.len(), 3, "{containers:?}");
+    // What the engine was told, for every node, before any name is asked:
+    // were it the host's resolvers, no query may be sent.
+    for name in containers.keys() {
+        let dns = docker(&[
+            "inspect",
+            "-f",
+            "{{json .HostConfig.Dns}} {{json .HostConfig.DnsSearch}}",
+            name,
+        ]);
+        assert_eq!(dns.trim(), r#"["127.0.0.1"] ["."]"#, "{name}");
+        let resolv = docker(&["exec", name, "cat", "/etc/resolv.conf"]);
+        let servers: Vec<&str> = resolv
+            .lines()
+            .filter(|l| l.starts_with("nameserver"))
+            .collect();
+        assert_eq!(servers, ["nameserver 127.0.0.11"], "{name}: {resolv}");
+        assert!(!resolv.contains("search"), "{name}: {resolv}");
+    }
+    let audit = noglab(&["audit", &lab.name, "--format", "json"]).ok();
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&audit.stdout).expect("json");
+    assert_eq!(rows.len(), 3);
+    for r in &rows {
+        assert_eq!(r["dns"], serde_json::json!(["127.0.0.1"]), "{r}");
+    }
+    let table = noglab(&["audit", &lab.name]).ok();
+    assert!(!table.stdout.contains("WARNING"), "{}", table.stdout);
+
+    let h1 = format!("{}-p01-h1", lab.name);
+    let r1 = format!("{}-p01-r1", lab.name);
+    let image = docker(&["inspect", "-f", "{{.Config.Image}}", &h1])
+        .trim()
+        .to_string();
+    let on_host = Capture::start(&image, "host", "host");
+    let in_h1 = Capture::start(&image, &format!("container:{h1}"), "h1");
+    let in_r1 = Capture::start(&image, &format!("container:{r1}"), "r1");
+
+    // Names of reserved domains, unique to this run.
+    let tag = format!("{}{}", crate::docker::lab_prefix(), std::process::id());
+    let from_h1 = format!("h1{tag}.noglab-test.example");
+    let from_r1 = format!("r1{tag}.noglab-test.example");
+    let control = format!("ctl{tag}.noglab-test.example");
+    // h1 has a default route into the lab (through r2), r1 none.
+    assert!(lab
+        .exec(1, "h1", &["ip", "route", "show", "default"])
+        .stdout
+        .contains("via"));
+    lab.exec(1, "h1", &["dig", "+time=2", "+tries=1", &from_h1]);
+    lab.exec(1, "r1", &["timeout", "5", "getent", "hosts", &from_r1]);
+    // Control: a query sent on purpose to r2's address on h1's link is
+    // seen in h1 and on the host's bridge (nothing answers it).
+    let r2 = lab
+        .exec(
+            1,
+            "r2",
+            &[
+                "sh",
+                "-c",
+                "ip -4 -o addr show eth2 | awk '{print $4}' | cut -d/ -f1",
+            ],
+        )
+        .stdout
+        .trim()
+        .to_string();
+    lab.exec(
+        1,
+        "h1",
+        &["dig", "+time=1", "+tries=1", &format!("@{r2}"), &control],
+    );
+
+    for (capture, name, node) in [(&in_h1, &from_h1, "h1"), (&in_r1, &from_r1, "r1")] {
+        let lines = capture.lines_with(name);
+        eprintln!("{node}: {lines:#?}");
+        assert!(
+            !lines.is_empty(),
+            "{node}: the forwarded query was not seen:\n{}",
+            capture.log()
+        );
+        for l in &lines {
+            assert!(
+                l.starts_with(|c: char| c.is_ascii_digit())
+                    && l.contains(" lo ")
+                    && l.contains(" > 127.0.0.1.53: "),
+                "{node}: a query for {name} went elsewhere than the node's loopback: {l}"
+            );
+        }
+    }
+    let control_in_h1 = in_h1.lines_with(&control);
+    assert!(
+        control_in_h1.iter().any(|l| l.contains(" eth1 ")),
+        "{control_in_h1:?}"
+    );
+    let host = on_host.lines_with(&tag);
+    eprintln!("host: {host:#?}");
+    assert!(
+        host.iter().all(|l| l.contains(&control)),
+        "a name asked in a node was seen on the host:\n{}",
+        host.join("\n")
+    );
+    assert!(
+        !host.is_empty(),
+        "the host's capture saw no lab traffic, not even the control:\n{}",
+        on_host.log()
+    );
+}
