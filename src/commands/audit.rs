@@ -47,11 +47,37 @@ async fn exposures<E: Engine>(engine: &E, lab: &str) -> Result<Vec<Exposure>> {
         .collect();
     names.sort();
     let results: Vec<Result<Exposure>> = stream::iter(&names)
-        .map(|n| engine.exposure(n))
+        .map(|n| async move {
+            let mut e = engine.exposure(n).await?;
+            if e.capabilities_added.iter().any(|c| c == SYS_ADMIN) {
+                e.logins_sys_admin = logins_sys_admin(engine, n).await;
+            }
+            Ok(e)
+        })
         .buffered(8)
         .collect()
         .await;
     results.into_iter().collect()
+}
+
+const SYS_ADMIN: &str = "SYS_ADMIN";
+/// CAP_SYS_ADMIN's bit in a capability set.
+const SYS_ADMIN_BIT: u32 = 21;
+
+/// Whether the participants' sshd in the container (whose bounding set
+/// every login inherits) may hold SYS_ADMIN; `None` when it runs none or
+/// the container cannot be asked.
+async fn logins_sys_admin<E: Engine>(engine: &E, container: &str) -> Option<bool> {
+    let cmd = [
+        "sh",
+        "-c",
+        "p=$(cat /run/sshd.pid 2>/dev/null) && sed -n 's/^CapBnd:[[:space:]]*//p' /proc/$p/status",
+    ]
+    .map(String::from);
+    let out = engine.exec(container, &cmd).await.ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let set = u64::from_str_radix(text.trim(), 16).ok()?;
+    (out.code == 0).then_some(set & (1 << SYS_ADMIN_BIT) != 0)
 }
 
 /// One line per container, then what deserves a warning.
@@ -111,6 +137,14 @@ fn table(lab: &str, rows: &[Exposure]) -> String {
         .filter(|r| !r.read_only.iter().any(|p| p == NOGLAB_DIR))
     {
         s += &format!("WARNING: {NOGLAB_DIR} can be changed inside {} (created by an older noglab); `noglab up` recreates it with {NOGLAB_DIR} read-only\n", r.container);
+    }
+    for r in rows {
+        match r.logins_sys_admin {
+            Some(true) => s += &format!("WARNING: {} holds {SYS_ADMIN}, and so do the participants' logins (an older image); `noglab up` with the current images recreates it\n", r.container),
+            Some(false) => s += &format!("{} holds {SYS_ADMIN} (its daemons need it); the participants' logins do not\n", r.container),
+            None if r.capabilities_added.iter().any(|c| c == SYS_ADMIN) => s += &format!("{} holds {SYS_ADMIN} (its daemons need it); no participants' sshd found there\n", r.container),
+            None => {}
+        }
     }
     for r in rows.iter().filter(|r| !dns_contained(r)) {
         s += &format!("WARNING: names {} does not know go to {} (created by an older noglab); `noglab up` recreates it so that they stay in the node\n", r.container, if r.dns.is_empty() { "the host's resolvers".to_string() } else { r.dns.join(", ") });
@@ -186,6 +220,7 @@ mod tests {
             published: vec!["0.0.0.0:2201 -> 22/tcp".into()],
             docker_socket: true,
             dns: Vec::new(),
+            logins_sys_admin: None,
         };
         engine
             .lock()
@@ -219,6 +254,60 @@ mod tests {
         assert_eq!(json[0]["read_only"][0], "/etc/noglab");
         assert_eq!(json[0]["dns"][0], "127.0.0.1");
         assert_eq!(json[1]["dns"].as_array().map(Vec::len), Some(0));
+    }
+
+    #[tokio::test]
+    async fn where_a_node_holds_sys_admin_its_logins_are_looked_at() {
+        let engine = FakeEngine::default();
+        testing::up(&engine, &testing::plan(1)).await;
+        let mut r1 = engine.exposure("lab-p01-r1").await.expect("fake");
+        r1.capabilities_added = vec!["NET_ADMIN".into(), "SYS_ADMIN".into()];
+        engine.lock().exposures.insert("lab-p01-r1".into(), r1);
+        // sshd's bounding set: Docker's defaults and NET_ADMIN, without
+        // SYS_ADMIN (bit 21), as the init starts it.
+        let capbnd = |set: &str| crate::engine::ExecOutput {
+            code: 0,
+            stdout: format!("{set}\n").into_bytes(),
+            stderr: Vec::new(),
+        };
+        engine
+            .lock()
+            .exec_outputs
+            .insert("lab-p01-r1".into(), capbnd("00000000a80435fb"));
+        let text = printed(&engine, ListFormat::Table).await;
+        assert!(
+            text.contains("\nlab-p01-r1 holds SYS_ADMIN (its daemons need it); the participants' logins do not\n"),
+            "{text}"
+        );
+        assert!(!text.contains("lab-p01-h1 holds"), "{text}");
+        assert!(!text.contains("WARNING"), "{text}");
+        let execs: Vec<String> = engine
+            .calls()
+            .into_iter()
+            .filter(|c| c.starts_with("exec "))
+            .collect();
+        assert_eq!(
+            execs,
+            ["exec lab-p01-r1 sh"],
+            "only where SYS_ADMIN is held"
+        );
+
+        // An sshd that holds it: a warning.
+        engine
+            .lock()
+            .exec_outputs
+            .insert("lab-p01-r1".into(), capbnd("00000000a82435fb"));
+        let text = printed(&engine, ListFormat::Table).await;
+        assert!(
+            text.contains(
+                "WARNING: lab-p01-r1 holds SYS_ADMIN, and so do the participants' logins"
+            ),
+            "{text}"
+        );
+        let json: Vec<serde_json::Value> =
+            serde_json::from_str(&printed(&engine, ListFormat::Json).await).expect("json");
+        assert_eq!(json[1]["logins_sys_admin"], true);
+        assert!(json[0].get("logins_sys_admin").is_none(), "{}", json[0]);
     }
 
     #[tokio::test]

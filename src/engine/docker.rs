@@ -1147,6 +1147,7 @@ impl Engine for DockerEngine {
                 .collect(),
             published,
             dns: host.dns.unwrap_or_default(),
+            logins_sys_admin: None,
         })
     }
 }

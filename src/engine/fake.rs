@@ -493,6 +493,7 @@ impl Engine for FakeEngine {
                 published: Vec::new(),
                 docker_socket: false,
                 dns: crate::plan::DNS.iter().map(|d| d.to_string()).collect(),
+                logins_sys_admin: None,
             }))
     }
 }

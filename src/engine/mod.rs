@@ -155,6 +155,11 @@ pub struct Exposure {
     /// Where the engine's resolver in the container sends names it does
     /// not know; empty: the host's resolvers.
     pub dns: Vec<String>,
+    /// For a container holding SYS_ADMIN: whether the participants'
+    /// logins (its sshd) hold it too; `None` when not looked at or it runs
+    /// no sshd. Filled by `audit`, from inside.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logins_sys_admin: Option<bool>,
 }
 
 /// An interactive command in a node: its output, its input, and the

@@ -209,3 +209,95 @@ fn issue20_names_from_outside_never_leave_the_node() {
         on_host.log()
     );
 }
+
+/// CAP_SYS_ADMIN's bit in a capability set, from a `Cap*:` line of
+/// /proc/PID/status.
+fn holds_sys_admin(status_line: &str) -> bool {
+    let hex = status_line.split_whitespace().last().unwrap_or_default();
+    let set = u64::from_str_radix(hex, 16).unwrap_or_else(|e| panic!("{status_line}: {e}"));
+    set & (1 << 21) != 0
+}
+
+/// FRR still needs SYS_ADMIN (its daemons exit without it), so the FRR
+/// node holds it; the participants' sshd there does not, nor can anything
+/// under it get it back or mount; participants still log in, and `audit`
+/// says all this.
+#[test]
+fn issue20_participants_logins_on_frr_never_hold_sys_admin() {
+    if skip() {
+        return;
+    }
+    let default = 46000 + (std::process::id() % 2000) as u16 * 4;
+    let (base, _) = crate::docker::access_ports(7, (default, default - 20000));
+    let lab = Lab::edited("ixp", "cap", |t| {
+        crate::docker::with_access_ports(t, base, None)
+    });
+    noglab(&["up", &lab.file(), "--pods", "1"]).ok();
+
+    let status = |cmd: &str| {
+        let out = lab.exec(1, "r1", &["sh", "-c", cmd]);
+        assert_eq!(out.code, 0, "{cmd}: {}", out.stderr);
+        out.stdout.trim().to_string()
+    };
+    // The engine's own commands (this exec) and FRR's daemons hold it...
+    assert!(holds_sys_admin(&status("grep ^CapBnd: /proc/self/status")));
+    assert!(holds_sys_admin(&status(
+        "grep ^CapBnd: /proc/$(pidof zebra)/status"
+    )));
+    // ...the participants' sshd, whose bounding set every login inherits
+    // (it can only shrink), does not.
+    let sshd = status("grep ^CapBnd: /proc/$(cat /run/sshd.pid)/status");
+    assert!(!holds_sys_admin(&sshd), "sshd: {sshd}");
+    // Root under that bounding set cannot make noglab's folder writable.
+    let remount = lab.exec(
+        1,
+        "r1",
+        &[
+            "setpriv",
+            "--bounding-set",
+            "-sys_admin",
+            "--",
+            "mount",
+            "-o",
+            "remount,rw",
+            "/etc/noglab",
+        ],
+    );
+    assert_ne!(remount.code, 0, "{}", remount.stdout);
+    assert!(
+        remount.stderr.contains("permission denied"),
+        "{}",
+        remount.stderr
+    );
+
+    // Participants still log in to the router, in vtysh.
+    let password = &crate::access::passwords(&lab)[0].1;
+    let (code, text) = crate::access::ssh(base + 1, password, "ssh r1 'show version'");
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("FRRouting"), "{text}");
+
+    let audit = noglab(&["audit", &lab.name]).ok();
+    assert!(
+        audit.stdout.contains(&format!(
+            "\n{}-p01-r1 holds SYS_ADMIN (its daemons need it); the participants' logins do not\n",
+            lab.name
+        )),
+        "{}",
+        audit.stdout
+    );
+    assert!(!audit.stdout.contains("WARNING"), "{}", audit.stdout);
+    let json = noglab(&["audit", &lab.name, "--format", "json"]).ok();
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&json.stdout).expect("json");
+    for r in &rows {
+        let sys_admin = r["capabilities_added"]
+            .as_array()
+            .expect("caps")
+            .iter()
+            .any(|c| c == "SYS_ADMIN");
+        let frr = r["container"].as_str().unwrap_or_default().ends_with("-r1");
+        assert_eq!(sys_admin, frr, "only FRR holds SYS_ADMIN: {r}");
+        if frr {
+            assert_eq!(r["logins_sys_admin"], false, "{r}");
+        }
+    }
+}
