@@ -32,6 +32,9 @@ use super::{
 };
 use crate::plan::{labels, Attachment, ContainerSpec, FileSpec, NetworkSpec};
 
+/// The network option that names a bridge network's Linux bridge.
+const BRIDGE_NAME_OPTION: &str = "com.docker.network.bridge.name";
+
 /// The oldest engine API noglab supports (Docker 20.10).
 const MIN_API: (u32, u32) = (1, 41);
 
@@ -548,7 +551,7 @@ impl Engine for DockerEngine {
                 // forward the published port; no NAT, no traffic between
                 // containers.
                 HashMap::from([
-                    ("com.docker.network.bridge.name".into(), spec.bridge.clone()),
+                    (BRIDGE_NAME_OPTION.into(), spec.bridge.clone()),
                     (
                         "com.docker.network.bridge.enable_icc".into(),
                         "false".into(),
@@ -560,7 +563,7 @@ impl Engine for DockerEngine {
                 ])
             } else {
                 HashMap::from([
-                    ("com.docker.network.bridge.name".into(), spec.bridge.clone()),
+                    (BRIDGE_NAME_OPTION.into(), spec.bridge.clone()),
                     (
                         "com.docker.network.bridge.inhibit_ipv4".into(),
                         "true".into(),
@@ -806,6 +809,12 @@ impl Engine for DockerEngine {
         Ok(list
             .into_iter()
             .map(|n| EngineNetwork {
+                bridge: n
+                    .options
+                    .as_ref()
+                    .and_then(|o| o.get(BRIDGE_NAME_OPTION))
+                    .cloned(),
+                labels: n.labels.clone().unwrap_or_default().into_iter().collect(),
                 subnets: n
                     .ipam
                     .and_then(|i| i.config)

@@ -54,6 +54,8 @@ pub struct FakeState {
     pub facts: EngineFacts,
     /// Networks on the engine that are not noglab's.
     pub foreign_networks: Vec<EngineNetwork>,
+    /// Network name -> the bridge it was created with.
+    pub bridges: BTreeMap<String, String>,
     /// Images the engine lacks; it has every other, of `IMAGE_SIZE` bytes.
     pub missing_images: BTreeSet<String>,
     /// Container name -> what a command run there prints and exits with.
@@ -98,6 +100,7 @@ impl Default for FakeState {
                 memory: 24 << 30,
             },
             foreign_networks: Vec::new(),
+            bridges: BTreeMap::new(),
             missing_images: BTreeSet::new(),
             exec_outputs: BTreeMap::new(),
             executed: Vec::new(),
@@ -183,6 +186,8 @@ impl Engine for FakeEngine {
         let own = s.networks.values().map(|n| EngineNetwork {
             name: n.name.clone(),
             subnets: n.subnets.iter().map(ToString::to_string).collect(),
+            labels: n.labels.clone(),
+            bridge: s.bridges.get(&n.name).cloned(),
         });
         Ok(own.chain(s.foreign_networks.iter().cloned()).collect())
     }
@@ -261,6 +266,7 @@ impl Engine for FakeEngine {
                 subnets: vec![spec.subnet],
             },
         );
+        s.bridges.insert(spec.name.clone(), spec.bridge.clone());
         Ok(Created::New)
     }
 

@@ -116,6 +116,10 @@ pub enum Scope<'a> {
 pub struct EngineNetwork {
     pub name: String,
     pub subnets: Vec<String>,
+    /// Its labels: noglab's carry `noglab.lab`.
+    pub labels: BTreeMap<String, String>,
+    /// The Linux bridge on the host, when the network names it.
+    pub bridge: Option<String>,
 }
 
 /// What `doctor` reports about the engine.

@@ -301,3 +301,54 @@ fn issue20_participants_logins_on_frr_never_hold_sys_admin() {
         }
     }
 }
+
+/// `doctor` on a running lab with access points: the host routes Docker
+/// adds for its access networks, and every noglab lab's networks, are
+/// noglab's own and no overlap.
+#[test]
+fn issue20_doctor_sets_running_labs_own_networks_apart() {
+    if skip() {
+        return;
+    }
+    let default = 47000 + (std::process::id() % 2000) as u16 * 4;
+    let (base, _) = crate::docker::access_ports(8, (default, default - 20000));
+    let lab = Lab::edited("ixp", "doc", |t| {
+        crate::docker::with_access_ports(t, base, None)
+    });
+    noglab(&["up", &lab.file(), "--pods", "1"]).ok();
+    // The host has a route to the lab's access network, inside its block:
+    // what `doctor` used to call an overlap.
+    let access = format!("{}-p01-access", lab.name);
+    let bridge = docker(&[
+        "network",
+        "inspect",
+        "-f",
+        r#"{{index .Options "com.docker.network.bridge.name"}}"#,
+        &access,
+    ]);
+    let routes = Command::new("ip")
+        .args(["route"])
+        .output()
+        .expect("ip runs");
+    let routes = String::from_utf8_lossy(&routes.stdout);
+    assert!(
+        routes
+            .lines()
+            .any(|l| l.contains(&format!("dev {}", bridge.trim()))),
+        "no host route to {access} ({bridge}):\n{routes}"
+    );
+
+    let out = noglab(&["doctor", &lab.file(), "--pods", "1"]).run();
+    let subnets: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains("subnets:"))
+        .collect();
+    assert_eq!(subnets.len(), 1, "{}", out.stdout);
+    assert!(subnets[0].starts_with("ok    subnets: "), "{}", out.stdout);
+    assert!(
+        subnets[0].contains("of noglab's labs' own set aside"),
+        "{}",
+        out.stdout
+    );
+}
