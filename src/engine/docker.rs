@@ -28,7 +28,8 @@ use ipnet::Ipv4Net;
 
 use super::{
     disk_full, Connector, Created, Engine, EngineFacts, EngineNetwork, Exposure, Interactive,
-    LogFollow, ObservedContainer, ObservedNetwork, ObservedVolume, Scope, GUARD_LABEL, GUARD_NAME,
+    LogFollow, ObservedContainer, ObservedNetwork, ObservedVolume, RunState, Scope, GUARD_LABEL,
+    GUARD_NAME,
 };
 use crate::plan::{labels, Attachment, ContainerSpec, FileSpec, NetworkSpec};
 
@@ -786,6 +787,38 @@ impl Engine for DockerEngine {
         tokio::time::timeout(timeout, find)
             .await
             .unwrap_or(Ok(LogFollow::TimedOut))
+    }
+
+    async fn run_state(&self, container: &str) -> Result<RunState> {
+        let state = self.inspect(container).await?;
+        let restarts = state.restart_count.unwrap_or(0);
+        let state = state.state.unwrap_or_default();
+        Ok(RunState {
+            status: state
+                .status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "unknown".into()),
+            restarts,
+            exit_code: state.exit_code.unwrap_or(0),
+        })
+    }
+
+    async fn log_tail(&self, container: &str, lines: usize) -> Result<Vec<String>> {
+        let options = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .tail(&lines.to_string())
+            .build();
+        let mut stream = self.docker.logs(container, Some(options));
+        let mut text = Vec::new();
+        while let Some(item) = stream.next().await {
+            let item = item.map_err(|e| fail(format!("read the log of {container}"), e))?;
+            text.extend_from_slice(&item.into_bytes());
+        }
+        Ok(String::from_utf8_lossy(&text)
+            .lines()
+            .map(String::from)
+            .collect())
     }
 
     async fn health_report(&self, container: &str) -> Result<Option<String>> {

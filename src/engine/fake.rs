@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 
 use super::{
     Connector, Created, Engine, EngineFacts, EngineNetwork, ExecOutput, Exposure, Interactive,
-    LogFollow, ObservedContainer, ObservedNetwork, ObservedVolume, Scope,
+    LogFollow, ObservedContainer, ObservedNetwork, ObservedVolume, RunState, Scope,
 };
 use crate::plan::{labels, Attachment, ContainerSpec, FileSpec, NetworkSpec, NOGLAB_DIR};
 
@@ -47,6 +47,8 @@ pub struct FakeState {
     /// Following a log without a line asked for times out (else it ends,
     /// as a stopped container's does).
     pub log_times_out: bool,
+    /// Container name -> how often the engine restarted it.
+    pub restarts: BTreeMap<String, i64>,
     /// Container name -> what its last failed health probe printed.
     pub health_reports: BTreeMap<String, String>,
     /// Why connecting fails, when it does (the engine is down).
@@ -90,6 +92,7 @@ impl Default for FakeState {
             stop_on: None,
             log: Vec::new(),
             log_times_out: false,
+            restarts: BTreeMap::new(),
             health_reports: BTreeMap::new(),
             unreachable: None,
             facts: EngineFacts {
@@ -389,6 +392,26 @@ impl Engine for FakeEngine {
                 None => LogFollow::Ended,
             },
         )
+    }
+
+    async fn run_state(&self, container: &str) -> Result<RunState> {
+        self.record(format!("state {container}"))?;
+        let s = self.lock();
+        let c = s
+            .containers
+            .get(container)
+            .ok_or_else(|| anyhow!("failed to inspect container {container}: no such container"))?;
+        Ok(RunState {
+            status: c.state.clone(),
+            restarts: s.restarts.get(container).copied().unwrap_or(0),
+            exit_code: 0,
+        })
+    }
+
+    async fn log_tail(&self, container: &str, lines: usize) -> Result<Vec<String>> {
+        self.record(format!("log tail {container}"))?;
+        let s = self.lock();
+        Ok(s.log[s.log.len().saturating_sub(lines)..].to_vec())
     }
 
     async fn health_report(&self, container: &str) -> Result<Option<String>> {

@@ -95,6 +95,17 @@ pub enum LogFollow {
     TimedOut,
 }
 
+/// Where a container's main process stands, as the engine reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunState {
+    /// Docker's state: created, running, restarting, exited, paused, dead.
+    pub status: String,
+    /// How often the engine restarted it since it was last started.
+    pub restarts: i64,
+    /// Its main process's last exit code.
+    pub exit_code: i64,
+}
+
 /// What a command run in a node printed and how it ended.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ExecOutput {
@@ -256,6 +267,11 @@ pub trait Engine: Sync {
         prefixes: &[&str],
         timeout: std::time::Duration,
     ) -> anyhow::Result<LogFollow>;
+
+    /// Where the container's main process stands.
+    async fn run_state(&self, container: &str) -> anyhow::Result<RunState>;
+    /// The last `lines` lines of the container's output, oldest first.
+    async fn log_tail(&self, container: &str, lines: usize) -> anyhow::Result<Vec<String>>;
 
     /// Runs a command in a container and hands its output to `sink` as it
     /// comes (`true` for standard error); returns its exit code.

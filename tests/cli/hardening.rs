@@ -352,3 +352,44 @@ fn issue20_doctor_sets_running_labs_own_networks_apart() {
         out.stdout
     );
 }
+
+/// A node that dies at start (a BIRD file with a syntax error): `up`
+/// names it, shows BIRD's own error with its line, stops waiting once the
+/// engine keeps restarting it, and prints none of noglab's own commands.
+#[test]
+fn issue20_a_node_that_dies_at_start_is_named_with_its_log() {
+    if skip() {
+        return;
+    }
+    let lab = Lab::copy_of(
+        &crate::support::root().join("tests/labs/bird-broken"),
+        "brk",
+    );
+    let started = Instant::now();
+    let out = noglab(&["up", &lab.file()])
+        .env("NOGLAB_PLAIN", "1")
+        .code(1);
+    let took = started.elapsed();
+    eprintln!("{}", out.stderr);
+    let node = format!("{}-p01-b1", lab.name);
+    assert!(
+        out.stderr.contains(&format!("pod 1: {node} did not come up: its main process keeps exiting (exit code 1, restarted 2 times); the last lines of its log:\n")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("\n    bird: /etc/bird/bird.conf:6:3 syntax error"),
+        "{}",
+        out.stderr
+    );
+    for internal in ["sh -c", "exec.rc", "/run/noglab", "noglab-init: eth"] {
+        assert!(!out.stderr.contains(internal), "{internal}: {}", out.stderr);
+    }
+    // The init's own limit is 120 s; a node that keeps stopping is given
+    // up on long before.
+    assert!(took < Duration::from_secs(60), "{took:?}");
+    // The other node is up.
+    let containers = lab.containers();
+    assert_eq!(containers[&format!("{}-p01-h1", lab.name)].2, "running");
+}
