@@ -71,7 +71,9 @@ fn phase(a: &Action) -> u8 {
         Action::RemoveContainer { .. } => 0,
         Action::RemoveNetwork { .. } => 1,
         Action::CreateNetwork { .. } => 2,
-        Action::CreateContainer { .. } | Action::StartContainer { .. } => 3,
+        Action::CreateContainer { .. }
+        | Action::StartContainer { .. }
+        | Action::WaitReady { .. } => 3,
     }
 }
 
@@ -96,6 +98,8 @@ struct Started {
     name: String,
     /// Created in this run, so its whole log is of this start.
     fresh: bool,
+    /// Already running: only its readiness is left to wait for.
+    running: bool,
 }
 
 /// Runs the actions; every pod is tried, failures are reported together.
@@ -135,6 +139,30 @@ pub async fn execute_then<E: Engine>(
     stop: &Stop,
     networks_done: impl FnOnce(),
 ) -> Result<Vec<String>> {
+    let (result, seen_ready) = execute_seeing(
+        engine,
+        actions,
+        limits,
+        secrets,
+        progress,
+        stop,
+        networks_done,
+    )
+    .await;
+    result.map(|()| seen_ready)
+}
+
+/// `execute_then`, with the containers it saw ready whatever the outcome:
+/// a run that failed or was interrupted saw some ready all the same.
+pub async fn execute_seeing<E: Engine>(
+    engine: &E,
+    actions: Vec<Action>,
+    limits: Limits,
+    secrets: &Secrets,
+    progress: &Progress,
+    stop: &Stop,
+    networks_done: impl FnOnce(),
+) -> (Result<()>, Vec<String>) {
     let total = actions.len();
     let mut by_pod: BTreeMap<u32, Vec<Action>> = BTreeMap::new();
     for a in actions {
@@ -166,8 +194,11 @@ pub async fn execute_then<E: Engine>(
         r = run.all(by_pod, networks_done) => r,
         () = notice => BTreeMap::new(),
     };
-    conclude(outcomes, total, stop)?;
-    Ok(seen_ready.into_inner().unwrap_or_else(|e| e.into_inner()))
+    let result = conclude(outcomes, total, stop);
+    (
+        result,
+        seen_ready.into_inner().unwrap_or_else(|e| e.into_inner()),
+    )
 }
 
 /// The result of a run from how each pod's actions went (in pod order, the
@@ -355,7 +386,7 @@ impl<E: Engine> Run<'_, E> {
         } else {
             Some(self.booting.acquire().await)
         };
-        {
+        if !node.running {
             let _slot = self.slots.acquire().await;
             self.stop.check()?;
             self.engine.start(&node.name).await?;
@@ -430,11 +461,18 @@ async fn prepare<E: Engine>(
             Ok(Some(Started {
                 name: spec.name.clone(),
                 fresh: true,
+                running: false,
             }))
         }
         Action::StartContainer { name, .. } => Ok(Some(Started {
             name: name.clone(),
             fresh: false,
+            running: false,
+        })),
+        Action::WaitReady { name, .. } => Ok(Some(Started {
+            name: name.clone(),
+            fresh: false,
+            running: true,
         })),
     }
 }

@@ -393,3 +393,80 @@ fn issue20_a_node_that_dies_at_start_is_named_with_its_log() {
     let containers = lab.containers();
     assert_eq!(containers[&format!("{}-p01-h1", lab.name)].2, "running");
 }
+
+/// Ctrl-C while `up` waits for booting nodes: the next `up` does not take
+/// the lab for up to date, but waits for the nodes left booting, and ends
+/// once they are ready.
+#[test]
+fn issue20_ctrl_c_while_nodes_boot_leaves_them_to_the_next_up() {
+    use std::process::Stdio;
+    if skip() {
+        return;
+    }
+    let lab = Lab::new("two-routers", "int");
+    let child = Command::new(env!("CARGO_BIN_EXE_noglab"))
+        .args(["up", &lab.file(), "--pods", "1"])
+        .env("NOGLAB_STATE_DIR", crate::support::state_dir())
+        .env("NOGLAB_PLAIN", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id().to_string();
+    let r1 = format!("{}-p01-r1", lab.name);
+    // Once r1 runs and its init has not said it is ready, `up` waits for it.
+    let booting = crate::docker::wait_for(Duration::from_secs(60), || {
+        let status = docker(&["inspect", "-f", "{{.State.Status}}", &r1]);
+        if status.trim() != "running" {
+            return Err(format!("r1 is {status:?}"));
+        }
+        let log = Command::new("docker")
+            .args(["logs", &r1])
+            .output()
+            .expect("docker");
+        if String::from_utf8_lossy(&log.stderr).contains("noglab-init: ready after") {
+            return Err("r1 was ready before it was seen booting".into());
+        }
+        Ok(())
+    });
+    let caught = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("SigCgt:"))
+                .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        })
+        .unwrap_or(0);
+    assert!(caught & 0b10 != 0, "up does not catch SIGINT");
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill")
+            .success(),
+        "up ended before the Ctrl-C"
+    );
+    let out = child.wait_with_output().expect("up ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    booting.unwrap_or_else(|e| panic!("r1 never seen booting: {e}\n{stderr}"));
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted: lab "), "{stderr}");
+
+    // Whatever r1 did since, the next `up` waits for it and the others left
+    // booting, and ends with them ready.
+    let again = lab.up(1);
+    eprintln!("{}", again.stdout);
+    assert!(!again.stdout.contains("up to date"), "{}", again.stdout);
+    assert!(
+        again.stdout.contains("left booting waited for"),
+        "{}",
+        again.stdout
+    );
+    for node in ["r1", "r2", "h1"] {
+        let rc = lab.exec(1, node, &["cat", "/run/noglab/exec.rc"]);
+        assert_eq!(rc.stdout.trim(), "0", "{node}: {}", rc.stderr);
+    }
+    // Now it is.
+    let third = lab.up(1);
+    assert!(third.stdout.contains("up to date"), "{}", third.stdout);
+}
