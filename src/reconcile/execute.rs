@@ -77,8 +77,11 @@ fn phase(a: &Action) -> u8 {
     }
 }
 
-/// The phases of a pod's actions before its nodes: removals and networks.
-const NETWORK_PHASES: std::ops::RangeInclusive<u8> = 0..=2;
+/// The first phase, every pod's at once: containers removed.
+const REMOVAL_PHASES: std::ops::RangeInclusive<u8> = 0..=0;
+/// The phases of a pod's actions between its container removals and its
+/// nodes: networks removed and created.
+const NETWORK_PHASES: std::ops::RangeInclusive<u8> = 1..=2;
 /// The last phase: containers created or started.
 const NODE_PHASES: std::ops::RangeInclusive<u8> = 3..=3;
 
@@ -125,11 +128,13 @@ pub async fn execute<E: Engine>(
 /// address allocation lock until its networks hold its block, not while
 /// its nodes start.
 ///
-/// The lab-wide (shared) pod goes first and whole: pods attach to its
-/// networks and nodes. Then every pod's removals and networks, then every
-/// pod's nodes (those slow to be ready before those ready at once), all
-/// pods at once behind one fair semaphore. A pod whose removals or
-/// networks failed gets no nodes.
+/// Every pod's stale containers go first, the lab-wide (shared) pod's
+/// too: a lab-wide network that changed can only be removed once the
+/// pods' nodes attached to it are. Then the lab-wide pod's networks and
+/// nodes: pods attach to them. Then every pod's networks, then every pod's
+/// nodes (those slow to be ready before those ready at once), all pods at
+/// once behind one fair semaphore. A pod whose removals or networks failed
+/// gets no nodes.
 pub async fn execute_then<E: Engine>(
     engine: &E,
     actions: Vec<Action>,
@@ -286,13 +291,23 @@ impl<E: Engine> Run<'_, E> {
         mut by_pod: BTreeMap<u32, Vec<Action>>,
         networks_done: impl FnOnce(),
     ) -> BTreeMap<u32, PodOutcome> {
-        let mut outcomes: BTreeMap<u32, PodOutcome> = BTreeMap::new();
+        // Every pod's stale containers go first, the lab-wide pod's with
+        // them: a lab-wide network that changed (renamed, readdressed) can
+        // only go once the pods' nodes attached to it have.
+        let mut outcomes: BTreeMap<u32, PodOutcome> =
+            futures_util::future::join_all(by_pod.iter().map(|(pod, actions)| async move {
+                (*pod, self.phases(actions, REMOVAL_PHASES).await)
+            }))
+            .await
+            .into_iter()
+            .collect();
+        by_pod.retain(|pod, _| !outcomes.get(pod).is_some_and(PodOutcome::failed));
         if let Some(actions) = by_pod.remove(&SHARED_POD) {
             let outcome = self.shared(&actions).await;
             if outcome.failed() {
                 by_pod.clear();
             }
-            outcomes.insert(SHARED_POD, outcome);
+            outcomes.entry(SHARED_POD).or_default().add(outcome);
         }
         let networks =
             futures_util::future::join_all(by_pod.iter().map(|(pod, actions)| async move {
@@ -300,7 +315,9 @@ impl<E: Engine> Run<'_, E> {
             }))
             .await;
         networks_done();
-        outcomes.extend(networks);
+        for (pod, outcome) in networks {
+            outcomes.entry(pod).or_default().add(outcome);
+        }
         let ready_for_nodes: Vec<(u32, &[Action])> = by_pod
             .iter()
             .filter(|(pod, _)| !outcomes.get(pod).is_some_and(PodOutcome::failed))
@@ -312,7 +329,8 @@ impl<E: Engine> Run<'_, E> {
         outcomes
     }
 
-    /// The lab-wide pod, whole: its networks, then its nodes.
+    /// The lab-wide pod, but its container removals: its networks, then
+    /// its nodes.
     async fn shared(&self, actions: &[Action]) -> PodOutcome {
         let mut outcome = self.phases(actions, NETWORK_PHASES).await;
         if !outcome.failed() {

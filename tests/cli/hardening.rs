@@ -470,3 +470,93 @@ fn issue20_ctrl_c_while_nodes_boot_leaves_them_to_the_next_up() {
     let third = lab.up(1);
     assert!(third.stdout.contains("up to date"), "{}", third.stdout);
 }
+
+/// A lab-wide network renamed in the topology of a running lab: `up`
+/// removes the pods' nodes attached to the old one before the network,
+/// and the lab comes back whole on the new one, every pod's session to
+/// the route server included.
+#[test]
+fn issue20_a_shared_network_renamed_on_a_running_lab_is_replaced() {
+    if skip() {
+        return;
+    }
+    let default = 48000 + (std::process::id() % 2000) as u16 * 4;
+    let (base, _) = crate::docker::access_ports(9, (default, default - 20000));
+    let lab = Lab::edited("ixp", "ren", |t| {
+        crate::docker::with_access_ports(t, base, None)
+    });
+    noglab(&["up", &lab.file(), "--pods", "2"]).ok();
+    crate::docker::wait_for(Duration::from_secs(90), || {
+        crate::access::rs_established(&lab, 2)
+    })
+    .expect("the lab works before");
+
+    let file = lab.dir.join("topology.yml");
+    let text = std::fs::read_to_string(&file).expect("read");
+    assert!(text.contains("\n    ixp:\n"), "{text}");
+    std::fs::write(&file, text.replace("\n    ixp:\n", "\n    ixlan:\n")).expect("write");
+
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_noglab"))
+        .args(["up", &lab.file(), "--pods", "2"])
+        .env("NOGLAB_STATE_DIR", crate::support::state_dir())
+        .env("NOGLAB_PLAIN", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if started.elapsed() > Duration::from_secs(240) {
+            let _ = child.kill();
+            panic!("up after the rename still ran after 4 minutes");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let out = child.wait_with_output().expect("output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(status.success(), "{stderr}");
+    // The pods' routers went before the old network did.
+    let step = |what: &str| {
+        stderr
+            .lines()
+            .position(|l| l == what)
+            .unwrap_or_else(|| panic!("no {what:?} in:\n{stderr}"))
+    };
+    let old = step(&format!("remove network {}-shared-ixp", lab.name));
+    for pod in ["p01", "p02"] {
+        assert!(
+            step(&format!("remove container {}-{pod}-r1", lab.name)) < old,
+            "{stderr}"
+        );
+    }
+
+    let mut networks: Vec<String> = docker(&[
+        "network",
+        "ls",
+        "--filter",
+        &format!("label=noglab.lab={}", lab.name),
+        "--format",
+        "{{.Name}}",
+    ])
+    .split_whitespace()
+    .filter(|n| n.contains("-shared-"))
+    .map(String::from)
+    .collect();
+    networks.sort();
+    assert_eq!(
+        networks,
+        [
+            format!("{}-shared-ixlan", lab.name),
+            format!("{}-shared-mgmt", lab.name)
+        ]
+    );
+    crate::docker::wait_for(Duration::from_secs(90), || {
+        crate::access::rs_established(&lab, 2)
+    })
+    .expect("every pod's session to the route server, on the new network");
+    let again = lab.up(2);
+    assert!(again.stdout.contains("up to date"), "{}", again.stdout);
+}
