@@ -147,6 +147,7 @@ pub fn between(old: &ContainerSpec, new: &ContainerSpec) -> Vec<Change> {
         ("published ports", old.ports != new.ports),
         ("read-only paths", old.read_only != new.read_only),
         ("hostname", old.hostname != new.hostname),
+        ("where unknown names are resolved (DNS)", old.dns != new.dns),
     ];
     out.extend(
         container
@@ -211,6 +212,7 @@ mod tests {
             files,
             ports: vec![],
             read_only: vec![],
+            dns: Vec::new(),
         }
     }
 
@@ -241,6 +243,19 @@ mod tests {
             ["/etc/frr/frr.conf changed", "/etc/motd added"]
         );
         assert!(files_only(&c));
+    }
+
+    #[test]
+    fn a_node_made_before_its_names_were_kept_inside_says_so() {
+        let a = spec();
+        let mut b = spec();
+        b.dns = vec!["127.0.0.1".into()];
+        let c = between(&a, &b);
+        assert_eq!(
+            c.iter().map(Change::describe).collect::<Vec<_>>(),
+            ["where unknown names are resolved (DNS) changed"]
+        );
+        assert!(!files_only(&c));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! Nothing else is written outside this directory. Lab names are checked
 //! before they become paths.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::path::PathBuf;
 
@@ -126,6 +126,17 @@ pub fn load_applied(lab: &str) -> Result<Applied> {
         .unwrap_or_default())
 }
 
+/// The nodes `up` started and has not yet seen ready, by container name:
+/// written before it starts them, so that an `up` interrupted (Ctrl-C, or
+/// killed) while they boot leaves them for the next `up` to wait for.
+pub fn load_unready(lab: &str) -> Result<BTreeSet<String>> {
+    let path = lab_dir(lab)?.join("unready.json");
+    Ok(fs::read(&path)
+        .ok()
+        .and_then(|data| serde_json::from_slice(&data).ok())
+        .unwrap_or_default())
+}
+
 pub fn save_applied(lab: &str, applied: &Applied) -> Result<()> {
     let d = lab_dir(lab)?;
     ensure(&d)?;
@@ -136,10 +147,30 @@ pub fn save_applied(lab: &str, applied: &Applied) -> Result<()> {
         .with_context(|| format!("failed to save the applied files in {}", d.display()))
 }
 
+/// Adds `started` to the lab's unready nodes and removes `seen_ready`.
+pub fn update_unready(lab: &str, started: &[String], seen_ready: &[String]) -> Result<()> {
+    let mut unready = load_unready(lab)?;
+    if started.is_empty() && !seen_ready.iter().any(|n| unready.contains(n)) {
+        return Ok(());
+    }
+    unready.extend(started.iter().cloned());
+    for n in seen_ready {
+        unready.remove(n);
+    }
+    let d = lab_dir(lab)?;
+    ensure(&d)?;
+    let tmp = d.join("unready.json.tmp");
+    let data = serde_json::to_vec(&unready).context("failed to serialize the unready nodes")?;
+    fs::write(&tmp, data).with_context(|| format!("failed to write {}", tmp.display()))?;
+    fs::rename(&tmp, d.join("unready.json"))
+        .with_context(|| format!("failed to save the unready nodes in {}", d.display()))
+}
+
 pub fn forget(lab: &str) -> Result<()> {
     let d = lab_dir(lab)?;
     let _ = fs::remove_file(d.join("ready.json"));
     let _ = fs::remove_file(d.join("applied.json"));
+    let _ = fs::remove_file(d.join("unready.json"));
     match fs::remove_file(d.join("plan.json")) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

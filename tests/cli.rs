@@ -58,5 +58,7 @@ mod readiness;
 #[path = "cli/topologies.rs"]
 mod topologies;
 
+#[path = "cli/hardening.rs"]
+mod hardening;
 #[path = "cli/snapshots.rs"]
 mod snapshots;

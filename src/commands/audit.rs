@@ -1,7 +1,8 @@
 //! `noglab audit [LAB]`: what each container of a lab may do and reach —
 //! capabilities, privileged or not, namespaces, limits, mounts, what is
-//! read-only inside, published ports — so an instructor sees the exposure
-//! before the room arrives.
+//! read-only inside, published ports, where the names it does not know
+//! are resolved — so an instructor sees the exposure before the room
+//! arrives.
 
 use std::io::Write;
 
@@ -46,18 +47,44 @@ async fn exposures<E: Engine>(engine: &E, lab: &str) -> Result<Vec<Exposure>> {
         .collect();
     names.sort();
     let results: Vec<Result<Exposure>> = stream::iter(&names)
-        .map(|n| engine.exposure(n))
+        .map(|n| async move {
+            let mut e = engine.exposure(n).await?;
+            if e.capabilities_added.iter().any(|c| c == SYS_ADMIN) {
+                e.logins_sys_admin = logins_sys_admin(engine, n).await;
+            }
+            Ok(e)
+        })
         .buffered(8)
         .collect()
         .await;
     results.into_iter().collect()
 }
 
+const SYS_ADMIN: &str = "SYS_ADMIN";
+/// CAP_SYS_ADMIN's bit in a capability set.
+const SYS_ADMIN_BIT: u32 = 21;
+
+/// Whether the participants' sshd in the container (whose bounding set
+/// every login inherits) may hold SYS_ADMIN; `None` when it runs none or
+/// the container cannot be asked.
+async fn logins_sys_admin<E: Engine>(engine: &E, container: &str) -> Option<bool> {
+    let cmd = [
+        "sh",
+        "-c",
+        "p=$(cat /run/sshd.pid 2>/dev/null) && sed -n 's/^CapBnd:[[:space:]]*//p' /proc/$p/status",
+    ]
+    .map(String::from);
+    let out = engine.exec(container, &cmd).await.ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let set = u64::from_str_radix(text.trim(), 16).ok()?;
+    (out.code == 0).then_some(set & (1 << SYS_ADMIN_BIT) != 0)
+}
+
 /// One line per container, then what deserves a warning.
 fn table(lab: &str, rows: &[Exposure]) -> String {
     let mut s = format!(
-        "{:<28} {:<4} {:<28} {:<5} {:<7} {:>6} {:>5}  PUBLISHED / MOUNTS / READ-ONLY\n",
-        "CONTAINER", "PRIV", "CAPABILITIES ADDED", "NET", "PID", "MEM", "PIDS"
+        "{:<28} {:<4} {:<28} {:<5} {:<7} {:>6} {:>5} {:<10} PUBLISHED / MOUNTS / READ-ONLY\n",
+        "CONTAINER", "PRIV", "CAPABILITIES ADDED", "NET", "PID", "MEM", "PIDS", "DNS"
     );
     for r in rows {
         let net = if r.network_mode == "host" {
@@ -69,7 +96,7 @@ fn table(lab: &str, rows: &[Exposure]) -> String {
         extra.extend(r.mounts.iter().cloned());
         extra.extend(r.read_only.iter().map(|p| format!("ro {p}")));
         s += &format!(
-            "{:<28} {:<4} {:<28} {:<5} {:<7} {:>5}M {:>5}  {}\n",
+            "{:<28} {:<4} {:<28} {:<5} {:<7} {:>5}M {:>5} {:<10} {}\n",
             r.container,
             if r.privileged { "YES" } else { "no" },
             r.capabilities_added.join(","),
@@ -77,6 +104,11 @@ fn table(lab: &str, rows: &[Exposure]) -> String {
             r.pid_mode,
             r.memory_limit >> 20,
             r.pids_limit,
+            if r.dns.is_empty() {
+                "HOST".to_string()
+            } else {
+                r.dns.join(",")
+            },
             if extra.is_empty() {
                 "-".into()
             } else {
@@ -106,7 +138,24 @@ fn table(lab: &str, rows: &[Exposure]) -> String {
     {
         s += &format!("WARNING: {NOGLAB_DIR} can be changed inside {} (created by an older noglab); `noglab up` recreates it with {NOGLAB_DIR} read-only\n", r.container);
     }
+    for r in rows {
+        match r.logins_sys_admin {
+            Some(true) => s += &format!("WARNING: {} holds {SYS_ADMIN}, and so do the participants' logins (an older image); `noglab up` with the current images recreates it\n", r.container),
+            Some(false) => s += &format!("{} holds {SYS_ADMIN} (its daemons need it); the participants' logins do not\n", r.container),
+            None if r.capabilities_added.iter().any(|c| c == SYS_ADMIN) => s += &format!("{} holds {SYS_ADMIN} (its daemons need it); no participants' sshd found there\n", r.container),
+            None => {}
+        }
+    }
+    for r in rows.iter().filter(|r| !dns_contained(r)) {
+        s += &format!("WARNING: names {} does not know go to {} (created by an older noglab); `noglab up` recreates it so that they stay in the node\n", r.container, if r.dns.is_empty() { "the host's resolvers".to_string() } else { r.dns.join(", ") });
+    }
     s
+}
+
+/// Whether the names the container's embedded resolver does not know stay
+/// in the node (its loopback), as noglab plans.
+fn dns_contained(r: &Exposure) -> bool {
+    !r.dns.is_empty() && r.dns.iter().all(|d| crate::plan::DNS.contains(&d.as_str()))
 }
 
 #[cfg(test)]
@@ -143,7 +192,7 @@ mod tests {
         assert!(lines[0].starts_with("CONTAINER "), "{text}");
         assert!(lines[1].starts_with("lab-p01-h1 "), "{text}");
         assert!(
-            lines[1].ends_with("own   private   256M   512  ro /etc/noglab"),
+            lines[1].ends_with("own   private   256M   512 127.0.0.1  ro /etc/noglab"),
             "{text}"
         );
         assert_eq!(lines.len(), 7, "{text}");
@@ -170,6 +219,8 @@ mod tests {
             read_only: Vec::new(),
             published: vec!["0.0.0.0:2201 -> 22/tcp".into()],
             docker_socket: true,
+            dns: Vec::new(),
+            logins_sys_admin: None,
         };
         engine
             .lock()
@@ -186,7 +237,12 @@ mod tests {
         );
         assert!(!text.contains("inside lab-p01-h1"), "{text}");
         assert!(
-            text.contains("HOST  private    64M    64  0.0.0.0:2201 -> 22/tcp, /var/run/docker.sock -> /var/run/docker.sock (rw)\n"),
+            text.contains("WARNING: names lab-p01-r1 does not know go to the host's resolvers (created by an older noglab)"),
+            "{text}"
+        );
+        assert!(!text.contains("names lab-p01-h1"), "{text}");
+        assert!(
+            text.contains("HOST  private    64M    64 HOST       0.0.0.0:2201 -> 22/tcp, /var/run/docker.sock -> /var/run/docker.sock (rw)\n"),
             "{text}"
         );
 
@@ -196,6 +252,62 @@ mod tests {
         assert_eq!(json[1]["container"], "lab-p01-r1");
         assert_eq!(json[1]["docker_socket"], true);
         assert_eq!(json[0]["read_only"][0], "/etc/noglab");
+        assert_eq!(json[0]["dns"][0], "127.0.0.1");
+        assert_eq!(json[1]["dns"].as_array().map(Vec::len), Some(0));
+    }
+
+    #[tokio::test]
+    async fn where_a_node_holds_sys_admin_its_logins_are_looked_at() {
+        let engine = FakeEngine::default();
+        testing::up(&engine, &testing::plan(1)).await;
+        let mut r1 = engine.exposure("lab-p01-r1").await.expect("fake");
+        r1.capabilities_added = vec!["NET_ADMIN".into(), "SYS_ADMIN".into()];
+        engine.lock().exposures.insert("lab-p01-r1".into(), r1);
+        // sshd's bounding set: Docker's defaults and NET_ADMIN, without
+        // SYS_ADMIN (bit 21), as the init starts it.
+        let capbnd = |set: &str| crate::engine::ExecOutput {
+            code: 0,
+            stdout: format!("{set}\n").into_bytes(),
+            stderr: Vec::new(),
+        };
+        engine
+            .lock()
+            .exec_outputs
+            .insert("lab-p01-r1".into(), capbnd("00000000a80435fb"));
+        let text = printed(&engine, ListFormat::Table).await;
+        assert!(
+            text.contains("\nlab-p01-r1 holds SYS_ADMIN (its daemons need it); the participants' logins do not\n"),
+            "{text}"
+        );
+        assert!(!text.contains("lab-p01-h1 holds"), "{text}");
+        assert!(!text.contains("WARNING"), "{text}");
+        let execs: Vec<String> = engine
+            .calls()
+            .into_iter()
+            .filter(|c| c.starts_with("exec "))
+            .collect();
+        assert_eq!(
+            execs,
+            ["exec lab-p01-r1 sh"],
+            "only where SYS_ADMIN is held"
+        );
+
+        // An sshd that holds it: a warning.
+        engine
+            .lock()
+            .exec_outputs
+            .insert("lab-p01-r1".into(), capbnd("00000000a82435fb"));
+        let text = printed(&engine, ListFormat::Table).await;
+        assert!(
+            text.contains(
+                "WARNING: lab-p01-r1 holds SYS_ADMIN, and so do the participants' logins"
+            ),
+            "{text}"
+        );
+        let json: Vec<serde_json::Value> =
+            serde_json::from_str(&printed(&engine, ListFormat::Json).await).expect("json");
+        assert_eq!(json[1]["logins_sys_admin"], true);
+        assert!(json[0].get("logins_sys_admin").is_none(), "{}", json[0]);
     }
 
     #[tokio::test]

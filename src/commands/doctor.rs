@@ -18,7 +18,7 @@ use anyhow::Result;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use crate::diag::ExitCode;
-use crate::engine::{Connector, Engine, Scope};
+use crate::engine::{Connector, Engine};
 use crate::images;
 use crate::kinds::{self, Kind};
 use crate::plan::Plan;
@@ -337,11 +337,24 @@ struct LabSubnet {
     what: String,
 }
 
+/// The lab's own addresses on its links: what the topology chose. The
+/// access points' host-facing networks are noglab's plumbing, inside the
+/// lab's block, which is checked as a whole.
 fn lab_subnets(plan: &Plan) -> Vec<LabSubnet> {
+    let plumbing: BTreeSet<&str> = plan
+        .all_pods()
+        .flat_map(|p| &p.networks)
+        .filter(|n| n.host_facing)
+        .map(|n| n.name.as_str())
+        .collect();
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     for (pod, c) in plan.containers() {
-        for a in &c.links {
+        for a in c
+            .links
+            .iter()
+            .filter(|a| !plumbing.contains(a.network.as_str()))
+        {
             let link = a.network.rsplit('-').next().unwrap_or_default().to_string();
             let nets = [
                 a.ipv4.map(|n| IpNet::V4(n.trunc())),
@@ -360,29 +373,47 @@ fn lab_subnets(plan: &Plan) -> Vec<LabSubnet> {
     out
 }
 
+/// The engine's networks, noglab's (any lab's: their blocks are chosen
+/// apart, and their link addresses are no Docker subnet) set apart from
+/// the others, which a lab must not overlap.
+struct DockerNetworks {
+    /// Name and subnets of every network that is not noglab's.
+    foreign: Vec<(String, Vec<IpNet>)>,
+    /// The host bridges of noglab's networks: their routes are noglab's.
+    noglab_bridges: BTreeSet<String>,
+    /// How many networks are noglab's.
+    noglab: usize,
+}
+
+async fn docker_networks<E: Engine>(engine: &E) -> Result<DockerNetworks> {
+    let mut out = DockerNetworks {
+        foreign: Vec::new(),
+        noglab_bridges: BTreeSet::new(),
+        noglab: 0,
+    };
+    for n in engine.all_networks().await? {
+        if n.labels.contains_key(crate::plan::labels::LAB) {
+            out.noglab += 1;
+            out.noglab_bridges.extend(n.bridge);
+        } else {
+            let subnets = n.subnets.iter().filter_map(|s| s.parse().ok()).collect();
+            out.foreign.push((n.name, subnets));
+        }
+    }
+    Ok(out)
+}
+
 async fn check_subnets<E: Engine>(
     engine: &E,
     lab: &Lab,
     routes: &[(IpNet, String)],
     report: &mut Report<'_>,
 ) -> Result<()> {
-    let own: BTreeSet<String> = engine
-        .networks(Scope::Lab(&lab.name))
-        .await?
-        .into_iter()
-        .map(|n| n.name)
-        .collect();
-    let networks: Vec<(String, Vec<IpNet>)> = engine
-        .all_networks()
-        .await?
-        .into_iter()
-        .filter(|n| !own.contains(&n.name))
-        .map(|n| {
-            (
-                n.name,
-                n.subnets.iter().filter_map(|s| s.parse().ok()).collect(),
-            )
-        })
+    let networks = docker_networks(engine).await?;
+    // Routes to noglab's own bridges (its access networks') are noglab's.
+    let routes: Vec<&(IpNet, String)> = routes
+        .iter()
+        .filter(|(_, dev)| !networks.noglab_bridges.contains(dev))
         .collect();
 
     // The Docker subnets the lab has, or would get from `up` now.
@@ -401,7 +432,7 @@ async fn check_subnets<E: Engine>(
     }
     for s in &candidates {
         checked += 1;
-        for (route, dev) in routes {
+        for (route, dev) in &routes {
             if overlaps(s.net, *route) {
                 problems.push(format!(
                     "{} overlaps the host's route {route} dev {dev}",
@@ -413,7 +444,7 @@ async fn check_subnets<E: Engine>(
         if s.what.starts_with("noglab's") {
             continue;
         }
-        for (name, subnets) in &networks {
+        for (name, subnets) in &networks.foreign {
             for subnet in subnets {
                 if overlaps(s.net, *subnet) {
                     problems.push(format!(
@@ -428,9 +459,10 @@ async fn check_subnets<E: Engine>(
         report.ok(
             "subnets",
             format!(
-                "{checked} lab and Docker subnets overlap none of the host's {} routes and {} other Docker networks",
+                "{checked} lab and Docker subnets overlap none of the host's {} routes and {} other Docker networks ({} of noglab's labs' own set aside)",
                 routes.len(),
-                networks.len()
+                networks.foreign.len(),
+                networks.noglab
             ),
         );
     } else {
@@ -615,6 +647,7 @@ mod tests {
     use super::*;
     use crate::engine::fake::FakeEngine;
     use crate::engine::EngineNetwork;
+    use crate::plan::labels;
     use crate::reconcile::testing;
 
     /// A machine with room to spare and the given routes.
@@ -739,6 +772,8 @@ mod tests {
             s.foreign_networks.push(EngineNetwork {
                 name: "office".into(),
                 subnets: vec!["100.64.0.0/16".into()],
+                labels: std::collections::BTreeMap::new(),
+                bridge: None,
             });
         }
         let host = roomy(&[("100.64.2.0/24", "eth9"), ("10.0.0.0/8", "eth0")]);
@@ -764,6 +799,62 @@ mod tests {
                 "ok    memory: 100000 MiB available, lab lab with 2 pods needs about {} MiB",
                 memory_needed(Some(&lab), &kinds_of(Some(&lab)))
             )),
+            "{lines:#?}"
+        );
+    }
+
+    /// A running lab's own networks, and another lab's, are noglab's: not
+    /// overlaps. A foreign route into the block still is.
+    #[tokio::test]
+    async fn noglabs_own_networks_are_no_overlap() {
+        let engine = FakeEngine::default();
+        let lab = lab(2);
+        testing::up(&engine, &lab.plan).await;
+        let other = testing::plan(1);
+        let mut other_net = other.pod_plans[&1].networks[0].clone();
+        other_net.name = "other-p01-access".into();
+        other_net.bridge = "nga0123456789ab".into();
+        other_net.labels.insert(labels::LAB.into(), "other".into());
+        engine.create_network(&other_net).await.expect("fake");
+        // The host routes Docker adds for bridges with an address: one of
+        // this lab's, one of the other lab's, both inside this lab's block.
+        let own = &lab.plan.pod_plans[&1].networks[0];
+        let routes: Vec<(String, String)> = vec![
+            (own.subnet.to_string(), own.bridge.clone()),
+            (own.subnet.to_string(), other_net.bridge.clone()),
+        ];
+        let as_refs: Vec<(&str, &str)> = routes
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        let (lines, _) = doctor(&engine, Some(&lab), &roomy(&as_refs)).await;
+        let subnets: Vec<&String> = lines.iter().filter(|l| l.contains("subnets:")).collect();
+        assert_eq!(subnets.len(), 1, "{lines:#?}");
+        assert!(subnets[0].starts_with("ok    subnets: "), "{lines:#?}");
+        assert!(
+            subnets[0].ends_with(&format!(
+                " and 0 other Docker networks ({} of noglab's labs' own set aside)",
+                lab.plan.all_pods().map(|p| p.networks.len()).sum::<usize>() + 1
+            )),
+            "{lines:#?}"
+        );
+
+        // The same route on a device that is not noglab's is a clash.
+        let (lines, failed) = doctor(
+            &engine,
+            Some(&lab),
+            &roomy(&[(routes[0].0.as_str(), "eth9")]),
+        )
+        .await;
+        assert!(failed);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("FAIL  subnets: noglab's Docker block ")
+                    && l.ends_with(&format!(
+                        "overlaps the host's route {} dev eth9",
+                        own.subnet
+                    ))),
             "{lines:#?}"
         );
     }

@@ -192,6 +192,8 @@ mod tests {
         engine.lock().foreign_networks.push(EngineNetwork {
             name: "bridge".into(),
             subnets: vec![first.to_string(), "fd00::/64".into()],
+            labels: std::collections::BTreeMap::new(),
+            bridge: None,
         });
         let second = lab_block(&engine, "other", &none, &other, 1)
             .await

@@ -33,6 +33,7 @@ pub async fn run<C: Connector>(
     let (what, seen_ready) =
         reset(engine, &plan, pods, shared, node.as_deref(), quiet, &store).await?;
     state::mark_ready(&lab, &seen_ready, state::now())?;
+    state::update_unready(&lab, &[], &seen_ready)?;
     println!(
         "lab {lab}: reset {what} in {:.1}s",
         started.elapsed().as_secs_f64()

@@ -75,7 +75,11 @@ pub async fn run<C: Connector>(engines: &C, args: UpArgs, quiet: bool) -> Result
     // Other new labs may choose their blocks once this one's networks hold
     // its block, not only when its nodes are up.
     let release_allocation = move || drop(allocation);
-    let result = reconcile::execute_then(
+    // Nodes to be started are unready until seen ready, on disk first: an
+    // `up` that does not get to the end leaves them to the next one.
+    let starting: Vec<String> = actions.iter().filter_map(started_node).collect();
+    state::update_unready(&lab, &starting, &[])?;
+    let (result, seen_ready) = reconcile::execute_seeing(
         engine,
         actions,
         limits,
@@ -86,7 +90,9 @@ pub async fn run<C: Connector>(engines: &C, args: UpArgs, quiet: bool) -> Result
     )
     .await;
     progress.finish();
-    let seen_ready = result.map_err(|e| {
+    state::mark_ready(&lab, &seen_ready, state::now())?;
+    state::update_unready(&lab, &[], &seen_ready)?;
+    result.map_err(|e| {
         if is_interrupted(&e) {
             anyhow::Error::new(Interrupted).context(format!(
                 "lab {lab} {e}; run {again} to complete it, or `noglab down {lab}` to remove it"
@@ -95,7 +101,6 @@ pub async fn run<C: Connector>(engines: &C, args: UpArgs, quiet: bool) -> Result
             anyhow!("lab {lab} is not complete; run `noglab up` again once fixed:\n{e:#}")
         }
     })?;
-    state::mark_ready(&lab, &seen_ready, state::now())?;
     println!(
         "lab {lab}: {pods} pods up ({summary}) in {:.1}s{}",
         started.elapsed().as_secs_f64(),
@@ -152,7 +157,8 @@ async fn prepare<'a, C: Connector>(
     // Containers whose new files `--apply-files` put in are as planned.
     let applied = state::load_applied(lab)?;
     relabel(&mut observed, &applied);
-    let diff = reconcile::diff(&observed, &plan, args.prune);
+    let mut diff = reconcile::diff(&observed, &plan, args.prune);
+    reconcile::finish_waits(&observed, &state::load_unready(lab)?, &mut diff.actions);
     if !diff.extra_pods.is_empty() {
         return Err(input_error(format!(
             "lab {lab} has {} beyond --pods {pods}; `noglab up {} --pods {pods} --prune` removes them",
@@ -431,6 +437,15 @@ fn of_it_waiting(waited: Duration) -> String {
     )
 }
 
+/// The node an action starts (or waits for), which is unready until seen.
+fn started_node(a: &Action) -> Option<String> {
+    match a {
+        Action::CreateContainer { spec, .. } => Some(spec.name.clone()),
+        Action::StartContainer { name, .. } | Action::WaitReady { name, .. } => Some(name.clone()),
+        _ => None,
+    }
+}
+
 fn summarize(actions: &[Action]) -> String {
     let count = |f: fn(&Action) -> bool| actions.iter().filter(|a| f(a)).count();
     let mut parts = Vec::new();
@@ -438,6 +453,7 @@ fn summarize(actions: &[Action]) -> String {
     let started = count(|a| matches!(a, Action::StartContainer { .. }));
     let removed = count(|a| matches!(a, Action::RemoveContainer { .. }));
     let nets = count(|a| matches!(a, Action::CreateNetwork { .. }));
+    let waited = count(|a| matches!(a, Action::WaitReady { .. }));
     if created > 0 {
         parts.push(format!("{created} containers created"));
     }
@@ -449,6 +465,9 @@ fn summarize(actions: &[Action]) -> String {
     }
     if nets > 0 {
         parts.push(format!("{nets} networks created"));
+    }
+    if waited > 0 {
+        parts.push(format!("{waited} left booting waited for"));
     }
     parts.join(", ")
 }

@@ -29,9 +29,13 @@ use tokio::io::{AsyncRead, AsyncWriteExt};
 
 use super::{
     disk_full, Connector, Created, Engine, EngineFacts, EngineNetwork, Exposure, Interactive,
-    LogFollow, ObservedContainer, ObservedNetwork, ObservedVolume, Scope, GUARD_LABEL, GUARD_NAME,
+    LogFollow, ObservedContainer, ObservedNetwork, ObservedVolume, RunState, Scope, GUARD_LABEL,
+    GUARD_NAME,
 };
 use crate::plan::{labels, Attachment, ContainerSpec, FileSpec, NetworkSpec};
+
+/// The network option that names a bridge network's Linux bridge.
+const BRIDGE_NAME_OPTION: &str = "com.docker.network.bridge.name";
 
 /// The oldest engine API noglab supports (Docker 20.10).
 const MIN_API: (u32, u32) = (1, 41);
@@ -637,7 +641,7 @@ impl Engine for DockerEngine {
                 // forward the published port; no NAT, no traffic between
                 // containers.
                 HashMap::from([
-                    ("com.docker.network.bridge.name".into(), spec.bridge.clone()),
+                    (BRIDGE_NAME_OPTION.into(), spec.bridge.clone()),
                     (
                         "com.docker.network.bridge.enable_icc".into(),
                         "false".into(),
@@ -649,7 +653,7 @@ impl Engine for DockerEngine {
                 ])
             } else {
                 HashMap::from([
-                    ("com.docker.network.bridge.name".into(), spec.bridge.clone()),
+                    (BRIDGE_NAME_OPTION.into(), spec.bridge.clone()),
                     (
                         "com.docker.network.bridge.inhibit_ipv4".into(),
                         "true".into(),
@@ -743,6 +747,9 @@ impl Engine for DockerEngine {
                         .chain(spec.read_only.iter().cloned())
                         .collect()
                 }),
+                // No search domain either: the host's would show inside.
+                dns: (!spec.dns.is_empty()).then(|| spec.dns.clone()),
+                dns_search: (!spec.dns.is_empty()).then(|| vec![".".to_string()]),
                 ..Default::default()
             }),
             networking_config: Some(NetworkingConfig {
@@ -912,6 +919,38 @@ impl Engine for DockerEngine {
             .unwrap_or(Ok(LogFollow::TimedOut))
     }
 
+    async fn run_state(&self, container: &str) -> Result<RunState> {
+        let state = self.inspect(container).await?;
+        let restarts = state.restart_count.unwrap_or(0);
+        let state = state.state.unwrap_or_default();
+        Ok(RunState {
+            status: state
+                .status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "unknown".into()),
+            restarts,
+            exit_code: state.exit_code.unwrap_or(0),
+        })
+    }
+
+    async fn log_tail(&self, container: &str, lines: usize) -> Result<Vec<String>> {
+        let options = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .tail(&lines.to_string())
+            .build();
+        let mut stream = self.docker.logs(container, Some(options));
+        let mut text = Vec::new();
+        while let Some(item) = stream.next().await {
+            let item = item.map_err(|e| fail(format!("read the log of {container}"), e))?;
+            text.extend_from_slice(&item.into_bytes());
+        }
+        Ok(String::from_utf8_lossy(&text)
+            .lines()
+            .map(String::from)
+            .collect())
+    }
+
     async fn health_report(&self, container: &str) -> Result<Option<String>> {
         let info = self.inspect(container).await?;
         let last = info
@@ -933,6 +972,12 @@ impl Engine for DockerEngine {
         Ok(list
             .into_iter()
             .map(|n| EngineNetwork {
+                bridge: n
+                    .options
+                    .as_ref()
+                    .and_then(|o| o.get(BRIDGE_NAME_OPTION))
+                    .cloned(),
+                labels: n.labels.clone().unwrap_or_default().into_iter().collect(),
                 subnets: n
                     .ipam
                     .and_then(|i| i.config)
@@ -1235,6 +1280,8 @@ impl Engine for DockerEngine {
                 )
                 .collect(),
             published,
+            dns: host.dns.unwrap_or_default(),
+            logins_sys_admin: None,
         })
     }
 }

@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 
 use super::{
     Connector, Created, Engine, EngineFacts, EngineNetwork, ExecOutput, Exposure, Interactive,
-    LogFollow, ObservedContainer, ObservedNetwork, ObservedVolume, Scope,
+    LogFollow, ObservedContainer, ObservedNetwork, ObservedVolume, RunState, Scope,
 };
 use crate::plan::{labels, Attachment, ContainerSpec, FileSpec, NetworkSpec, NOGLAB_DIR};
 
@@ -47,6 +47,8 @@ pub struct FakeState {
     /// Following a log without a line asked for times out (else it ends,
     /// as a stopped container's does).
     pub log_times_out: bool,
+    /// Container name -> how often the engine restarted it.
+    pub restarts: BTreeMap<String, i64>,
     /// Container name -> what its last failed health probe printed.
     pub health_reports: BTreeMap<String, String>,
     /// Why connecting fails, when it does (the engine is down).
@@ -54,6 +56,8 @@ pub struct FakeState {
     pub facts: EngineFacts,
     /// Networks on the engine that are not noglab's.
     pub foreign_networks: Vec<EngineNetwork>,
+    /// Network name -> the bridge it was created with.
+    pub bridges: BTreeMap<String, String>,
     /// Images the engine lacks; it has every other, of `IMAGE_SIZE` bytes.
     pub missing_images: BTreeSet<String>,
     /// Container name -> what a command run there prints and exits with.
@@ -93,6 +97,7 @@ impl Default for FakeState {
             stop_on: None,
             log: Vec::new(),
             log_times_out: false,
+            restarts: BTreeMap::new(),
             health_reports: BTreeMap::new(),
             unreachable: None,
             facts: EngineFacts {
@@ -103,6 +108,7 @@ impl Default for FakeState {
                 memory: 24 << 30,
             },
             foreign_networks: Vec::new(),
+            bridges: BTreeMap::new(),
             missing_images: BTreeSet::new(),
             exec_outputs: BTreeMap::new(),
             executed: Vec::new(),
@@ -190,6 +196,8 @@ impl Engine for FakeEngine {
         let own = s.networks.values().map(|n| EngineNetwork {
             name: n.name.clone(),
             subnets: n.subnets.iter().map(ToString::to_string).collect(),
+            labels: n.labels.clone(),
+            bridge: s.bridges.get(&n.name).cloned(),
         });
         Ok(own.chain(s.foreign_networks.iter().cloned()).collect())
     }
@@ -268,6 +276,7 @@ impl Engine for FakeEngine {
                 subnets: vec![spec.subnet],
             },
         );
+        s.bridges.insert(spec.name.clone(), spec.bridge.clone());
         Ok(Created::New)
     }
 
@@ -441,6 +450,26 @@ impl Engine for FakeEngine {
         )
     }
 
+    async fn run_state(&self, container: &str) -> Result<RunState> {
+        self.record(format!("state {container}"))?;
+        let s = self.lock();
+        let c = s
+            .containers
+            .get(container)
+            .ok_or_else(|| anyhow!("failed to inspect container {container}: no such container"))?;
+        Ok(RunState {
+            status: c.state.clone(),
+            restarts: s.restarts.get(container).copied().unwrap_or(0),
+            exit_code: 0,
+        })
+    }
+
+    async fn log_tail(&self, container: &str, lines: usize) -> Result<Vec<String>> {
+        self.record(format!("log tail {container}"))?;
+        let s = self.lock();
+        Ok(s.log[s.log.len().saturating_sub(lines)..].to_vec())
+    }
+
     async fn health_report(&self, container: &str) -> Result<Option<String>> {
         self.record(format!("health_report {container}"))?;
         Ok(self.lock().health_reports.get(container).cloned())
@@ -586,6 +615,8 @@ impl Engine for FakeEngine {
                 read_only: vec![NOGLAB_DIR.to_string()],
                 published: Vec::new(),
                 docker_socket: false,
+                dns: crate::plan::DNS.iter().map(|d| d.to_string()).collect(),
+                logins_sys_admin: None,
             }))
     }
 }

@@ -95,6 +95,17 @@ pub enum LogFollow {
     TimedOut,
 }
 
+/// Where a container's main process stands, as the engine reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunState {
+    /// Docker's state: created, running, restarting, exited, paused, dead.
+    pub status: String,
+    /// How often the engine restarted it since it was last started.
+    pub restarts: i64,
+    /// Its main process's last exit code.
+    pub exit_code: i64,
+}
+
 /// What a command run in a node printed and how it ended.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ExecOutput {
@@ -116,6 +127,10 @@ pub enum Scope<'a> {
 pub struct EngineNetwork {
     pub name: String,
     pub subnets: Vec<String>,
+    /// Its labels: noglab's carry `noglab.lab`.
+    pub labels: BTreeMap<String, String>,
+    /// The Linux bridge on the host, when the network names it.
+    pub bridge: Option<String>,
 }
 
 /// What `doctor` reports about the engine.
@@ -152,6 +167,14 @@ pub struct Exposure {
     pub published: Vec<String>,
     /// Whether the Docker socket is reachable inside.
     pub docker_socket: bool,
+    /// Where the engine's resolver in the container sends names it does
+    /// not know; empty: the host's resolvers.
+    pub dns: Vec<String>,
+    /// For a container holding SYS_ADMIN: whether the participants'
+    /// logins (its sshd) hold it too; `None` when not looked at or it runs
+    /// no sshd. Filled by `audit`, from inside.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logins_sys_admin: Option<bool>,
 }
 
 /// An interactive command in a node: its output, its input, and the
@@ -261,6 +284,11 @@ pub trait Engine: Sync {
         prefixes: &[&str],
         timeout: std::time::Duration,
     ) -> anyhow::Result<LogFollow>;
+
+    /// Where the container's main process stands.
+    async fn run_state(&self, container: &str) -> anyhow::Result<RunState>;
+    /// The last `lines` lines of the container's output, oldest first.
+    async fn log_tail(&self, container: &str, lines: usize) -> anyhow::Result<Vec<String>>;
 
     /// Runs a command in a container and hands its output to `sink` as it
     /// comes (`true` for standard error); returns its exit code.

@@ -165,6 +165,15 @@ pub static KINDS: &[Kind] = &[
         description: "FRRouting: bgpd, ospfd, ospf6d, isisd, bfdd, with the RPKI module",
         image: "frr",
         config_path: Some("/etc/frr/frr.conf"),
+        // SYS_ADMIN: every FRR daemon asks for it at start (for VRFs in
+        // network namespaces, which no lab uses) and exits without it;
+        // measured with labs/bgp: zebra's "privs_init: initial cap_set_proc
+        // failed: Operation not permitted", wanting
+        // cap_net_admin,cap_net_raw,cap_sys_admin. Root holding it could
+        // remount /etc/noglab: the init starts the participants' sshd
+        // without it in its bounding set, so no login session ever holds
+        // it (`audit` checks sshd); only the engine's own commands (`exec`,
+        // `connect`, checks) and FRR's daemons do.
         capabilities: &["NET_ADMIN", "NET_RAW", "SYS_ADMIN"],
         sysctls: ROUTER_SYSCTLS,
         shell: &["vtysh"],

@@ -72,6 +72,7 @@ pub(crate) fn access_point(
         files,
         ports,
         read_only: Vec::new(),
+        dns: Vec::new(),
     };
     seal(spec, lab, pod, kind)
 }

@@ -44,7 +44,7 @@ pub use names::{
     container_name, describe_pods, labels, own_files, pod_label, ACCESS_NODE, NOGLAB_DIR,
     SHARED_LABEL, SHARED_POD,
 };
-pub use node::login_shell;
+pub use node::{login_shell, DNS};
 pub use plumbing::Plumbing;
 pub use problems::Problem;
 
@@ -145,6 +145,11 @@ pub struct ContainerSpec {
     /// own files, which nobody in a node has reason to change.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub read_only: Vec<String>,
+    /// The name servers the engine's embedded resolver (127.0.0.11 in the
+    /// node) forwards names it does not know to: the node's own loopback,
+    /// so that no name a node asks for leaves it (see `plan::node::DNS`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<String>,
 }
 
 impl Plan {

@@ -483,6 +483,7 @@ fn container(at: NodeAt, files: BTreeMap<String, FileSpec>) -> ContainerSpec {
         files,
         ports: Vec::new(),
         read_only: Vec::new(),
+        dns: Vec::new(),
     };
     seal(spec, at.lab, at.pod, at.kind)
 }
@@ -494,9 +495,23 @@ pub(crate) fn kind_image(kind: &Kind) -> String {
         .unwrap_or_else(|| kind.image.to_string())
 }
 
+/// Where the engine's embedded resolver in every node sends the names it
+/// does not know (those of the pod's containers it answers itself): the
+/// node's own loopback. Without it, Docker forwards them to the host's
+/// resolvers, and a lab's names could leave the machine. Measured on
+/// Docker 20.10: the node's `/etc/resolv.conf` stays `nameserver
+/// 127.0.0.11` (`options ndots:0`, no search domain), and a name from
+/// outside is forwarded to 127.0.0.1:53 inside the node, which refuses it
+/// (ICMP port unreachable, on `lo` only): the embedded resolver then does
+/// not answer, and the client gives up after its own timeouts (`getent
+/// hosts`: 20 s for a name, 10 s for an address). A node whose own server
+/// listens on its loopback answers from the lab. A lab's own resolver,
+/// written into `/etc/resolv.conf` by its exec lines, is asked directly.
+pub const DNS: &[&str] = &["127.0.0.1"];
+
 /// Completes a container spec with what every noglab container carries:
 /// its labels, its kind's capabilities and sysctls, noglab's folder
-/// read-only, and the hash of it all.
+/// read-only, its name servers, and the hash of it all.
 pub(crate) fn seal(mut spec: ContainerSpec, lab: &str, pod: u32, kind: &Kind) -> ContainerSpec {
     spec.labels = BTreeMap::from([
         (labels::LAB.to_string(), lab.to_string()),
@@ -511,6 +526,7 @@ pub(crate) fn seal(mut spec: ContainerSpec, lab: &str, pod: u32, kind: &Kind) ->
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     spec.read_only = vec![NOGLAB_DIR.to_string()];
+    spec.dns = DNS.iter().map(|s| s.to_string()).collect();
     let hash = spec_hash(&spec);
     spec.labels.insert(labels::HASH.to_string(), hash);
     spec

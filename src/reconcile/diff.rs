@@ -61,6 +61,12 @@ pub enum Action {
         pod: u32,
         name: String,
     },
+    /// Wait until a running container is ready: an earlier run started it
+    /// and stopped before it saw it ready (Ctrl-C).
+    WaitReady {
+        pod: u32,
+        name: String,
+    },
 }
 
 impl Action {
@@ -70,7 +76,8 @@ impl Action {
             | Action::RemoveNetwork { pod, .. }
             | Action::CreateNetwork { pod, .. }
             | Action::CreateContainer { pod, .. }
-            | Action::StartContainer { pod, .. } => *pod,
+            | Action::StartContainer { pod, .. }
+            | Action::WaitReady { pod, .. } => *pod,
         }
     }
 
@@ -81,6 +88,7 @@ impl Action {
             Action::CreateNetwork { spec, .. } => format!("create network {}", spec.name),
             Action::CreateContainer { spec, .. } => format!("create container {}", spec.name),
             Action::StartContainer { name, .. } => format!("start container {name}"),
+            Action::WaitReady { name, .. } => format!("wait for container {name}"),
         }
     }
 }
@@ -110,6 +118,42 @@ pub fn diff(observed: &Observed, plan: &Plan, prune: bool) -> Diff {
         }
     }
     out
+}
+
+/// Waits for the containers that an earlier run started and never saw
+/// ready (`unready`, by name), where `actions` leave them running as they
+/// are: without it, a lab interrupted while its nodes booted would count
+/// as up to date with nodes that never became ready.
+pub fn finish_waits(observed: &Observed, unready: &BTreeSet<String>, actions: &mut Vec<Action>) {
+    let touched: BTreeSet<&str> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::RemoveContainer { name, .. } | Action::StartContainer { name, .. } => {
+                Some(name.as_str())
+            }
+            Action::CreateContainer { spec, .. } => Some(spec.name.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut waits = Vec::new();
+    for c in &observed.containers {
+        if c.state != "running" || !unready.contains(&c.name) || touched.contains(c.name.as_str()) {
+            continue;
+        }
+        let pod = match c.label(labels::POD) {
+            Some(p) if p == crate::plan::SHARED_LABEL => crate::plan::SHARED_POD,
+            Some(p) => match p.parse() {
+                Ok(pod) => pod,
+                Err(_) => continue,
+            },
+            None => continue,
+        };
+        waits.push(Action::WaitReady {
+            pod,
+            name: c.name.clone(),
+        });
+    }
+    actions.extend(waits);
 }
 
 /// Actions that remove every container and network of a pod.
@@ -278,6 +322,56 @@ mod tests {
     use super::*;
     use crate::engine::fake::FakeEngine;
     use crate::reconcile::testing::{observed, plan, plan_of, run, up, TOPOLOGY};
+
+    #[tokio::test]
+    async fn nodes_left_booting_are_waited_for_unless_replaced_or_stopped() {
+        let engine = FakeEngine::default();
+        let p = plan(2);
+        up(&engine, &p).await;
+        engine
+            .lock()
+            .containers
+            .get_mut("lab-p02-h1")
+            .expect("h1")
+            .state = "exited".into();
+        let unready: BTreeSet<String> = ["lab-p01-r1", "lab-p02-r1", "lab-p02-h1", "lab-p09-r1"]
+            .map(String::from)
+            .into();
+        // Without the list, the lab is up to date.
+        let observed = observed(&engine).await;
+        let mut actions = diff(&observed, &p, false).actions;
+        assert_eq!(
+            actions.iter().map(Action::describe).collect::<Vec<_>>(),
+            ["start container lab-p02-h1"]
+        );
+        finish_waits(&observed, &unready, &mut actions);
+        assert_eq!(
+            actions.iter().map(Action::describe).collect::<Vec<_>>(),
+            [
+                "start container lab-p02-h1",
+                "wait for container lab-p01-r1",
+                "wait for container lab-p02-r1"
+            ]
+        );
+        assert_eq!(actions[1].pod(), 1);
+        assert_eq!(actions[2].pod(), 2);
+        engine.clear_calls();
+        let wait = crate::reconcile::Limits {
+            wait_ready: true,
+            ..crate::reconcile::testing::NO_WAIT
+        };
+        let mut seen = crate::reconcile::testing::run_with(&engine, actions, wait)
+            .await
+            .expect("waits");
+        seen.sort();
+        assert_eq!(seen, ["lab-p01-r1", "lab-p02-h1", "lab-p02-r1"]);
+        // Asked from inside, never started again.
+        let calls = engine.calls();
+        for r1 in ["lab-p01-r1", "lab-p02-r1"] {
+            assert!(calls.contains(&format!("exec {r1} sh")), "{calls:?}");
+            assert!(!calls.contains(&format!("start {r1}")), "{calls:?}");
+        }
+    }
 
     #[tokio::test]
     async fn half_created_and_changed_containers_are_replaced() {

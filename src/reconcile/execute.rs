@@ -71,12 +71,17 @@ fn phase(a: &Action) -> u8 {
         Action::RemoveContainer { .. } => 0,
         Action::RemoveNetwork { .. } => 1,
         Action::CreateNetwork { .. } => 2,
-        Action::CreateContainer { .. } | Action::StartContainer { .. } => 3,
+        Action::CreateContainer { .. }
+        | Action::StartContainer { .. }
+        | Action::WaitReady { .. } => 3,
     }
 }
 
-/// The phases of a pod's actions before its nodes: removals and networks.
-const NETWORK_PHASES: std::ops::RangeInclusive<u8> = 0..=2;
+/// The first phase, every pod's at once: containers removed.
+const REMOVAL_PHASES: std::ops::RangeInclusive<u8> = 0..=0;
+/// The phases of a pod's actions between its container removals and its
+/// nodes: networks removed and created.
+const NETWORK_PHASES: std::ops::RangeInclusive<u8> = 1..=2;
 /// The last phase: containers created or started.
 const NODE_PHASES: std::ops::RangeInclusive<u8> = 3..=3;
 
@@ -96,6 +101,8 @@ struct Started {
     name: String,
     /// Created in this run, so its whole log is of this start.
     fresh: bool,
+    /// Already running: only its readiness is left to wait for.
+    running: bool,
 }
 
 /// Runs the actions; every pod is tried, failures are reported together.
@@ -121,11 +128,13 @@ pub async fn execute<E: Engine>(
 /// address allocation lock until its networks hold its block, not while
 /// its nodes start.
 ///
-/// The lab-wide (shared) pod goes first and whole: pods attach to its
-/// networks and nodes. Then every pod's removals and networks, then every
-/// pod's nodes (those slow to be ready before those ready at once), all
-/// pods at once behind one fair semaphore. A pod whose removals or
-/// networks failed gets no nodes.
+/// Every pod's stale containers go first, the lab-wide (shared) pod's
+/// too: a lab-wide network that changed can only be removed once the
+/// pods' nodes attached to it are. Then the lab-wide pod's networks and
+/// nodes: pods attach to them. Then every pod's networks, then every pod's
+/// nodes (those slow to be ready before those ready at once), all pods at
+/// once behind one fair semaphore. A pod whose removals or networks failed
+/// gets no nodes.
 pub async fn execute_then<E: Engine>(
     engine: &E,
     actions: Vec<Action>,
@@ -135,6 +144,30 @@ pub async fn execute_then<E: Engine>(
     stop: &Stop,
     networks_done: impl FnOnce(),
 ) -> Result<Vec<String>> {
+    let (result, seen_ready) = execute_seeing(
+        engine,
+        actions,
+        limits,
+        secrets,
+        progress,
+        stop,
+        networks_done,
+    )
+    .await;
+    result.map(|()| seen_ready)
+}
+
+/// `execute_then`, with the containers it saw ready whatever the outcome:
+/// a run that failed or was interrupted saw some ready all the same.
+pub async fn execute_seeing<E: Engine>(
+    engine: &E,
+    actions: Vec<Action>,
+    limits: Limits,
+    secrets: &Secrets,
+    progress: &Progress,
+    stop: &Stop,
+    networks_done: impl FnOnce(),
+) -> (Result<()>, Vec<String>) {
     let total = actions.len();
     let mut by_pod: BTreeMap<u32, Vec<Action>> = BTreeMap::new();
     for a in actions {
@@ -166,8 +199,11 @@ pub async fn execute_then<E: Engine>(
         r = run.all(by_pod, networks_done) => r,
         () = notice => BTreeMap::new(),
     };
-    conclude(outcomes, total, stop)?;
-    Ok(seen_ready.into_inner().unwrap_or_else(|e| e.into_inner()))
+    let result = conclude(outcomes, total, stop);
+    (
+        result,
+        seen_ready.into_inner().unwrap_or_else(|e| e.into_inner()),
+    )
 }
 
 /// The result of a run from how each pod's actions went (in pod order, the
@@ -255,13 +291,23 @@ impl<E: Engine> Run<'_, E> {
         mut by_pod: BTreeMap<u32, Vec<Action>>,
         networks_done: impl FnOnce(),
     ) -> BTreeMap<u32, PodOutcome> {
-        let mut outcomes: BTreeMap<u32, PodOutcome> = BTreeMap::new();
+        // Every pod's stale containers go first, the lab-wide pod's with
+        // them: a lab-wide network that changed (renamed, readdressed) can
+        // only go once the pods' nodes attached to it have.
+        let mut outcomes: BTreeMap<u32, PodOutcome> =
+            futures_util::future::join_all(by_pod.iter().map(|(pod, actions)| async move {
+                (*pod, self.phases(actions, REMOVAL_PHASES).await)
+            }))
+            .await
+            .into_iter()
+            .collect();
+        by_pod.retain(|pod, _| !outcomes.get(pod).is_some_and(PodOutcome::failed));
         if let Some(actions) = by_pod.remove(&SHARED_POD) {
             let outcome = self.shared(&actions).await;
             if outcome.failed() {
                 by_pod.clear();
             }
-            outcomes.insert(SHARED_POD, outcome);
+            outcomes.entry(SHARED_POD).or_default().add(outcome);
         }
         let networks =
             futures_util::future::join_all(by_pod.iter().map(|(pod, actions)| async move {
@@ -269,7 +315,9 @@ impl<E: Engine> Run<'_, E> {
             }))
             .await;
         networks_done();
-        outcomes.extend(networks);
+        for (pod, outcome) in networks {
+            outcomes.entry(pod).or_default().add(outcome);
+        }
         let ready_for_nodes: Vec<(u32, &[Action])> = by_pod
             .iter()
             .filter(|(pod, _)| !outcomes.get(pod).is_some_and(PodOutcome::failed))
@@ -281,7 +329,8 @@ impl<E: Engine> Run<'_, E> {
         outcomes
     }
 
-    /// The lab-wide pod, whole: its networks, then its nodes.
+    /// The lab-wide pod, but its container removals: its networks, then
+    /// its nodes.
     async fn shared(&self, actions: &[Action]) -> PodOutcome {
         let mut outcome = self.phases(actions, NETWORK_PHASES).await;
         if !outcome.failed() {
@@ -355,7 +404,7 @@ impl<E: Engine> Run<'_, E> {
         } else {
             Some(self.booting.acquire().await)
         };
-        {
+        if !node.running {
             let _slot = self.slots.acquire().await;
             self.stop.check()?;
             self.engine.start(&node.name).await?;
@@ -430,11 +479,18 @@ async fn prepare<E: Engine>(
             Ok(Some(Started {
                 name: spec.name.clone(),
                 fresh: true,
+                running: false,
             }))
         }
         Action::StartContainer { name, .. } => Ok(Some(Started {
             name: name.clone(),
             fresh: false,
+            running: false,
+        })),
+        Action::WaitReady { name, .. } => Ok(Some(Started {
+            name: name.clone(),
+            fresh: false,
+            running: true,
         })),
     }
 }

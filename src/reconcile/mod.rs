@@ -18,9 +18,12 @@ mod diff;
 mod execute;
 mod ready;
 
-pub use diff::{diff, recreate_containers, recreate_pod, remove_pod, Action, Diff, Observed};
+pub use diff::{
+    diff, finish_waits, recreate_containers, recreate_pod, remove_pod, Action, Diff, Observed,
+};
 pub use execute::{
-    default_booting, execute, execute_then, Limits, Secrets, BOOTING_PER_CPU, DEFAULT_PARALLEL,
+    default_booting, execute, execute_seeing, execute_then, Limits, Secrets, BOOTING_PER_CPU,
+    DEFAULT_PARALLEL,
 };
 pub use ready::wait_ready;
 

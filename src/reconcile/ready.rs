@@ -36,6 +36,14 @@ const END_LINES: &[&str] = &[READY_LINE, NOT_READY_LINE, ERROR_LINE];
 /// How a ready line ends when the exec lines succeeded.
 const EXEC_OK: &str = " rc=0";
 
+/// How often a node being waited for is looked at: whether it stopped.
+const WATCH: Duration = Duration::from_secs(1);
+/// Restarts by the engine during the wait that say a node stops at start
+/// for good: one could be a fluke that the next start repairs.
+const RESTARTS_GIVING_UP: i64 = 2;
+/// Lines of a stopped node's log an error shows.
+const LOG_LINES: usize = 10;
+
 /// Waits until the node's init has set up the interfaces, the kind is ready
 /// and the exec lines ran; fails with their output otherwise.
 ///
@@ -44,14 +52,88 @@ const EXEC_OK: &str = " rc=0";
 /// runs nothing in the node and is not polled. A node started again has
 /// its last start in its log too, so it, and a node whose exec lines
 /// failed (for their output), is asked from inside with an exec.
+///
+/// Meanwhile the node is watched: one whose main process exits (a daemon
+/// that refuses its configuration) and that the engine keeps restarting,
+/// or that stays stopped, fails at once, with the last lines of its log.
 pub async fn wait_ready<E: Engine>(engine: &E, container: &str, fresh: bool) -> Result<()> {
-    if fresh && follow_log(engine, container).await? {
-        return Ok(());
+    // A fresh node's restarts are all of this start.
+    let before = if fresh {
+        0
+    } else {
+        engine.run_state(container).await.map_or(0, |s| s.restarts)
+    };
+    let wait = async {
+        if fresh && follow_log(engine, container).await? {
+            return Ok(());
+        }
+        ask_inside(engine, container, before).await
+    };
+    tokio::select! {
+        r = wait => r,
+        e = watch(engine, container, before) => Err(e),
     }
-    ask_inside(engine, container).await
 }
 
-/// What the init's log says: ready (true), failed (an error), or nothing
+/// Whether the node stopped for good, with what to say: it was restarted
+/// `RESTARTS_GIVING_UP` times since `before`, or is stopped and will not
+/// be restarted.
+async fn stopped<E: Engine>(engine: &E, container: &str, before: i64) -> Option<anyhow::Error> {
+    let state = engine.run_state(container).await.ok()?;
+    let restarted = state.restarts - before;
+    let how = if restarted >= RESTARTS_GIVING_UP {
+        // Not the exit code: the engine's is 0 again while a new start runs.
+        format!("its main process keeps exiting (restarted {restarted} times)")
+    } else if matches!(state.status.as_str(), "exited" | "dead") {
+        format!("its main process exited (exit code {})", state.exit_code)
+    } else {
+        return None;
+    };
+    let log = engine
+        .log_tail(container, 4 * LOG_LINES)
+        .await
+        .unwrap_or_default();
+    Some(anyhow!(
+        "{container} did not come up: {how}; the last lines of its log:\n{}",
+        last_lines(&log)
+    ))
+}
+
+/// Resolves once the node stopped for good (see `stopped`); never else.
+async fn watch<E: Engine>(engine: &E, container: &str, before: i64) -> anyhow::Error {
+    loop {
+        tokio::time::sleep(WATCH).await;
+        if let Some(e) = stopped(engine, container, before).await {
+            return e;
+        }
+    }
+}
+
+/// What a stopped node's log says last, indented: each line once (a node
+/// restarted says the same at every start), its interface lines left out.
+fn last_lines(log: &[String]) -> String {
+    let mut kept: Vec<&str> = Vec::new();
+    for line in log.iter().rev().map(|l| l.trim_end()) {
+        let interface = line.starts_with("noglab-init: eth") && line.contains(" (");
+        if line.is_empty() || interface || kept.contains(&line) {
+            continue;
+        }
+        kept.push(line);
+        if kept.len() == LOG_LINES {
+            break;
+        }
+    }
+    if kept.is_empty() {
+        return "    (nothing)".into();
+    }
+    kept.iter()
+        .rev()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What following the init's log says: ready (true), failed (an error), or nothing
 /// conclusive (false: ask inside).
 async fn follow_log<E: Engine>(engine: &E, container: &str) -> Result<bool> {
     // An engine that cannot read this log (another logging driver) leaves
@@ -78,11 +160,33 @@ async fn follow_log<E: Engine>(engine: &E, container: &str) -> Result<bool> {
 }
 
 /// Waits inside the node for the exec lines' exit code; their output when
-/// it is not 0.
-async fn ask_inside<E: Engine>(engine: &E, container: &str) -> Result<()> {
+/// it is not 0. A node that is not running, or was restarted while asked,
+/// is asked again once it runs (`watch` gives up on one that keeps
+/// stopping).
+async fn ask_inside<E: Engine>(engine: &E, container: &str, before: i64) -> Result<()> {
     let cmd = vec!["sh".to_string(), "-c".to_string(), wait_script()];
-    let out = engine.exec(container, &cmd).await?;
-    if out.code != 0 {
+    loop {
+        let asked = engine.exec(container, &cmd).await;
+        if asked.as_ref().is_ok_and(|out| out.code == 0) {
+            return Ok(());
+        }
+        let interrupted = match engine.run_state(container).await {
+            Ok(state) => state.status != "running" || state.restarts > before,
+            Err(_) => false,
+        };
+        if interrupted {
+            if let Some(e) = stopped(engine, container, before).await {
+                return Err(e);
+            }
+            tokio::time::sleep(WATCH).await;
+            continue;
+        }
+        let out = asked.map_err(|e| {
+            anyhow!(
+                "{container} did not come up: noglab could not look inside it ({})",
+                engine_reason(&e, container)
+            )
+        })?;
         let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
         let text = if text.is_empty() {
             String::from_utf8_lossy(&out.stderr).trim().to_string()
@@ -95,7 +199,18 @@ async fn ask_inside<E: Engine>(engine: &E, container: &str) -> Result<()> {
             text
         ));
     }
-    Ok(())
+}
+
+/// The engine's own words in an error of a command noglab ran in
+/// `container`, without the command: the wait script is noglab's
+/// business, not the reader's.
+fn engine_reason(e: &anyhow::Error, container: &str) -> String {
+    let text = format!("{e:#}");
+    let marker = format!(" in {container}: ");
+    match text.find(&marker) {
+        Some(at) => text[at + marker.len()..].to_string(),
+        None => text,
+    }
 }
 
 /// A shell script that waits up to `READY_TIMEOUT` for `EXEC_RC`, prints
@@ -198,7 +313,13 @@ mod tests {
         wait_ready(&engine, "lab-p01-r1", false)
             .await
             .expect("ready");
-        assert_eq!(engine.calls(), vec!["exec lab-p01-r1 sh".to_string()]);
+        assert_eq!(
+            engine.calls(),
+            vec![
+                "state lab-p01-r1".to_string(),
+                "exec lab-p01-r1 sh".to_string()
+            ]
+        );
 
         // Exec lines failed: their output comes from inside.
         engine.clear_calls();
@@ -241,6 +362,103 @@ mod tests {
             "{err:#}"
         );
         assert_eq!(engine.calls(), vec!["follow log lab-p01-r1".to_string()]);
+    }
+
+    /// A node whose daemon refuses its configuration, as a new user's
+    /// first BIRD file with a syntax error: its main process exits and
+    /// the engine restarts it over and over.
+    fn restarting_bird(engine: &FakeEngine, restarts: i64) {
+        let mut s = engine.lock();
+        s.containers.insert(
+            "lab-p01-b1".into(),
+            crate::engine::ObservedContainer {
+                id: "c1".into(),
+                name: "lab-p01-b1".into(),
+                labels: Default::default(),
+                state: "restarting".into(),
+                status: "Restarting (1) 1 second ago".into(),
+                created: 1,
+            },
+        );
+        s.restarts.insert("lab-p01-b1".into(), restarts);
+        let start = [
+            "noglab-init: eth0 (was eth1, 198.18.36.18): 198.18.36.18/29",
+            "noglab-init: eth1 (was eth0, 198.18.36.26): 100.64.1.0/31",
+            "bird: /etc/bird/bird.conf:6:3 syntax error, unexpected CF_SYM_UNDEFINED, expecting ';'",
+        ];
+        s.log = start
+            .iter()
+            .cycle()
+            .take(12)
+            .map(|l| l.to_string())
+            .collect();
+    }
+
+    #[tokio::test]
+    async fn a_node_that_keeps_stopping_at_start_fails_with_its_log_and_no_script() {
+        let engine = FakeEngine::default();
+        restarting_bird(&engine, 3);
+        // Docker refuses an exec in a restarting container.
+        engine.lock().fail_on = Some("exec lab-p01-b1 sh".into());
+        let err = wait_ready(&engine, "lab-p01-b1", true)
+            .await
+            .expect_err("never comes up");
+        let text = format!("{err:#}");
+        assert_eq!(
+            text,
+            "lab-p01-b1 did not come up: its main process keeps exiting (restarted 3 times); the last lines of its log:\n    bird: /etc/bird/bird.conf:6:3 syntax error, unexpected CF_SYM_UNDEFINED, expecting ';'"
+        );
+        for internal in ["sh -c", "exec.rc", "/run/noglab"] {
+            assert!(!text.contains(internal), "{text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_node_restarted_once_is_waited_for_a_node_that_keeps_restarting_is_not() {
+        // Restarted once: asked again once it runs, and it is ready.
+        let engine = FakeEngine::default();
+        restarting_bird(&engine, 1);
+        engine.lock().fail_on = Some("exec lab-p01-b1 sh".into());
+        let wait = wait_ready(&engine, "lab-p01-b1", true);
+        let recover = async {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            engine
+                .lock()
+                .containers
+                .get_mut("lab-p01-b1")
+                .expect("there")
+                .state = "running".into();
+        };
+        let (r, ()) = tokio::join!(wait, recover);
+        r.expect("ready once it runs");
+
+        // Restarted again and again while waited for: the watch gives up.
+        let engine = FakeEngine::default();
+        restarting_bird(&engine, 0);
+        // Each exec ends with the container's stop.
+        engine.lock().exec_outputs.insert(
+            "lab-p01-b1".into(),
+            crate::engine::ExecOutput {
+                code: 137,
+                ..Default::default()
+            },
+        );
+        let wait = wait_ready(&engine, "lab-p01-b1", true);
+        let restart = async {
+            for n in 1..=2 {
+                tokio::time::sleep(Duration::from_millis(700)).await;
+                engine.lock().restarts.insert("lab-p01-b1".into(), n);
+            }
+            std::future::pending::<()>().await
+        };
+        let err = tokio::select! {
+            r = wait => r.expect_err("keeps restarting"),
+            () = restart => unreachable!(),
+        };
+        assert!(
+            format!("{err:#}").contains("keeps exiting (restarted 2 times)"),
+            "{err:#}"
+        );
     }
 
     #[tokio::test]

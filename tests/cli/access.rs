@@ -111,7 +111,7 @@ pub(crate) fn passwords(lab: &Lab) -> Vec<(u32, String)> {
 }
 
 /// The BIRD route server's sessions: every pod's border router Established.
-fn rs_established(lab: &Lab, pods: usize) -> Result<(), String> {
+pub(crate) fn rs_established(lab: &Lab, pods: usize) -> Result<(), String> {
     let out = noglab(&[
         "exec",
         &lab.name,
