@@ -498,9 +498,25 @@ fn issue20_a_shared_network_renamed_on_a_running_lab_is_replaced() {
     assert!(text.contains("\n    ixp:\n"), "{text}");
     std::fs::write(&file, text.replace("\n    ixp:\n", "\n    ixlan:\n")).expect("write");
 
+    // The routers on the renamed network would be recreated: `up` says
+    // which and stops, the lab untouched, until it is told to.
+    let refused = noglab(&["up", &lab.file(), "--pods", "2"]).code(2);
+    for pod in [1, 2] {
+        let line = format!("  pod {pod}: ");
+        assert!(
+            refused
+                .stderr
+                .lines()
+                .any(|l| l.starts_with(&line) && l.contains("r1 (")),
+            "{}",
+            refused.stderr
+        );
+    }
+    crate::access::rs_established(&lab, 2).expect("a refused up broke the lab");
+
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_noglab"))
-        .args(["up", &lab.file(), "--pods", "2"])
+        .args(["up", &lab.file(), "--pods", "2", "--recreate"])
         .env("NOGLAB_STATE_DIR", crate::support::state_dir())
         .env("NOGLAB_PLAIN", "1")
         .stdout(std::process::Stdio::piped())
