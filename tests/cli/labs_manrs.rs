@@ -351,7 +351,7 @@ fn issue19_manrs_lab_with_frr_and_bird_pods_solved_initial_and_solved_by_hand() 
     // Initial: the infrastructure holds, every exercise fails (asked once
     // each, once the sessions are up). The borders made anew put their
     // pod's objects in the IRR back as they start.
-    noglab(&["up", &lab.file(), "--pods", "2"]).ok();
+    noglab(&["up", &lab.file(), "--pods", "2", "--recreate"]).ok();
     let (code, results) = check(&lab, &["--step", "0"]);
     assert_eq!(code, 0, "{results:#?}");
     let (code, results) = check(&lab, &["--no-wait"]);
