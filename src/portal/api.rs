@@ -111,6 +111,27 @@ fn err(status: StatusCode, message: impl Into<String>) -> ApiError {
     ApiError(status, message.into())
 }
 
+/// A request that says it is larger than the server takes is refused
+/// before any of its body is read: a client that asked first (`Expect:
+/// 100-continue`) never sends it. The body limit above still holds for a
+/// body that does not say its length.
+async fn refuse_declared_too_large(
+    req: axum::extract::Request,
+) -> Result<axum::extract::Request, ApiError> {
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > MAX_BODY as u64 => Err(err(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("a request may carry {MAX_BODY} bytes at most"),
+        )),
+        _ => Ok(req),
+    }
+}
+
 fn not_found() -> ApiError {
     err(StatusCode::NOT_FOUND, "no such pod")
 }
@@ -887,6 +908,7 @@ pub fn router(portal: Shared) -> Router {
         .route("/api/v1/labs/{lab}/guide", get(guide))
         .fallback(no_route)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::map_request(refuse_declared_too_large))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(portal)
 }

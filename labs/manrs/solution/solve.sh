@@ -29,21 +29,31 @@ submit DELETE <<JSON
  "passwords": ["$password"], "delete_reason": "the customer has its own AS now"}
 JSON
 
-# bgpq4 asks IRRd's `!g`, which follows a change within a few seconds.
-for _ in $(seq 30); do
-    whois -h $irr '!gAS{{ vars.customer_asn }}' | grep -q '{{ vars.stale }}' && break
-    sleep 1
-done
-
-# Step 1: the filters, from the IRR.
+# Step 1: the filters, from the IRR. IRRd's answers follow a change
+# within seconds, longer on a busy server: build them until they hold the
+# route object just fixed (bgpq4 asks the same queries a participant's
+# would), for two minutes at the most, and say so if they never do.
+filters() {
 {%- if nodes.border.kind == "bird" %}
-{ printf 'define '; bgpq4 -h $irr -b -4 -l CUSTOMER4 AS-POD{{ pod }}-CUSTOMERS; } >/etc/bird/customer4.conf
-{ printf 'define '; bgpq4 -h $irr -b -6 -l CUSTOMER6 AS-POD{{ pod }}-CUSTOMERS; } >/etc/bird/customer6.conf
+    { printf 'define '; bgpq4 -h $irr -b -4 -l CUSTOMER4 AS-POD{{ pod }}-CUSTOMERS; } >/etc/bird/customer4.conf
+    { printf 'define '; bgpq4 -h $irr -b -6 -l CUSTOMER6 AS-POD{{ pod }}-CUSTOMERS; } >/etc/bird/customer6.conf
+    grep -qF '{{ vars.stale }}' /etc/bird/customer4.conf
+{%- else %}
+    bgpq4 -h $irr -4 -l CUSTOMER4 AS-POD{{ pod }}-CUSTOMERS >/tmp/customer4.conf
+    bgpq4 -h $irr -6 -l CUSTOMER6 AS-POD{{ pod }}-CUSTOMERS >/tmp/customer6.conf
+    grep -qF '{{ vars.stale }}' /tmp/customer4.conf
+{%- endif %}
+}
+built=no
+for _ in $(seq 60); do
+    if filters; then built=yes; break; fi
+    sleep 2
+done
+[ "$built" = yes ] || { echo "the IRR's answers still lack {{ vars.stale }} after 2 minutes" >&2; exit 1; }
+{%- if nodes.border.kind == "bird" %}
 cat /etc/bird/customer4.conf /etc/bird/customer6.conf
 birdc configure
 {%- else %}
-bgpq4 -h $irr -4 -l CUSTOMER4 AS-POD{{ pod }}-CUSTOMERS >/tmp/customer4.conf
-bgpq4 -h $irr -6 -l CUSTOMER6 AS-POD{{ pod }}-CUSTOMERS >/tmp/customer6.conf
 cat /tmp/customer4.conf /tmp/customer6.conf
 vtysh -f /tmp/customer4.conf
 vtysh -f /tmp/customer6.conf
