@@ -205,6 +205,10 @@ vtysh -f customer4.conf
 "#;
 
 #[test]
+// IRRd (eight processes, PostgreSQL, Redis) starts slowly beside the other
+// tests' labs, and its answers then lag what participants submit: run on
+// its own, as the tests that load the machine are.
+#[ignore = "its IRR wants the machine to itself; .ci/run runs it on its own"]
 fn issue19_manrs_lab_with_frr_and_bird_pods_solved_initial_and_solved_by_hand() {
     if skip() {
         return;
