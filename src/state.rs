@@ -92,25 +92,36 @@ pub fn mark_ready(lab: &str, names: &[String], at: u64) -> Result<()> {
     if names.is_empty() {
         return Ok(());
     }
-    let d = lab_dir(lab)?;
-    ensure(&d)?;
     let mut seen = load_ready(lab)?;
     seen.extend(names.iter().map(|n| (n.clone(), at)));
-    let tmp = d.join("ready.json.tmp");
-    let data = serde_json::to_vec(&seen).context("failed to serialize the ready nodes")?;
+    save_json(lab, "ready.json", &seen, "the ready nodes")
+}
+
+/// A JSON file of the lab's state folder; the default when absent or
+/// unreadable (these files are hints noglab rebuilds).
+fn load_json<T: serde::de::DeserializeOwned + Default>(lab: &str, name: &str) -> Result<T> {
+    let path = lab_dir(lab)?.join(name);
+    Ok(fs::read(&path)
+        .ok()
+        .and_then(|data| serde_json::from_slice(&data).ok())
+        .unwrap_or_default())
+}
+
+/// Writes a JSON file of the lab's state folder whole or not at all.
+fn save_json<T: serde::Serialize>(lab: &str, name: &str, value: &T, what: &str) -> Result<()> {
+    let d = lab_dir(lab)?;
+    ensure(&d)?;
+    let tmp = d.join(format!("{name}.tmp"));
+    let data = serde_json::to_vec(value).with_context(|| format!("failed to serialize {what}"))?;
     fs::write(&tmp, data).with_context(|| format!("failed to write {}", tmp.display()))?;
-    fs::rename(&tmp, d.join("ready.json"))
-        .with_context(|| format!("failed to save the ready nodes in {}", d.display()))
+    fs::rename(&tmp, d.join(name))
+        .with_context(|| format!("failed to save {what} in {}", d.display()))
 }
 
 /// What `mark_ready` saved; nothing when absent or unreadable (it is only
 /// a hint for `status`).
 pub fn load_ready(lab: &str) -> Result<ReadySeen> {
-    let path = lab_dir(lab)?.join("ready.json");
-    Ok(fs::read(&path)
-        .ok()
-        .and_then(|data| serde_json::from_slice(&data).ok())
-        .unwrap_or_default())
+    load_json(lab, "ready.json")
 }
 
 /// Containers whose planned files `up --apply-files` copied in: by name,
@@ -119,32 +130,18 @@ pub fn load_ready(lab: &str) -> Result<ReadySeen> {
 pub type Applied = BTreeMap<String, (String, String)>;
 
 pub fn load_applied(lab: &str) -> Result<Applied> {
-    let path = lab_dir(lab)?.join("applied.json");
-    Ok(fs::read(&path)
-        .ok()
-        .and_then(|data| serde_json::from_slice(&data).ok())
-        .unwrap_or_default())
+    load_json(lab, "applied.json")
 }
 
 /// The nodes `up` started and has not yet seen ready, by container name:
 /// written before it starts them, so that an `up` interrupted (Ctrl-C, or
 /// killed) while they boot leaves them for the next `up` to wait for.
 pub fn load_unready(lab: &str) -> Result<BTreeSet<String>> {
-    let path = lab_dir(lab)?.join("unready.json");
-    Ok(fs::read(&path)
-        .ok()
-        .and_then(|data| serde_json::from_slice(&data).ok())
-        .unwrap_or_default())
+    load_json(lab, "unready.json")
 }
 
 pub fn save_applied(lab: &str, applied: &Applied) -> Result<()> {
-    let d = lab_dir(lab)?;
-    ensure(&d)?;
-    let tmp = d.join("applied.json.tmp");
-    let data = serde_json::to_vec(applied).context("failed to serialize the applied files")?;
-    fs::write(&tmp, data).with_context(|| format!("failed to write {}", tmp.display()))?;
-    fs::rename(&tmp, d.join("applied.json"))
-        .with_context(|| format!("failed to save the applied files in {}", d.display()))
+    save_json(lab, "applied.json", applied, "the applied files")
 }
 
 /// Adds `started` to the lab's unready nodes and removes `seen_ready`.
@@ -157,13 +154,7 @@ pub fn update_unready(lab: &str, started: &[String], seen_ready: &[String]) -> R
     for n in seen_ready {
         unready.remove(n);
     }
-    let d = lab_dir(lab)?;
-    ensure(&d)?;
-    let tmp = d.join("unready.json.tmp");
-    let data = serde_json::to_vec(&unready).context("failed to serialize the unready nodes")?;
-    fs::write(&tmp, data).with_context(|| format!("failed to write {}", tmp.display()))?;
-    fs::rename(&tmp, d.join("unready.json"))
-        .with_context(|| format!("failed to save the unready nodes in {}", d.display()))
+    save_json(lab, "unready.json", &unready, "the unready nodes")
 }
 
 pub fn forget(lab: &str) -> Result<()> {
