@@ -21,8 +21,16 @@ const EXEC_LOG: &str = "exec.log";
 /// How long the init waits for the kind's readiness probe
 /// (`NOGLAB_READY_TIMEOUT`).
 const INIT_READY_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long a node may take to be ready: the init's own limit and some.
+/// How long the init lets the exec lines run (`NOGLAB_EXEC_TIMEOUT`):
+/// they may wait for a shared service that is slow while a room boots.
+const INIT_EXEC_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long a node may take to say something: the init's readiness limit
+/// and some.
 const READY_TIMEOUT: Duration = Duration::from_secs(INIT_READY_TIMEOUT.as_secs() + 30);
+/// How long a node whose exec lines began may take to be ready: their
+/// limit, then the configuration's check, and some.
+const EXEC_TIMEOUT: Duration =
+    Duration::from_secs(INIT_EXEC_TIMEOUT.as_secs() + INIT_READY_TIMEOUT.as_secs() + 30);
 /// How often a node asked from inside looks for `EXEC_RC`.
 const POLL: Duration = Duration::from_millis(100);
 
@@ -33,6 +41,11 @@ const READY_LINE: &str = "noglab-init: ready after ";
 const NOT_READY_LINE: &str = "noglab-init: not ready after ";
 const ERROR_LINE: &str = "noglab-init: error: ";
 const END_LINES: &[&str] = &[READY_LINE, NOT_READY_LINE, ERROR_LINE];
+/// The line the init logs when the kind is ready and the exec lines begin:
+/// `noglab-init: running exec.sh (up to 300s)`.
+const EXEC_LINE: &str = "noglab-init: running exec.sh ";
+/// What ends the first wait: an end line, or the exec lines beginning.
+const FIRST_LINES: &[&str] = &[READY_LINE, NOT_READY_LINE, ERROR_LINE, EXEC_LINE];
 /// How a ready line ends when the exec lines succeeded.
 const EXEC_OK: &str = " rc=0";
 
@@ -138,11 +151,24 @@ fn last_lines(log: &[String]) -> String {
 async fn follow_log<E: Engine>(engine: &E, container: &str) -> Result<bool> {
     // An engine that cannot read this log (another logging driver) leaves
     // the answer to the exec.
-    match engine
-        .first_log_line(container, END_LINES, READY_TIMEOUT)
+    let mut seen = engine
+        .first_log_line(container, FIRST_LINES, READY_TIMEOUT)
         .await
-        .unwrap_or(LogFollow::Ended)
-    {
+        .unwrap_or(LogFollow::Ended);
+    if matches!(&seen, LogFollow::Line(line) if line.starts_with(EXEC_LINE)) {
+        // Alive and ready; its exec lines run, within their own limit.
+        seen = engine
+            .first_log_line(container, END_LINES, EXEC_TIMEOUT)
+            .await
+            .unwrap_or(LogFollow::Ended);
+        if matches!(seen, LogFollow::TimedOut) {
+            return Err(anyhow!(
+                "{container} did not come up: its exec lines began but the init said nothing more in {}s",
+                EXEC_TIMEOUT.as_secs()
+            ));
+        }
+    }
+    match seen {
         LogFollow::Line(line) if line.starts_with(READY_LINE) && line.trim_end().ends_with(EXEC_OK) => {
             Ok(true)
         }
@@ -213,10 +239,10 @@ fn engine_reason(e: &anyhow::Error, container: &str) -> String {
     }
 }
 
-/// A shell script that waits up to `READY_TIMEOUT` for `EXEC_RC`, prints
-/// `EXEC_LOG` when the code is not 0, and exits with it.
+/// A shell script that waits up to `READY_TIMEOUT` and `EXEC_TIMEOUT` for
+/// `EXEC_RC`, prints `EXEC_LOG` when the code is not 0, and exits with it.
 fn wait_script() -> String {
-    let tries = READY_TIMEOUT.as_millis() / POLL.as_millis();
+    let tries = (READY_TIMEOUT + EXEC_TIMEOUT).as_millis() / POLL.as_millis();
     let poll = POLL.as_secs_f64();
     let rc = format!("{RUN_DIR}/{EXEC_RC}");
     let log = format!("{RUN_DIR}/{EXEC_LOG}");
@@ -259,6 +285,20 @@ mod tests {
             ("its log prefix", "log() { echo \"noglab-init: $*\"".into()),
             ("its error lines", format!("echo \"{ERROR_LINE}$*\"")),
             (
+                "its exec timeout",
+                format!(
+                    "WAIT_EXEC=${{NOGLAB_EXEC_TIMEOUT:-{}}}",
+                    INIT_EXEC_TIMEOUT.as_secs()
+                ),
+            ),
+            (
+                "its exec line",
+                format!(
+                    "log \"{}(up to ${{WAIT_EXEC}}s)\"",
+                    EXEC_LINE.trim_start_matches("noglab-init: ")
+                ),
+            ),
+            (
                 "its ready line",
                 format!(
                     "log \"{}$((SECONDS - start))s; exec.sh rc=$rc\"",
@@ -284,7 +324,7 @@ mod tests {
     #[test]
     fn the_wait_inside_gives_up_with_the_log() {
         let script = wait_script();
-        assert!(script.contains("[ $i -gt 1500 ]"), "{script}");
+        assert!(script.contains("[ $i -gt 6000 ]"), "{script}");
         assert!(script.contains("sleep 0.1;"), "{script}");
         assert!(
             script.contains("while [ ! -s /run/noglab/exec.rc ]"),
@@ -293,6 +333,45 @@ mod tests {
         assert!(
             script.contains("|| cat /run/noglab/exec.log; exit $rc"),
             "{script}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_node_running_its_exec_lines_is_waited_for_as_long_as_they_may_run() {
+        // The exec lines began (a pod's host waiting for a shared service)
+        // and ended well: ready, through the log alone.
+        let engine = FakeEngine::default();
+        engine.lock().log = vec![
+            "noglab-init: running exec.sh (up to 300s)".into(),
+            "noglab-init: ready after 212s; exec.sh rc=0".into(),
+        ];
+        wait_ready(&engine, "lab-p17-host", true)
+            .await
+            .expect("ready");
+        assert_eq!(
+            engine.calls(),
+            vec![
+                "follow log lab-p17-host".to_string(),
+                "follow log lab-p17-host".to_string()
+            ]
+        );
+
+        // They began and the init said nothing more: named as such, not as
+        // an image without an init.
+        {
+            let mut s = engine.lock();
+            s.log = vec!["noglab-init: running exec.sh (up to 300s)".into()];
+            s.log_times_out = true;
+        }
+        let err = wait_ready(&engine, "lab-p17-host", true)
+            .await
+            .expect_err("never ready");
+        assert_eq!(
+            format!("{err:#}"),
+            format!(
+                "lab-p17-host did not come up: its exec lines began but the init said nothing more in {}s",
+                EXEC_TIMEOUT.as_secs()
+            )
         );
     }
 
