@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
+use super::check_fields as field;
 use super::problems::Problems;
 use super::render;
 use crate::kinds::{Kind, Router};
@@ -94,6 +95,36 @@ impl Strings<'_> {
             }
         }
     }
+
+    /// Renders a field and holds it to `rule` (see `check_fields`): a
+    /// field that breaks it is reported at its place and drops the check.
+    fn valid(
+        &mut self,
+        template: &str,
+        segs: &[&str],
+        rule: impl FnOnce(&str) -> Result<(), String>,
+    ) -> String {
+        let failed_before = self.failed;
+        self.failed = false;
+        let text = self.get(template, segs);
+        if !self.failed {
+            if let Err(message) = rule(&text) {
+                self.failed = true;
+                self.problems.push(at(self.ci, segs), message);
+            }
+        }
+        self.failed |= failed_before;
+        text
+    }
+
+    /// The names of the node's interfaces, as its templates see them.
+    fn interfaces(&self) -> Vec<String> {
+        self.ctx
+            .get("interfaces")
+            .and_then(Json::as_object)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
 }
 
 /// Renders check `ci` for a node of kind `kind` with the node's context.
@@ -159,11 +190,23 @@ fn run_check(run: &str, e: &Expect, s: &mut Strings) -> Rendered {
         exit: e.exit,
         contains: text(&e.contains, &["expect", "contains"]),
         not_contains: text(&e.not_contains, &["expect", "not_contains"]),
-        matches: text(&e.matches, &["expect", "matches"]),
         ..Default::default()
     };
+    // A regular expression written as it is was compiled on loading.
+    expect.matches = e.matches.as_ref().map(|t| {
+        let segs = ["expect", "matches"];
+        if crate::topology::is_template(t) {
+            s.valid(t, &segs, field::regex)
+        } else {
+            s.get(t, &segs)
+        }
+    });
     expect.json = e.json.as_ref().map(|j| JsonExpect {
-        pointer: s.get(&j.pointer, &["expect", "json", "pointer"]),
+        pointer: s.valid(
+            &j.pointer,
+            &["expect", "json", "pointer"],
+            field::json_pointer,
+        ),
         equals: j
             .equals
             .as_ref()
@@ -185,7 +228,7 @@ fn run_check(run: &str, e: &Expect, s: &mut Strings) -> Rendered {
 
 /// `ping`: two pings of the target, in its family.
 fn ping_check(target: &str, s: &mut Strings) -> Rendered {
-    let target = s.get(target, &["ping"]);
+    let target = s.valid(target, &["ping"], |t| field::host("ping target", t));
     let family = if target.contains(':') { "-6" } else { "-4" };
     let mut command = words(&["ping", family, "-c", "2", "-W", "1"]);
     command.push(target);
@@ -203,8 +246,12 @@ fn pointer_key(key: &str) -> String {
 
 /// `bgp`: the session's state, as the router's own CLI says it.
 fn bgp_check(bgp: &BgpCheck, kind: &Kind, s: &mut Strings) -> Rendered {
-    let neighbor = s.get(&bgp.neighbor, &["bgp", "neighbor"]);
-    let state = s.get(&bgp.state, &["bgp", "state"]);
+    let frr = kind.router != Some(Router::Bird);
+    let interfaces = s.interfaces();
+    let neighbor = s.valid(&bgp.neighbor, &["bgp", "neighbor"], |n| {
+        field::bgp_neighbor(n, frr, &interfaces)
+    });
+    let state = s.valid(&bgp.state, &["bgp", "state"], field::bgp_state);
     match kind.router {
         Some(Router::Bird) => (
             words(&["birdc", "show", "protocols", "all"]),
@@ -235,7 +282,7 @@ fn bgp_check(bgp: &BgpCheck, kind: &Kind, s: &mut Strings) -> Rendered {
 
 /// `route`: a prefix in the routing table (or not), or its RPKI validity.
 fn route_check(route: &RouteCheck, kind: &Kind, s: &mut Strings) -> Option<Rendered> {
-    let prefix = s.get(&route.prefix, &["route", "prefix"]);
+    let prefix = s.valid(&route.prefix, &["route", "prefix"], field::route_prefix);
     if let Some(validity) = route.validity {
         // Validity is BGP's, per path: FRR's BGP table says it, the
         // RIB does not, and an absent route has none.
@@ -322,15 +369,17 @@ fn route_validity(prefix: String, want: String, kind: &Kind) -> Rendered {
 
 /// `dns`: dig's answer, with DNSSEC, from the node's resolver or a server.
 fn dns_check(dns: &DnsCheck, s: &mut Strings) -> Rendered {
-    let name = s.get(&dns.name, &["dns", "name"]);
-    let rtype = s.get(&dns.rtype, &["dns", "type"]);
+    let name = s.valid(&dns.name, &["dns", "name"], field::dns_name);
+    let rtype = s.valid(&dns.rtype, &["dns", "type"], field::dns_type);
+    let rcode = s.valid(&dns.rcode, &["dns", "rcode"], field::dns_rcode);
     let mut command = words(&["dig", "+dnssec", "+time=2", "+tries=1"]);
     if let Some(server) = &dns.server {
-        command.push(format!("@{}", s.get(server, &["dns", "server"])));
+        let server = s.valid(server, &["dns", "server"], |t| field::host("dns server", t));
+        command.push(format!("@{server}"));
     }
     command.extend([name, rtype]);
     let expect = ExpectSpec {
-        dig: Some((dns.rcode.to_uppercase(), dns.ad)),
+        dig: Some((rcode.to_uppercase(), dns.ad)),
         ..Default::default()
     };
     (command, expect)

@@ -19,6 +19,7 @@
 
 mod access;
 pub mod addressing;
+pub mod check_fields;
 pub mod checks;
 pub mod context;
 mod interfaces;

@@ -79,9 +79,10 @@ pub struct Check {
     /// What the instructor reads.
     #[serde(default)]
     pub title: Option<String>,
-    /// The exercise step it belongs to (`noglab check --step N`); 0 for
-    /// what holds from the start (the lab's infrastructure).
+    /// The exercise step it belongs to (`noglab check --step N`), at most
+    /// 99; 0 for what holds from the start (the lab's infrastructure).
     #[serde(default = "one")]
+    #[schemars(range(max = MAX_STEP))]
     pub step: u32,
     /// The node it runs on: a pod node, or a shared node (checked for each pod).
     pub node: String,
@@ -107,6 +108,10 @@ pub struct Check {
     #[serde(default = "default_check_timeout")]
     pub timeout: u32,
 }
+
+/// The last exercise step a check may belong to: a guide has a section a
+/// step, and a larger number is a typo (`step: 12` for 1 and 2).
+pub const MAX_STEP: u32 = 99;
 
 fn one() -> u32 {
     1

@@ -515,8 +515,9 @@ pub fn check_kind_problem(c: &super::Check, kind: &str) -> Option<(&'static str,
     })
 }
 
-/// Checks: unique ids, a known node, exactly one thing to run, built-ins
-/// the node's kind can do, regular expressions that compile.
+/// Checks: unique ids, a known node, exactly one thing to run, a step in
+/// range, built-ins the node's kind can do, regular expressions that
+/// compile.
 fn check_checks(t: &Topology, shape: &Shape, out: &mut Vec<Problem>) {
     let mut ids: BTreeMap<&str, usize> = BTreeMap::new();
     for (c, &ci) in t.checks.iter().zip(shape.check_index) {
@@ -580,6 +581,15 @@ fn check_checks(t: &Topology, shape: &Shape, out: &mut Vec<Problem>) {
                     ));
                 }
             }
+        }
+        if c.step > super::MAX_STEP {
+            out.push(value(
+                here("step"),
+                format!(
+                    "a check's step is at most {}: 0 for what holds from the start, then the exercise's steps from 1",
+                    super::MAX_STEP
+                ),
+            ));
         }
         if c.timeout > 600 {
             out.push(value(

@@ -102,3 +102,38 @@ fn several_problems_come_back_at_once_in_line_order() {
         places.len()
     )));
 }
+
+/// A check that could never fail (or never pass) stops `up` as it stops
+/// `validate`, with the same messages, before noglab asks anything of an
+/// engine: here there is none to ask, and bad input is still exit 2.
+#[test]
+fn issue18_up_refuses_checks_that_cannot_mislead_before_any_engine() {
+    let state = tempfile_dir("issue18-up");
+    for case in [
+        "check-route-prefix",
+        "check-ping-target",
+        "check-json-pointer",
+    ] {
+        let file = format!("tests/errors/{case}.yml");
+        let expected = std::fs::read_to_string(root().join(format!("tests/errors/{case}.err")))
+            .expect("the corpus's expected output");
+        let done = support::noglab(&["up", &file, "--pods", "2"])
+            .env("DOCKER_HOST", "unix:///nonexistent/noglab-test.sock")
+            .env("NOGLAB_STATE_DIR", &state)
+            .code(2);
+        assert_eq!(done.stderr, expected, "{case}");
+        assert!(done.stdout.is_empty(), "{case}: {}", done.stdout);
+    }
+    let left: Vec<_> = std::fs::read_dir(&state)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "up wrote state: {left:?}");
+}
+
+/// An empty folder of its own under `target/`, for a test's state.
+fn tempfile_dir(name: &str) -> PathBuf {
+    let dir = root().join("target/tmp").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a test folder");
+    dir
+}
