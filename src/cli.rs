@@ -56,9 +56,14 @@ pub enum Command {
         #[arg(long)]
         pods: Option<u32>,
     },
-    /// Print the expanded plan of every pod, without touching Docker.
+    /// Print the expanded plan of every pod, or of one pod, node or file,
+    /// without touching Docker.
     Plan {
-        file: PathBuf,
+        /// Topology file or lab folder, or the name of a lab brought up
+        /// before (the plan it runs, as saved at its last `up`).
+        #[arg(value_name = "FILE|LAB")]
+        target: PathBuf,
+        /// Plan this many pods instead of the topology's `pods` (a file only).
         #[arg(long)]
         pods: Option<u32>,
         /// The solved lab: every node's `solution` applied.
@@ -66,6 +71,16 @@ pub enum Command {
         solution: bool,
         #[arg(long, value_enum, default_value_t = PlanFormat::Yaml)]
         format: PlanFormat,
+        /// Only this pod: its number, or `shared` for the lab-wide nodes.
+        #[arg(long)]
+        pod: Option<String>,
+        /// Only this node of --pod: its container's rendered spec.
+        #[arg(long, requires = "pod")]
+        node: Option<String>,
+        /// Only this file of --node, raw, exactly as it goes into the node:
+        /// its path there (`/etc/frr/frr.conf`, a `files:` destination).
+        #[arg(long, value_name = "PATH", requires = "node")]
+        file: Option<String>,
     },
     /// Draw one pod and the shared nodes, with interfaces and addresses, without Docker.
     Graph {

@@ -40,11 +40,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Validate { file, pods } => commands::validate::run(&file, pods),
         Command::Plan {
-            file,
+            target,
             pods,
             solution,
             format,
-        } => commands::plan::run(&file, pods, solution, format),
+            pod,
+            node,
+            file,
+        } => commands::plan::run(commands::plan::Request {
+            target: &target,
+            pods,
+            solution,
+            format,
+            pod: pod.as_deref(),
+            node: node.as_deref(),
+            file: file.as_deref(),
+        }),
         Command::Graph {
             target,
             format,

@@ -13,7 +13,7 @@ use crate::cli::{GraphFormat, SvgLayout};
 use crate::diag::input_error;
 use crate::graph;
 use crate::plan::Plan;
-use crate::{state, topology};
+use crate::topology;
 
 pub fn run(target: &Path, format: GraphFormat, pod: u32, layout: SvgLayout) -> Result<()> {
     if pod == 0 {
@@ -33,15 +33,8 @@ pub fn run(target: &Path, format: GraphFormat, pod: u32, layout: SvgLayout) -> R
 /// A topology file or folder, planned with enough pods to hold `pod`; or,
 /// when no such path exists, a lab whose plan noglab saved at `up`.
 fn plan_for(target: &Path, pod: u32) -> Result<Plan> {
-    let lab = target
-        .to_str()
-        .filter(|t| !target.exists() && state::check_lab_name(t).is_ok());
-    if let Some(lab) = lab {
-        return state::load_plan(lab)?.ok_or_else(|| {
-            input_error(format!(
-                "`{lab}` is neither a topology file nor a lab noglab has brought up"
-            ))
-        });
+    if let Some(lab) = super::lab_name_target(target) {
+        return super::saved_plan(lab);
     }
     let loaded = topology::load(target)?;
     let pods = loaded.topology.pods.max(pod);

@@ -77,6 +77,23 @@ pub fn expand_in(
     Ok(planning::expand_as(loaded, pods, block, solution)?)
 }
 
+/// The lab a command's target names when it is no path that exists but a
+/// lab's name: `graph` and `plan` take either.
+pub fn lab_name_target(target: &Path) -> Option<&str> {
+    target
+        .to_str()
+        .filter(|t| !target.exists() && crate::state::check_lab_name(t).is_ok())
+}
+
+/// The plan lab `lab` was last brought up with, as noglab saved it.
+pub fn saved_plan(lab: &str) -> Result<Plan> {
+    crate::state::load_plan(lab)?.ok_or_else(|| {
+        input_error(format!(
+            "`{lab}` is neither a topology file nor a lab noglab has brought up"
+        ))
+    })
+}
+
 /// Everything of one lab on the engine.
 pub async fn observe<E: Engine>(engine: &E, lab: &str) -> Result<Observed> {
     let (containers, networks) = futures_util::try_join!(

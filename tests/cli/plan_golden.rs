@@ -114,3 +114,121 @@ fn plans_are_deterministic() {
         .ok();
     assert_eq!(first, again.stdout);
 }
+
+/// The JSON plan's file `path` of `node` in pod `pod`.
+fn planned_file(plan: &serde_json::Value, pod: &str, node: &str, path: &str) -> String {
+    plan["pod_plans"][pod]["containers"]
+        .as_array()
+        .expect("containers")
+        .iter()
+        .find(|c| c["node"] == node)
+        .and_then(|c| c["files"][path]["content"].as_str())
+        .unwrap_or_else(|| panic!("pod {pod} {node} {path} in the plan"))
+        .to_string()
+}
+
+/// "Show a group its own solution": one rendered file of one node of one
+/// pod, raw, from the topology or from a lab by its name (the plan saved
+/// at its `up`); what does not exist is exit 2, naming what does.
+#[test]
+fn issue18_plan_prints_one_pods_node_or_file() {
+    let whole = plan(&["labs/bgp", "--solution", "--pods", "3", "--format", "json"]);
+    let whole: serde_json::Value = serde_json::from_str(&whole).expect("the plan is JSON");
+    let want = planned_file(&whole, "3", "border", "/etc/frr/frr.conf");
+    assert!(want.contains("ip route 100.68.3.0/24 Null0"), "{want}");
+    // Pod 3 of a 2-pod topology is planned as `up --pods 3` would.
+    let args = [
+        "--pod",
+        "3",
+        "--node",
+        "border",
+        "--file",
+        "/etc/frr/frr.conf",
+    ];
+    let mut solved = vec!["labs/bgp", "--solution"];
+    solved.extend(args);
+    assert_eq!(plan(&solved), want);
+    let mut initial = vec!["labs/bgp"];
+    initial.extend(args);
+    assert_ne!(plan(&initial), want, "the initial file is not the solution");
+
+    let node = plan(&[
+        "labs/bgp", "--pod", "2", "--node", "core", "--format", "json",
+    ]);
+    let node: serde_json::Value = serde_json::from_str(&node).expect("a node's spec");
+    assert_eq!(node["name"], "bgp-p02-core");
+
+    for (args, message) in [
+        (
+            vec!["labs/bgp", "--pods", "2", "--pod", "3"],
+            "error: lab bgp has no pod 3; it has pods 1-2\n",
+        ),
+        (
+            vec!["labs/bgp", "--pod", "1", "--node", "r9"],
+            "error: pod 1 of lab bgp has no node `r9`; nodes: border, core, host, access\n",
+        ),
+        (
+            vec!["labs/bgp", "--pod", "shared", "--node", "rs", "--file", "/etc/bird.conf"],
+            "error: shared node rs of lab bgp has no file `/etc/bird.conf`; its files: /etc/bird/bird.conf, /etc/noglab/health, /etc/noglab/interfaces, /etc/noglab/ready\n",
+        ),
+        (
+            vec!["labs/bgp", "--pod", "0"],
+            "error: `0` is not a pod: give its number (from 1) or `shared`\n",
+        ),
+    ] {
+        let mut all = vec!["plan"];
+        all.extend(args);
+        let done = support::noglab(&all).code(2);
+        assert_eq!(done.stderr, message);
+        assert!(done.stdout.is_empty(), "{}", done.stdout);
+    }
+}
+
+/// A lab brought up before is planned by its name, as `graph` and `check`
+/// take it: the plan saved at its `up`, here written as `up` writes it.
+#[test]
+fn issue18_plan_takes_a_lab_by_its_name() {
+    let state = root().join("target/tmp/issue18-plan-state");
+    let _ = std::fs::remove_dir_all(&state);
+    let saved = state.join("labs/bgp");
+    std::fs::create_dir_all(&saved).expect("a state folder");
+    let json = plan(&["labs/bgp", "--format", "json"]);
+    std::fs::write(saved.join("plan.json"), &json).expect("the saved plan");
+    let whole: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    let want = planned_file(&whole, "2", "border", "/etc/frr/frr.conf");
+
+    let by_name = |args: &[&str]| {
+        let mut all = vec!["plan", "bgp"];
+        all.extend_from_slice(args);
+        support::noglab(&all).env("NOGLAB_STATE_DIR", &state)
+    };
+    let args = [
+        "--pod",
+        "2",
+        "--node",
+        "border",
+        "--file",
+        "/etc/frr/frr.conf",
+    ];
+    assert_eq!(by_name(&args).ok().stdout, want);
+    let again: serde_json::Value =
+        serde_json::from_str(&by_name(&["--format", "json"]).ok().stdout).expect("JSON");
+    assert_eq!(again, whole);
+    let solved = by_name(&["--solution"]).code(2);
+    assert_eq!(
+        solved.stderr,
+        "error: lab bgp runs its initial state, so its saved plan holds no solution: give its topology, `noglab plan FILE --solution`\n"
+    );
+    let pods = by_name(&["--pods", "3"]).code(2);
+    assert_eq!(
+        pods.stderr,
+        "error: --pods goes with a topology file: lab bgp has the pods it was brought up with\n"
+    );
+    let unknown = support::noglab(&["plan", "nolab"])
+        .env("NOGLAB_STATE_DIR", &state)
+        .code(2);
+    assert_eq!(
+        unknown.stderr,
+        "error: `nolab` is neither a topology file nor a lab noglab has brought up\n"
+    );
+}
