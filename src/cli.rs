@@ -161,10 +161,14 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Run a command in a node and exit with its exit code.
+    /// Run a command in a node and exit with its exit code; or in the node
+    /// of several pods, each line of output prefixed `pN: `, exiting with
+    /// the worst (highest) exit code.
     Exec {
-        /// The pod number, or `shared` for a lab-wide node.
-        #[arg(long)]
+        /// The pod number, or `shared` for a lab-wide node; or several
+        /// pods: `1,3,5-8` or `all` (run a few at a time, as many as CPUs,
+        /// with standard input closed: one input cannot go to several).
+        #[arg(long, value_name = "N|SPEC")]
         pod: String,
         /// `[LAB] NODE`
         #[arg(required = true, num_args = 1..=2, value_names = ["LAB", "NODE"])]
@@ -173,7 +177,7 @@ pub enum Command {
         /// piped (in a `while read` loop, so that the loop keeps its input).
         #[arg(long, short = 'n')]
         no_stdin: bool,
-        /// The command, after `--`; it reads what is piped to noglab.
+        /// The command, after `--`; in one pod, it reads what is piped to noglab.
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },

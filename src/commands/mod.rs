@@ -167,6 +167,14 @@ pub async fn resolve_lab<E: Engine>(engine: &E, lab: Option<String>) -> Result<S
     }
 }
 
+/// The pods (never the shared nodes) that a lab's containers belong to.
+pub fn pods_of(containers: &[ObservedContainer]) -> BTreeSet<u32> {
+    containers
+        .iter()
+        .filter_map(|c| c.label(labels::POD)?.parse().ok())
+        .collect()
+}
+
 /// Parses `3`, `1-5`, `1,4,7-9` or `all` against the pods that exist.
 pub fn parse_pods(spec: &str, existing: &BTreeSet<u32>) -> Result<BTreeSet<u32>> {
     let bad = |why: String| input_error(format!("bad pod list `{spec}`: {why}"));
@@ -227,18 +235,24 @@ pub async fn find_node<E: Engine>(
     node: &str,
 ) -> Result<ObservedContainer> {
     let containers = engine.containers(Scope::Lab(lab)).await?;
+    pick_node(&containers, lab, pod, node)
+}
+
+/// The container of `node` in `pod` among a lab's containers, by labels;
+/// a pod or node that is not there is bad input that names what is.
+pub fn pick_node(
+    containers: &[ObservedContainer],
+    lab: &str,
+    pod: u32,
+    node: &str,
+) -> Result<ObservedContainer> {
     let pod_s = planning::pod_label(pod);
     let in_pod: Vec<&ObservedContainer> = containers
         .iter()
         .filter(|c| c.label(labels::POD) == Some(pod_s.as_str()))
         .collect();
     if in_pod.is_empty() {
-        let mut pods: Vec<u32> = containers
-            .iter()
-            .filter_map(|c| c.label(labels::POD)?.parse().ok())
-            .collect();
-        pods.sort_unstable();
-        pods.dedup();
+        let pods: Vec<u32> = pods_of(containers).into_iter().collect();
         return Err(input_error(format!(
             "lab {lab} has no pod {pod}{}",
             if pods.is_empty() {
