@@ -700,6 +700,106 @@ fn issue2_exec_connect_and_bad_targets() {
     );
 }
 
+/// `exec --pod all`: the command runs in the node of every pod, each line
+/// says its pod, noglab exits with the worst code; standard input reaches
+/// none of them; one pod is as before.
+#[test]
+fn issue18_exec_in_every_pod_prefixed_with_the_worst_code() {
+    if skip() {
+        return;
+    }
+    let lab = Lab::new("two-routers", "xall");
+    lab.up(2);
+    // Each h1 finds its pod from its own address (100.65.POD.2) and exits
+    // with 3 times it; the last line has no newline.
+    let script = r#"p=$(ip -4 -o addr show eth1 | sed -E 's/.*100[.]65[.]([0-9]+)[.].*/\1/')
+echo "pod $p"; echo "err $p" >&2; printf partial; exit $((p * 3))"#;
+    let all = noglab(&[
+        "exec", &lab.name, "--pod", "all", "h1", "--", "sh", "-c", script,
+    ])
+    .run();
+    assert_eq!(all.code, 6, "{}\n{}", all.stdout, all.stderr);
+    let mut out: Vec<&str> = all.stdout.lines().collect();
+    out.sort_unstable();
+    assert_eq!(
+        out,
+        ["p1: partial", "p1: pod 1", "p2: partial", "p2: pod 2"]
+    );
+    let mut err: Vec<&str> = all.stderr.lines().collect();
+    err.sort_unstable();
+    assert_eq!(
+        err,
+        [
+            "failed in pod 1 (exit 3), pod 2 (exit 6)",
+            "p1: err 1",
+            "p2: err 2"
+        ]
+    );
+    let one = noglab(&[
+        "exec", &lab.name, "--pod", "2", "h1", "--", "sh", "-c", script,
+    ])
+    .run();
+    assert_eq!(
+        (one.code, one.stdout.as_str(), one.stderr.as_str()),
+        (6, "pod 2\npartial", "err 2\n")
+    );
+    let both = noglab(&["exec", &lab.name, "--pod", "1-2", "r1", "--", "true"]).ok();
+    assert_eq!((both.stdout.as_str(), both.stderr.as_str()), ("", ""));
+    // `plan LAB --file` prints the file exactly as it is in the node.
+    let planned = noglab(&[
+        "plan",
+        &lab.name,
+        "--pod",
+        "2",
+        "--node",
+        "r1",
+        "--file",
+        "/etc/frr/frr.conf",
+    ])
+    .ok();
+    let inside = lab.exec(2, "r1", &["cat", "/etc/frr/frr.conf"]);
+    assert_eq!(inside.code, 0, "{}", inside.stderr);
+    assert_eq!(planned.stdout, inside.stdout);
+    assert!(
+        planned.stdout.contains("router bgp 65102"),
+        "{}",
+        planned.stdout
+    );
+    let bad = noglab(&["exec", &lab.name, "--pod", "1,3", "r1", "--", "true"]).code(2);
+    assert_eq!(
+        bad.stderr,
+        "error: bad pod list `1,3`: pod 3 does not exist; the lab has pods 1-2\n"
+    );
+
+    // What is piped to noglab reaches none of several commands: `cat`
+    // sees its input closed at once, prints nothing and ends.
+    let mut cat = Command::new(env!("CARGO_BIN_EXE_noglab"))
+        .args(["exec", &lab.name, "--pod", "all", "h1", "--", "cat"])
+        .env("NOGLAB_STATE_DIR", crate::support::state_dir())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("noglab runs");
+    let mut stdin = cat.stdin.take().expect("stdin");
+    std::io::Write::write_all(&mut stdin, b"not for several\n").expect("write");
+    // Kept open for 20 s: a command given it would wait that long for its
+    // end, then print it.
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(20));
+        drop(stdin);
+    });
+    let started = Instant::now();
+    let done = cat.wait_with_output().expect("noglab ends");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(done.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&done.stdout), "");
+}
+
 /// Restarts the Docker daemon itself: run alone (it stops every other test's
 /// containers for a few seconds), as `.ci/run` does after the other tests.
 #[test]
