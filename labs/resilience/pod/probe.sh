@@ -55,7 +55,7 @@ stop() {
 # modulo 65536), and the longest time between two replies.
 report_ping() {
     awk -v limit="$1" '
-        /icmp_seq=/ {
+        / bytes from .*icmp_seq=/ {
             t = substr($1, 2, length($1) - 2) + 0
             s = $0; sub(/.*icmp_seq=/, "", s); sub(/ .*/, "", s); s += 0
             if (n > 0) {
