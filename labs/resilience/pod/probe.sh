@@ -3,9 +3,9 @@
 #   ping  the server at site B, every 100 ms (ping's own timestamps, -D);
 #   dns   www.{{ vars.zone }} from the anycast address, every 200 ms,
 #         one line per query: its time, then "ok" or "fail".
-# A failure shows as probes lost in a row; the report counts only what
-# follows the first answer, so that the minutes before routing was set up
-# are not a failure.
+# A failure shows as probes lost in a row, up to now; the report counts
+# only what follows the first answer, so that the minutes before routing
+# was set up are not a failure.
 #
 #   probe start | stop | restart | status
 #   probe report ping|dns [LIMIT]   exit 0 when fewer than LIMIT were lost
@@ -52,9 +52,9 @@ stop() {
 }
 
 # Replies, the most lost in a row between two replies (icmp_seq counts
-# modulo 65536), and the longest time between two replies.
+# modulo 65536) or since the last reply, and the longest time without one.
 report_ping() {
-    awk -v limit="$1" '
+    awk -v limit="$1" -v now="$(date +%s.%N)" -v interval=0.1 '
         / bytes from .*icmp_seq=/ {
             t = substr($1, 2, length($1) - 2) + 0
             s = $0; sub(/.*icmp_seq=/, "", s); sub(/ .*/, "", s); s += 0
@@ -66,6 +66,11 @@ report_ping() {
             n++; prev = s; last = t
         }
         END {
+            if (n > 0 && now - last > 2 * interval) {
+                lost = int((now - last) / interval) - 1
+                if (lost > worst) worst = lost
+                if (now - last > gap) gap = now - last
+            }
             printf "ping: %d replies, at most %d lost in a row, longest time without a reply %d ms (limit: fewer than %d lost)\n", n, worst, gap * 1000, limit
             exit !(n >= 20 && worst < limit)
         }' "$dir/ping.log"
