@@ -397,7 +397,8 @@ pub enum ImagesCommand {
 pub enum LinkAction {
     /// Set the interface down, as a cut cable looks from the node.
     Down,
-    /// Set it up again.
+    /// Set it up again, with the plan's addresses back on both ends
+    /// (Linux drops IPv6 ones on down).
     Up,
     /// Delay, lose or slow the packets the node sends on it (tc netem).
     Netem(NetemArgs),

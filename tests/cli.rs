@@ -52,6 +52,9 @@ mod labs_rpki;
 #[path = "cli/labs_manrs.rs"]
 mod labs_manrs;
 
+#[path = "cli/labs_resilience.rs"]
+mod labs_resilience;
+
 #[path = "cli/readiness.rs"]
 mod readiness;
 

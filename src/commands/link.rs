@@ -17,8 +17,8 @@ use serde::Serialize;
 
 use crate::cli::{LinkAction, ListFormat, NetemArgs};
 use crate::diag::input_error;
-use crate::engine::{Connector, Engine, ObservedContainer};
-use crate::plan::{labels, Plan, SHARED_POD};
+use crate::engine::{Connector, Engine, ObservedContainer, Scope};
+use crate::plan::{labels, Attachment, Plan, SHARED_POD};
 use crate::state;
 use crate::topology::names::MGMT_INTERFACE;
 
@@ -42,7 +42,7 @@ pub async fn run<C: Connector>(
             for pod in &pods {
                 check_interface(&plan, *pod, &node, &iface)?;
             }
-            act(engine, &lab, &pods, &node, &iface, &action).await?;
+            act(engine, &plan, &pods, &node, &iface, &action).await?;
             let rows = view(engine, &plan, &pods, Some((&node, &iface))).await?;
             print(&rows, format)
         }
@@ -221,7 +221,7 @@ fn check_netem(args: &NetemArgs) -> Result<()> {
 /// Carries out the action on the interface in each pod, a few pods at once.
 async fn act<E: Engine>(
     engine: &E,
-    lab: &str,
+    plan: &Plan,
     pods: &[u32],
     node: &str,
     iface: &str,
@@ -232,12 +232,18 @@ async fn act<E: Engine>(
     }
     let mut containers = Vec::new();
     for pod in pods {
-        let c = super::find_node(engine, lab, *pod, node).await?;
+        let c = super::find_node(engine, &plan.lab, *pod, node).await?;
         super::require_running(&c, *pod)?;
-        containers.push(c);
+        containers.push((*pod, c));
     }
     let results: Vec<Result<()>> = futures_util::stream::iter(containers.iter())
-        .map(|c| act_in(engine, c, iface, action))
+        .map(|(pod, c)| async move {
+            act_in(engine, c, iface, action).await?;
+            if matches!(action, LinkAction::Up) {
+                readdress_link(engine, plan, *pod, c, node, iface).await?;
+            }
+            Ok(())
+        })
         .buffer_unordered(PARALLEL)
         .collect()
         .await;
@@ -263,20 +269,117 @@ async fn act_in<E: Engine>(
         _ => false,
     };
     for cmd in commands(action, iface, netem_now) {
-        let out = engine.exec(&c.name, &cmd).await?;
-        if out.code != 0 {
-            let said = String::from_utf8_lossy(&out.stderr);
-            let said = said.trim();
-            let hint = if said.contains("Specified qdisc") || said.contains("sch_netem") {
-                " (the host's kernel needs the sch_netem module: `modprobe sch_netem`)"
-            } else {
-                ""
-            };
-            return Err(anyhow!(
-                "failed to run `{}` in {}: {said}{hint}",
-                cmd.join(" "),
-                c.name
-            ));
+        run_in(engine, &c.name, &cmd).await?;
+    }
+    Ok(())
+}
+
+/// Runs one command in a container; a failure says what ran, where, and
+/// what the command said.
+async fn run_in<E: Engine>(engine: &E, container: &str, cmd: &[String]) -> Result<()> {
+    let out = engine.exec(container, cmd).await?;
+    if out.code == 0 {
+        return Ok(());
+    }
+    let said = String::from_utf8_lossy(&out.stderr);
+    let said = said.trim();
+    let hint = if said.contains("Specified qdisc") || said.contains("sch_netem") {
+        " (the host's kernel needs the sch_netem module: `modprobe sch_netem`)"
+    } else {
+        ""
+    };
+    Err(anyhow!(
+        "failed to run `{}` in {container}: {said}{hint}",
+        cmd.join(" ")
+    ))
+}
+
+/// Every end, in `pod`, of the link that `node:iface` is on: the plan's
+/// attachments to the same network, this end first. A lab-wide network's
+/// ends in other pods are not this pod's, and are left out.
+fn link_ends(plan: &Plan, pod: u32, node: &str, iface: &str) -> Vec<(String, Attachment)> {
+    let pod_plan = if pod == SHARED_POD {
+        plan.shared.as_ref()
+    } else {
+        plan.pod_plans.get(&pod)
+    };
+    let Some(pod_plan) = pod_plan else {
+        return Vec::new();
+    };
+    let attachments = || {
+        pod_plan
+            .containers
+            .iter()
+            .flat_map(|c| c.links.iter().map(move |a| (c.node.as_str(), a)))
+    };
+    let Some((_, this)) = attachments().find(|(n, a)| *n == node && a.interface == iface) else {
+        return Vec::new();
+    };
+    let mut ends = vec![(node.to_string(), this.clone())];
+    ends.extend(
+        attachments()
+            .filter(|(n, a)| a.network == this.network && !(*n == node && a.interface == iface))
+            .map(|(n, a)| (n.to_string(), a.clone())),
+    );
+    ends
+}
+
+/// The commands that give a link end its planned addresses again. Linux
+/// drops an interface's IPv6 addresses when it is set down, and nothing in
+/// a node puts them back; IPv4 ones stay, and `replace` leaves them as
+/// they are. IPv6 without duplicate address detection, as the node's init
+/// first set them, so that they serve at once.
+fn readdress(end: &Attachment) -> Vec<Vec<String>> {
+    let words = |text: String| text.split(' ').map(String::from).collect::<Vec<_>>();
+    let iface = &end.interface;
+    let v4 = end
+        .ipv4
+        .map(|net| words(format!("ip -4 addr replace {net} dev {iface}")));
+    let v6 = end
+        .ipv6
+        .map(|net| words(format!("ip -6 addr replace {net} dev {iface} nodad")));
+    v4.into_iter().chain(v6).collect()
+}
+
+/// After `up`: the planned addresses back on every end of the link in
+/// `pod`, this end (in `this`, the container of `node`) and the other ones
+/// (which lost theirs too if they were set down before). An other end whose
+/// node is not running is left to its init, which addresses it when it
+/// starts.
+async fn readdress_link<E: Engine>(
+    engine: &E,
+    plan: &Plan,
+    pod: u32,
+    this: &ObservedContainer,
+    node: &str,
+    iface: &str,
+) -> Result<()> {
+    let ends = link_ends(plan, pod, node, iface);
+    let running: Vec<ObservedContainer> = if ends.len() > 1 {
+        let pod_s = crate::plan::pod_label(pod);
+        engine
+            .containers(Scope::Lab(&plan.lab))
+            .await?
+            .into_iter()
+            .filter(|c| c.label(labels::POD) == Some(pod_s.as_str()) && c.state == "running")
+            .collect()
+    } else {
+        Vec::new()
+    };
+    for (i, (end_node, end)) in ends.iter().enumerate() {
+        let container = if i == 0 {
+            this
+        } else {
+            match running
+                .iter()
+                .find(|c| c.label(labels::NODE) == Some(end_node.as_str()))
+            {
+                Some(c) => c,
+                None => continue,
+            }
+        };
+        for cmd in readdress(end) {
+            run_in(engine, &container.name, &cmd).await?;
         }
     }
     Ok(())
@@ -771,7 +874,7 @@ qdisc noqueue 0: dev eth0 root refcnt 2 \n";
         let args = netem(Some("100ms"), None, Some("5%"));
         act(
             &engine,
-            "lab",
+            &plan,
             &[1, 3],
             "r1",
             "eth1",
@@ -823,10 +926,91 @@ qdisc noqueue 0: dev eth0 root refcnt 2 \n";
         );
     }
 
+    /// `up` puts the planned addresses back on both ends of the link, after
+    /// setting the link up: the kernel dropped the IPv6 ones on `down`.
+    /// `down` runs only `ip link`; an end whose node is stopped is skipped.
+    #[tokio::test]
+    async fn up_puts_back_the_planned_addresses_of_both_ends() {
+        let engine = FakeEngine::default();
+        let plan = testing::plan_of(
+            &testing::TOPOLOGY.replace(
+                "ipv4: \"100.64.{{ pod }}.0/31\"\n",
+                "ipv4: \"100.64.{{ pod }}.0/31\"\n    ipv6: \"2001:db8:{{ pod }}::/127\"\n",
+            ),
+            2,
+        );
+        testing::up(&engine, &plan).await;
+        let take = || std::mem::take(&mut engine.lock().executed);
+        take();
+
+        act(&engine, &plan, &[2], "h1", "eth1", &LinkAction::Down)
+            .await
+            .expect("down");
+        assert_eq!(
+            take(),
+            [(
+                "lab-p02-h1".to_string(),
+                words(&["ip", "link", "set", "dev", "eth1", "down"])
+            )]
+        );
+
+        act(&engine, &plan, &[2], "h1", "eth1", &LinkAction::Up)
+            .await
+            .expect("up");
+        let ran = |c: &str, cmd: &str| (c.to_string(), words(&cmd.split(' ').collect::<Vec<_>>()));
+        assert_eq!(
+            take(),
+            [
+                ran("lab-p02-h1", "ip link set dev eth1 up"),
+                ran("lab-p02-h1", "ip -4 addr replace 100.64.2.1/31 dev eth1"),
+                ran(
+                    "lab-p02-h1",
+                    "ip -6 addr replace 2001:db8:2::1/127 dev eth1 nodad"
+                ),
+                ran("lab-p02-r1", "ip -4 addr replace 100.64.2.0/31 dev eth1"),
+                ran(
+                    "lab-p02-r1",
+                    "ip -6 addr replace 2001:db8:2::/127 dev eth1 nodad"
+                ),
+            ]
+        );
+
+        // The other end stopped: it gets its addresses when it starts.
+        engine
+            .lock()
+            .containers
+            .get_mut("lab-p01-h1")
+            .expect("h1")
+            .state = "exited".into();
+        act(&engine, &plan, &[1], "r1", "eth1", &LinkAction::Up)
+            .await
+            .expect("up");
+        let ran_in: Vec<String> = take().into_iter().map(|(c, _)| c).collect();
+        assert_eq!(ran_in, ["lab-p01-r1"; 3]);
+
+        // A failing command is named, with what it said.
+        engine.lock().exec_outputs.insert(
+            "lab-p01-r1".into(),
+            ExecOutput {
+                code: 2,
+                stdout: Vec::new(),
+                stderr: b"RTNETLINK answers: Operation not permitted\n".to_vec(),
+            },
+        );
+        let e = act(&engine, &plan, &[1], "r1", "eth1", &LinkAction::Up)
+            .await
+            .expect_err("fails");
+        assert_eq!(
+            format!("{e:#}"),
+            "failed to run `ip link set dev eth1 up` in lab-p01-r1: RTNETLINK answers: Operation not permitted"
+        );
+    }
+
     #[tokio::test]
     async fn a_stopped_node_is_refused_before_anything_runs() {
         let engine = FakeEngine::default();
-        testing::up(&engine, &testing::plan(2)).await;
+        let plan = testing::plan(2);
+        testing::up(&engine, &plan).await;
         engine
             .lock()
             .containers
@@ -834,7 +1018,7 @@ qdisc noqueue 0: dev eth0 root refcnt 2 \n";
             .expect("r1")
             .state = "exited".into();
         engine.clear_calls();
-        let e = act(&engine, "lab", &[1, 2], "r1", "eth1", &LinkAction::Down)
+        let e = act(&engine, &plan, &[1, 2], "r1", "eth1", &LinkAction::Down)
             .await
             .expect_err("stopped");
         assert!(format!("{e}").contains("is not running (exited)"), "{e}");

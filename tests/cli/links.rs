@@ -262,6 +262,64 @@ fn link_down_drops_bgp_link_up_brings_it_back_and_reset_clears_it() {
         .expect("the reset pod works");
 }
 
+/// h1's global IPv6 addresses on eth1, as `ip -6 -o addr` lists them.
+fn h1_ipv6(lab: &Lab) -> String {
+    let out = lab.exec(
+        1,
+        "h1",
+        &[
+            "ip", "-6", "-o", "addr", "show", "dev", "eth1", "scope", "global",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    out.stdout
+}
+
+/// Linux drops an interface's IPv6 addresses when it is set down;
+/// `noglab link ... up` puts the planned ones back, on both ends, usable at
+/// once (no duplicate address detection), and IPv6 works across the link
+/// again. h1 is a host: nothing in it would put them back otherwise.
+#[test]
+fn link_up_puts_back_the_ipv6_addresses_the_kernel_dropped_on_down() {
+    if skip() {
+        return;
+    }
+    let lab = Lab::new("two-routers", "hl6");
+    lab.up(1);
+    // r2 eth2 and h1 eth1 share 2001:db8:1:2::/64: r2 ::1, h1 ::2.
+    let (r2, h1) = ("2001:db8:1:2::1", "2001:db8:1:2::2/64");
+    let ping6 = || -> Result<(), String> {
+        let out = lab.exec(1, "h1", &["ping", "-6", "-c", "1", "-W", "1", r2]);
+        match out.code {
+            0 => Ok(()),
+            _ => Err(format!("h1 cannot ping {r2}: {}{}", out.stdout, out.stderr)),
+        }
+    };
+    wait_for(Duration::from_secs(30), ping6).expect("IPv6 across the link at first");
+    assert!(h1_ipv6(&lab).contains(h1), "{}", h1_ipv6(&lab));
+
+    noglab(&["link", &lab.name, "--pod", "1", "h1:eth1", "down"]).ok();
+    let gone = h1_ipv6(&lab);
+    assert!(
+        !gone.contains("2001:db8:1:2::"),
+        "the kernel kept the address on down, so this test proves nothing: {gone}"
+    );
+
+    noglab(&["link", &lab.name, "--pod", "1", "h1:eth1", "up"]).ok();
+    let back = h1_ipv6(&lab);
+    assert!(back.contains(h1), "not put back: {back}");
+    assert!(!back.contains("tentative"), "waiting for DAD: {back}");
+    let ipv4 = lab.exec(1, "h1", &["ip", "-4", "-o", "addr", "show", "dev", "eth1"]);
+    assert!(ipv4.stdout.contains("100.65.1.2/29"), "{}", ipv4.stdout);
+    let r2_addrs = lab.exec(1, "r2", &["ip", "-6", "-o", "addr", "show", "dev", "eth2"]);
+    assert!(
+        r2_addrs.stdout.contains("2001:db8:1:2::1/64"),
+        "{}",
+        r2_addrs.stdout
+    );
+    wait_for(Duration::from_secs(10), ping6).expect("IPv6 across the link again");
+}
+
 /// The average round trip of `count` pings from r1 to r2 over their link,
 /// in milliseconds.
 fn ping_ms(lab: &Lab, count: u32) -> f64 {
