@@ -274,6 +274,11 @@ pub enum Command {
         /// Only these pods: `3`, `1-5`, `1,4,7-9` or `all`.
         #[arg(long)]
         pod: Option<String>,
+        /// The classroom portal (`noglab serve`) as participants reach it:
+        /// each entry links it with its lab and pod filled in. Alone,
+        /// `https://HOST:8443/`; it replaces the lab's own browser terminal.
+        #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+        portal: Option<String>,
     },
     /// Build, list and check node images.
     Images {

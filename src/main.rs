@@ -131,7 +131,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             format,
             host,
             pod,
-        } => commands::access::handout(engines, lab, format, host, pod.as_deref()).await,
+            portal,
+        } => commands::access::handout(engines, lab, format, host, pod.as_deref(), portal).await,
         Command::Exec {
             pod,
             target,

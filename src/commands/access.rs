@@ -69,8 +69,9 @@ pub async fn rotate<C: Connector>(engines: &C, lab: Option<String>, pods: &str) 
 struct Entry {
     pod: u32,
     port: u16,
-    /// The browser terminal's host port, when the lab has one.
-    web: Option<u16>,
+    /// Where the pod is in a browser: the portal, or the lab's own
+    /// browser terminal.
+    web: Option<String>,
     password: String,
     /// (node, kind, what `ssh node` opens)
     nodes: Vec<(String, String, String)>,
@@ -90,7 +91,10 @@ pub async fn handout<C: Connector>(
     format: HandoutFormat,
     host: Option<String>,
     pods: Option<&str>,
+    portal: Option<String>,
 ) -> Result<()> {
+    let host = host.unwrap_or_else(this_host);
+    let portal = portal.map(|url| portal_url(&host, &url)).transpose()?;
     let engine = engines.engine().await?;
     let lab = super::resolve_lab(engine, lab).await?;
     let plan = plan_with_access(&lab)?;
@@ -118,14 +122,16 @@ pub async fn handout<C: Connector>(
         entries.push(Entry {
             pod,
             port: base.saturating_add(pod as u16),
-            web: plan
-                .access_web_base_port
-                .map(|w| w.saturating_add(pod as u16)),
+            web: match &portal {
+                Some(url) => Some(format!("{url}?lab={lab}&pod={pod}")),
+                None => plan
+                    .access_web_base_port
+                    .map(|w| web_url(&host, w.saturating_add(pod as u16))),
+            },
             password: c.password.clone(),
             nodes,
         });
     }
-    let host = host.unwrap_or_else(this_host);
     let text = match format {
         HandoutFormat::Md => markdown(&lab, &host, &entries),
         HandoutFormat::Csv => csv(&host, &entries),
@@ -140,7 +146,8 @@ fn markdown(lab: &str, host: &str, entries: &[Entry]) -> String {
     for e in entries {
         let browser = e
             .web
-            .map(|w| format!("| or in a browser | <{}> |\n", web_url(host, w)))
+            .as_ref()
+            .map(|w| format!("| or in a browser | <{w}> |\n"))
             .unwrap_or_default();
         let _ = write!(
             s,
@@ -158,7 +165,7 @@ fn csv(host: &str, entries: &[Entry]) -> String {
     let mut s = String::from("pod,host,port,user,password,nodes,web\n");
     for e in entries {
         let nodes: Vec<&str> = e.nodes.iter().map(|(n, _, _)| n.as_str()).collect();
-        let web = e.web.map(|w| web_url(host, w)).unwrap_or_default();
+        let web = e.web.clone().unwrap_or_default();
         let _ = writeln!(
             s,
             "{},{},{},{USER},{},{},{}",
@@ -181,6 +188,35 @@ fn web_url(host: &str, port: u16) -> String {
         host.to_string()
     };
     format!("https://{host}:{port}/")
+}
+
+/// The port `noglab serve` listens on unless told otherwise.
+const PORTAL_PORT: u16 = 8443;
+
+/// The portal's address as the handout prints it: `https://HOST:8443/`
+/// when none was given, else the instructor's, which must be an http(s)
+/// address without a query or fragment (the handout adds the pod's).
+fn portal_url(host: &str, given: &str) -> Result<String> {
+    if given.is_empty() {
+        return Ok(web_url(host, PORTAL_PORT));
+    }
+    let ok_scheme = given.starts_with("https://") || given.starts_with("http://");
+    if !ok_scheme || given.contains(['?', '#', ' ', '"', '<', '>']) {
+        return Err(crate::diag::input_error(format!(
+            "--portal {given:?}: give the portal's address as participants reach it, e.g. https://lab.example.org:8443/ (no query, no spaces)"
+        )));
+    }
+    let rest = given.split_once("://").map_or("", |(_, r)| r);
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(crate::diag::input_error(format!(
+            "--portal {given:?}: the address has no host, e.g. https://lab.example.org:8443/"
+        )));
+    }
+    Ok(if given.ends_with('/') {
+        given.to_string()
+    } else {
+        format!("{given}/")
+    })
 }
 
 fn csv_field(v: &str) -> String {
@@ -234,10 +270,11 @@ fn html(lab: &str, host: &str, entries: &[Entry]) -> String {
     for e in entries {
         let browser = e
             .web
+            .as_ref()
             .map(|w| {
                 format!(
                     "<tr><td class=\"k\">or browser</td><td><code>{}</code></td></tr>\n",
-                    esc(&web_url(host, w))
+                    esc(w)
                 )
             })
             .unwrap_or_default();
@@ -279,12 +316,12 @@ fn html(lab: &str, host: &str, entries: &[Entry]) -> String {
 mod tests {
     use super::*;
 
-    fn entries(n: u32) -> Vec<Entry> {
+    fn entries(n: u32, host: &str) -> Vec<Entry> {
         (1..=n)
             .map(|pod| Entry {
                 pod,
                 port: 2200 + pod as u16,
-                web: (pod % 2 == 0).then_some(4200 + pod as u16),
+                web: (pod % 2 == 0).then(|| web_url(host, 4200 + pod as u16)),
                 password: credentials::new_password(),
                 nodes: vec![
                     ("r1".into(), "frr".into(), "vtysh".into()),
@@ -296,7 +333,7 @@ mod tests {
 
     #[test]
     fn a_room_of_thirty_gets_thirty_cards() {
-        let e = entries(30);
+        let e = entries(30, "lab.example.net");
         let page = html("bgp", "lab.example.net", &e);
         assert_eq!(page.matches(r#"<div class="card">"#).count(), 30);
         assert!(page.contains("ssh -p 2230 lab@lab.example.net"));
@@ -305,6 +342,7 @@ mod tests {
         for entry in &e {
             assert!(page.contains(&entry.password));
         }
+        let e = entries(30, "h");
         let md = markdown("bgp", "h", &e);
         assert_eq!(md.matches("\n## Pod ").count(), 30);
         let csv = csv("h", &e);
@@ -315,8 +353,43 @@ mod tests {
 
     #[test]
     fn hostile_host_names_are_escaped() {
-        let page = html("bgp", "<script>x</script>", &entries(1));
+        let page = html(
+            "bgp",
+            "<script>x</script>",
+            &entries(1, "<script>x</script>"),
+        );
         assert!(!page.contains("<script>"));
         assert_eq!(csv_field("a,b"), "\"a,b\"");
+    }
+
+    #[test]
+    fn the_portal_is_given_as_participants_reach_it() {
+        assert_eq!(
+            portal_url("lab.example.net", "").expect("a good address"),
+            "https://lab.example.net:8443/"
+        );
+        assert_eq!(
+            portal_url("h", "https://portal.example.org").expect("a good address"),
+            "https://portal.example.org/"
+        );
+        assert_eq!(
+            portal_url("h", "http://192.0.2.10:8080/room/").expect("a good address"),
+            "http://192.0.2.10:8080/room/"
+        );
+        for bad in [
+            "portal.example.org",
+            "ftp://portal.example.org/",
+            "https://",
+            "https:///x",
+            "https://p.example.org/?lab=x",
+            "https://p.example.org/<b>",
+        ] {
+            let err = portal_url("h", bad).expect_err(bad);
+            assert!(
+                err.downcast_ref::<crate::diag::InputError>().is_some(),
+                "{bad}: {err:#}"
+            );
+            assert!(format!("{err:#}").starts_with("--portal "), "{err:#}");
+        }
     }
 }

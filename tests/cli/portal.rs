@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::access::passwords;
 use crate::docker::{access_ports, skip, wait_for, with_access_ports, Lab};
-use crate::support::{root, state_dir};
+use crate::support::{noglab, root, state_dir};
 
 /// A running `noglab serve`, stopped on drop.
 pub(crate) struct Server {
@@ -471,6 +471,32 @@ fn portal_in_a_browser_participant_terminal_and_instructor_board() {
     let pw2 = pw.iter().find(|(p, _)| *p == 2).expect("pod 2").1.clone();
     // Served by its folder: its guide too.
     let server = Server::start(&lab.dir.to_string_lossy());
+    // The handout links each pod's card to the portal, lab and pod filled in.
+    let handout = noglab(&[
+        "handout",
+        &lab.name,
+        "--format",
+        "csv",
+        "--portal",
+        &server.url,
+    ])
+    .ok()
+    .stdout;
+    let link2 = handout
+        .lines()
+        .find(|l| l.starts_with("2,"))
+        .and_then(|l| l.rsplit(',').next())
+        .unwrap_or_else(|| panic!("no pod 2 in the handout:\n{handout}"))
+        .to_string();
+    assert_eq!(
+        link2,
+        format!(
+            "{}/?lab={}&pod=2",
+            server.url.trim_end_matches('/'),
+            lab.name
+        ),
+        "{handout}"
+    );
     let Some(browser) = Browser::start(free_port()) else {
         panic!("chromedriver is not installed: apt-get install chromium chromium-driver (scripts/test.sh does)");
     };
@@ -488,7 +514,7 @@ fn portal_in_a_browser_participant_terminal_and_instructor_board() {
         let l = lab.name.as_str();
 
         // The participant of pod 2 logs in from the handout's link.
-        c.goto(&format!("{}/?lab={l}&pod=2", server.url)).await.expect("login page");
+        c.goto(&link2).await.expect("login page");
         // The form shows once the page has asked for a session and has none.
         c.wait()
             .at_most(Duration::from_secs(10))
