@@ -71,7 +71,10 @@ pub async fn run<C: Connector<Engine = DockerEngine>>(engines: &C, args: Serve) 
         .with_context(|| format!("failed to listen on {}", args.listen))?;
     let shown = listener.local_addr().unwrap_or(args.listen);
     let served: Vec<String> = plans.keys().cloned().collect();
-    let shared = Arc::new(Portal::new(engine, plans, guides, token.clone()));
+    let audit = portal::audit::AuditLog::open(&dir)
+        .with_context(|| format!("failed to open the audit log in {}", dir.display()))?;
+    let audit_path = audit.path().to_path_buf();
+    let shared = Arc::new(Portal::new(engine, plans, guides, token.clone(), audit));
     for lab in &served {
         tokio::spawn(portal::board::refresh(shared.clone(), lab.clone()));
     }
@@ -87,6 +90,7 @@ pub async fn run<C: Connector<Engine = DockerEngine>>(engines: &C, args: Serve) 
         "(also in {}; participants log in with their handout's pod, user and password)",
         dir.join("instructor-token").display()
     );
+    println!("audit log: {}", audit_path.display());
     tokio::select! {
         r = portal::serve(app, listener, acceptor) => r,
         _ = tokio::signal::ctrl_c() => Ok(()),

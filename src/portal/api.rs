@@ -57,6 +57,8 @@ pub struct Portal {
     pod_actions: Mutex<HashMap<(String, u32), PodSlot>>,
     /// Execs in flight for a board.
     pub parallel: usize,
+    /// Who did what (see `portal::audit`).
+    pub audit: super::audit::AuditLog,
 }
 
 impl Portal {
@@ -65,6 +67,7 @@ impl Portal {
         plans: BTreeMap<String, Arc<Plan>>,
         guides: BTreeMap<String, std::path::PathBuf>,
         token: String,
+        audit: super::audit::AuditLog,
     ) -> Self {
         let boards = plans
             .keys()
@@ -82,7 +85,37 @@ impl Portal {
             checks_ran: Mutex::default(),
             pod_actions: Mutex::default(),
             parallel: board::default_parallel(),
+            audit,
         }
+    }
+}
+
+impl Portal {
+    /// Writes one line of the audit log.
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        who: String,
+        from: std::net::IpAddr,
+        what: &str,
+        lab: Option<&str>,
+        pod: Option<u32>,
+        node: Option<&str>,
+        result: &ApiResult<impl Sized>,
+    ) {
+        self.audit.write(&super::audit::Entry {
+            at: super::audit::now(),
+            who,
+            from: from.to_string(),
+            what,
+            lab,
+            pod,
+            node,
+            result: match result {
+                Ok(_) => "ok".into(),
+                Err(ApiError(status, message)) => format!("{} {message}", status.as_u16()),
+            },
+        });
     }
 }
 
@@ -329,7 +362,21 @@ async fn login(
     Extension(Peer(peer)): Extension<Peer>,
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<Response> {
-    let role = portal.check_login(&req, &peer.ip().to_string())?;
+    let checked = portal.check_login(&req, &peer.ip().to_string());
+    let (who, what) = match &checked {
+        Ok(role) => (super::audit::who(role), "login"),
+        Err(_) => (claimed(&req), "login refused"),
+    };
+    portal.record(
+        who,
+        peer.ip(),
+        what,
+        req.lab.as_deref(),
+        req.pod,
+        None,
+        &checked,
+    );
+    let role = checked?;
     let (id, session) = lock(&portal.sessions).open(role, Instant::now());
     let mut resp = Json(portal.view(&session)).into_response();
     resp.headers_mut().insert(
@@ -337,6 +384,19 @@ async fn login(
         session_cookie(&id, auth::SESSION_LIFETIME.as_secs()),
     );
     Ok(resp)
+}
+
+/// Who a login said it was: the instructor when it gave a token, else
+/// the lab and pod it named (bounded: it is the client's text).
+fn claimed(req: &LoginRequest) -> String {
+    if req.token.is_some() {
+        return "instructor?".into();
+    }
+    let lab: String = req.lab.as_deref().unwrap_or("?").chars().take(64).collect();
+    match req.pod {
+        Some(pod) => format!("{lab:?}/pod {pod}?"),
+        None => format!("{lab:?}?"),
+    }
 }
 
 /// The session of this cookie.
@@ -350,9 +410,22 @@ async fn session(State(portal): State<Shared>, headers: HeaderMap) -> ApiResult<
 /// Log out: ends the session.
 #[utoipa::path(post, path = "/api/v1/logout",
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn logout(State(portal): State<Shared>, headers: HeaderMap) -> ApiResult<Response> {
+async fn logout(
+    State(portal): State<Shared>,
+    Extension(Peer(peer)): Extension<Peer>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let s = portal.session(&headers)?;
     require_csrf(&s, &headers)?;
+    portal.record(
+        super::audit::who(&s.role),
+        peer.ip(),
+        "logout",
+        None,
+        None,
+        None,
+        &Ok(()),
+    );
     if let Some(id) = cookie_value(&headers) {
         lock(&portal.sessions).close(id);
     }
@@ -614,6 +687,7 @@ pub struct ResetView {
         (status = 502, description = "The engine failed", body = ErrorBody)))]
 async fn reset(
     State(portal): State<Shared>,
+    Extension(Peer(peer)): Extension<Peer>,
     headers: HeaderMap,
     Path((lab, pod)): Path<(String, u32)>,
 ) -> ApiResult<Json<ResetView>> {
@@ -622,6 +696,20 @@ async fn reset(
     if !plan.pod_plans.contains_key(&pod) {
         return Err(not_found());
     }
+    let done = reset_pod(&portal, &lab, pod, plan).await;
+    let who = super::audit::who(&session.role);
+    portal.record(who, peer.ip(), "reset", Some(&lab), Some(pod), None, &done);
+    done
+}
+
+/// The reset itself, one at a time per pod.
+async fn reset_pod(
+    portal: &Portal,
+    lab: &str,
+    pod: u32,
+    plan: Arc<Plan>,
+) -> ApiResult<Json<ResetView>> {
+    let lab = lab.to_string();
     let slot = lock(&portal.pod_actions)
         .entry((lab.clone(), pod))
         .or_default()
@@ -669,12 +757,37 @@ async fn reset(
         (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)))]
 async fn terminal(
     State(portal): State<Shared>,
+    Extension(Peer(peer)): Extension<Peer>,
     headers: HeaderMap,
     Path((lab, pod, node)): Path<(String, u32, String)>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
-    let (_, plan) = portal.pod_session(&headers, &lab, pod)?;
-    require_same_origin(&headers)?;
+    let (session, plan) = portal.pod_session(&headers, &lab, pod)?;
+    let opened = open_terminal(&portal, &headers, &plan, pod, &node, ws).await;
+    let who = super::audit::who(&session.role);
+    portal.record(
+        who,
+        peer.ip(),
+        "terminal",
+        Some(&lab),
+        Some(pod),
+        Some(&node),
+        &opened,
+    );
+    opened
+}
+
+/// The terminal's exec and the WebSocket carrying it.
+async fn open_terminal(
+    portal: &Shared,
+    headers: &HeaderMap,
+    plan: &Plan,
+    pod: u32,
+    node: &str,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> ApiResult<Response> {
+    let portal = portal.clone();
+    require_same_origin(headers)?;
     let container = plan.pod_plans[&pod]
         .containers
         .iter()

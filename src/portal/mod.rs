@@ -4,13 +4,15 @@
 //! instructor logs in with a token and reaches every pod of the labs
 //! served.
 //!
-//! `auth` owns sessions and login limits (pure), `tls` the certificate,
+//! `auth` owns sessions and login limits (pure), `audit` the log of who
+//! did what, `tls` the certificate,
 //! `api` the routes and their OpenAPI document, `assets` the embedded
 //! pages. The portal acts on labs only through the engine trait and the
 //! commands' own functions (checks, reset), never by a path of its own.
 
 pub mod api;
 pub mod assets;
+pub mod audit;
 pub mod auth;
 pub mod board;
 pub mod guide;

@@ -348,6 +348,59 @@ fn portal_a_participant_reaches_only_its_pod_and_the_server_refuses_what_it_must
     assert!(server
         .login("127.0.0.51", &participant(l, 1, &pw(1)))
         .is_ok());
+
+    // The audit log holds who logged in, who was refused and why, from
+    // where; the instructor's refused reset (no CSRF token) is not an
+    // action, a guessed token is a refused login.
+    let log = audit(l);
+    let has = |who: &str, from: &str, what: &str, result: &str| {
+        log.iter().any(|e| {
+            e["who"] == who
+                && e["from"] == from
+                && e["what"] == what
+                && e["result"].as_str().is_some_and(|r| r.starts_with(result))
+        })
+    };
+    let me1 = format!("{l}/pod 1");
+    assert!(has(&me1, "127.0.0.1", "login", "ok"), "{log:#?}");
+    let claimed1 = format!("{l:?}/pod 1?");
+    assert!(
+        has(&claimed1, "127.0.0.30", "login refused", "401 "),
+        "{log:#?}"
+    );
+    assert!(
+        has(&claimed1, "127.0.0.30", "login refused", "429 "),
+        "{log:#?}"
+    );
+    assert!(
+        has(
+            &format!("{l:?}/pod 2?"),
+            "127.0.0.50",
+            "login refused",
+            "429 "
+        ),
+        "{log:#?}"
+    );
+    assert!(has("instructor", "127.0.0.1", "login", "ok"), "{log:#?}");
+    assert!(
+        has("instructor?", "127.0.0.1", "login refused", "401 "),
+        "{log:#?}"
+    );
+    assert!(has(&me1, "127.0.0.1", "logout", "ok"), "{log:#?}");
+    assert!(!log.iter().any(|e| e["what"] == "reset"), "{log:#?}");
+}
+
+/// The portal's audit log, the lines about lab `lab` (the tests' portals
+/// share one state directory).
+fn audit(lab: &str) -> Vec<serde_json::Value> {
+    let path = std::path::Path::new(&state_dir()).join("portal/audit.log");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("{e}: {l}"))
+        })
+        .filter(|e| e["lab"] == lab || e["who"].as_str().is_some_and(|w| w.contains(lab)))
+        .collect()
 }
 
 /// A port free now, for chromedriver.
@@ -648,4 +701,23 @@ fn portal_in_a_browser_participant_terminal_and_instructor_board() {
         screenshot(&c, "board-green").await;
         c.close().await.expect("browser closed");
     });
+
+    // The audit log: pod 2's participant opened r1's terminal, the
+    // instructor reset pod 2.
+    let log = audit(&lab.name);
+    let pod2 = format!("{}/pod 2", lab.name);
+    assert!(
+        log.iter().any(|e| e["who"] == pod2.as_str()
+            && e["what"] == "terminal"
+            && e["node"] == "r1"
+            && e["result"] == "ok"),
+        "{log:#?}"
+    );
+    assert!(
+        log.iter().any(|e| e["who"] == "instructor"
+            && e["what"] == "reset"
+            && e["pod"] == 2
+            && e["result"] == "ok"),
+        "{log:#?}"
+    );
 }
