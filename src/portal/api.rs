@@ -190,12 +190,29 @@ impl Portal {
     fn session(&self, headers: &HeaderMap) -> ApiResult<Session> {
         let id =
             cookie_value(headers).ok_or_else(|| err(StatusCode::UNAUTHORIZED, "log in first"))?;
-        lock(&self.sessions).get(id, Instant::now()).ok_or_else(|| {
-            err(
-                StatusCode::UNAUTHORIZED,
-                "your session has ended: log in again",
-            )
-        })
+        let session = lock(&self.sessions)
+            .get(id, Instant::now())
+            .ok_or_else(|| {
+                err(
+                    StatusCode::UNAUTHORIZED,
+                    "your session has ended: log in again",
+                )
+            })?;
+        // A pod whose password was rotated (it leaked) keeps no session
+        // opened with the old one.
+        if let Role::Participant { lab, pod } = &session.role {
+            let current = crate::credentials::load(lab)
+                .ok()
+                .and_then(|c| c.pods.get(pod).map(|p| p.password.clone()));
+            if !current.is_some_and(|p| auth::same_secret(&p, &session.password)) {
+                lock(&self.sessions).close(id);
+                return Err(err(
+                    StatusCode::UNAUTHORIZED,
+                    "your pod's password was changed: log in with the new one",
+                ));
+            }
+        }
+        Ok(session)
     }
 
     /// The session, when it reaches pod `pod` of `lab` and that pod exists.
@@ -377,7 +394,11 @@ async fn login(
         &checked,
     );
     let role = checked?;
-    let (id, session) = lock(&portal.sessions).open(role, Instant::now());
+    let password = match role {
+        Role::Participant { .. } => req.password.as_deref().unwrap_or_default(),
+        Role::Instructor => "",
+    };
+    let (id, session) = lock(&portal.sessions).open(role, password, Instant::now());
     let mut resp = Json(portal.view(&session)).into_response();
     resp.headers_mut().insert(
         header::SET_COOKIE,

@@ -25,6 +25,9 @@ pub struct Session {
     pub role: Role,
     /// Sent back by the page in `X-CSRF-Token` with every state change.
     pub csrf: String,
+    /// A participant's password at login: a session outlives no
+    /// `credentials rotate` of its pod (empty for the instructor).
+    pub password: String,
     expires: Instant,
 }
 
@@ -70,13 +73,15 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    /// A new session for `role`: its id and its CSRF token.
-    pub fn open(&mut self, role: Role, now: Instant) -> (String, Session) {
+    /// A new session for `role`, logged in with `password`: its id and
+    /// its CSRF token.
+    pub fn open(&mut self, role: Role, password: &str, now: Instant) -> (String, Session) {
         self.by_id.retain(|_, s| s.expires > now);
         let id = random_token();
         let session = Session {
             role,
             csrf: random_token(),
+            password: password.to_string(),
             expires: now + SESSION_LIFETIME,
         };
         self.by_id.insert(id.clone(), session.clone());
@@ -191,14 +196,14 @@ mod tests {
     fn a_participant_reaches_its_own_pod_only() {
         let mut s = Sessions::default();
         let now = Instant::now();
-        let (id, session) = s.open(pod("bgp", 2), now);
+        let (id, session) = s.open(pod("bgp", 2), "pw", now);
         let got = s.get(&id, now).expect("open");
         assert_eq!(got.csrf, session.csrf);
         assert!(got.reaches("bgp", 2));
         assert!(!got.reaches("bgp", 3));
         assert!(!got.reaches("dns", 2));
         assert!(!got.is_instructor());
-        let (boss, _) = s.open(Role::Instructor, now);
+        let (boss, _) = s.open(Role::Instructor, "pw", now);
         assert!(s.get(&boss, now).expect("open").reaches("dns", 7));
     }
 
@@ -206,9 +211,9 @@ mod tests {
     fn sessions_expire_and_close() {
         let mut s = Sessions::default();
         let now = Instant::now();
-        let (a, _) = s.open(pod("bgp", 2), now);
-        let (b, _) = s.open(pod("bgp", 3), now);
-        let (c, _) = s.open(Role::Instructor, now);
+        let (a, _) = s.open(pod("bgp", 2), "pw", now);
+        let (b, _) = s.open(pod("bgp", 3), "pw", now);
+        let (c, _) = s.open(Role::Instructor, "pw", now);
         assert!(s.get(&a, now + SESSION_LIFETIME).is_none());
         s.close(&a);
         assert!(s.get(&a, now).is_none());

@@ -388,6 +388,31 @@ fn portal_a_participant_reaches_only_its_pod_and_the_server_refuses_what_it_must
     );
     assert!(has(&me1, "127.0.0.1", "logout", "ok"), "{log:#?}");
     assert!(!log.iter().any(|e| e["what"] == "reset"), "{log:#?}");
+
+    // Pod 1's password leaked: once rotated, a session opened with the old
+    // one ends at its next request, the old password no longer logs in,
+    // the new one does.
+    let (old, _) = server
+        .login("127.0.0.60", &participant(l, 1, &pw(1)))
+        .expect("pod 1 logs in");
+    let pod1 = format!("/api/v1/labs/{l}/pods/1");
+    assert_eq!(server.get(&pod1, Some(&old)).0, 200);
+    noglab(&["credentials", "rotate", l, "--pod", "1"]).ok();
+    let (code, _, body) = server.get(&pod1, Some(&old));
+    assert_eq!(code, 401, "{body}");
+    assert!(body.contains("password was changed"), "{body}");
+    assert_eq!(server.get(&pod1, Some(&old)).0, 401);
+    assert_eq!(
+        server.login("127.0.0.61", &participant(l, 1, &pw(1))),
+        Err(401)
+    );
+    let new = passwords(&lab);
+    let new1 = &new.iter().find(|(p, _)| *p == 1).expect("pod 1").1;
+    assert_ne!(new1, &pw(1));
+    let (fresh, _) = server
+        .login("127.0.0.62", &participant(l, 1, new1))
+        .expect("the new password logs in");
+    assert_eq!(server.get(&pod1, Some(&fresh)).0, 200);
 }
 
 /// The portal's audit log, the lines about lab `lab` (the tests' portals
