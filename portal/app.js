@@ -269,6 +269,10 @@ function roomPage(lab) {
   show("room");
   $("room-title").textContent = `Lab ${lab}: the room`;
   $("room-note").textContent = "running the checks of every pod...";
+  // Each pod's card links this portal as this browser reaches it.
+  $("handout-html").href = `/api/v1/labs/${lab}/handout?format=html`;
+  $("handout-csv").href = `/api/v1/labs/${lab}/handout?format=csv`;
+  $("handout-csv").download = `${lab}-handout.csv`;
   events = new EventSource(`/api/v1/labs/${lab}/board/events`);
   events.addEventListener("board", (ev) => drawBoard(lab, JSON.parse(ev.data)));
   events.onerror = async () => {

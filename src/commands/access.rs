@@ -98,9 +98,30 @@ pub async fn handout<C: Connector>(
     let engine = engines.engine().await?;
     let lab = super::resolve_lab(engine, lab).await?;
     let plan = plan_with_access(&lab)?;
+    let text = handout_text(&lab, &plan, format, &host, pods, portal.as_deref())?;
+    print!("{text}");
+    Ok(())
+}
+
+/// The handout of a lab brought up with `plan`, for participants who
+/// reach the server as `host`, pods `pods` (all by default), with each
+/// pod's link to the portal at `portal` when given.
+pub fn handout_text(
+    lab: &str,
+    plan: &Plan,
+    format: HandoutFormat,
+    host: &str,
+    pods: Option<&str>,
+    portal: Option<&str>,
+) -> Result<String> {
+    if plan.access_base_port.is_none() {
+        return Err(input_error(format!(
+            "lab {lab} has no access points; add `access: {{}}` to its topology and run `noglab up` again"
+        )));
+    }
     let existing: BTreeSet<u32> = plan.pod_plans.keys().copied().collect();
     let selected = super::parse_pods(pods.unwrap_or("all"), &existing)?;
-    let creds = credentials::load(&lab)?;
+    let creds = credentials::load(lab)?;
     let base = plan.access_base_port.unwrap_or_default();
     let mut entries = Vec::new();
     for pod in selected {
@@ -122,23 +143,21 @@ pub async fn handout<C: Connector>(
         entries.push(Entry {
             pod,
             port: base.saturating_add(pod as u16),
-            web: match &portal {
+            web: match portal {
                 Some(url) => Some(format!("{url}?lab={lab}&pod={pod}")),
                 None => plan
                     .access_web_base_port
-                    .map(|w| web_url(&host, w.saturating_add(pod as u16))),
+                    .map(|w| web_url(host, w.saturating_add(pod as u16))),
             },
             password: c.password.clone(),
             nodes,
         });
     }
-    let text = match format {
-        HandoutFormat::Md => markdown(&lab, &host, &entries),
-        HandoutFormat::Csv => csv(&host, &entries),
-        HandoutFormat::Html => html(&lab, &host, &entries),
-    };
-    print!("{text}");
-    Ok(())
+    Ok(match format {
+        HandoutFormat::Md => markdown(lab, host, &entries),
+        HandoutFormat::Csv => csv(host, &entries),
+        HandoutFormat::Html => html(lab, host, &entries),
+    })
 }
 
 fn markdown(lab: &str, host: &str, entries: &[Entry]) -> String {
@@ -196,7 +215,7 @@ const PORTAL_PORT: u16 = 8443;
 /// The portal's address as the handout prints it: `https://HOST:8443/`
 /// when none was given, else the instructor's, which must be an http(s)
 /// address without a query or fragment (the handout adds the pod's).
-fn portal_url(host: &str, given: &str) -> Result<String> {
+pub fn portal_url(host: &str, given: &str) -> Result<String> {
     if given.is_empty() {
         return Ok(web_url(host, PORTAL_PORT));
     }

@@ -935,6 +935,67 @@ async fn guide(
     }))
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HandoutQuery {
+    /// `html` (cards to print and cut, the default), `csv` or `md`.
+    pub format: Option<String>,
+}
+
+/// The lab's handout, each pod's card with its link to this portal, for
+/// participants who reach it as the instructor's browser does.
+#[utoipa::path(get, path = "/api/v1/labs/{lab}/handout",
+    params(("lab" = String, Path), HandoutQuery),
+    responses((status = 200, description = "The handout", content_type = "text/html", body = String),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn handout(
+    State(portal): State<Shared>,
+    Extension(Peer(peer)): Extension<Peer>,
+    headers: HeaderMap,
+    Path(lab): Path<String>,
+    Query(q): Query<HandoutQuery>,
+) -> ApiResult<Response> {
+    use crate::cli::HandoutFormat;
+    let (session, plan) = portal.instructor(&headers, &lab)?;
+    let (format, content_type) = match q.format.as_deref().unwrap_or("html") {
+        "html" => (HandoutFormat::Html, "text/html; charset=utf-8"),
+        "csv" => (HandoutFormat::Csv, "text/csv; charset=utf-8"),
+        "md" => (HandoutFormat::Md, "text/markdown; charset=utf-8"),
+        _ => return Err(err(StatusCode::BAD_REQUEST, "format: html, csv or md")),
+    };
+    // The portal as this browser reaches it; SSH to the same host.
+    let authority = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
+        })
+        .ok_or_else(|| err(StatusCode::BAD_REQUEST, "the request names no host"))?;
+    let host = match authority.rsplit_once(':') {
+        Some((h, port)) if !port.contains(']') => h,
+        _ => authority,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let text = crate::commands::access::handout_text(
+        &lab,
+        &plan,
+        format,
+        host,
+        None,
+        Some(&format!("https://{authority}/")),
+    )
+    .map_err(|e| err(StatusCode::NOT_FOUND, format!("{e:#}")));
+    let who = super::audit::who(&session.role);
+    portal.record(who, peer.ip(), "handout", Some(&lab), None, None, &text);
+    let mut resp = text?.into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    Ok(resp)
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -952,7 +1013,8 @@ async fn guide(
         reset,
         terminal,
         graph,
-        guide
+        guide,
+        handout
     ),
     components(schemas(
         LoginRequest,
@@ -1040,6 +1102,7 @@ pub fn router(portal: Shared) -> Router {
         )
         .route("/api/v1/labs/{lab}/pods/{pod}/graph.svg", get(graph))
         .route("/api/v1/labs/{lab}/guide", get(guide))
+        .route("/api/v1/labs/{lab}/handout", get(handout))
         .fallback(no_route)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::map_request(refuse_declared_too_large))
@@ -1060,6 +1123,7 @@ mod tests {
             "/api/v1/labs/{lab}/pods/{pod}/checks",
             "/api/v1/labs/{lab}/board",
             "/api/v1/labs/{lab}/pods/{pod}/reset",
+            "/api/v1/labs/{lab}/handout",
         ] {
             assert!(doc.contains(&format!("\"{path}\"")), "{path} missing");
         }

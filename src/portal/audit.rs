@@ -1,7 +1,8 @@
 //! The portal's audit log: who did what, when, from where. One JSON object
 //! per line in `audit.log` of the portal's state folder (readable by its
 //! owner only), appended as each action ends: logins (refused ones too),
-//! logouts, terminals opened and pod resets. An assistant's reset of the
+//! logouts, terminals opened, pod resets and handouts downloaded (they
+//! hold every pod's password). An assistant's reset of the
 //! wrong pod, or a participant who tried someone else's password, is
 //! then a `grep` away.
 
@@ -24,7 +25,7 @@ pub struct Entry<'a> {
     pub who: String,
     /// The client's address.
     pub from: String,
-    /// `login`, `login refused`, `logout`, `terminal`, `reset`.
+    /// `login`, `login refused`, `logout`, `terminal`, `reset`, `handout`.
     pub what: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lab: Option<&'a str>,

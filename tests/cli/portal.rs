@@ -239,9 +239,12 @@ fn portal_a_participant_reaches_only_its_pod_and_the_server_refuses_what_it_must
     for path in [
         format!("/api/v1/labs/{l}/board"),
         format!("/api/v1/labs/{l}/board/events"),
+        format!("/api/v1/labs/{l}/handout"),
+        format!("/api/v1/labs/{l}/handout?format=csv"),
     ] {
-        let (code, _, _) = server.get(&path, Some(&me));
+        let (code, _, body) = server.get(&path, Some(&me));
         assert_eq!(code, 403, "{path}");
+        assert!(!body.contains(&pw(2)), "{path}: {body}");
     }
     // Its own pod's picture; its own node's terminal only as a WebSocket.
     let (code, head, body) = server.get(&format!("/api/v1/labs/{l}/pods/1/graph.svg"), Some(&me));
@@ -312,6 +315,25 @@ fn portal_a_participant_reaches_only_its_pod_and_the_server_refuses_what_it_must
     assert_eq!(code, 403);
     assert!(server.login("127.0.0.1", r#"{"token":"guess"}"#).is_err());
     let _ = boss_csrf;
+
+    // The handout from the portal: the instructor's, with each pod's link
+    // to the portal as this client reaches it; never a participant's.
+    let handout = format!("/api/v1/labs/{l}/handout?format=csv");
+    let (code, _, body) = server.get(&handout, Some(&boss));
+    assert_eq!(code, 200, "{body}");
+    for pod in [1, 2] {
+        let line = body
+            .lines()
+            .find(|line| line.starts_with(&format!("{pod},")))
+            .unwrap_or_else(|| panic!("no pod {pod}: {body}"));
+        assert!(line.contains(&format!(",{},", pw(pod))), "{line}");
+        assert!(
+            line.ends_with(&format!("{}/?lab={l}&pod={pod}", server.url)),
+            "{line}"
+        );
+    }
+    let (code, _, _) = server.get(&format!("/api/v1/labs/{l}/handout?format=pdf"), Some(&boss));
+    assert_eq!(code, 400);
 
     // An oversized request is refused before it is read.
     let big = format!(r#"{{"token":"{}"}}"#, "x".repeat(64 * 1024));
@@ -386,6 +408,7 @@ fn portal_a_participant_reaches_only_its_pod_and_the_server_refuses_what_it_must
         has("instructor?", "127.0.0.1", "login refused", "401 "),
         "{log:#?}"
     );
+    assert!(has("instructor", "127.0.0.1", "handout", "ok"), "{log:#?}");
     assert!(has(&me1, "127.0.0.1", "logout", "ok"), "{log:#?}");
     assert!(!log.iter().any(|e| e["what"] == "reset"), "{log:#?}");
 
