@@ -24,6 +24,8 @@ struct RawTopology {
     nodes_read: bool,
     links: Vec<serde_yaml::Value>,
     shared: Shared,
+    /// Every shared node name written, whether or not `shared` typed.
+    shared_node_names: BTreeSet<String>,
     access: Option<Access>,
     checks: Vec<serde_yaml::Value>,
 }
@@ -131,6 +133,7 @@ pub fn load_str_in(
     let mut problems: Vec<Diagnostic> = Vec::new();
     let raw = raw_topology(map, &spans, &mut problems);
     let (has_name, nodes_read, pods_written) = (raw.name.is_some(), raw.nodes_read, raw.pods);
+    let shared_node_names = raw.shared_node_names.clone();
     let typed = typed_topology(raw, &spans, &mut problems);
     let mut found = validate::check(
         &typed.topology,
@@ -138,6 +141,7 @@ pub fn load_str_in(
             has_name,
             nodes_read,
             node_names: &typed.node_names,
+            shared_node_names: &shared_node_names,
             link_index: &typed.link_index,
             check_index: &typed.check_index,
         },
@@ -338,6 +342,7 @@ fn raw_topology(
     let nodes = part(nodes, "nodes", spans, problems);
     let nodes_read = !nodes_misspelt && !matches!(nodes, Some(Err(())));
     let links = part(links, "links", spans, problems).and_then(Result::ok);
+    let shared_node_names = written_shared_nodes(shared.as_ref());
     let shared = part(shared, "shared", spans, problems).and_then(Result::ok);
     let access = part(access, "access", spans, problems).and_then(Result::ok);
     let checks = part(checks, "checks", spans, problems).and_then(Result::ok);
@@ -349,9 +354,26 @@ fn raw_topology(
         nodes_read,
         links: links.unwrap_or_default(),
         shared: shared.unwrap_or_default(),
+        shared_node_names,
         access,
         checks: checks.unwrap_or_default(),
     }
+}
+
+/// The names under `shared: nodes:` as written: a shared node whose body
+/// is broken makes all of `shared` fail to type, yet checks that name it
+/// must not also call it unknown.
+fn written_shared_nodes(shared: Option<&serde_yaml::Value>) -> BTreeSet<String> {
+    shared
+        .and_then(|s| s.get("nodes"))
+        .and_then(serde_yaml::Value::as_mapping)
+        .map(|nodes| {
+            nodes
+                .keys()
+                .filter_map(|k| k.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// One top-level field typed: `None` when absent, `Err` when reported.
@@ -678,6 +700,15 @@ mod tests {
             p[1].contains("unknown node `r3`; nodes are: r1, r2"),
             "{p:?}"
         );
+    }
+
+    #[test]
+    fn a_check_on_a_broken_node_is_not_a_second_problem() {
+        let p = problems(
+            "name: lab\nnodes:\n  r1: {kind: frr, confg: x}\nshared:\n  nodes:\n    rs: {kind: bird, bogus: 1}\nchecks:\n  - {id: a, node: r1, run: 'true'}\n  - {id: b, node: rs, run: 'true'}\n  - {id: c, node: r9, run: 'true'}\n",
+        );
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[2].starts_with("10:19: unknown node `r9`"), "{p:?}");
     }
 
     #[test]
