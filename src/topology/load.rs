@@ -131,6 +131,7 @@ pub fn load_str_in(
     let fail = |items: Vec<Diagnostic>| Diagnostics::new(file.to_path_buf(), source.clone(), items);
     let (spans, map) = parse_document(&source).map_err(fail)?;
     let mut problems: Vec<Diagnostic> = Vec::new();
+    unquoted_template_vars(&spans, &mut problems);
     let raw = raw_topology(map, &spans, &mut problems);
     let (has_name, nodes_read, pods_written) = (raw.name.is_some(), raw.nodes_read, raw.pods);
     let shared_node_names = raw.shared_node_names.clone();
@@ -557,7 +558,16 @@ fn typed<T: serde::de::DeserializeOwned>(
                 serde_path_to_error::Segment::Unknown => {}
             }
         }
-        let message = plain_words(&e.inner().to_string(), &base);
+        let mut message = plain_words(&e.inner().to_string(), &base);
+        if message.starts_with("invalid type: mapping") {
+            let text_expected = message.ends_with("expected a string");
+            if let Some(hint) = spans
+                .written(&path)
+                .and_then(|w| mapping_by_mistake(w, text_expected))
+            {
+                message = hint;
+            }
+        }
         // For an unknown field, point at the field itself.
         let pos = match backticked(&message) {
             Some(field) if message.starts_with("unknown field") => {
@@ -585,6 +595,57 @@ fn typed<T: serde::de::DeserializeOwned>(
         };
         at(pos, message)
     })
+}
+
+/// What to say when a value written as text was read by YAML as a
+/// mapping: an unquoted template (`{{ x }}` is a flow mapping), or a
+/// plain value with `: ` in it (`- echo step: one`) where text is
+/// expected (`text_expected`; a list or mapping written wrong is no such
+/// slip).
+fn mapping_by_mistake(written: &str, text_expected: bool) -> Option<String> {
+    let quoted = if written.contains('"') {
+        format!("'{}'", written.replace('\'', "''"))
+    } else {
+        format!("\"{written}\"")
+    };
+    if written.starts_with("{{") {
+        Some(format!(
+            "YAML reads a value that starts with `{{{{` as a mapping, not as text; put it in quotes: `{quoted}`"
+        ))
+    } else if text_expected
+        && written.contains(": ")
+        && !written.starts_with(['{', '[', '"', '\'', '&', '*', '!'])
+    {
+        Some(format!(
+            "YAML reads `{written}` as a mapping because of its `: `; put it in quotes: `{quoted}`"
+        ))
+    } else {
+        None
+    }
+}
+
+/// Values under `vars:` take any shape, so an unquoted template there is
+/// no type error: it would reach the templates as a mapping. Each is a
+/// problem at its place.
+fn unquoted_template_vars(spans: &Spans, problems: &mut Vec<Diagnostic>) {
+    for (path, pos, written) in spans.unquoted_templates() {
+        let in_vars = |i: usize| matches!(path.get(i), Some(Seg::Key(k)) if k == "vars");
+        let vars_at = match path.first() {
+            Some(Seg::Key(k)) if k == "vars" => Some(0),
+            Some(Seg::Key(k)) if k == "nodes" => Some(2),
+            Some(Seg::Key(k)) if k == "shared" => Some(3),
+            _ => None,
+        };
+        if vars_at.is_some_and(|i| in_vars(i) && path.len() > i + 1) {
+            if let Some(hint) = mapping_by_mistake(written, false) {
+                let message = match path.last() {
+                    Some(Seg::Key(k)) => format!("`{k}`: {hint}"),
+                    _ => hint,
+                };
+                problems.push(at(pos, message));
+            }
+        }
+    }
 }
 
 /// serde's wording, in the words of a YAML file: lists and mappings, not
