@@ -708,6 +708,33 @@ fn undefined_hint(message: &str, context: &Value) -> Option<String> {
     if missing.starts_with("peer") {
         hint.push_str(" (peer keys exist only on links with exactly two endpoints)");
     }
+    if let Some(shared) = shared_node_vars_hint(&segs, context) {
+        hint = format!("{hint}; {shared}");
+    }
+    Some(hint)
+}
+
+/// A shared node's templates (the only ones given `all_pods`) that reach
+/// for a lab-wide var under `vars`: lab-wide vars are rendered per pod, so
+/// a node that exists once sees only its own `vars`, and every pod's
+/// under `all_pods[].vars`.
+fn shared_node_vars_hint(segs: &[&str], context: &Value) -> Option<String> {
+    let ["vars", name, ..] = segs else {
+        return None;
+    };
+    let pods = context.get("all_pods")?.as_array()?;
+    let lab_wide = pods
+        .first()
+        .and_then(|p| p.get("vars"))
+        .is_some_and(|v| v.get(name).is_some());
+    let mut hint = String::from(
+        "a shared node's templates see only its own `vars`, and each pod's lab-wide vars as `all_pods[].vars`",
+    );
+    if lab_wide {
+        hint.push_str(&format!(
+            ": `{name}` is lab-wide; give the shared node its own `vars: {{ {name}: ... }}`, or read one pod's as `all_pods[0].vars.{name}`"
+        ));
+    }
     Some(hint)
 }
 
