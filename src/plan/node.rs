@@ -237,7 +237,10 @@ impl Files<'_> {
                 }
                 self.out.insert(dest.to_string(), file(0o644, text));
             }
-            Err(e) => problems.render_failed(path, &e, |e| e.in_file(&rel)),
+            Err(e) => {
+                let node = self.ctx["node"].as_str().unwrap_or_default();
+                problems.render_failed(path, &e.placed_in(src), |e| e.in_file(&rel, node));
+            }
         }
         true
     }

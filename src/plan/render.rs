@@ -83,13 +83,58 @@ impl RenderError {
         }
     }
 
-    /// The message for a template file, named as the topology names it.
-    pub fn in_file(&self, rel: &str) -> String {
+    /// For an error of tera's that has no place (a variable missing while
+    /// rendering), the place in `template` where the variable it names is
+    /// first used in a tag, so that a file's error names its own line.
+    pub fn placed_in(mut self, template: &str) -> Self {
+        if self.at.is_none() {
+            self.at = self
+                .variable
+                .as_deref()
+                .and_then(|v| first_use(template, v));
+        }
+        self
+    }
+
+    /// The message for a template file, named as the topology names it,
+    /// rendered for `node`.
+    pub fn in_file(&self, rel: &str, node: &str) -> String {
         match self.at {
-            Some((line, col)) => format!("template error in {rel}:{line}:{col}: {}", self.message),
-            None => format!("template error in {rel}: {}", self.message),
+            Some((line, col)) => format!(
+                "template error in {rel}:{line}:{col} (node `{node}`): {}",
+                self.message
+            ),
+            None => format!("template error in {rel} (node `{node}`): {}", self.message),
         }
     }
+}
+
+/// Line and column (from 1) of the first use of `variable` inside a
+/// `{{ }}` or `{% %}` tag of `template`, as a whole name (`vars.asn`, not
+/// `vars.asn2` or `x.vars.asn`).
+fn first_use(template: &str, variable: &str) -> Option<(usize, usize)> {
+    let name_char = |c: char| c.is_alphanumeric() || c == '_' || c == '.';
+    template.match_indices(variable).find_map(|(i, _)| {
+        let before = &template[..i];
+        let after = &template[i + variable.len()..];
+        let whole = !before.ends_with(name_char) && !after.starts_with(name_char);
+        let opened = [before.rfind("{{"), before.rfind("{%")]
+            .into_iter()
+            .flatten()
+            .max();
+        let closed = [before.rfind("}}"), before.rfind("%}")]
+            .into_iter()
+            .flatten()
+            .max();
+        let in_tag = opened.is_some_and(|o| closed.is_none_or(|c| c < o));
+        (whole && in_tag).then(|| {
+            let line_start = before.rfind('\n').map_or(0, |n| n + 1);
+            (
+                before.matches('\n').count() + 1,
+                before[line_start..].chars().count() + 1,
+            )
+        })
+    })
 }
 
 /// Renders one template string against a JSON context (an object).
@@ -708,6 +753,33 @@ fn undefined_hint(message: &str, context: &Value) -> Option<String> {
     if missing.starts_with("peer") {
         hint.push_str(" (peer keys exist only on links with exactly two endpoints)");
     }
+    if let Some(shared) = shared_node_vars_hint(&segs, context) {
+        hint = format!("{hint}; {shared}");
+    }
+    Some(hint)
+}
+
+/// A shared node's templates (the only ones given `all_pods`) that reach
+/// for a lab-wide var under `vars`: lab-wide vars are rendered per pod, so
+/// a node that exists once sees only its own `vars`, and every pod's
+/// under `all_pods[].vars`.
+fn shared_node_vars_hint(segs: &[&str], context: &Value) -> Option<String> {
+    let ["vars", name, ..] = segs else {
+        return None;
+    };
+    let pods = context.get("all_pods")?.as_array()?;
+    let lab_wide = pods
+        .first()
+        .and_then(|p| p.get("vars"))
+        .is_some_and(|v| v.get(name).is_some());
+    let mut hint = String::from(
+        "a shared node's templates see only its own `vars`, and each pod's lab-wide vars as `all_pods[].vars`",
+    );
+    if lab_wide {
+        hint.push_str(&format!(
+            ": `{name}` is lab-wide; give the shared node its own `vars: {{ {name}: ... }}`, or read one pod's as `all_pods[0].vars.{name}`"
+        ));
+    }
     Some(hint)
 }
 
@@ -716,6 +788,26 @@ mod tests {
     use super::*;
     use serde_json::json;
     use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_missing_variable_is_placed_at_its_first_use_in_a_tag() {
+        let template =
+            "# vars.asn in text\n{{ vars.asn2 }}\n  as {{ x.vars.asn }} {{ vars.asn }}\n";
+        assert_eq!(first_use(template, "vars.asn"), Some((3, 26)));
+        let e = render(
+            template,
+            &json!({"vars": {"asn2": 1}, "x": {"vars": {"asn": 1}}}),
+        )
+        .expect_err("vars.asn is missing")
+        .placed_in(template);
+        assert_eq!(e.at, Some((3, 26)), "{e:?}");
+        assert!(
+            e.in_file("r1.conf", "r1").starts_with(
+                "template error in r1.conf:3:26 (node `r1`): variable `vars.asn` not found"
+            ),
+            "{e:?}"
+        );
+    }
 
     #[test]
     fn renders_arithmetic_on_the_pod() {

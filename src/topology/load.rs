@@ -24,6 +24,8 @@ struct RawTopology {
     nodes_read: bool,
     links: Vec<serde_yaml::Value>,
     shared: Shared,
+    /// Every shared node name written, whether or not `shared` typed.
+    shared_node_names: BTreeSet<String>,
     access: Option<Access>,
     checks: Vec<serde_yaml::Value>,
 }
@@ -129,8 +131,10 @@ pub fn load_str_in(
     let fail = |items: Vec<Diagnostic>| Diagnostics::new(file.to_path_buf(), source.clone(), items);
     let (spans, map) = parse_document(&source).map_err(fail)?;
     let mut problems: Vec<Diagnostic> = Vec::new();
+    unquoted_template_vars(&spans, &mut problems);
     let raw = raw_topology(map, &spans, &mut problems);
     let (has_name, nodes_read, pods_written) = (raw.name.is_some(), raw.nodes_read, raw.pods);
+    let shared_node_names = raw.shared_node_names.clone();
     let typed = typed_topology(raw, &spans, &mut problems);
     let mut found = validate::check(
         &typed.topology,
@@ -138,6 +142,7 @@ pub fn load_str_in(
             has_name,
             nodes_read,
             node_names: &typed.node_names,
+            shared_node_names: &shared_node_names,
             link_index: &typed.link_index,
             check_index: &typed.check_index,
         },
@@ -338,6 +343,7 @@ fn raw_topology(
     let nodes = part(nodes, "nodes", spans, problems);
     let nodes_read = !nodes_misspelt && !matches!(nodes, Some(Err(())));
     let links = part(links, "links", spans, problems).and_then(Result::ok);
+    let shared_node_names = written_shared_nodes(shared.as_ref());
     let shared = part(shared, "shared", spans, problems).and_then(Result::ok);
     let access = part(access, "access", spans, problems).and_then(Result::ok);
     let checks = part(checks, "checks", spans, problems).and_then(Result::ok);
@@ -349,9 +355,26 @@ fn raw_topology(
         nodes_read,
         links: links.unwrap_or_default(),
         shared: shared.unwrap_or_default(),
+        shared_node_names,
         access,
         checks: checks.unwrap_or_default(),
     }
+}
+
+/// The names under `shared: nodes:` as written: a shared node whose body
+/// is broken makes all of `shared` fail to type, yet checks that name it
+/// must not also call it unknown.
+fn written_shared_nodes(shared: Option<&serde_yaml::Value>) -> BTreeSet<String> {
+    shared
+        .and_then(|s| s.get("nodes"))
+        .and_then(serde_yaml::Value::as_mapping)
+        .map(|nodes| {
+            nodes
+                .keys()
+                .filter_map(|k| k.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// One top-level field typed: `None` when absent, `Err` when reported.
@@ -535,7 +558,16 @@ fn typed<T: serde::de::DeserializeOwned>(
                 serde_path_to_error::Segment::Unknown => {}
             }
         }
-        let message = plain_words(&e.inner().to_string(), &base);
+        let mut message = plain_words(&e.inner().to_string(), &base);
+        if message.starts_with("invalid type: mapping") {
+            let text_expected = message.ends_with("expected a string");
+            if let Some(hint) = spans
+                .written(&path)
+                .and_then(|w| mapping_by_mistake(w, text_expected))
+            {
+                message = hint;
+            }
+        }
         // For an unknown field, point at the field itself.
         let pos = match backticked(&message) {
             Some(field) if message.starts_with("unknown field") => {
@@ -563,6 +595,57 @@ fn typed<T: serde::de::DeserializeOwned>(
         };
         at(pos, message)
     })
+}
+
+/// What to say when a value written as text was read by YAML as a
+/// mapping: an unquoted template (`{{ x }}` is a flow mapping), or a
+/// plain value with `: ` in it (`- echo step: one`) where text is
+/// expected (`text_expected`; a list or mapping written wrong is no such
+/// slip).
+fn mapping_by_mistake(written: &str, text_expected: bool) -> Option<String> {
+    let quoted = if written.contains('"') {
+        format!("'{}'", written.replace('\'', "''"))
+    } else {
+        format!("\"{written}\"")
+    };
+    if written.starts_with("{{") {
+        Some(format!(
+            "YAML reads a value that starts with `{{{{` as a mapping, not as text; put it in quotes: `{quoted}`"
+        ))
+    } else if text_expected
+        && written.contains(": ")
+        && !written.starts_with(['{', '[', '"', '\'', '&', '*', '!'])
+    {
+        Some(format!(
+            "YAML reads `{written}` as a mapping because of its `: `; put it in quotes: `{quoted}`"
+        ))
+    } else {
+        None
+    }
+}
+
+/// Values under `vars:` take any shape, so an unquoted template there is
+/// no type error: it would reach the templates as a mapping. Each is a
+/// problem at its place.
+fn unquoted_template_vars(spans: &Spans, problems: &mut Vec<Diagnostic>) {
+    for (path, pos, written) in spans.unquoted_templates() {
+        let in_vars = |i: usize| matches!(path.get(i), Some(Seg::Key(k)) if k == "vars");
+        let vars_at = match path.first() {
+            Some(Seg::Key(k)) if k == "vars" => Some(0),
+            Some(Seg::Key(k)) if k == "nodes" => Some(2),
+            Some(Seg::Key(k)) if k == "shared" => Some(3),
+            _ => None,
+        };
+        if vars_at.is_some_and(|i| in_vars(i) && path.len() > i + 1) {
+            if let Some(hint) = mapping_by_mistake(written, false) {
+                let message = match path.last() {
+                    Some(Seg::Key(k)) => format!("`{k}`: {hint}"),
+                    _ => hint,
+                };
+                problems.push(at(pos, message));
+            }
+        }
+    }
 }
 
 /// serde's wording, in the words of a YAML file: lists and mappings, not
@@ -678,6 +761,15 @@ mod tests {
             p[1].contains("unknown node `r3`; nodes are: r1, r2"),
             "{p:?}"
         );
+    }
+
+    #[test]
+    fn a_check_on_a_broken_node_is_not_a_second_problem() {
+        let p = problems(
+            "name: lab\nnodes:\n  r1: {kind: frr, confg: x}\nshared:\n  nodes:\n    rs: {kind: bird, bogus: 1}\nchecks:\n  - {id: a, node: r1, run: 'true'}\n  - {id: b, node: rs, run: 'true'}\n  - {id: c, node: r9, run: 'true'}\n",
+        );
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[2].starts_with("10:19: unknown node `r9`"), "{p:?}");
     }
 
     #[test]

@@ -100,6 +100,8 @@ struct Entry {
 #[derive(Debug, Default, Clone)]
 pub struct Spans {
     entries: BTreeMap<Path, Entry>,
+    /// The source's lines, to say how a value was written.
+    lines: Vec<String>,
 }
 
 impl Spans {
@@ -130,7 +132,25 @@ impl Spans {
                     message.push_str(", but the file ends");
                 }
             }
-            if let Some(hint) = syntax_hint(e.info()) {
+            let tag = lines
+                .get(pos.line.saturating_sub(1))
+                .and_then(|l| unquoted_tag(l));
+            if let Some((col, value)) = tag {
+                // Whatever YAML says then, the template is the cause.
+                pos.col = col;
+                message = format!(
+                    "{message}; a value that starts with `{{{{` or `{{%` must be in quotes, or YAML reads `{{` as the start of a mapping"
+                );
+                if !value.contains('"') {
+                    message.push_str(&format!(": `\"{value}\"`"));
+                }
+            } else if let Some((at, said)) = Some(e.info())
+                .filter(|i| i.contains("mapping values are not allowed"))
+                .and_then(|_| over_indented(&lines, pos.line))
+            {
+                pos = at;
+                message = format!("invalid YAML: {said}");
+            } else if let Some(hint) = syntax_hint(e.info()) {
                 message = format!("{message}; {hint}");
             }
             Diagnostic {
@@ -139,7 +159,29 @@ impl Spans {
                 message,
             }
         })?;
-        Ok((recv.spans, recv.duplicates))
+        let mut spans = recv.spans;
+        spans.lines = source.lines().map(str::to_string).collect();
+        Ok((spans, recv.duplicates))
+    }
+
+    /// The value at exactly `path` as written: the rest of its first line,
+    /// without a trailing comment.
+    pub fn written(&self, path: &[Seg]) -> Option<&str> {
+        let pos = self.entries.get(path)?.value?;
+        written_from(self.lines.get(pos.line.checked_sub(1)?)?, pos.col)
+    }
+
+    /// Every value written as an unquoted template (`asn: {{ 65000 + pod }}`),
+    /// which YAML reads as a mapping, with its path and position.
+    pub fn unquoted_templates(&self) -> Vec<(&Path, Pos, &str)> {
+        self.entries
+            .iter()
+            .filter_map(|(path, e)| {
+                let pos = e.value?;
+                let text = written_from(self.lines.get(pos.line.checked_sub(1)?)?, pos.col)?;
+                text.starts_with("{{").then_some((path, pos, text))
+            })
+            .collect()
     }
 
     /// The position of the value at `path`, or of the nearest ancestor that
@@ -179,6 +221,79 @@ impl Spans {
             }
         }
     }
+}
+
+/// Where a line's key starts (0-based, past any `- `) and the key, for a
+/// line that is `key:` or `key: value` with a plain key.
+fn key_of(line: &str) -> Option<(usize, &str)> {
+    let mut start = line.len() - line.trim_start().len();
+    while line[start..].starts_with("- ") {
+        start += 2;
+        start += line[start..].len() - line[start..].trim_start().len();
+    }
+    let rest = &line[start..];
+    let end = rest
+        .find(": ")
+        .or_else(|| rest.ends_with(':').then(|| rest.len() - 1))?;
+    let key = &rest[..end];
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'));
+    plain.then_some((start, key))
+}
+
+/// A "mapping values are not allowed" error at `line` (from 1) that comes
+/// from a key indented more than the `key: value` line above it, which
+/// YAML then reads as more of that value: where the key is, and what to
+/// say.
+fn over_indented(lines: &[&str], line: usize) -> Option<(Pos, String)> {
+    let meaningful = |l: &str| !l.trim().is_empty() && !l.trim_start().starts_with('#');
+    let i = line.checked_sub(1)?;
+    let text = lines.get(i).copied().filter(|l| meaningful(l))?;
+    let (col, key) = key_of(text)?;
+    let j = (0..i).rev().find(|&j| meaningful(lines[j]))?;
+    let above = lines[j];
+    let (above_col, above_key) = key_of(above)?;
+    let value = above[above_col + above_key.len() + 1..].trim();
+    let scalar = !value.is_empty() && !value.starts_with(['|', '>', '#', '&', '!']);
+    (scalar && col > above_col).then(|| {
+        (
+            Pos {
+                line,
+                col: text[..col].chars().count() + 1,
+            },
+            format!(
+                "`{key}` is indented more than `{above_key}` on line {}, so YAML reads it as more of `{above_key}`'s value; line `{key}` up with `{above_key}` (column {}), or put a value that contains `: ` in quotes",
+                j + 1,
+                above[..above_col].chars().count() + 1
+            ),
+        )
+    })
+}
+
+/// A value on `line` that starts with `{{` or `{%` unquoted: its column
+/// (from 1) and its text.
+fn unquoted_tag(line: &str) -> Option<(usize, &str)> {
+    let value = match key_of(line) {
+        Some((col, key)) => &line[col + key.len() + 1..],
+        None => line.trim_start().trim_start_matches("- "),
+    }
+    .trim_start();
+    let col = line[..line.len() - value.len()].chars().count() + 1;
+    let value = value
+        .find(" #")
+        .map_or(value, |end| &value[..end])
+        .trim_end();
+    (value.starts_with("{{") || value.starts_with("{%")).then_some((col, value))
+}
+
+/// A line from a column (counted from 1) on, without a trailing comment.
+fn written_from(line: &str, col: usize) -> Option<&str> {
+    let start = line.char_indices().nth(col - 1).map(|(i, _)| i)?;
+    let rest = &line[start..];
+    let end = rest.find(" #").unwrap_or(rest.len());
+    Some(rest[..end].trim_end())
 }
 
 /// What to do about the syntax errors people make most.
@@ -405,6 +520,40 @@ links:
         .expect_err("bad yaml");
         assert_eq!((err.line, err.col), (3, 23), "{err:?}");
         assert!(err.message.ends_with("but the file ends"), "{err:?}");
+    }
+
+    #[test]
+    fn a_key_indented_too_far_is_named_at_its_start() {
+        let err =
+            Spans::parse("nodes:\n  r1:\n    kind: frr\n      config: a\n").expect_err("bad yaml");
+        assert_eq!((err.line, err.col), (4, 7), "{err:?}");
+        assert!(
+            err.message
+                .contains("`config` is indented more than `kind` on line 3"),
+            "{err:?}"
+        );
+        // A colon inside a value at the right indentation keeps its hint.
+        let err = Spans::parse("nodes:\n  r1:\n    kind: frr: x\n").expect_err("bad yaml");
+        assert!(
+            err.message
+                .ends_with("put values that contain `: ` in quotes"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn unquoted_templates_are_found_where_they_start() {
+        let (spans, _) = Spans::parse("vars:\n  a: {{ pod }}\n  b: \"{{ pod }}\"\n  c: {x: 1}\n")
+            .expect("parses");
+        let found: Vec<_> = spans
+            .unquoted_templates()
+            .into_iter()
+            .map(|(p, pos, text)| (p.clone(), pos.line, pos.col, text.to_string()))
+            .collect();
+        assert_eq!(
+            found,
+            vec![(path!["vars", "a"], 2, 6, "{{ pod }}".to_string())]
+        );
     }
 
     #[test]

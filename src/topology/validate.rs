@@ -44,6 +44,8 @@ pub(super) struct Shape<'a> {
     pub nodes_read: bool,
     /// Every node name in the file, including nodes whose body is broken.
     pub node_names: &'a BTreeSet<String>,
+    /// Every shared node name in the file, including broken ones.
+    pub shared_node_names: &'a BTreeSet<String>,
     /// For each link of the topology, its index in the file (links that
     /// failed to deserialize leave gaps).
     pub link_index: &'a [usize],
@@ -531,10 +533,14 @@ fn check_checks(t: &Topology, shape: &Shape, out: &mut Vec<Problem>) {
                 format!("check id `{}` is already used by check {}", c.id, first + 1),
             ));
         }
+        // A node whose own body failed to type is already reported: the
+        // check naming it is not wrong too, only its kind is unknown.
+        let written =
+            shape.node_names.contains(&c.node) || shape.shared_node_names.contains(&c.node);
         let kind = match (t.nodes.get(&c.node), t.shared.nodes.get(&c.node)) {
             (Some(n), _) | (None, Some(n)) => Some(n.kind.as_str()),
             (None, None) => {
-                if shape.nodes_read {
+                if shape.nodes_read && !written {
                     out.push(value(here("node"), format!("unknown node `{}`", c.node)));
                 }
                 None
