@@ -4,7 +4,8 @@
 //! own `ping-failover` check measures it, and with the path back (its IPv6
 //! addresses put back by `noglab link ... up`) every check passes again;
 //! brought back to its initial state, step 0 passes and every exercise
-//! check fails.
+//! check fails; pod 1 configured by hand through vtysh passes while pod 2
+//! still fails.
 //!
 //! `cargo test --test cli labs_resilience -- --nocapture` prints what each
 //! cut cost.
@@ -256,6 +257,57 @@ fn resilience_lab_solved_failover_measured_and_initial() {
             step == 0,
             "initially, pod {pod} {id} (step {step}) should {}: {initial:#}",
             if step == 0 { "pass" } else { "fail" }
+        );
+    }
+
+    // A participant in pod 1 configures both routers through vtysh with
+    // the solved configuration (what `noglab plan --solution --file` shows
+    // the instructor): pod 1 passes everything, pod 2 still fails every
+    // exercise check.
+    for node in ["a", "b"] {
+        let solved = noglab(&[
+            "plan",
+            &lab.file(),
+            "--pods",
+            "2",
+            "--solution",
+            "--pod",
+            "1",
+            "--node",
+            node,
+            "--file",
+            "/etc/frr/frr.conf",
+        ])
+        .ok()
+        .stdout;
+        assert!(solved.contains("bfd"), "pod 1 {node}'s solution: {solved}");
+        let out = lab.exec(
+            1,
+            node,
+            &[
+                "sh",
+                "-c",
+                "printf '%s\\n' \"$1\" > /tmp/solved.conf && vtysh -f /tmp/solved.conf",
+                "sh",
+                &solved,
+            ],
+        );
+        assert_eq!(
+            out.code, 0,
+            "vtysh -f on pod 1 {node}:\n{}\n{}",
+            out.stdout, out.stderr
+        );
+    }
+    restart_probes(&lab);
+    let (code, one) = board(&lab, &["--pod", "1"]);
+    assert_eq!(code, 0, "pod 1 solved by hand: {one:#}");
+    let (code, two) = board(&lab, &["--pod", "2", "--no-wait"]);
+    assert_eq!(code, 1, "{two:#}");
+    for (pod, id, step, passed) in results(&two) {
+        assert_eq!(
+            passed,
+            step == 0,
+            "after pod 1 is solved by hand, pod {pod} {id} (step {step}): {two:#}"
         );
     }
 }
