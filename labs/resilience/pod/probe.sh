@@ -17,6 +17,13 @@ anycast={{ vars.anycast }}
 name=www.{{ vars.zone }}
 www={{ vars.www }}
 
+# The participant restarts and reads the probes over SSH, as user lab:
+# the exec lines start them as root, and they run as lab all the same.
+if [ "$(id -u)" = 0 ] && id lab >/dev/null 2>&1; then
+    mkdir -p "$dir" && chown -R lab:lab "$dir"
+    exec setpriv --reuid=lab --regid=lab --init-groups "$0" "$@"
+fi
+
 running() {
     [ -f "$dir/$1.pid" ] && kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null
 }
