@@ -17,12 +17,19 @@ fn plan_with_access(lab: &str) -> Result<Plan> {
     let plan = state::load_plan(lab)?.ok_or_else(|| {
         anyhow!("noglab has no saved plan for lab {lab}; run `noglab up FILE` for it first")
     })?;
+    require_access(lab, &plan)?;
+    Ok(plan)
+}
+
+/// Refuses a lab brought up without access points: it has no handout and
+/// no passwords to rotate.
+fn require_access(lab: &str, plan: &Plan) -> Result<()> {
     if plan.access_base_port.is_none() {
         return Err(input_error(format!(
             "lab {lab} has no access points; add `access: {{}}` to its topology and run `noglab up` again"
         )));
     }
-    Ok(plan)
+    Ok(())
 }
 
 /// New passwords; running access points take them at once.
@@ -114,11 +121,7 @@ pub fn handout_text(
     pods: Option<&str>,
     portal: Option<&str>,
 ) -> Result<String> {
-    if plan.access_base_port.is_none() {
-        return Err(input_error(format!(
-            "lab {lab} has no access points; add `access: {{}}` to its topology and run `noglab up` again"
-        )));
-    }
+    require_access(lab, plan)?;
     let existing: BTreeSet<u32> = plan.pod_plans.keys().copied().collect();
     let selected = super::parse_pods(pods.unwrap_or("all"), &existing)?;
     let creds = credentials::load(lab)?;

@@ -375,14 +375,8 @@ fn portal_a_participant_reaches_only_its_pod_and_the_server_refuses_what_it_must
     // where; the instructor's refused reset (no CSRF token) is not an
     // action, a guessed token is a refused login.
     let log = audit(l);
-    let has = |who: &str, from: &str, what: &str, result: &str| {
-        log.iter().any(|e| {
-            e["who"] == who
-                && e["from"] == from
-                && e["what"] == what
-                && e["result"].as_str().is_some_and(|r| r.starts_with(result))
-        })
-    };
+    let has =
+        |who: &str, from: &str, what: &str, result: &str| audited(&log, who, from, what, result);
     let me1 = format!("{l}/pod 1");
     assert!(has(&me1, "127.0.0.1", "login", "ok"), "{log:#?}");
     let claimed1 = format!("{l:?}/pod 1?");
@@ -405,14 +399,8 @@ fn portal_a_participant_reaches_only_its_pod_and_the_server_refuses_what_it_must
     );
     // The instructor's logins name no lab: found by their own sources.
     let all = audit("");
-    let any = |who: &str, from: &str, what: &str, result: &str| {
-        all.iter().any(|e| {
-            e["who"] == who
-                && e["from"] == from
-                && e["what"] == what
-                && e["result"].as_str().is_some_and(|r| r.starts_with(result))
-        })
-    };
+    let any =
+        |who: &str, from: &str, what: &str, result: &str| audited(&all, who, from, what, result);
     assert!(any("instructor", "127.0.0.70", "login", "ok"), "{all:#?}");
     assert!(
         any("instructor?", "127.0.0.71", "login refused", "401 "),
@@ -446,6 +434,17 @@ fn portal_a_participant_reaches_only_its_pod_and_the_server_refuses_what_it_must
         .login("127.0.0.62", &participant(l, 1, new1))
         .expect("the new password logs in");
     assert_eq!(server.get(&pod1, Some(&fresh)).0, 200);
+}
+
+/// Whether `log` has a line of `who` from `from` doing `what`, whose
+/// result starts with `result`.
+fn audited(log: &[serde_json::Value], who: &str, from: &str, what: &str, result: &str) -> bool {
+    log.iter().any(|e| {
+        e["who"] == who
+            && e["from"] == from
+            && e["what"] == what
+            && e["result"].as_str().is_some_and(|r| r.starts_with(result))
+    })
 }
 
 /// The portal's audit log, the lines about lab `lab` (the tests' portals
