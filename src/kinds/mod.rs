@@ -249,7 +249,9 @@ pub static KINDS: &[Kind] = &[
                 "/etc/unbound/unbound_server.pem",
             ],
             generated: &[],
-            restore: Some("unbound-control reload"),
+            // Files come back owned by root; the daemon's data is its own
+            // again, as the image's start makes it.
+            restore: Some("chown -R unbound:unbound /var/lib/unbound && unbound-control reload"),
         },
     },
     Kind {
@@ -278,7 +280,12 @@ pub static KINDS: &[Kind] = &[
                 "/var/cache/bind/managed-keys.bind.jnl",
             ],
             generated: &[],
-            restore: Some("rndc reconfig && rndc reload"),
+            // Files come back owned by root: zones and journals are
+            // named's again (it writes them when it signs or takes
+            // updates), as the image's start makes them.
+            restore: Some(
+                "chown -R bind:bind /var/cache/bind /var/lib/bind && rndc reconfig && rndc reload",
+            ),
         },
     },
     Kind {
@@ -301,7 +308,11 @@ pub static KINDS: &[Kind] = &[
             paths: &["/etc/knot", "/var/lib/knot"],
             except: &[],
             generated: &[],
-            restore: Some("knotc reload"),
+            // Files come back owned by root, and Knot keeps its zone files
+            // 0660: without them back as knot's, Knot cannot read the zone
+            // (measured: "failed to parse zone file ... operation not
+            // permitted") nor its journal and keys.
+            restore: Some("chown -R knot:knot /var/lib/knot && knotc reload"),
         },
     },
     Kind {

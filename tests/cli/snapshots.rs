@@ -221,6 +221,99 @@ fn issue15_a_template_edit_needs_recreate_and_a_snapshot_outlives_down() {
     wait_for(Duration::from_secs(60), || r1_change_is_there(&lab)).expect("r1's work is back");
 }
 
+/// two-routers with a Knot node serving `podN.test` and an Unbound
+/// resolver, both on the host's LAN. Unbound answers `test.` from its own
+/// data only (a static local zone): it never asks anyone else.
+fn lab_with_knot_and_unbound(tag: &str) -> Lab {
+    let lab = Lab::edited("two-routers", tag, |t| {
+        t.replace(
+            "  h1:\n    kind: host",
+            "  ns:\n    kind: knot\n    config: knot.conf\n    files:\n      /var/lib/knot/test.zone: test.zone\n  res:\n    kind: unbound\n    config: unbound.conf\n  h1:\n    kind: host",
+        )
+        .replace("[\"r2:eth2\", h1]", "[\"r2:eth2\", h1, ns, res]")
+    });
+    std::fs::write(
+        lab.dir.join("knot.conf"),
+        "server:\n    rundir: \"/run/knot\"\n    user: knot:knot\n    listen: [ 0.0.0.0@53, ::@53 ]\ndatabase:\n    storage: \"/var/lib/knot\"\ntemplate:\n  - id: default\n    storage: \"/var/lib/knot\"\nzone:\n  - domain: pod{{ pod }}.test\n    file: \"/var/lib/knot/test.zone\"\n",
+    )
+    .expect("knot.conf");
+    std::fs::write(
+        lab.dir.join("test.zone"),
+        "$TTL 300\n@    IN SOA ns.pod{{ pod }}.test. hostmaster.pod{{ pod }}.test. ( 1 3600 600 86400 300 )\n     IN NS  ns.pod{{ pod }}.test.\nns   IN A   192.0.2.53\n",
+    )
+    .expect("zone");
+    std::fs::write(
+        lab.dir.join("unbound.conf"),
+        "server:\n    interface: 0.0.0.0\n    access-control: 0.0.0.0/0 allow\n    local-zone: \"test.\" static\n    do-daemonize: no\n    use-syslog: no\n    logfile: \"\"\nremote-control:\n    control-enable: yes\n    control-interface: /run/unbound.ctl\n",
+    )
+    .expect("unbound.conf");
+    lab
+}
+
+/// What Knot answers for `added.pod1.test` and Unbound for
+/// `local.pod1.test`: the participant's two changes.
+fn dns_changes(lab: &Lab) -> (String, String) {
+    let ask = |node: &str, name: &str| {
+        let tool = if node == "ns" { "kdig" } else { "dig" };
+        lab.exec(1, node, &[tool, "+short", "@127.0.0.1", name])
+            .stdout
+            .trim()
+            .to_string()
+    };
+    (ask("ns", "added.pod1.test"), ask("res", "local.pod1.test"))
+}
+
+#[test]
+fn issue15_knot_and_unbound_work_comes_back_after_a_reset() {
+    if skip() {
+        return;
+    }
+    let lab = lab_with_knot_and_unbound("snapdns");
+    lab.up(1);
+    // The participant adds a record through Knot's control interface and
+    // a local answer to Unbound's configuration, each reloaded.
+    let knot = lab.exec(
+        1,
+        "ns",
+        &[
+            "sh",
+            "-c",
+            "knotc zone-begin pod1.test && knotc zone-set pod1.test added 300 A 192.0.2.98 && knotc zone-commit pod1.test",
+        ],
+    );
+    assert_eq!(knot.code, 0, "{}{}", knot.stdout, knot.stderr);
+    let unbound = lab.exec(
+        1,
+        "res",
+        &[
+            "sh",
+            "-c",
+            "sed -i '/^server:/a\\    local-data: \"local.pod1.test. 300 IN A 192.0.2.97\"' /etc/unbound/unbound.conf && unbound-control reload",
+        ],
+    );
+    assert_eq!(unbound.code, 0, "{}{}", unbound.stdout, unbound.stderr);
+    let changed = ("192.0.2.98".to_string(), "192.0.2.97".to_string());
+    assert_eq!(dns_changes(&lab), changed);
+
+    noglab(&["reset", &lab.name, "--pod", "1", "--quiet"]).ok();
+    assert_eq!(
+        dns_changes(&lab),
+        (String::new(), String::new()),
+        "the reset kept a change"
+    );
+
+    noglab(&["restore", &lab.name, "--pod", "1", "--last", "--quiet"]).ok();
+    wait_for(Duration::from_secs(30), || {
+        let now = dns_changes(&lab);
+        if now == changed {
+            Ok(())
+        } else {
+            Err(format!("{now:?}"))
+        }
+    })
+    .expect("Knot's and Unbound's work is back");
+}
+
 /// A gzip'd tar of raw entries, as a hostile tool would write one.
 fn crafted(entries: &[(&str, tar::EntryType, &[u8], Option<&str>)]) -> Vec<u8> {
     let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
