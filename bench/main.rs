@@ -315,7 +315,7 @@ async fn one_round(
         let dir_s = dir.display().to_string();
         let pods_s = pods.to_string();
         let parallel_s = parallel.map(|p| p.to_string());
-        let mut up_args = vec!["up", dir_s.as_str(), "--pods", pods_s.as_str()];
+        let mut up_args = vec!["up", dir_s.as_str(), "--pods", pods_s.as_str(), "--timings"];
         if let Some(p) = &parallel_s {
             up_args.extend(["--parallel", p.as_str()]);
         }
@@ -393,6 +393,15 @@ fn noglab_step(ctx: &Ctx, what: &str, args: &[&str]) -> Result<Sample> {
     eprintln!("noglab {what}");
     let cpu = ctx.engine_cpu();
     let (seconds, rss, stdout) = ctx.timer.run(args)?;
+    // `up --timings`' table (on standard error, kept with the output):
+    // where this run's time went.
+    for line in stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("timings ("))
+        .take_while(|l| l.starts_with("timings (") || l.starts_with("  "))
+    {
+        eprintln!("    {line}");
+    }
     Ok(Sample {
         waiting: waited(&stdout),
         ..sample(ctx, seconds, cpu, rss)
@@ -507,7 +516,8 @@ impl Timer {
         }
     }
 
-    /// Seconds, peak RSS in KiB, and what noglab printed.
+    /// Seconds, peak RSS in KiB, and what noglab printed (its standard
+    /// output, then its standard error).
     fn run(&self, args: &[&str]) -> Result<(f64, Option<u64>, String)> {
         let rss_file = self
             .state
@@ -544,7 +554,11 @@ impl Timer {
         Ok((
             elapsed,
             rss,
-            String::from_utf8_lossy(&out.stdout).into_owned(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
         ))
     }
 }

@@ -343,6 +343,12 @@ pub struct UpArgs {
     /// then restores the solved state, until `up` without it).
     #[arg(long)]
     pub solution: bool,
+    /// After the work, print where its time went: per step (networks,
+    /// creates, files, starts, boots), how many, when the first began and
+    /// the last ended, the median and longest; the first and last node
+    /// seen ready.
+    #[arg(long)]
+    pub timings: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

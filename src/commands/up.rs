@@ -12,7 +12,7 @@ use crate::diag::input_error;
 use crate::engine::{Connector, Engine};
 use crate::plan::{self as planning, labels, ContainerSpec, FileSpec, Plan};
 use crate::progress::Progress;
-use crate::reconcile::{self, Action, Limits, Observed};
+use crate::reconcile::{self, Action, Limits, Observed, Timeline};
 use crate::stop::{is_interrupted, Interrupted, Stop};
 use crate::{images, state, topology};
 
@@ -79,6 +79,8 @@ pub async fn run<C: Connector>(engines: &C, args: UpArgs, quiet: bool) -> Result
     // `up` that does not get to the end leaves them to the next one.
     let starting: Vec<String> = actions.iter().filter_map(started_node).collect();
     state::update_unready(&lab, &starting, &[])?;
+    let timeline = args.timings.then(|| Timeline::from(started));
+    let engine_work_from = started.elapsed();
     let (result, seen_ready) = reconcile::execute_seeing(
         engine,
         actions,
@@ -87,9 +89,15 @@ pub async fn run<C: Connector>(engines: &C, args: UpArgs, quiet: bool) -> Result
         &progress,
         &stop,
         release_allocation,
+        timeline.as_ref(),
     )
     .await;
     progress.finish();
+    if let Some(t) = &timeline {
+        for line in t.report(engine_work_from, started.elapsed()) {
+            eprintln!("{line}");
+        }
+    }
     state::mark_ready(&lab, &seen_ready, state::now())?;
     state::update_unready(&lab, &[], &seen_ready)?;
     result.map_err(|e| {

@@ -12,6 +12,7 @@ use tokio::sync::Semaphore;
 
 use super::diff::Action;
 use super::ready::wait_ready;
+use super::timeline::{Step, Timeline};
 use crate::engine::{Created, Engine, Scope};
 use crate::plan::{labels, FileSpec, NetworkSpec, SHARED_POD};
 use crate::progress::Progress;
@@ -152,13 +153,16 @@ pub async fn execute_then<E: Engine>(
         progress,
         stop,
         networks_done,
+        None,
     )
     .await;
     result.map(|()| seen_ready)
 }
 
 /// `execute_then`, with the containers it saw ready whatever the outcome:
-/// a run that failed or was interrupted saw some ready all the same.
+/// a run that failed or was interrupted saw some ready all the same. Each
+/// engine step is recorded in `timeline` when one is given.
+#[allow(clippy::too_many_arguments)]
 pub async fn execute_seeing<E: Engine>(
     engine: &E,
     actions: Vec<Action>,
@@ -167,6 +171,7 @@ pub async fn execute_seeing<E: Engine>(
     progress: &Progress,
     stop: &Stop,
     networks_done: impl FnOnce(),
+    timeline: Option<&Timeline>,
 ) -> (Result<()>, Vec<String>) {
     let total = actions.len();
     let mut by_pod: BTreeMap<u32, Vec<Action>> = BTreeMap::new();
@@ -186,6 +191,7 @@ pub async fn execute_seeing<E: Engine>(
         secrets,
         progress,
         stop,
+        timeline,
     };
     // Says at once that Ctrl-C was heard; never ends by itself.
     let notice = async {
@@ -281,6 +287,7 @@ struct Run<'a, E> {
     secrets: &'a Secrets,
     progress: &'a Progress,
     stop: &'a Stop,
+    timeline: Option<&'a Timeline>,
 }
 
 impl<E: Engine> Run<'_, E> {
@@ -380,6 +387,13 @@ impl<E: Engine> Run<'_, E> {
         outcome
     }
 
+    /// Records a step that began at `from`, when a timeline is kept.
+    fn mark(&self, step: Step, from: std::time::Instant) {
+        if let Some(t) = self.timeline {
+            t.record(step, from);
+        }
+    }
+
     /// One action: its engine work in an engine slot; for a node, its
     /// start in another once a booting place is free, then, without the
     /// engine slot, the wait until it is ready.
@@ -394,20 +408,26 @@ impl<E: Engine> Run<'_, E> {
             let _slot = self.slots.acquire().await;
             self.stop.check()?;
             self.progress.step(a.describe());
-            prepare(self.engine, a, self.secrets, self.stop).await?
+            prepare(self.engine, a, self.secrets, self.stop, self.timeline).await?
         };
         let Some(node) = prepared else {
             return Ok(());
         };
+        let waited_from = std::time::Instant::now();
         let _booting = if ready_at_once(a) {
             None
         } else {
-            Some(self.booting.acquire().await)
+            let place = self.booting.acquire().await;
+            self.mark(Step::WaitBooting, waited_from);
+            Some(place)
         };
+        let booted_from = std::time::Instant::now();
         if !node.running {
             let _slot = self.slots.acquire().await;
             self.stop.check()?;
+            let from = std::time::Instant::now();
             self.engine.start(&node.name).await?;
+            self.mark(Step::Start, from);
         }
         if !self.limits.wait_ready {
             return Ok(());
@@ -415,6 +435,7 @@ impl<E: Engine> Run<'_, E> {
         self.stop
             .abandon_on(wait_ready(self.engine, &node.name, node.fresh))
             .await?;
+        self.mark(Step::Boot, booted_from);
         self.seen_ready
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -467,15 +488,32 @@ async fn prepare<E: Engine>(
     action: &Action,
     secrets: &Secrets,
     stop: &Stop,
+    timeline: Option<&Timeline>,
 ) -> Result<Option<Started>> {
+    let from = std::time::Instant::now();
+    let mark = |step| {
+        if let Some(t) = timeline {
+            t.record(step, from);
+        }
+    };
     match action {
-        Action::RemoveContainer { name, .. } => engine.remove_container(name).await.map(|_| None),
-        Action::RemoveNetwork { name, .. } => engine.remove_network(name).await.map(|_| None),
+        Action::RemoveContainer { name, .. } => {
+            engine.remove_container(name).await?;
+            mark(Step::RemoveContainer);
+            Ok(None)
+        }
+        Action::RemoveNetwork { name, .. } => {
+            engine.remove_network(name).await?;
+            mark(Step::RemoveNetwork);
+            Ok(None)
+        }
         Action::CreateNetwork { spec, .. } => {
-            create_network(engine, spec, stop).await.map(|_| None)
+            create_network(engine, spec, stop).await?;
+            mark(Step::CreateNetwork);
+            Ok(None)
         }
         Action::CreateContainer { spec, .. } => {
-            create_container(engine, spec, secrets, stop).await?;
+            create_container(engine, spec, secrets, stop, timeline).await?;
             Ok(Some(Started {
                 name: spec.name.clone(),
                 fresh: true,
@@ -530,7 +568,9 @@ async fn create_container<E: Engine>(
     spec: &crate::plan::ContainerSpec,
     secrets: &Secrets,
     stop: &Stop,
+    timeline: Option<&Timeline>,
 ) -> Result<()> {
+    let from = std::time::Instant::now();
     if engine.create_container(spec).await? == Created::Existed {
         return Err(anyhow!(
             "failed to create container {}: a container of that name exists without this lab's labels; remove it or rename the lab",
@@ -542,14 +582,22 @@ async fn create_container<E: Engine>(
         engine.connect(&spec.name, a).await?;
     }
     stop.check()?;
+    let files_from = std::time::Instant::now();
+    if let Some(t) = timeline {
+        t.record(Step::Create, from);
+    }
     match secrets.get(&spec.name) {
         Some(extra) => {
             let mut files = spec.files.clone();
             files.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
-            engine.upload(&spec.name, &files).await
+            engine.upload(&spec.name, &files).await?;
         }
-        None => engine.upload(&spec.name, &spec.files).await,
+        None => engine.upload(&spec.name, &spec.files).await?,
     }
+    if let Some(t) = timeline {
+        t.record(Step::Files, files_from);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

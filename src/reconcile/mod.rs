@@ -17,6 +17,7 @@
 mod diff;
 mod execute;
 mod ready;
+mod timeline;
 
 pub use diff::{
     diff, finish_waits, recreate_containers, recreate_pod, remove_pod, Action, Diff, Observed,
@@ -26,6 +27,7 @@ pub use execute::{
     DEFAULT_PARALLEL,
 };
 pub use ready::wait_ready;
+pub use timeline::{Step, Timeline};
 
 /// What the tests of the reconciler and of the commands share: a small
 /// lab, planned, and brought up on the fake engine.

@@ -672,7 +672,46 @@ fn issue2_exec_connect_and_bad_targets() {
         return;
     }
     let lab = Lab::new("two-routers", "exec");
-    lab.up(1);
+    // `up --timings` says where its time went: a line per step, with as
+    // many containers created and started as the pod has nodes (3), and
+    // each node's boot until seen ready (the host's at once).
+    let up = noglab(&["up", &lab.file(), "--pods", "1", "--timings", "--quiet"]).ok();
+    let count = |step: &str| -> Option<u32> {
+        let line = up
+            .stderr
+            .lines()
+            .find(|l| l.trim_start().starts_with(step))?;
+        line[step.len() + 2..]
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    };
+    assert!(
+        up.stderr
+            .contains("timings (seconds from the start of `up`"),
+        "{}",
+        up.stderr
+    );
+    assert_eq!(
+        count("containers created + attached"),
+        Some(3),
+        "{}",
+        up.stderr
+    );
+    assert_eq!(count("files delivered"), Some(3), "{}", up.stderr);
+    assert_eq!(count("containers started"), Some(3), "{}", up.stderr);
+    assert_eq!(
+        count("nodes booting (start to seen ready)"),
+        Some(3),
+        "{}",
+        up.stderr
+    );
+    assert!(
+        up.stderr.contains("first node seen ready at "),
+        "{}",
+        up.stderr
+    );
     // exec prints the output and passes the exit code through.
     let out = lab.exec(1, "h1", &["sh", "-c", "echo hello; exit 7"]);
     assert_eq!(out.code, 7);
