@@ -51,6 +51,10 @@ impl Report<'_> {
     fn skip(&mut self, check: &str, message: impl AsRef<str>) {
         self.line("skip", check, message.as_ref());
     }
+    /// Something an optional feature lacks: said, not a failure.
+    fn warn(&mut self, check: &str, message: impl AsRef<str>) {
+        self.line("warn", check, message.as_ref());
+    }
 }
 
 /// What `doctor` reads from this machine itself (the engine is assumed to
@@ -273,6 +277,7 @@ async fn check_kernel<E: Engine>(engine: &E, kinds: &[&'static Kind], report: &m
         if ip -6 addr add 2001:db8:ffff::1/64 dev ngldoc1 nodad 2>/tmp/e && ping -6 -c 1 -W 2 ::1 >/dev/null 2>>/tmp/e; then
             echo "ipv6 ok"; else echo "ipv6 fail $(tr '\n' ' ' </tmp/e)"; fi
         if ping -c 1 -W 2 127.0.0.1 >/dev/null 2>/tmp/e; then echo "net_raw ok"; else echo "net_raw fail $(tr '\n' ' ' </tmp/e)"; fi
+        if tc qdisc add dev ngldoc1 root netem delay 1ms 2>/tmp/e; then echo "netem ok"; else echo "netem fail $(tr '\n' ' ' </tmp/e)"; fi
     "#;
     let cmd = ["sh", "-c", script];
     let caps_text = caps.join(", ");
@@ -329,6 +334,15 @@ fn report_probe(output: &str, caps_text: &str, sysctls: usize, report: &mut Repo
                 ),
                 None => report.fail("ipv6", format!("no answer from the probe: {}", output.trim())),
             }
+    // Only `link ... netem` needs it: a warning, never a failure.
+    match result("netem") {
+        Some(Ok(())) => report.ok("netem", "link faults can delay, lose and slow packets (tc netem)"),
+        Some(Err(why)) => report.warn(
+            "netem",
+            format!("`noglab link ... netem` cannot work here: the host kernel has no netem qdisc ({why}); `link down|up` work; load it with `modprobe sch_netem` (CONFIG_NET_SCH_NETEM)"),
+        ),
+        None => report.warn("netem", format!("no answer from the probe: {}", output.trim())),
+    }
 }
 
 /// A subnet of the lab and where it comes from.
@@ -694,7 +708,7 @@ mod tests {
         (text.lines().map(String::from).collect(), failed)
     }
 
-    const PROBE_PASSES: &str = "net_admin ok\nipv6 ok\nnet_raw ok\n";
+    const PROBE_PASSES: &str = "net_admin ok\nipv6 ok\nnet_raw ok\nnetem ok\n";
 
     #[tokio::test]
     async fn a_sound_engine_passes_every_check_in_order() {
@@ -713,6 +727,7 @@ mod tests {
                 "ok    images",
                 "ok    capabilities",
                 "ok    ipv6",
+                "ok    netem",
                 "skip  subnets",
                 "ok    memory",
                 "ok    disk"
@@ -723,16 +738,16 @@ mod tests {
             "ok    engine: Docker 20.10.24 (API 1.41, noglab speaks 1.41)"
         );
         assert!(
-            lines[5].starts_with(
+            lines[6].starts_with(
                 "ok    memory: 100000 MiB available, one node of each kind needs about "
             ),
             "{}",
-            lines[5]
+            lines[6]
         );
         assert!(
-            lines[6].starts_with("ok    disk: 50000 MiB free in /var/lib/docker, about "),
+            lines[7].starts_with("ok    disk: 50000 MiB free in /var/lib/docker, about "),
             "{}",
-            lines[6]
+            lines[7]
         );
         let calls = engine.calls();
         assert_eq!(calls[0], "describe");
@@ -740,6 +755,24 @@ mod tests {
         let host = images::lookup("host").expect("host").reference();
         assert!(probe.starts_with(&format!("probe {host} caps=")), "{probe}");
         assert!(probe.contains("NET_ADMIN"), "{probe}");
+    }
+
+    #[tokio::test]
+    async fn a_kernel_without_netem_is_a_warning_that_names_the_module() {
+        let engine = FakeEngine::default();
+        engine.lock().probe_output = (
+            0,
+            "net_admin ok\nipv6 ok\nnet_raw ok\nnetem fail Error: Specified qdisc kind is unknown. \n"
+                .into(),
+        );
+        let (lines, failed) = doctor(&engine, None, &roomy(&[])).await;
+        assert!(!failed, "{lines:#?}");
+        let netem = lines
+            .iter()
+            .find(|l| l.starts_with("warn  netem: "))
+            .expect("a netem warning");
+        assert!(netem.contains("Specified qdisc kind is unknown"), "{netem}");
+        assert!(netem.contains("modprobe sch_netem"), "{netem}");
     }
 
     #[tokio::test]
