@@ -32,7 +32,10 @@ fi
 # 2. Docker engine answering.
 engine_up() { timeout 5 docker info >/dev/null 2>&1; }
 if ! engine_up; then
-    if pgrep -x dockerd >/dev/null 2>&1; then
+    # The default daemon's own pid file, not any dockerd: daemons of other
+    # engines on this machine (tests run some in network namespaces) are
+    # not this one.
+    if [ -s /var/run/docker.pid ] && kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
         say "dockerd is running but not answering yet; waiting"
     else
         say "starting dockerd (log: $dockerd_log)"
