@@ -20,8 +20,23 @@ use super::render;
 use super::{plumbing, Attachment, ContainerSpec, LabPlan, NetworkSpec, PodPlan};
 use crate::kinds::Kind;
 
-/// Pod `pod`'s plan, and the pod as the shared nodes' templates see it.
-pub(crate) fn expand_pod(lab: &LabPlan, pod: u32) -> Result<(PodPlan, PodView), Problems> {
+/// What planning one pod gives, even when part of it failed, so that the
+/// checks that do not depend on the failed part still run.
+pub(crate) struct PodOutcome {
+    /// The pod's plan, or every problem found in it.
+    pub plan: Result<PodPlan, Problems>,
+    /// The pod as the shared nodes' templates see it, when all of that
+    /// rendered (its vars, link subnets, shared addresses and kinds); a
+    /// template failing in one of its nodes does not change it.
+    pub view: Option<PodView>,
+    /// The attachments to shared networks of the pod's nodes whose kind
+    /// is known in it, with the network's index.
+    pub on_shared: Vec<(usize, String, Attachment)>,
+}
+
+/// Pod `pod`'s plan, the pod as the shared nodes' templates see it, and
+/// its nodes' addresses on the shared networks.
+pub(crate) fn expand_pod(lab: &LabPlan, pod: u32) -> PodOutcome {
     let t = &lab.loaded.topology;
     let mut problems = Problems::default();
     let base = Context {
@@ -39,6 +54,12 @@ pub(crate) fn expand_pod(lab: &LabPlan, pod: u32) -> Result<(PodPlan, PodView), 
     let (kinds, kind_names) = pod_kinds(t, &with_vars, &mut problems);
     let nodes = node_views(lab, &subnets, &shared, kind_names);
     let view = PodView { pod, vars, nodes };
+    let view_complete = problems.is_empty();
+    let on_shared: Vec<(usize, String, Attachment)> = shared
+        .iter()
+        .filter(|(name, _)| kinds.contains_key(name.as_str()))
+        .flat_map(|(name, a)| a.iter().map(|(i, a)| (*i, name.clone(), a.clone())))
+        .collect();
     let ctx = Context {
         vars: Some(&view.vars),
         nodes: Some(&view.nodes),
@@ -66,16 +87,21 @@ pub(crate) fn expand_pod(lab: &LabPlan, pod: u32) -> Result<(PodPlan, PodView), 
         nodes.containers.push(point);
         networks.push(net);
     }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    let plan = PodPlan {
-        pod,
-        networks,
-        containers: nodes.containers,
-        checks,
+    let plan = if problems.is_empty() {
+        Ok(PodPlan {
+            pod,
+            networks,
+            containers: nodes.containers,
+            checks,
+        })
+    } else {
+        Err(problems)
     };
-    Ok((plan, view))
+    PodOutcome {
+        plan,
+        view: view_complete.then_some(view),
+        on_shared,
+    }
 }
 
 /// The lab-wide vars, rendered for one pod; a var that fails is reported

@@ -53,6 +53,13 @@ impl Loaded {
         let items = problems.into_iter().map(|p| self.spans.locate(p)).collect();
         Diagnostics::new(self.file.clone(), self.source.clone(), items)
     }
+
+    /// Where the value at `path` is written, as `FILE:LINE:COL`, for a
+    /// message that names a second place besides its own.
+    pub fn place(&self, path: &[Seg]) -> String {
+        let pos = self.spans.value(path);
+        format!("{}:{}:{}", self.file.display(), pos.line, pos.col)
+    }
 }
 
 fn at(pos: Pos, message: String) -> Diagnostic {
