@@ -90,7 +90,8 @@ impl Strings<'_> {
             Ok(t) => t.trim().to_string(),
             Err(e) => {
                 self.failed = true;
-                self.problems.push(at(self.ci, segs), e.inline());
+                self.problems
+                    .push(at(self.ci, segs), e.placed_in(template).inline());
                 String::new()
             }
         }

@@ -141,7 +141,7 @@ fn node_vars(at: &NodeAt, ctx: &Context, problems: &mut Problems) -> (Vars, bool
             Err(e) => {
                 ok = false;
                 problems.var_failed(k);
-                problems.push(sub(&at.base, &["vars", k]), e.inline());
+                problems.push(sub(&at.base, &["vars", k]), render::placed(e, v).inline());
             }
         }
     }
@@ -219,7 +219,7 @@ impl Files<'_> {
             Ok(Some(rel)) => rel,
             Ok(None) => return false,
             Err(PathError::Render(e)) => {
-                problems.render_failed(path, &e, RenderError::inline);
+                problems.render_failed(path, &e.placed_in(rel), RenderError::inline);
                 return true;
             }
             Err(PathError::NoFile(message)) => {

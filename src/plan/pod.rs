@@ -116,7 +116,7 @@ fn lab_vars(base: &Context, lab: &LabPlan, problems: &mut Problems) -> Vars {
             }
             Err(e) => {
                 problems.var_failed(k);
-                problems.push(path!["vars", k.as_str()], e.inline());
+                problems.push(path!["vars", k.as_str()], render::placed(e, v).inline());
             }
         }
     }

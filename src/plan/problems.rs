@@ -91,10 +91,11 @@ impl Problems {
     }
 
     /// Renders an inline template; a failure is reported at `path` (see
-    /// [`Problems::render_failed`]) and gives `None`.
+    /// [`Problems::render_failed`]), with its place inside the template,
+    /// and gives `None`.
     pub fn render(&mut self, template: &str, context: &Json, path: Path) -> Option<String> {
         render::render(template, context)
-            .map_err(|e| self.render_failed(path, &e, RenderError::inline))
+            .map_err(|e| self.render_failed(path, &e.placed_in(template), RenderError::inline))
             .ok()
     }
 }
