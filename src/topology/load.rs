@@ -91,7 +91,12 @@ pub fn load(path: &Path) -> Result<Loaded, anyhow::Error> {
     let source = std::fs::read_to_string(&file).map_err(|e| {
         crate::diag::input_error(format!("cannot read topology {}: {e}", file.display()))
     })?;
-    let dir = file.parent().unwrap_or(Path::new(".")).to_path_buf();
+    // `topology.yml` alone has an empty parent, which names no folder.
+    let dir = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
     load_str_in(
         &file,
         source,
