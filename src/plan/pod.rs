@@ -4,7 +4,7 @@
 //! its checks and its access point. Problems of every stage come back
 //! together.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde_json::Value as Json;
@@ -216,7 +216,8 @@ fn pod_networks(lab: &LabPlan, pod: u32) -> Vec<NetworkSpec> {
 struct PodNodes {
     pod: u32,
     containers: Vec<ContainerSpec>,
-    contexts: BTreeMap<String, Json>,
+    /// Each node's context for its checks, and its own vars that failed.
+    contexts: BTreeMap<String, (Json, BTreeSet<String>)>,
 }
 
 impl PodNodes {
@@ -262,9 +263,10 @@ impl PodNodes {
                 links: attached,
                 access: t.access.is_some(),
             };
-            let (spec, json) = plan_node(lab.loaded, at, &node_ctx, problems);
-            out.containers.extend(spec);
-            out.contexts.insert(name.clone(), json);
+            let planned = plan_node(lab.loaded, at, &node_ctx, problems);
+            out.containers.extend(planned.spec);
+            out.contexts
+                .insert(name.clone(), (planned.context, planned.failed_vars));
         }
         out
     }
@@ -290,7 +292,7 @@ impl PodNodes {
             let (json, kind, container) = match (self.contexts.get(name), shared_kind) {
                 // A node whose kind did not render has no context (its
                 // kind is reported already).
-                (Some(json), _) => (
+                (Some((json, _)), _) => (
                     json.clone(),
                     kinds[name],
                     container_name(&t.name, self.pod, name),
@@ -306,7 +308,13 @@ impl PodNodes {
                 }
                 (None, None) => continue,
             };
-            checks.extend(render_check(check, ci, kind, &json, &container, problems));
+            // A var of the node's that failed is reported where it is
+            // written, not again by a check that uses it.
+            let no_vars = BTreeSet::new();
+            let failed = self.contexts.get(name).map_or(&no_vars, |(_, f)| f);
+            let mut here = problems.nested_with(failed);
+            checks.extend(render_check(check, ci, kind, &json, &container, &mut here));
+            problems.absorb(here);
         }
         checks
     }

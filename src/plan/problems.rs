@@ -61,6 +61,19 @@ impl Problems {
         }
     }
 
+    /// A nested collector that also knows the vars in `more` failed (a
+    /// node's own, for the checks run with its context).
+    pub fn nested_with(&self, more: &BTreeSet<String>) -> Problems {
+        let mut nested = self.nested();
+        nested.failed_vars.extend(more.iter().cloned());
+        nested
+    }
+
+    /// The vars known to have failed.
+    pub fn failed_vars(&self) -> &BTreeSet<String> {
+        &self.failed_vars
+    }
+
     /// Takes a nested collector's problems (its failed vars stay its own).
     pub fn absorb(&mut self, nested: Problems) {
         self.found.extend(nested.found);
