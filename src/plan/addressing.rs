@@ -12,9 +12,9 @@ use ipnet::{Ipv4Net, Ipv6Net};
 use serde_json::Value as Json;
 
 use super::problems::Problems;
-use super::{Attachment, PodPlan};
+use super::Attachment;
 use crate::topology::spans::Path;
-use crate::topology::Topology;
+use crate::topology::{Loaded, Topology};
 
 /// An IPv4 or IPv6 subnet, for the rules that are the same for both.
 pub trait Subnet: Copy + Display + PartialEq {
@@ -276,46 +276,111 @@ pub(crate) fn shared_address<N: Subnet>(
     parsed.map_err(|m| problems.push(path, m)).ok()
 }
 
-/// No address is given twice on a shared network (e.g. a template that
-/// forgot the pod number): `members` are each network's attachments of
-/// shared nodes, by node; the pods' are read from their plans.
-pub(crate) fn duplicate_addresses<'a>(
-    networks: impl IntoIterator<Item = (&'a str, &'a str, &'a BTreeMap<String, Attachment>)>,
-    pods: &BTreeMap<u32, PodPlan>,
+/// One endpoint on a shared network: a shared node's (no pod), or a pod
+/// node's in one pod.
+pub(crate) struct Endpoint<'a> {
+    pub node: &'a str,
+    pub pod: Option<u32>,
+    pub attachment: &'a Attachment,
+}
+
+impl Endpoint<'_> {
+    /// Who it is, its interface and where its address is written:
+    /// `shared node rs (eth1, at lab.yml:12:21)`, `r1 of pod 2 (eth1, at ...)`.
+    fn describe(&self, at: &str) -> String {
+        let who = match self.pod {
+            Some(pod) => format!("{} of pod {pod}", self.node),
+            None => format!("shared node {}", self.node),
+        };
+        format!("{who} ({}, at {at})", self.attachment.interface)
+    }
+}
+
+/// No address is given twice on shared network `name` (e.g. a template
+/// that forgot the pod number, or a shared node's fixed address that a
+/// pod node's template also gives): `endpoints` are the shared nodes',
+/// then every pod's, in order. A clash is said once per place, naming
+/// both endpoints with where each address is written, at the one whose
+/// address should change.
+pub(crate) fn duplicate_addresses(
+    loaded: &Loaded,
+    name: &str,
+    endpoints: &[Endpoint],
     problems: &mut Problems,
 ) {
-    for (name, docker_name, lab_attach) in networks {
-        let mut owners: Vec<(&str, String, &Attachment)> = lab_attach
-            .iter()
-            .map(|(n, a)| (n.as_str(), format!("shared node {n}"), a))
-            .collect();
-        for pod in pods.values() {
-            for c in &pod.containers {
-                for a in c.links.iter().filter(|a| a.network == docker_name) {
-                    owners.push((c.node.as_str(), format!("{} of pod {}", c.node, pod.pod), a));
-                }
+    let mut seen: BTreeMap<IpAddr, usize> = BTreeMap::new();
+    for (i, e) in endpoints.iter().enumerate() {
+        let a = e.attachment;
+        let addrs = [
+            a.ipv4.map(|n| ("ipv4", IpAddr::V4(n.addr()))),
+            a.ipv6.map(|n| ("ipv6", IpAddr::V6(n.addr()))),
+        ];
+        for (family, ip) in addrs.into_iter().flatten() {
+            let Some(&first) = seen.get(&ip) else {
+                seen.insert(ip, i);
+                continue;
+            };
+            let first = &endpoints[first];
+            let path_of =
+                |e: &Endpoint| path!["shared", "networks", name, "attach", e.node, family];
+            // A shared node's fixed address is the one to move, not every
+            // pod's; otherwise the later endpoint's.
+            let fix = if first.pod.is_none() && e.pod.is_some() {
+                first
+            } else {
+                e
+            };
+            let path = path_of(fix);
+            if problems.has_at(&path) {
+                continue;
             }
-        }
-        let mut seen: BTreeMap<String, String> = BTreeMap::new();
-        for (node, who, a) in owners {
-            let addrs = [
-                a.ipv4.map(|n| ("ipv4", n.addr().to_string())),
-                a.ipv6.map(|n| ("ipv6", n.addr().to_string())),
-            ];
-            for (family, ip) in addrs.into_iter().flatten() {
-                let Some(first) = seen.get(&ip) else {
-                    seen.insert(ip, who.clone());
-                    continue;
-                };
-                let path = path!["shared", "networks", name, "attach", node, family];
-                if !problems.has_at(&path) {
-                    problems.push(path, format!(
-                        "{ip} on shared network `{name}` is given to both {first} and {who}; make a pod node's address a template of the pod, like `198.51.100.{{{{ 10 + pod }}}}`"
-                    ));
-                }
-            }
+            let (a_at, b_at) = (loaded.place(&path_of(first)), loaded.place(&path_of(e)));
+            let hint = clash_hint(name, (first, e), ip);
+            problems.push(
+                path,
+                format!(
+                    "{ip} on shared network `{name}` is given to both {} and {}; {hint}",
+                    first.describe(&a_at),
+                    e.describe(&b_at)
+                ),
+            );
         }
     }
+}
+
+/// What to do about two endpoints given the same address `ip`.
+fn clash_hint(name: &str, (a, b): (&Endpoint, &Endpoint), ip: IpAddr) -> String {
+    match (a.pod, b.pod) {
+        // The same in two pods: the node's address does not follow the
+        // pod, so a template that does (the example) is not what it has.
+        (Some(_), Some(_)) if a.node == b.node => match per_pod_example(ip) {
+            Some(example) => {
+                format!("make a pod node's address a template of the pod, like `{example}`")
+            }
+            None => "make a pod node's address a template of the pod, different in every pod"
+                .to_string(),
+        },
+        (Some(_), Some(_)) => format!(
+            "give {} and {} addresses of their own in every pod, e.g. each its own range with `pod` added to a different first address",
+            a.node, b.node
+        ),
+        (None, Some(_)) | (Some(_), None) => {
+            let (shared, pod) = if a.pod.is_none() { (a, b) } else { (b, a) };
+            format!(
+                "give shared node {} an address that no pod node gets on `{name}`, or change {}'s address there so that no pod gets {ip}",
+                shared.node, pod.node
+            )
+        }
+        (None, None) => "give each shared node an address of its own".to_string(),
+    }
+}
+
+/// A template of the pod that starts from `ip`: `198.51.100.{{ 10 + pod }}`
+/// for 198.51.100.10. IPv6 has no such simple form here.
+fn per_pod_example(ip: IpAddr) -> Option<String> {
+    let IpAddr::V4(v4) = ip else { return None };
+    let [a, b, c, d] = v4.octets();
+    Some(format!("{a}.{b}.{c}.{{{{ {d} + pod }}}}"))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use serde_json::Value as Json;
 
 use super::check_fields as field;
 use super::problems::Problems;
-use super::render;
+use super::render::{self, RenderError};
 use crate::kinds::{Kind, Router};
 use crate::topology::{BgpCheck, Check, DnsCheck, Expect, JsonExpect, RouteCheck, Seg};
 
@@ -90,7 +90,12 @@ impl Strings<'_> {
             Ok(t) => t.trim().to_string(),
             Err(e) => {
                 self.failed = true;
-                self.problems.push(at(self.ci, segs), e.inline());
+                // One that fails only by using a failed var says nothing.
+                self.problems.render_failed(
+                    at(self.ci, segs),
+                    &e.placed_in(template),
+                    RenderError::inline,
+                );
                 String::new()
             }
         }

@@ -225,28 +225,52 @@ pub fn expand_as(
     let mut pod_problems = PodProblems::default();
     let mut pod_plans = BTreeMap::new();
     let mut views = Vec::new();
+    let mut on_shared = Vec::new();
     for pod in 1..=pods {
-        match pod::expand_pod(&lab, pod) {
-            Ok((plan, view)) => {
+        let outcome = pod::expand_pod(&lab, pod);
+        match outcome.plan {
+            Ok(plan) => {
                 pod_plans.insert(pod, plan);
-                views.push(view);
             }
             Err(found) => pod_problems.record(pod, found),
         }
+        views.extend(outcome.view);
+        on_shared.push((pod, outcome.on_shared));
     }
-    if !pod_problems.is_empty() {
+    // What does not depend on a failed part runs even when a pod failed,
+    // so that every independent problem comes back in one run.
+    for (i, net) in lab.nets.iter().enumerate() {
+        let mut endpoints: Vec<addressing::Endpoint> = net
+            .lab_attach
+            .iter()
+            .map(|(node, attachment)| addressing::Endpoint {
+                node,
+                pod: None,
+                attachment,
+            })
+            .collect();
+        for (pod, attached) in &on_shared {
+            endpoints.extend(attached.iter().filter(|(n, _, _)| *n == i).map(
+                |(_, node, attachment)| addressing::Endpoint {
+                    node,
+                    pod: Some(*pod),
+                    attachment,
+                },
+            ));
+        }
+        addressing::duplicate_addresses(loaded, &net.name, &endpoints, &mut lab_problems);
+    }
+    // The shared nodes' templates see every pod: only when each pod's view
+    // is whole, or a pod's failure would show again as theirs.
+    let shared = if views.len() == pods as usize {
+        shared::plan(&lab, &views, &mut lab_problems)
+    } else {
+        None
+    };
+    if !pod_problems.is_empty() || !lab_problems.is_empty() {
         let mut all = pod_problems.merged(pods);
         all.extend(lab_problems.into_vec());
         return Err(loaded.diagnostics(all));
-    }
-    let on_shared = lab
-        .nets
-        .iter()
-        .map(|n| (n.name.as_str(), n.spec.name.as_str(), &n.lab_attach));
-    addressing::duplicate_addresses(on_shared, &pod_plans, &mut lab_problems);
-    let shared = shared::plan(&lab, &views, &mut lab_problems);
-    if !lab_problems.is_empty() {
-        return Err(loaded.diagnostics(lab_problems.into_vec()));
     }
     Ok(Plan {
         lab: t.name.clone(),
@@ -525,6 +549,21 @@ mod tests {
         assert_eq!(
             bird.files["/etc/bird/bird.conf"].content,
             "# bird in pod 2\n"
+        );
+    }
+
+    #[test]
+    fn issue18_a_clash_on_a_shared_network_never_suggests_the_nodes_own_template() {
+        // `pod % 2` gives pods 1 and 3 the same address: the hint's
+        // template starts from that address, not from what is written.
+        let source = "name: lab\npods: 3\nnodes:\n  r1: {kind: frr}\nshared:\n  networks:\n    ixp:\n      ipv4: 198.51.100.0/24\n      attach:\n        r1: {ipv4: \"198.51.100.{{ 10 + pod % 2 }}\"}\n";
+        let loaded = load_with(source, &[]).expect("loads");
+        let block = "198.18.0.0/18".parse().expect("block");
+        let e = expand(&loaded, 3, block).expect_err("refused");
+        let messages: Vec<&str> = e.items.iter().map(|i| i.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            ["198.51.100.11 on shared network `ixp` is given to both r1 of pod 1 (eth1, at t.yml:10:20) and r1 of pod 3 (eth1, at t.yml:10:20); make a pod node's address a template of the pod, like `198.51.100.{{ 11 + pod }}`"]
         );
     }
 

@@ -3,7 +3,7 @@
 //! shell and daemons, noglab's own files, and the spec sealed with labels
 //! and a hash.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ipnet::Ipv4Net;
 use serde_json::Value as Json;
@@ -94,14 +94,24 @@ pub(crate) fn pod_kinds<'t>(
     (kinds, names)
 }
 
-/// A node's container spec, `None` when something failed (reported in
-/// `problems`); and the node's context with its own vars, for its checks.
+/// A node planned: its container, and what its checks render with.
+pub(crate) struct Planned {
+    /// `None` when something failed (reported).
+    pub spec: Option<ContainerSpec>,
+    /// The node's context with its own vars.
+    pub context: Json,
+    /// The node's own vars that failed (reported), so that its checks do
+    /// not report them again.
+    pub failed_vars: BTreeSet<String>,
+}
+
+/// A node's container spec and its context (see [`Planned`]).
 pub(crate) fn plan_node(
     loaded: &Loaded,
     at: NodeAt,
     ctx: &Context,
     problems: &mut Problems,
-) -> (Option<ContainerSpec>, Json) {
+) -> Planned {
     let mut here = problems.nested();
     let (vars, vars_ok) = node_vars(&at, ctx, &mut here);
     let ctx = Context {
@@ -118,13 +128,22 @@ pub(crate) fn plan_node(
     let exec = exec_lines(&at, &json, &mut here);
     let login_shell = login_shell_of(&at, &json, &mut here);
     let ok = vars_ok && daemons_known(&at, &mut here);
+    let failed_vars = here.failed_vars().clone();
     problems.absorb(here);
     if !ok {
-        return (None, json);
+        return Planned {
+            spec: None,
+            context: json,
+            failed_vars,
+        };
     }
     let mut files = files.out;
     own_files(&at, &ctx, loaded, login_shell, exec, &mut files);
-    (Some(container(at, files)), json)
+    Planned {
+        spec: Some(container(at, files)),
+        context: json,
+        failed_vars,
+    }
 }
 
 /// The node's vars merged over the lab-wide ones, each rendered with the
@@ -141,7 +160,7 @@ fn node_vars(at: &NodeAt, ctx: &Context, problems: &mut Problems) -> (Vars, bool
             Err(e) => {
                 ok = false;
                 problems.var_failed(k);
-                problems.push(sub(&at.base, &["vars", k]), e.inline());
+                problems.push(sub(&at.base, &["vars", k]), render::placed(e, v).inline());
             }
         }
     }
@@ -219,7 +238,7 @@ impl Files<'_> {
             Ok(Some(rel)) => rel,
             Ok(None) => return false,
             Err(PathError::Render(e)) => {
-                problems.render_failed(path, &e, RenderError::inline);
+                problems.render_failed(path, &e.placed_in(rel), RenderError::inline);
                 return true;
             }
             Err(PathError::NoFile(message)) => {

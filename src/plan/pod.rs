@@ -4,7 +4,7 @@
 //! its checks and its access point. Problems of every stage come back
 //! together.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde_json::Value as Json;
@@ -20,8 +20,23 @@ use super::render;
 use super::{plumbing, Attachment, ContainerSpec, LabPlan, NetworkSpec, PodPlan};
 use crate::kinds::Kind;
 
-/// Pod `pod`'s plan, and the pod as the shared nodes' templates see it.
-pub(crate) fn expand_pod(lab: &LabPlan, pod: u32) -> Result<(PodPlan, PodView), Problems> {
+/// What planning one pod gives, even when part of it failed, so that the
+/// checks that do not depend on the failed part still run.
+pub(crate) struct PodOutcome {
+    /// The pod's plan, or every problem found in it.
+    pub plan: Result<PodPlan, Problems>,
+    /// The pod as the shared nodes' templates see it, when all of that
+    /// rendered (its vars, link subnets, shared addresses and kinds); a
+    /// template failing in one of its nodes does not change it.
+    pub view: Option<PodView>,
+    /// The attachments to shared networks of the pod's nodes whose kind
+    /// is known in it, with the network's index.
+    pub on_shared: Vec<(usize, String, Attachment)>,
+}
+
+/// Pod `pod`'s plan, the pod as the shared nodes' templates see it, and
+/// its nodes' addresses on the shared networks.
+pub(crate) fn expand_pod(lab: &LabPlan, pod: u32) -> PodOutcome {
     let t = &lab.loaded.topology;
     let mut problems = Problems::default();
     let base = Context {
@@ -39,6 +54,12 @@ pub(crate) fn expand_pod(lab: &LabPlan, pod: u32) -> Result<(PodPlan, PodView), 
     let (kinds, kind_names) = pod_kinds(t, &with_vars, &mut problems);
     let nodes = node_views(lab, &subnets, &shared, kind_names);
     let view = PodView { pod, vars, nodes };
+    let view_complete = problems.is_empty();
+    let on_shared: Vec<(usize, String, Attachment)> = shared
+        .iter()
+        .filter(|(name, _)| kinds.contains_key(name.as_str()))
+        .flat_map(|(name, a)| a.iter().map(|(i, a)| (*i, name.clone(), a.clone())))
+        .collect();
     let ctx = Context {
         vars: Some(&view.vars),
         nodes: Some(&view.nodes),
@@ -66,16 +87,21 @@ pub(crate) fn expand_pod(lab: &LabPlan, pod: u32) -> Result<(PodPlan, PodView), 
         nodes.containers.push(point);
         networks.push(net);
     }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    let plan = PodPlan {
-        pod,
-        networks,
-        containers: nodes.containers,
-        checks,
+    let plan = if problems.is_empty() {
+        Ok(PodPlan {
+            pod,
+            networks,
+            containers: nodes.containers,
+            checks,
+        })
+    } else {
+        Err(problems)
     };
-    Ok((plan, view))
+    PodOutcome {
+        plan,
+        view: view_complete.then_some(view),
+        on_shared,
+    }
 }
 
 /// The lab-wide vars, rendered for one pod; a var that fails is reported
@@ -90,7 +116,7 @@ fn lab_vars(base: &Context, lab: &LabPlan, problems: &mut Problems) -> Vars {
             }
             Err(e) => {
                 problems.var_failed(k);
-                problems.push(path!["vars", k.as_str()], e.inline());
+                problems.push(path!["vars", k.as_str()], render::placed(e, v).inline());
             }
         }
     }
@@ -190,7 +216,8 @@ fn pod_networks(lab: &LabPlan, pod: u32) -> Vec<NetworkSpec> {
 struct PodNodes {
     pod: u32,
     containers: Vec<ContainerSpec>,
-    contexts: BTreeMap<String, Json>,
+    /// Each node's context for its checks, and its own vars that failed.
+    contexts: BTreeMap<String, (Json, BTreeSet<String>)>,
 }
 
 impl PodNodes {
@@ -236,9 +263,10 @@ impl PodNodes {
                 links: attached,
                 access: t.access.is_some(),
             };
-            let (spec, json) = plan_node(lab.loaded, at, &node_ctx, problems);
-            out.containers.extend(spec);
-            out.contexts.insert(name.clone(), json);
+            let planned = plan_node(lab.loaded, at, &node_ctx, problems);
+            out.containers.extend(planned.spec);
+            out.contexts
+                .insert(name.clone(), (planned.context, planned.failed_vars));
         }
         out
     }
@@ -264,7 +292,7 @@ impl PodNodes {
             let (json, kind, container) = match (self.contexts.get(name), shared_kind) {
                 // A node whose kind did not render has no context (its
                 // kind is reported already).
-                (Some(json), _) => (
+                (Some((json, _)), _) => (
                     json.clone(),
                     kinds[name],
                     container_name(&t.name, self.pod, name),
@@ -280,7 +308,13 @@ impl PodNodes {
                 }
                 (None, None) => continue,
             };
-            checks.extend(render_check(check, ci, kind, &json, &container, problems));
+            // A var of the node's that failed is reported where it is
+            // written, not again by a check that uses it.
+            let no_vars = BTreeSet::new();
+            let failed = self.contexts.get(name).map_or(&no_vars, |(_, f)| f);
+            let mut here = problems.nested_with(failed);
+            checks.extend(render_check(check, ci, kind, &json, &container, &mut here));
+            problems.absorb(here);
         }
         checks
     }

@@ -61,6 +61,19 @@ impl Problems {
         }
     }
 
+    /// A nested collector that also knows the vars in `more` failed (a
+    /// node's own, for the checks run with its context).
+    pub fn nested_with(&self, more: &BTreeSet<String>) -> Problems {
+        let mut nested = self.nested();
+        nested.failed_vars.extend(more.iter().cloned());
+        nested
+    }
+
+    /// The vars known to have failed.
+    pub fn failed_vars(&self) -> &BTreeSet<String> {
+        &self.failed_vars
+    }
+
     /// Takes a nested collector's problems (its failed vars stay its own).
     pub fn absorb(&mut self, nested: Problems) {
         self.found.extend(nested.found);
@@ -91,10 +104,11 @@ impl Problems {
     }
 
     /// Renders an inline template; a failure is reported at `path` (see
-    /// [`Problems::render_failed`]) and gives `None`.
+    /// [`Problems::render_failed`]), with its place inside the template,
+    /// and gives `None`.
     pub fn render(&mut self, template: &str, context: &Json, path: Path) -> Option<String> {
         render::render(template, context)
-            .map_err(|e| self.render_failed(path, &e, RenderError::inline))
+            .map_err(|e| self.render_failed(path, &e.placed_in(template), RenderError::inline))
             .ok()
     }
 }

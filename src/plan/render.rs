@@ -109,6 +109,15 @@ impl RenderError {
     }
 }
 
+/// `e` placed in `value` when the value is one template (a string), as
+/// [`RenderError::placed_in`] does.
+pub fn placed(e: RenderError, value: &serde_yaml::Value) -> RenderError {
+    match value.as_str() {
+        Some(template) => e.placed_in(template),
+        None => e,
+    }
+}
+
 /// Line and column (from 1) of the first use of `variable` inside a
 /// `{{ }}` or `{% %}` tag of `template`, as a whole name (`vars.asn`, not
 /// `vars.asn2` or `x.vars.asn`).
@@ -741,7 +750,11 @@ fn undefined_hint(message: &str, context: &Value) -> Option<String> {
         }
     };
     if known.is_empty() {
-        return Some(format!("templates see: {}", keys(context)));
+        let mut hint = format!("templates see: {}", keys(context));
+        if let Some(peer) = loop_peer_hint(&segs, context) {
+            hint = format!("{hint}; {peer}");
+        }
+        return Some(hint);
     }
     let prefix = known.join(".");
     let missing = segs.get(known.len()).copied().unwrap_or_default();
@@ -750,13 +763,118 @@ fn undefined_hint(message: &str, context: &Value) -> Option<String> {
         Value::Object(_) => format!("`{prefix}` has: {}", keys(cur)),
         _ => format!("`{prefix}` is not a map"),
     };
-    if missing.starts_with("peer") {
+    if let Some(peer) = interface_peer_hint(&known, missing, cur, context) {
+        hint = format!("{hint}; {peer}");
+    } else if missing.starts_with("peer") {
         hint.push_str(" (peer keys exist only on links with exactly two endpoints)");
     }
     if let Some(shared) = shared_node_vars_hint(&segs, context) {
         hint = format!("{hint}; {shared}");
     }
     Some(hint)
+}
+
+/// The keys an interface has only at one end of a link of two.
+const PEER_KEYS: [&str; 4] = [
+    "peer",
+    "peer_interface",
+    "peer_ipv4_address",
+    "peer_ipv6_address",
+];
+
+/// What kind of attachment an interface (as templates see it) is, when it
+/// has no peer keys: on a shared network, or on a LAN.
+fn without_peer(interface: &Value) -> Option<String> {
+    if interface.get("peer").is_some() {
+        return None;
+    }
+    Some(match interface.get("network").and_then(Value::as_str) {
+        Some(net) => format!("on shared network `{net}`"),
+        None => "on a LAN (a link of more than two endpoints)".to_string(),
+    })
+}
+
+/// Where another node's address on that interface's network is, for a
+/// template that wanted a peer's.
+fn instead_of_peer(interface: &Value, context: &Value) -> &'static str {
+    match (
+        interface.get("network").is_some(),
+        context.get("all_pods").is_some(),
+    ) {
+        (false, _) => "another node's address on it is `nodes.NAME.interfaces.IFACE.ipv4_address`",
+        (true, false) => {
+            "a shared node's address on it is `shared.nodes.NAME.interfaces.IFACE.ipv4_address`"
+        }
+        (true, true) => "each pod's nodes' addresses on it are under `all_pods[].nodes`",
+    }
+}
+
+/// A peer key missing from an interface reached by name
+/// (`interfaces.eth1.peer`, `nodes.r2.interfaces.eth1.peer`): which node's
+/// interface it is and why it has none, a LAN or a shared network; or,
+/// on a link of two, which address family the link lacks.
+fn interface_peer_hint(
+    known: &[&str],
+    missing: &str,
+    cur: &Value,
+    context: &Value,
+) -> Option<String> {
+    if !PEER_KEYS.contains(&missing) {
+        return None;
+    }
+    let [owner @ .., "interfaces", iface] = known else {
+        return None;
+    };
+    let this = context.get("node").and_then(Value::as_str);
+    let shared_template = context.get("all_pods").is_some();
+    let node = match (owner, this) {
+        ([], None) => String::new(),
+        ([], Some(this)) if shared_template => format!(" of shared node `{this}`"),
+        ([], Some(this)) => format!(" of `{this}`"),
+        (["shared", "nodes", name], _) => format!(" of shared node `{name}`"),
+        (["nodes", name], _) if shared_template => format!(" of shared node `{name}`"),
+        (["nodes", name], _) => format!(" of `{name}`"),
+        _ => return None,
+    };
+    let Some(what) = without_peer(cur) else {
+        // A link of two, without the family's subnet.
+        let family = if missing.ends_with("ipv6_address") {
+            "ipv6"
+        } else {
+            "ipv4"
+        };
+        return Some(format!(
+            "{iface}{node} is on a link with no `{family}` subnet, so it has no `{missing}`; give the link an `{family}` subnet"
+        ));
+    };
+    Some(format!(
+        "{iface}{node} is {what}, which has no `{missing}`: peer keys exist only on links with exactly two endpoints; {}",
+        instead_of_peer(cur, context)
+    ))
+}
+
+/// A peer key of a name templates do not have (`i.peer`, `i` a loop
+/// variable over `interfaces`): which of this node's interfaces have no
+/// peer, and why.
+fn loop_peer_hint(segs: &[&str], context: &Value) -> Option<String> {
+    let [var, key] = segs else { return None };
+    if !PEER_KEYS.contains(key) {
+        return None;
+    }
+    let this = context.get("node").and_then(Value::as_str)?;
+    let lacking: Vec<String> = context
+        .get("interfaces")?
+        .as_object()?
+        .iter()
+        .filter_map(|(name, i)| without_peer(i).map(|what| format!("{name} is {what}")))
+        .collect();
+    if lacking.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "if `{var}` is one of `{this}`'s interfaces: {}, with no `{key}`: peer keys exist only on links with exactly two endpoints; test for it with `{{% if {var}.{key} %}}`",
+        lacking.join(", ")
+    ))
 }
 
 /// A shared node's templates (the only ones given `all_pods`) that reach
@@ -845,9 +963,49 @@ mod tests {
         )
         .expect_err("fails");
         assert!(
-            e.message.contains("`interfaces.eth1` is empty (peer keys"),
+            e.message.contains(
+                "`interfaces.eth1` is empty; eth1 is on a LAN (a link of more than two endpoints), which has no `peer`: peer keys"
+            ),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn issue18_a_peer_key_on_a_lan_or_shared_interface_says_which_and_why() {
+        let ctx = json!({
+            "node": "r1",
+            "interfaces": {
+                "eth1": {"ipv4": "100.64.1.1/29"},
+                "eth2": {"ipv4": "198.51.100.11/24", "network": "ixp"},
+                "eth3": {"peer": "r2"},
+            },
+            "nodes": {"r2": {"interfaces": {"eth1": {"network": "ixp"}}}},
+        });
+        let e = render("{{ interfaces.eth1.peer }}", &ctx).expect_err("a LAN");
+        assert!(
+            e.message.ends_with("`interfaces.eth1` has: ipv4; eth1 of `r1` is on a LAN (a link of more than two endpoints), which has no `peer`: peer keys exist only on links with exactly two endpoints; another node's address on it is `nodes.NAME.interfaces.IFACE.ipv4_address`"),
+            "{e:?}"
+        );
+        let e = render("{{ nodes.r2.interfaces.eth1.peer_interface }}", &ctx).expect_err("shared");
+        assert!(
+            e.message
+                .contains("eth1 of `r2` is on shared network `ixp`, which has no `peer_interface`"),
+            "{e:?}"
+        );
+        let e = render("{{ interfaces.eth3.peer_ipv6_address }}", &ctx).expect_err("no IPv6");
+        assert!(
+            e.message.ends_with("eth3 of `r1` is on a link with no `ipv6` subnet, so it has no `peer_ipv6_address`; give the link an `ipv6` subnet"),
+            "{e:?}"
+        );
+        let looped = "{% for n, i in interfaces %}{{ i.peer }}{% endfor %}";
+        let e = render(looped, &ctx).expect_err("a loop over a LAN");
+        assert!(
+            e.message.ends_with("if `i` is one of `r1`'s interfaces: eth1 is on a LAN (a link of more than two endpoints), eth2 is on shared network `ixp`, with no `peer`: peer keys exist only on links with exactly two endpoints; test for it with `{% if i.peer %}`"),
+            "{e:?}"
+        );
+        // The test the hint offers works.
+        let guarded = "{% for n, i in interfaces %}{% if i.peer %}{{ n }}:{{ i.peer }}{% endif %}{% endfor %}";
+        assert_eq!(render(guarded, &ctx).expect("renders"), "eth3:r2");
     }
 
     #[test]

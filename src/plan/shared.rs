@@ -223,7 +223,7 @@ pub(crate) fn plan(
                 .collect(),
             access: false,
         };
-        containers.extend(plan_node(lab.loaded, at, &ctx, problems).0);
+        containers.extend(plan_node(lab.loaded, at, &ctx, problems).spec);
     }
     Some(PodPlan {
         pod: SHARED_POD,

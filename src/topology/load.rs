@@ -53,6 +53,13 @@ impl Loaded {
         let items = problems.into_iter().map(|p| self.spans.locate(p)).collect();
         Diagnostics::new(self.file.clone(), self.source.clone(), items)
     }
+
+    /// Where the value at `path` is written, as `FILE:LINE:COL`, for a
+    /// message that names a second place besides its own.
+    pub fn place(&self, path: &[Seg]) -> String {
+        let pos = self.spans.value(path);
+        format!("{}:{}:{}", self.file.display(), pos.line, pos.col)
+    }
 }
 
 fn at(pos: Pos, message: String) -> Diagnostic {
@@ -84,7 +91,12 @@ pub fn load(path: &Path) -> Result<Loaded, anyhow::Error> {
     let source = std::fs::read_to_string(&file).map_err(|e| {
         crate::diag::input_error(format!("cannot read topology {}: {e}", file.display()))
     })?;
-    let dir = file.parent().unwrap_or(Path::new(".")).to_path_buf();
+    // `topology.yml` alone has an empty parent, which names no folder.
+    let dir = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
     load_str_in(
         &file,
         source,

@@ -113,3 +113,17 @@ fn every_shipped_topology_validates_and_plans() {
         failed.join("\n\n")
     );
 }
+
+/// `noglab validate topology.yml` inside the lab's folder reads its
+/// templates from there (the file's folder is `.`, not an empty path).
+#[test]
+fn a_topology_named_without_its_folder_finds_its_templates() {
+    let done = support::noglab(&["validate", "topology.yml"])
+        .dir(&root().join("labs/bgp"))
+        .ok();
+    assert!(
+        done.stdout.starts_with("topology.yml: lab bgp is valid"),
+        "{}",
+        done.stdout
+    );
+}
