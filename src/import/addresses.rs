@@ -1,0 +1,329 @@
+//! The addresses a containerlab lab sets on its interfaces (in FRR's
+//! `interface` blocks, in `ip addr add` exec lines), and its links made
+//! into noglab links: a link's subnet is taken when its two ends hold the
+//! two addresses noglab would give them (the subnet's first two usable),
+//! and the lines that set them are then the plan's to set.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use super::nodes::Node;
+use super::read::Clab;
+use super::Said;
+use crate::plan::addressing::nth;
+use crate::topology::names::interface_number;
+
+/// A link as noglab writes it: its ends in the order the plan addresses
+/// them, and the subnets taken from the configs.
+#[derive(Debug)]
+pub(crate) struct Link {
+    /// (noglab node name, interface).
+    pub ends: [(String, String); 2],
+    pub ipv4: Option<IpNet>,
+    pub ipv6: Option<IpNet>,
+    /// Where each subnet was read: `r1's frr.conf`, `h1's exec lines`.
+    pub from: Vec<String>,
+}
+
+/// Where an address is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// A line of the node's config.
+    Line(usize),
+    /// One of the node's exec lines.
+    Exec(usize),
+}
+
+#[derive(Debug, Clone)]
+struct Addr {
+    iface: String,
+    net: IpNet,
+    source: Source,
+}
+
+/// The addresses in FRR's `interface NAME` blocks: `ip address A/L`,
+/// `ipv6 address A/L`, with their line indexes.
+pub(crate) fn frr_addresses(text: &str) -> Vec<(String, IpNet, usize)> {
+    let mut out = Vec::new();
+    let mut iface: Option<String> = None;
+    for (i, line) in text.lines().enumerate() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let indented = line.starts_with([' ', '\t']);
+        match words[..] {
+            ["interface", name, ..] if !indented => iface = Some(name.to_string()),
+            ["ip" | "ipv6", "address", addr] if indented || iface.is_some() => {
+                if let (Some(name), Ok(net)) = (&iface, addr.parse::<IpNet>()) {
+                    out.push((name.clone(), net, i));
+                }
+            }
+            ["!"] | ["exit"] => iface = None,
+            [] => {}
+            _ if !indented => iface = None,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// `ip [-4|-6] addr add A/L dev NAME` (and `ip a a`, `ip address add`):
+/// the interface and the address.
+pub(crate) fn exec_address(line: &str) -> Option<(String, IpNet)> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let rest = match words.first() {
+        Some(&"ip") => &words[1..],
+        _ => return None,
+    };
+    let rest = match rest.first() {
+        Some(&"-4") | Some(&"-6") => &rest[1..],
+        _ => rest,
+    };
+    match rest {
+        [obj, verb, addr, "dev", dev]
+            if ["a", "addr", "address"].contains(obj) && ["a", "add"].contains(verb) =>
+        {
+            Some((dev.to_string(), addr.parse().ok()?))
+        }
+        _ => None,
+    }
+}
+
+fn addresses(node: &Node) -> Vec<Addr> {
+    let mut out = Vec::new();
+    if node.kind == "frr" {
+        if let Some(config) = &node.config {
+            for (iface, net, line) in frr_addresses(&config.text) {
+                out.push(Addr {
+                    iface,
+                    net,
+                    source: Source::Line(line),
+                });
+            }
+        }
+    }
+    for (i, line) in node.exec.iter().enumerate() {
+        if let Some((iface, net)) = exec_address(&line.text) {
+            out.push(Addr {
+                iface,
+                net,
+                source: Source::Exec(i),
+            });
+        }
+    }
+    out
+}
+
+/// The first two usable addresses of `net`, as the plan gives them.
+fn first_two(net: IpNet) -> Option<(IpAddr, IpAddr)> {
+    match net {
+        IpNet::V4(n) => Some((nth(n, 0)?.into(), nth(n, 1)?.into())),
+        IpNet::V6(n) => Some((nth(n, 0)?.into(), nth(n, 1)?.into())),
+    }
+}
+
+/// Whether the plan would give ends `a` and `b` these addresses: the
+/// subnet, and whether the ends must be swapped for it.
+fn subnet_of(a: IpNet, b: IpNet) -> Option<(IpNet, bool)> {
+    if a.prefix_len() != b.prefix_len() || a.trunc() != b.trunc() {
+        return None;
+    }
+    let (first, second) = first_two(a.trunc())?;
+    if (a.addr(), b.addr()) == (first, second) {
+        Some((a.trunc(), false))
+    } else if (b.addr(), a.addr()) == (first, second) {
+        Some((a.trunc(), true))
+    } else {
+        None
+    }
+}
+
+fn source_name(node: &Node, source: Source) -> String {
+    match source {
+        Source::Line(_) => format!(
+            "{}'s {}",
+            node.name,
+            node.config
+                .as_ref()
+                .map(|c| c.dest.rsplit('/').next().unwrap_or("config"))
+                .unwrap_or("config")
+        ),
+        Source::Exec(_) => format!("{}'s exec lines", node.name),
+    }
+}
+
+pub(crate) fn links(clab: &Clab, nodes: &mut [Node], said: &mut Said) -> Vec<Link> {
+    let index: BTreeMap<String, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.clab.clone(), i))
+        .collect();
+    let addrs: Vec<Vec<Addr>> = nodes.iter().map(addresses).collect();
+    let mut used: BTreeMap<(usize, String), ()> = BTreeMap::new();
+    let mut out = Vec::new();
+    'links: for link in &clab.links {
+        let mut ends = Vec::new();
+        for end in &link.ends {
+            let Some(&i) = index.get(&end.node) else {
+                said.dropped(
+                    &end.path,
+                    format!(
+                        "link to `{}:{}` is not converted: node `{}` is not",
+                        end.node, end.iface, end.node
+                    ),
+                );
+                continue 'links;
+            };
+            if interface_number(&end.iface).is_none() {
+                said.dropped(
+                    &end.path,
+                    format!("link at `{}:{}` is not converted: noglab's lab interfaces are eth1 to eth64", end.node, end.iface),
+                );
+                continue 'links;
+            }
+            if used.insert((i, end.iface.clone()), ()).is_some() {
+                said.problem(
+                    &end.path,
+                    format!("`{}:{}` is on another link already", end.node, end.iface),
+                );
+                continue 'links;
+            }
+            ends.push(i);
+        }
+        let [a, b] = [ends[0], ends[1]];
+        let (ia, ib) = (&link.ends[0].iface, &link.ends[1].iface);
+        let mut swapped = None;
+        let mut nets = [None, None];
+        let mut from = Vec::new();
+        for (f, v6) in [(0, false), (1, true)] {
+            let first = |n: usize, iface: &str| {
+                addrs[n]
+                    .iter()
+                    .find(|x| x.iface == iface && x.net.addr().is_ipv6() == v6)
+                    .cloned()
+            };
+            let (x, y) = (first(a, ia), first(b, ib));
+            let (Some(x), Some(y)) = (x.clone(), y.clone()) else {
+                if x.is_some() || y.is_some() {
+                    said.changed(
+                        &link.path,
+                        format!(
+                            "the {} address of only one end stays in its node's config or exec lines: noglab addresses a link's ends together",
+                            if v6 { "IPv6" } else { "IPv4" }
+                        ),
+                    );
+                }
+                continue;
+            };
+            match subnet_of(x.net, y.net) {
+                Some((net, swap)) if swapped.is_none_or(|s| s == swap) => {
+                    swapped = Some(swap);
+                    nets[f] = Some(net);
+                    for (n, addr) in [(a, &x), (b, &y)] {
+                        match addr.source {
+                            Source::Line(l) => {
+                                nodes[n].adopted_lines.insert(l, addr.iface.clone());
+                            }
+                            Source::Exec(e) => {
+                                nodes[n].adopted_exec.insert(e);
+                            }
+                        }
+                        let s = source_name(&nodes[n], addr.source);
+                        if !from.contains(&s) {
+                            from.push(s);
+                        }
+                    }
+                }
+                _ => said.changed(
+                    &link.path,
+                    format!(
+                        "{} and {} stay in their nodes' configs: noglab gives a link's ends its subnet's first two usable addresses",
+                        x.net, y.net
+                    ),
+                ),
+            }
+        }
+        let mut pair = [
+            (nodes[a].name.clone(), ia.clone()),
+            (nodes[b].name.clone(), ib.clone()),
+        ];
+        if swapped == Some(true) {
+            pair.swap(0, 1);
+        }
+        out.push(Link {
+            ends: pair,
+            ipv4: nets[0],
+            ipv6: nets[1],
+            from,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frr_interface_blocks_give_their_addresses_and_nothing_else() {
+        let conf = "interface eth1\n ip address 10.0.0.1/30\n ipv6 address 2001:db8::1/64\nexit\n!\ninterface lo\n ip address 10.255.0.1/32\n!\nrouter bgp 1\n neighbor 10.0.0.2 remote-as 2\n ip address 192.0.2.1/24\n";
+        let got: Vec<(String, String, usize)> = frr_addresses(conf)
+            .into_iter()
+            .map(|(i, n, l)| (i, n.to_string(), l))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("eth1".into(), "10.0.0.1/30".into(), 1),
+                ("eth1".into(), "2001:db8::1/64".into(), 2),
+                ("lo".into(), "10.255.0.1/32".into(), 6),
+            ]
+        );
+    }
+
+    #[test]
+    fn exec_lines_that_add_an_address_are_read_in_their_usual_spellings() {
+        for line in [
+            "ip addr add 10.0.0.2/24 dev eth1",
+            "ip address add 10.0.0.2/24 dev eth1",
+            "ip -4 a a 10.0.0.2/24 dev eth1",
+        ] {
+            let (iface, net) = exec_address(line).expect(line);
+            assert_eq!(
+                (iface.as_str(), net.to_string().as_str()),
+                ("eth1", "10.0.0.2/24")
+            );
+        }
+        assert_eq!(exec_address("ip route add 10.0.0.0/8 via 10.0.0.1"), None);
+        assert_eq!(
+            exec_address("ip addr add 10.0.0.2/24 dev eth1 label x"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_subnet_is_taken_only_when_the_ends_hold_its_first_two_addresses() {
+        let n = |s: &str| s.parse::<IpNet>().expect("net");
+        let net = |s: &str| Some((n(s), false));
+        assert_eq!(
+            subnet_of(n("10.0.0.1/30"), n("10.0.0.2/30")),
+            net("10.0.0.0/30")
+        );
+        assert_eq!(
+            subnet_of(n("10.0.0.2/30"), n("10.0.0.1/30")),
+            Some((n("10.0.0.0/30"), true))
+        );
+        assert_eq!(
+            subnet_of(n("10.0.0.0/31"), n("10.0.0.1/31")),
+            net("10.0.0.0/31")
+        );
+        assert_eq!(
+            subnet_of(n("2001:db8::1/64"), n("2001:db8::2/64")),
+            net("2001:db8::/64")
+        );
+        // Not the first two, two subnets, two lengths: left in the configs.
+        assert_eq!(subnet_of(n("10.0.0.1/24"), n("10.0.0.10/24")), None);
+        assert_eq!(subnet_of(n("10.0.0.1/30"), n("10.0.1.2/30")), None);
+        assert_eq!(subnet_of(n("10.0.0.1/30"), n("10.0.0.2/29")), None);
+    }
+}
