@@ -13,7 +13,7 @@ use super::nodes::Node;
 use super::read::Clab;
 use super::Said;
 use crate::plan::addressing::nth;
-use crate::topology::names::interface_number;
+use crate::topology::names::{interface_number, MAX_INTERFACES};
 
 /// A link as noglab writes it: its ends in the order the plan addresses
 /// them, and the subnets taken from the configs.
@@ -152,6 +152,47 @@ fn source_name(node: &Node, source: Source) -> String {
     }
 }
 
+/// Link interfaces noglab cannot name (`net0`, `e1`, `eth0`) get each
+/// node's lowest ethN that no link of the file names.
+fn rename_interfaces(
+    clab: &Clab,
+    index: &BTreeMap<String, usize>,
+    nodes: &mut [Node],
+    said: &mut Said,
+) {
+    let ends = || {
+        clab.links
+            .iter()
+            .flat_map(|l| &l.ends)
+            .filter_map(|e| index.get(&e.node).map(|&i| (i, e)))
+    };
+    let mut taken: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
+    for (i, e) in ends() {
+        if let Some(n) = interface_number(&e.iface) {
+            taken.entry(i).or_default().push(n);
+        }
+    }
+    for (i, e) in ends() {
+        if interface_number(&e.iface).is_some() || nodes[i].renamed.contains_key(&e.iface) {
+            continue;
+        }
+        let used = taken.entry(i).or_default();
+        let Some(n) = (1..=MAX_INTERFACES).find(|n| !used.contains(n)) else {
+            continue;
+        };
+        used.push(n);
+        let new = format!("eth{n}");
+        said.changed(
+            &e.path,
+            format!(
+                "interface `{}` of `{}` is {new} in noglab (its lab interfaces are eth1 to eth{MAX_INTERFACES}), in its configs and exec lines too",
+                e.iface, e.node
+            ),
+        );
+        nodes[i].renamed.insert(e.iface.clone(), new);
+    }
+}
+
 pub(crate) fn links(clab: &Clab, nodes: &mut [Node], said: &mut Said) -> Vec<Link> {
     let index: BTreeMap<String, usize> = nodes
         .iter()
@@ -160,6 +201,7 @@ pub(crate) fn links(clab: &Clab, nodes: &mut [Node], said: &mut Said) -> Vec<Lin
         .collect();
     let addrs: Vec<Vec<Addr>> = nodes.iter().map(addresses).collect();
     let mut used: BTreeMap<(usize, String), ()> = BTreeMap::new();
+    rename_interfaces(clab, &index, nodes, said);
     let mut out = Vec::new();
     'links: for link in &clab.links {
         let mut ends = Vec::new();
@@ -174,13 +216,6 @@ pub(crate) fn links(clab: &Clab, nodes: &mut [Node], said: &mut Said) -> Vec<Lin
                 );
                 continue 'links;
             };
-            if interface_number(&end.iface).is_none() {
-                said.dropped(
-                    &end.path,
-                    format!("link at `{}:{}` is not converted: noglab's lab interfaces are eth1 to eth64", end.node, end.iface),
-                );
-                continue 'links;
-            }
             if used.insert((i, end.iface.clone()), ()).is_some() {
                 said.problem(
                     &end.path,
@@ -222,7 +257,8 @@ pub(crate) fn links(clab: &Clab, nodes: &mut [Node], said: &mut Said) -> Vec<Lin
                     for (n, addr) in [(a, &x), (b, &y)] {
                         match addr.source {
                             Source::Line(l) => {
-                                nodes[n].adopted_lines.insert(l, addr.iface.clone());
+                                let iface = nodes[n].interface(&addr.iface);
+                                nodes[n].adopted_lines.insert(l, iface);
                             }
                             Source::Exec(e) => {
                                 nodes[n].adopted_exec.insert(e);
@@ -244,8 +280,8 @@ pub(crate) fn links(clab: &Clab, nodes: &mut [Node], said: &mut Said) -> Vec<Lin
             }
         }
         let mut pair = [
-            (nodes[a].name.clone(), ia.clone()),
-            (nodes[b].name.clone(), ib.clone()),
+            (nodes[a].name.clone(), nodes[a].interface(ia)),
+            (nodes[b].name.clone(), nodes[b].interface(ib)),
         ];
         if swapped == Some(true) {
             pair.swap(0, 1);

@@ -216,4 +216,31 @@ mod tests {
             "{% raw %}! {{ not a tag }}{% endraw %}\nhostname r1\n"
         );
     }
+
+    #[test]
+    fn interfaces_noglab_cannot_name_are_renamed_everywhere_the_node_says_them() {
+        let src = "name: l\ntopology:\n  nodes:\n    r1:\n      kind: linux\n      image: frrouting/frr\n      binds: [c:/etc/frr/frr.conf]\n    h1:\n      kind: linux\n      image: alpine\n      exec:\n        - ip addr add 10.0.0.2/30 dev net0\n        - ip link set net0 mtu 1400\n        - ip link set net0x up\n  links:\n    - endpoints: [\"r1:net0\", \"h1:net0\"]\n    - endpoints: [\"r1:eth1\", \"h1:eth2\"]\n";
+        let conf = "interface net0\n ip address 10.0.0.1/30\n ip ospf area 0\n";
+        let out = import(src, Mem(vec![("c", conf)])).expect("imports");
+        let topology = &out.files["topology.yml"];
+        assert!(
+            topology.contains("endpoints: [\"r1:eth2\", \"h1:eth1\"]\n"),
+            "{topology}"
+        );
+        assert!(topology.contains("ipv4: \"10.0.0.0/30\""), "{topology}");
+        assert!(
+            topology.contains("- \"ip link set eth1 mtu 1400\""),
+            "{topology}"
+        );
+        assert!(
+            topology.contains("- \"ip link set net0x up\""),
+            "{topology}"
+        );
+        let r1 = &out.files["r1.frr.conf"];
+        assert!(r1.starts_with("{#"), "{r1}");
+        assert!(r1.contains("interface eth2\n {# ip address 10.0.0.1/30: the link's address now, which noglab sets on eth2 (interfaces.eth2.ipv4) #}\n ip ospf area 0\n"), "{r1}");
+        let said: Vec<&str> = out.notes.iter().map(|n| n.message.as_str()).collect();
+        assert!(said.contains(&"interface `net0` of `r1` is eth2 in noglab (its lab interfaces are eth1 to eth64), in its configs and exec lines too"), "{said:?}");
+        assert!(out.notes.iter().all(|n| !n.dropped), "{said:?}");
+    }
 }

@@ -34,6 +34,47 @@ pub(crate) struct Node {
     /// sets those addresses now.
     pub adopted_lines: BTreeMap<usize, String>,
     pub adopted_exec: BTreeSet<usize>,
+    /// Interfaces renamed to noglab's ethN: containerlab's name -> noglab's.
+    pub renamed: BTreeMap<String, String>,
+}
+
+impl Node {
+    /// noglab's name of an interface containerlab names `iface`.
+    pub fn interface(&self, iface: &str) -> String {
+        self.renamed
+            .get(iface)
+            .cloned()
+            .unwrap_or_else(|| iface.to_string())
+    }
+
+    /// A line of the node's configs or exec lines with its renamed
+    /// interfaces' names replaced, as whole words.
+    pub fn renamed_in(&self, line: &str) -> String {
+        let mut out = line.to_string();
+        for (old, new) in &self.renamed {
+            out = replace_word(&out, old, new);
+        }
+        out
+    }
+}
+
+fn replace_word(text: &str, word: &str, by: &str) -> String {
+    let part = |c: char| c.is_ascii_alphanumeric() || "_.-/".contains(c);
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(word) {
+        let before = rest[..at].chars().next_back();
+        let after = rest[at + word.len()..].chars().next();
+        out.push_str(&rest[..at]);
+        if before.is_some_and(part) || after.is_some_and(part) {
+            out.push_str(word);
+        } else {
+            out.push_str(by);
+        }
+        rest = &rest[at + word.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Images that are a plain Linux host, by the last part of their name.
@@ -142,6 +183,7 @@ pub(crate) fn nodes(clab: &Clab, files: &dyn Files, said: &mut Said) -> Vec<Node
             exec: node.exec.clone(),
             adopted_lines: BTreeMap::new(),
             adopted_exec: BTreeSet::new(),
+            renamed: BTreeMap::new(),
         };
         for bind in &node.binds {
             read_bind(&mut n, bind, files, said);

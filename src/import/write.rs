@@ -118,6 +118,7 @@ fn template(node: &Node, text: &str, dest: &str, adopted: bool, known: &Known) -
         BTreeMap::new()
     };
     for (i, line) in text.lines().enumerate() {
+        let line = &node.renamed_in(line);
         let indent: String = line.chars().take_while(|c| c.is_whitespace()).collect();
         let body = line.trim();
         if let Some(iface) = adopted_here.get(&i) {
@@ -219,17 +220,17 @@ pub(crate) fn files(
                 files.insert(name, template(node, &bound.text, dest, false, &known));
             }
         }
-        let exec: Vec<&str> = node
+        let exec: Vec<String> = node
             .exec
             .iter()
             .enumerate()
             .filter(|(i, _)| !node.adopted_exec.contains(i))
-            .map(|(_, e)| e.text.as_str())
+            .map(|(_, e)| node.renamed_in(&e.text))
             .collect();
         if !exec.is_empty() {
             let _ = writeln!(t, "    exec:");
             for line in exec {
-                let _ = writeln!(t, "      - {}", quote(&literal(line)));
+                let _ = writeln!(t, "      - {}", quote(&literal(&line)));
             }
         }
     }
