@@ -10,17 +10,18 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::nodes::Node;
-use super::read::Clab;
+use super::read::{is_bridge, Clab, End};
 use super::Said;
 use crate::plan::addressing::nth;
 use crate::topology::names::{interface_number, MAX_INTERFACES};
+use crate::topology::spans::Path as YamlPath;
 
 /// A link as noglab writes it: its ends in the order the plan addresses
 /// them, and the subnets taken from the configs.
 #[derive(Debug)]
 pub(crate) struct Link {
-    /// (noglab node name, interface).
-    pub ends: [(String, String); 2],
+    /// (noglab node name, interface): two, or more on a LAN.
+    pub ends: Vec<(String, String)>,
     pub ipv4: Option<IpNet>,
     pub ipv6: Option<IpNet>,
     /// Where each subnet was read: `r1's frr.conf`, `h1's exec lines`.
@@ -114,30 +115,6 @@ fn addresses(node: &Node) -> Vec<Addr> {
     out
 }
 
-/// The first two usable addresses of `net`, as the plan gives them.
-fn first_two(net: IpNet) -> Option<(IpAddr, IpAddr)> {
-    match net {
-        IpNet::V4(n) => Some((nth(n, 0)?.into(), nth(n, 1)?.into())),
-        IpNet::V6(n) => Some((nth(n, 0)?.into(), nth(n, 1)?.into())),
-    }
-}
-
-/// Whether the plan would give ends `a` and `b` these addresses: the
-/// subnet, and whether the ends must be swapped for it.
-fn subnet_of(a: IpNet, b: IpNet) -> Option<(IpNet, bool)> {
-    if a.prefix_len() != b.prefix_len() || a.trunc() != b.trunc() {
-        return None;
-    }
-    let (first, second) = first_two(a.trunc())?;
-    if (a.addr(), b.addr()) == (first, second) {
-        Some((a.trunc(), false))
-    } else if (b.addr(), a.addr()) == (first, second) {
-        Some((a.trunc(), true))
-    } else {
-        None
-    }
-}
-
 fn source_name(node: &Node, source: Source) -> String {
     match source {
         Source::Line(_) => format!(
@@ -203,9 +180,19 @@ pub(crate) fn links(clab: &Clab, nodes: &mut [Node], said: &mut Said) -> Vec<Lin
     let mut used: BTreeMap<(usize, String), ()> = BTreeMap::new();
     rename_interfaces(clab, &index, nodes, said);
     let mut out = Vec::new();
-    'links: for link in &clab.links {
+    'groups: for (path, bridge, group) in groups(clab, said) {
+        if group.len() < 2 {
+            said.dropped(
+                &path,
+                format!(
+                    "bridge `{}` is not converted: it has one member, and a noglab LAN has two or more",
+                    bridge.unwrap_or_default()
+                ),
+            );
+            continue;
+        }
         let mut ends = Vec::new();
-        for end in &link.ends {
+        for end in &group {
             let Some(&i) = index.get(&end.node) else {
                 said.dropped(
                     &end.path,
@@ -214,86 +201,169 @@ pub(crate) fn links(clab: &Clab, nodes: &mut [Node], said: &mut Said) -> Vec<Lin
                         end.node, end.iface, end.node
                     ),
                 );
-                continue 'links;
+                continue 'groups;
             };
             if used.insert((i, end.iface.clone()), ()).is_some() {
                 said.problem(
                     &end.path,
                     format!("`{}:{}` is on another link already", end.node, end.iface),
                 );
-                continue 'links;
+                continue 'groups;
             }
-            ends.push(i);
+            ends.push((i, end.iface.clone()));
         }
-        let [a, b] = [ends[0], ends[1]];
-        let (ia, ib) = (&link.ends[0].iface, &link.ends[1].iface);
-        let mut swapped = None;
+        let mut ranks: Option<Vec<usize>> = None;
         let mut nets = [None, None];
         let mut from = Vec::new();
         for (f, v6) in [(0, false), (1, true)] {
-            let first = |n: usize, iface: &str| {
-                addrs[n]
-                    .iter()
-                    .find(|x| x.iface == iface && x.net.addr().is_ipv6() == v6)
-                    .cloned()
-            };
-            let (x, y) = (first(a, ia), first(b, ib));
-            let (Some(x), Some(y)) = (x.clone(), y.clone()) else {
-                if x.is_some() || y.is_some() {
-                    said.changed(
-                        &link.path,
-                        format!(
-                            "the {} address of only one end stays in its node's config or exec lines: noglab addresses a link's ends together",
-                            if v6 { "IPv6" } else { "IPv4" }
-                        ),
-                    );
-                }
+            let found: Vec<Option<Addr>> = ends
+                .iter()
+                .map(|(n, iface)| {
+                    addrs[*n]
+                        .iter()
+                        .find(|x| x.iface == *iface && x.net.addr().is_ipv6() == v6)
+                        .cloned()
+                })
+                .collect();
+            let family = if v6 { "IPv6" } else { "IPv4" };
+            if found.iter().all(Option::is_none) {
+                continue;
+            }
+            let Some(found) = found.into_iter().collect::<Option<Vec<Addr>>>() else {
+                said.changed(
+                    &path,
+                    format!("the {family} addresses of only some ends stay in their nodes' configs or exec lines: noglab addresses a link's ends together"),
+                );
                 continue;
             };
-            match subnet_of(x.net, y.net) {
-                Some((net, swap)) if swapped.is_none_or(|s| s == swap) => {
-                    swapped = Some(swap);
+            let written: Vec<IpNet> = found.iter().map(|a| a.net).collect();
+            match order_of(&written) {
+                Some((net, r)) if ranks.as_ref().is_none_or(|o| *o == r) => {
+                    ranks = Some(r);
                     nets[f] = Some(net);
-                    for (n, addr) in [(a, &x), (b, &y)] {
+                    for ((n, _), addr) in ends.iter().zip(&found) {
+                        let node = &mut nodes[*n];
                         match addr.source {
                             Source::Line(l) => {
-                                let iface = nodes[n].interface(&addr.iface);
-                                nodes[n].adopted_lines.insert(l, iface);
+                                let iface = node.interface(&addr.iface);
+                                node.adopted_lines.insert(l, iface);
                             }
                             Source::Exec(e) => {
-                                nodes[n].adopted_exec.insert(e);
+                                node.adopted_exec.insert(e);
                             }
                         }
-                        let s = source_name(&nodes[n], addr.source);
+                        let s = source_name(node, addr.source);
                         if !from.contains(&s) {
                             from.push(s);
                         }
                     }
                 }
-                _ => said.changed(
-                    &link.path,
-                    format!(
-                        "{} and {} stay in their nodes' configs: noglab gives a link's ends its subnet's first two usable addresses",
-                        x.net, y.net
-                    ),
-                ),
+                _ => {
+                    let list: Vec<String> = written.iter().map(ToString::to_string).collect();
+                    said.changed(
+                        &path,
+                        format!(
+                            "{} stay in their nodes' configs: noglab gives a link's ends its subnet's first usable addresses, in order",
+                            list.join(", ")
+                        ),
+                    );
+                }
             }
         }
-        let mut pair = [
-            (nodes[a].name.clone(), nodes[a].interface(ia)),
-            (nodes[b].name.clone(), nodes[b].interface(ib)),
-        ];
-        if swapped == Some(true) {
-            pair.swap(0, 1);
-        }
+        let mut named: Vec<(usize, (String, String))> = ends
+            .iter()
+            .enumerate()
+            .map(|(k, (n, iface))| {
+                let rank = ranks.as_ref().map_or(k, |r| r[k]);
+                (rank, (nodes[*n].name.clone(), nodes[*n].interface(iface)))
+            })
+            .collect();
+        named.sort_by_key(|(rank, _)| *rank);
         out.push(Link {
-            ends: pair,
+            ends: named.into_iter().map(|(_, e)| e).collect(),
             ipv4: nets[0],
             ipv6: nets[1],
             from,
         });
     }
     out
+}
+
+/// The lab's wires: each link between two nodes, and each bridge's
+/// members as one LAN (at the bridge, with its name).
+fn groups<'a>(clab: &'a Clab, said: &mut Said) -> Vec<(YamlPath, Option<String>, Vec<&'a End>)> {
+    let bridges: BTreeMap<&str, &YamlPath> = clab
+        .nodes
+        .iter()
+        .filter(|n| is_bridge(n))
+        .map(|n| (n.name.as_str(), &n.path))
+        .collect();
+    let mut out: Vec<(YamlPath, Option<String>, Vec<&End>)> = Vec::new();
+    let mut lans: BTreeMap<&str, usize> = BTreeMap::new();
+    for link in &clab.links {
+        let on: Vec<&End> = link
+            .ends
+            .iter()
+            .filter(|e| bridges.contains_key(e.node.as_str()))
+            .collect();
+        match on[..] {
+            [] => out.push((link.path.clone(), None, link.ends.iter().collect())),
+            [bridge] => {
+                let member = link
+                    .ends
+                    .iter()
+                    .find(|e| !bridges.contains_key(e.node.as_str()))
+                    .expect("a link's other end");
+                let name = bridge.node.as_str();
+                let g = *lans.entry(name).or_insert_with(|| {
+                    out.push((bridges[name].clone(), Some(name.to_string()), Vec::new()));
+                    out.len() - 1
+                });
+                out[g].2.push(member);
+            }
+            _ => said.dropped(
+                &link.path,
+                "a link between two bridges is not converted: noglab's LANs are between nodes",
+            ),
+        }
+    }
+    out
+}
+
+/// Whether a list of written addresses is what the plan gives ends in
+/// some order: the subnet, and each end's rank.
+fn order_of(nets: &[IpNet]) -> Option<(IpNet, Vec<usize>)> {
+    let first = nets.first()?;
+    let net = first.trunc();
+    if nets
+        .iter()
+        .any(|n| n.prefix_len() != first.prefix_len() || n.trunc() != net)
+    {
+        return None;
+    }
+    let nth_addr = |k: usize| -> Option<IpAddr> {
+        let k = u32::try_from(k).ok()?;
+        match net {
+            IpNet::V4(n) => nth(n, k).map(Into::into),
+            IpNet::V6(n) => nth(n, k).map(Into::into),
+        }
+    };
+    let wanted: Vec<IpAddr> = (0..nets.len()).map(nth_addr).collect::<Option<_>>()?;
+    let mut ranks = Vec::new();
+    for n in nets {
+        let k = wanted.iter().position(|w| *w == n.addr())?;
+        if ranks.contains(&k) {
+            return None;
+        }
+        ranks.push(k);
+    }
+    Some((net, ranks))
+}
+
+/// [`order_of`] for two ends: the subnet, and whether they swap.
+#[cfg(test)]
+fn subnet_of(a: IpNet, b: IpNet) -> Option<(IpNet, bool)> {
+    order_of(&[a, b]).map(|(net, r)| (net, r[0] == 1))
 }
 
 #[cfg(test)]

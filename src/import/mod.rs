@@ -243,4 +243,38 @@ mod tests {
         assert!(said.contains(&"interface `net0` of `r1` is eth2 in noglab (its lab interfaces are eth1 to eth64), in its configs and exec lines too"), "{said:?}");
         assert!(out.notes.iter().all(|n| !n.dropped), "{said:?}");
     }
+
+    #[test]
+    fn a_bridge_and_its_members_are_one_lan_addressed_in_order() {
+        let host = |n: &str, a: &str| {
+            format!("    {n}:\n      kind: linux\n      image: alpine\n      exec: [\"ip addr add {a} dev eth1\"]\n")
+        };
+        let src = format!(
+            "name: l\ntopology:\n  nodes:\n    br1:\n      kind: bridge\n    br2:\n      kind: bridge\n{}{}{}  links:\n    - endpoints: [\"h1:eth1\", \"br1:e1\"]\n    - endpoints: [\"br1:e2\", \"h2:eth1\"]\n    - endpoints: [\"h3:eth1\", \"br1:e3\"]\n    - endpoints: [\"h3:eth2\", \"br2:e1\"]\n",
+            host("h1", "10.9.0.3/24"),
+            host("h2", "10.9.0.1/24"),
+            host("h3", "10.9.0.2/24"),
+        );
+        let out = import(&src, Mem(vec![])).expect("imports");
+        let topology = &out.files["topology.yml"];
+        assert!(
+            topology.contains("  - endpoints: [\"h2:eth1\", \"h3:eth1\", \"h1:eth1\"]\n"),
+            "{topology}"
+        );
+        assert!(
+            topology.contains("    ipv4: \"10.9.0.0/24\"\n"),
+            "{topology}"
+        );
+        assert!(!topology.contains("ip addr add"), "{topology}");
+        let dropped: Vec<(usize, &str)> = out
+            .notes
+            .iter()
+            .filter(|n| n.dropped)
+            .map(|n| (n.pos.line, n.message.as_str()))
+            .collect();
+        assert_eq!(
+            dropped,
+            [(6, "bridge `br2` is not converted: it has one member, and a noglab LAN has two or more")]
+        );
+    }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::read::{valid_name, Clab, ClabNode, Sourced};
+use super::read::{is_bridge, valid_name, Clab, ClabNode, Sourced};
 use super::{Files, Said};
 use crate::kinds;
 use crate::topology::names::MAX_NODE_NAME;
@@ -149,6 +149,10 @@ pub(crate) fn nodes(clab: &Clab, files: &dyn Files, said: &mut Said) -> Vec<Node
     let mut taken = BTreeSet::new();
     let mut out = Vec::new();
     for node in &clab.nodes {
+        if is_bridge(node) {
+            // Its links become one LAN (`addresses`).
+            continue;
+        }
         let kind = match noglab_kind(node) {
             Ok(k) => k,
             Err(m) => {

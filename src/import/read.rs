@@ -30,6 +30,13 @@ pub(crate) struct ClabNode {
     pub exec: Vec<Sourced>,
 }
 
+/// Whether containerlab's node is a bridge: its links make one LAN.
+pub(crate) fn is_bridge(node: &ClabNode) -> bool {
+    node.kind
+        .as_ref()
+        .is_some_and(|k| k.text == "bridge" || k.text == "ovs-bridge")
+}
+
 /// A link end: a node as written and its interface.
 #[derive(Debug, Clone)]
 pub(crate) struct End {

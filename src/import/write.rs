@@ -30,8 +30,10 @@ fn known(links: &[Link]) -> Known {
         peers: BTreeMap::new(),
     };
     for l in links {
-        k.peers.insert(l.ends[0].clone(), l.ends[1].clone());
-        k.peers.insert(l.ends[1].clone(), l.ends[0].clone());
+        if let [a, b] = &l.ends[..] {
+            k.peers.insert(a.clone(), b.clone());
+            k.peers.insert(b.clone(), a.clone());
+        }
         for net in [l.ipv4, l.ipv6].into_iter().flatten() {
             k.subnets.insert(net);
             for (i, end) in l.ends.iter().enumerate() {
@@ -80,7 +82,6 @@ fn literals(line: &str) -> Vec<String> {
 /// The template value that gives `word` per pod on `node`, when the lab
 /// knows it.
 fn value_for(word: &str, node: &str, known: &Known) -> Option<String> {
-    let mine = |iface: &str| (node.to_string(), iface.to_string());
     if let Ok(a) = word.parse::<IpAddr>() {
         let fam = if a.is_ipv6() { "ipv6" } else { "ipv4" };
         let (n, f) = known.addresses.get(&a)?;
@@ -102,9 +103,10 @@ fn value_for(word: &str, node: &str, known: &Known) -> Option<String> {
         return None;
     }
     let fam = if net.addr().is_ipv6() { "ipv6" } else { "ipv4" };
-    let on = known.addresses.iter().find_map(|(a, (n, f))| {
-        (n == node && net.contains(a) && known.peers.contains_key(&mine(f))).then(|| f.clone())
-    })?;
+    let on = known
+        .addresses
+        .iter()
+        .find_map(|(a, (n, f))| (n == node && net.contains(a)).then(|| f.clone()))?;
     Some(format!("interfaces.{on}.{fam}_network"))
 }
 
@@ -238,12 +240,12 @@ pub(crate) fn files(
         let _ = writeln!(t, "links:");
     }
     for l in links {
-        let _ = writeln!(
-            t,
-            "  - endpoints: [{}, {}]",
-            quote(&format!("{}:{}", l.ends[0].0, l.ends[0].1)),
-            quote(&format!("{}:{}", l.ends[1].0, l.ends[1].1))
-        );
+        let ends: Vec<String> = l
+            .ends
+            .iter()
+            .map(|(n, i)| quote(&format!("{n}:{i}")))
+            .collect();
+        let _ = writeln!(t, "  - endpoints: [{}]", ends.join(", "));
         if l.ipv4.is_some() || l.ipv6.is_some() {
             let _ = writeln!(
                 t,
