@@ -285,6 +285,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ImagesCommand,
     },
+    /// Make a noglab lab folder from another tool's topology.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// The classroom portal over HTTPS: each participant's pod in the
     /// browser, the room board for the instructor.
     Serve {
@@ -365,6 +370,21 @@ pub enum CredentialsCommand {
         lab: Option<String>,
         #[arg(long, default_value = "all")]
         pod: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// A containerlab topology: its FRR, BIRD and Linux host nodes, their
+    /// bound configs as templates, its links with the addresses the
+    /// configs set; what is not converted is listed (exit 1).
+    Containerlab {
+        /// The containerlab topology file (`*.clab.yml`).
+        file: PathBuf,
+        /// The lab folder to write (default: the lab's name, here); it
+        /// must not hold a topology yet.
+        #[arg(long, short, value_name = "DIR")]
+        output: Option<PathBuf>,
     },
 }
 

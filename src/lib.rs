@@ -13,6 +13,7 @@ pub mod diag;
 pub mod engine;
 pub mod graph;
 pub mod images;
+pub mod import;
 pub mod kinds;
 pub mod plan;
 pub mod portal;

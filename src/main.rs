@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use noglab::cli::{Cli, Command, CredentialsCommand, ImagesCommand};
+use noglab::cli::{Cli, Command, CredentialsCommand, ImagesCommand, ImportCommand};
 use noglab::commands;
 use noglab::diag::{self, Diagnostics, InputError};
 use noglab::engine::docker::DockerConnector;
@@ -170,6 +170,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             ImagesCommand::Load { file } => commands::images::load(engines, &file, quiet).await,
         },
+        Command::Import {
+            command: ImportCommand::Containerlab { file, output },
+        } => commands::import::containerlab(&file, output.as_deref()),
         Command::Serve {
             labs,
             listen,

@@ -63,5 +63,7 @@ mod topologies;
 
 #[path = "cli/hardening.rs"]
 mod hardening;
+#[path = "cli/import.rs"]
+mod import;
 #[path = "cli/snapshots.rs"]
 mod snapshots;

@@ -12,6 +12,7 @@ pub mod down;
 pub mod exec;
 pub mod graph;
 pub mod images;
+pub mod import;
 pub mod link;
 pub mod plan;
 pub mod preflight;
