@@ -135,10 +135,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => commands::access::handout(engines, lab, format, host, pod.as_deref(), portal).await,
         Command::Exec {
             pod,
-            target,
+            lab,
+            node,
             no_stdin,
             command,
-        } => commands::exec::run(engines, &pod, &target, &command, no_stdin).await,
+        } => {
+            let target = noglab::cli::node_target("exec", lab, node).unwrap_or_else(|e| e.exit());
+            commands::exec::run(engines, &pod, &target, &command, no_stdin).await
+        }
         Command::Capture {
             pod,
             target,
@@ -151,7 +155,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             format,
             action,
         } => commands::link::run(engines, &target, &pod, action, format).await,
-        Command::Connect { pod, target } => commands::connect::run(engines, &pod, &target).await,
+        Command::Connect { pod, lab, node } => {
+            let target =
+                noglab::cli::node_target("connect", lab, node).unwrap_or_else(|e| e.exit());
+            commands::connect::run(engines, &pod, &target).await
+        }
         Command::Down { lab, all } => commands::down::run(engines, lab, all).await,
         Command::Images { command } => match command {
             ImagesCommand::Build {
