@@ -82,6 +82,10 @@ pub enum Command {
         /// Check for this many pods instead of the topology's `pods`.
         #[arg(long)]
         pods: Option<u32>,
+        /// Text for people, or for scripts one JSON document, valid or not:
+        /// `{file, valid, lab, problems: [{file, line, col, message}]}`.
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
     },
     /// Print the expanded plan of every pod, or of one pod, node or file,
     /// without touching Docker.
@@ -371,6 +375,10 @@ pub enum Command {
         /// Check for this many pods instead of the topology's `pods`.
         #[arg(long)]
         pods: Option<u32>,
+        /// Lines for people, or for scripts one JSON document:
+        /// `{ok, checks: [{level, check, message}]}`, level `ok`, `fail` or `skip`.
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
     },
 }
 

@@ -38,7 +38,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     // asks for it.
     let engines = &DockerConnector::default();
     match cli.command {
-        Command::Validate { file, pods } => commands::validate::run(&file, pods),
+        Command::Validate { file, pods, format } => commands::validate::run(&file, pods, format),
         Command::Plan {
             target,
             pods,
@@ -192,8 +192,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             commands::serve::run(engines, serve).await
         }
-        Command::Doctor { file, pods } => {
-            commands::doctor::run(engines, file.as_deref(), pods).await
+        Command::Doctor { file, pods, format } => {
+            commands::doctor::run(engines, file.as_deref(), pods, format).await
         }
     }
 }
