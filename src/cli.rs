@@ -435,9 +435,13 @@ pub enum CredentialsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ImagesCommand {
-    /// Build the images of the given kinds (default: all) that are missing.
+    /// Build the images of the given kinds (default: all but `krill` and
+    /// `irr`) that are missing.
     Build {
-        /// Kinds (`frr`, `bird`, ...), as `noglab images list` names them.
+        /// Kinds (`frr`, `bird`, ...), as `noglab images list` names them;
+        /// without any, every kind but `krill` and `irr`, built only when
+        /// named (Krill compiles for about half an hour, IRRd fetches its
+        /// Python packages).
         kinds: Vec<String>,
         /// Build even when the image exists.
         #[arg(long)]
