@@ -130,11 +130,22 @@ pub enum Command {
     },
     /// Print the JSON Schema of topology files, for editors.
     Schema,
-    /// Print a shell completion script: `noglab completions bash > /etc/bash_completion.d/noglab`.
+    /// Print a shell completion script: `noglab completions bash > /etc/bash_completion.d/noglab`
+    /// (bash's also completes running labs, pod numbers and node names).
     Completions {
         /// The shell to complete for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+    /// What the shell may complete a word with: running labs, pods and
+    /// nodes (called by the scripts `completions` prints).
+    #[command(name = "__complete", hide = true)]
+    Complete {
+        /// The index in WORDS of the word being completed.
+        cword: usize,
+        /// The command line as the shell split it, the program first.
+        #[arg(last = true)]
+        words: Vec<String>,
     },
     /// Print the manual page (`noglab man | man -l -`), or write one page per command.
     Man {

@@ -64,6 +64,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => commands::graph::run(&target, format, pod, layout),
         Command::Schema => commands::schema::run(),
         Command::Completions { shell } => commands::completions::run(shell),
+        Command::Complete { cword, words } => commands::complete::run(engines, cword, &words).await,
         Command::Man { out_dir } => commands::manual::run(out_dir.as_deref()),
         Command::Up(args) => commands::up::run(engines, args, quiet).await,
         Command::Status { lab, format } => commands::status::run(engines, lab, format).await,

@@ -5,6 +5,7 @@ pub mod access;
 pub mod audit;
 pub mod capture;
 pub mod check;
+pub mod complete;
 pub mod completions;
 pub mod connect;
 pub mod doctor;

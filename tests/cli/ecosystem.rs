@@ -828,3 +828,85 @@ fn issue10_ospf_triangle_comes_up_in_two_pods_and_passes_its_checks() {
         picture.stdout
     );
 }
+
+/// What bash offers for `line` (completing its last word), by running the
+/// script `noglab completions bash` prints in a real bash: the function it
+/// registers for noglab, called as bash's programmable completion calls
+/// it, with the noglab under test as the command word.
+fn bash_completes(script: &Path, line: &str) -> Vec<String> {
+    let program = env!("CARGO_BIN_EXE_noglab");
+    let line = line.replacen("noglab", program, 1);
+    let driver = format!(
+        r#"source {script}
+COMP_LINE={line:?}
+read -ra COMP_WORDS <<< "$COMP_LINE"
+[[ "$COMP_LINE" == *" " ]] && COMP_WORDS+=("")
+COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))
+COMP_POINT=${{#COMP_LINE}}
+fn=$(complete -p noglab | sed -E 's/.*-F ([^ ]+).*/\1/')
+"$fn" "${{COMP_WORDS[0]}}" "${{COMP_WORDS[COMP_CWORD]}}" "${{COMP_WORDS[COMP_CWORD-1]}}"
+printf '%s\n' "${{COMPREPLY[@]}}"
+"#,
+        script = script.display()
+    );
+    let out = std::process::Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", &driver])
+        .env("NOGLAB_STATE_DIR", support::state_dir())
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Bash completes running labs, their pods and their nodes, asking the
+/// engine, and still completes commands and flags from clap's script.
+#[test]
+fn completions_in_bash_name_running_labs_pods_and_nodes() {
+    if crate::docker::skip() {
+        return;
+    }
+    let lab = crate::docker::Lab::new("two-routers", "cmpl");
+    lab.up(1);
+    let script = root().join(format!("target/{}-completion.bash", lab.name));
+    let text = noglab(&["completions", "bash"]).ok().stdout;
+    std::fs::write(&script, text).expect("write the script");
+    let name = lab.name.as_str();
+    let typed = &name[..name.len() - 2];
+    let labs = bash_completes(&script, &format!("noglab status {typed}"));
+    assert!(labs.contains(&lab.name), "{labs:?}");
+    assert!(labs.iter().all(|l| l.starts_with(typed)), "{labs:?}");
+    assert_eq!(
+        bash_completes(&script, &format!("noglab exec {name} ")),
+        ["h1", "r1", "r2"]
+    );
+    assert_eq!(
+        bash_completes(&script, &format!("noglab exec {name} r")),
+        ["r1", "r2"]
+    );
+    assert_eq!(
+        bash_completes(&script, &format!("noglab connect {name} --pod ")),
+        ["1"]
+    );
+    assert_eq!(
+        bash_completes(&script, &format!("noglab reset {name} --pod 1 --node h")),
+        ["h1"]
+    );
+    // Commands and flags are still clap's.
+    let commands = bash_completes(&script, "noglab sta");
+    assert_eq!(commands, ["status"]);
+    assert!(
+        bash_completes(&script, "noglab __").is_empty(),
+        "a hidden command is offered"
+    );
+    let flags = bash_completes(&script, &format!("noglab exec {name} --no-"));
+    assert_eq!(flags, ["--no-stdin"]);
+    let _ = std::fs::remove_file(&script);
+}
