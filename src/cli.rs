@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -16,6 +17,31 @@ pub struct Cli {
     pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The `[LAB] NODE` of `exec` or `connect` (`command`) as the words
+/// typed, `[LAB, NODE]` or `[NODE]`: clap hands a lone word over as the
+/// lab, and it is the node.
+pub fn node_target(
+    command: &str,
+    lab: Option<String>,
+    node: Option<String>,
+) -> Result<Vec<String>, clap::Error> {
+    match (lab, node) {
+        (Some(lab), Some(node)) => Ok(vec![lab, node]),
+        (Some(node), None) | (None, Some(node)) => Ok(vec![node]),
+        (None, None) => {
+            let mut cli = Cli::command();
+            cli.build();
+            let mut sub = cli
+                .find_subcommand_mut(command)
+                .map_or_else(Cli::command, |c| c.clone());
+            Err(sub.error(
+                ErrorKind::MissingRequiredArgument,
+                "the following required arguments were not provided:\n  <NODE>",
+            ))
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -36,6 +62,7 @@ pub enum GraphFormat {
     Dot,
     /// Mermaid, which GitHub draws in Markdown.
     Mermaid,
+    /// A picture, laid out by Graphviz or by noglab (see --layout).
     Svg,
 }
 
@@ -55,6 +82,10 @@ pub enum Command {
         /// Check for this many pods instead of the topology's `pods`.
         #[arg(long)]
         pods: Option<u32>,
+        /// Text for people, or for scripts one JSON document, valid or not:
+        /// `{file, valid, lab, problems: [{file, line, col, message}]}`.
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
     },
     /// Print the expanded plan of every pod, or of one pod, node or file,
     /// without touching Docker.
@@ -69,6 +100,7 @@ pub enum Command {
         /// The solved lab: every node's `solution` applied.
         #[arg(long)]
         solution: bool,
+        /// How to print the plan.
         #[arg(long, value_enum, default_value_t = PlanFormat::Yaml)]
         format: PlanFormat,
         /// Only this pod: its number, or `shared` for the lab-wide nodes.
@@ -86,6 +118,7 @@ pub enum Command {
     Graph {
         /// Topology file or lab folder, or the name of a lab brought up before.
         target: PathBuf,
+        /// What to draw: a Graphviz source, a Mermaid chart or a picture.
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
         format: GraphFormat,
         /// The pod to draw.
@@ -97,10 +130,22 @@ pub enum Command {
     },
     /// Print the JSON Schema of topology files, for editors.
     Schema,
-    /// Print a shell completion script: `noglab completions bash > /etc/bash_completion.d/noglab`.
+    /// Print a shell completion script: `noglab completions bash > /etc/bash_completion.d/noglab`
+    /// (bash's also completes running labs, pod numbers and node names).
     Completions {
+        /// The shell to complete for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+    /// What the shell may complete a word with: running labs, pods and
+    /// nodes (called by the scripts `completions` prints).
+    #[command(name = "__complete", hide = true)]
+    Complete {
+        /// The index in WORDS of the word being completed.
+        cword: usize,
+        /// The command line as the shell split it, the program first.
+        #[arg(last = true)]
+        words: Vec<String>,
     },
     /// Print the manual page (`noglab man | man -l -`), or write one page per command.
     Man {
@@ -112,12 +157,15 @@ pub enum Command {
     Up(UpArgs),
     /// One row per node: lab, pod, node, kind, state, health, uptime.
     Status {
+        /// Only this lab (default: every lab).
         lab: Option<String>,
+        /// A table for people, or JSON for scripts.
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
     },
     /// Bring pods (or one node) back to their initial state.
     Reset {
+        /// The lab; it may be left out when only one lab is running.
         lab: Option<String>,
         /// Pods: `3`, `1-5`, `1,4,7-9` or `all`.
         #[arg(long, required_unless_present = "shared", conflicts_with = "shared")]
@@ -125,15 +173,18 @@ pub enum Command {
         /// Reset the lab-wide shared nodes instead (pods keep running).
         #[arg(long)]
         shared: bool,
+        /// Only this node of the pods.
         #[arg(long)]
         node: Option<String>,
     },
     /// Save participants' work (each node's configs, zones, keys) into a snapshot.
     Save {
+        /// The lab; it may be left out when only one lab is running.
         lab: Option<String>,
         /// Pods: `3`, `1-5`, `1,4,7-9`, `shared` or `all` (with the shared nodes).
         #[arg(long, default_value = "all")]
         pod: String,
+        /// Only this node of the pods.
         #[arg(long)]
         node: Option<String>,
         /// A new folder, or a FILE.tar.gz; without it, the state directory
@@ -143,10 +194,12 @@ pub enum Command {
     },
     /// Recreate nodes from the plan and put a snapshot's state back.
     Restore {
+        /// The lab; it may be left out when only one lab is running.
         lab: Option<String>,
         /// Pods: `3`, `1-5`, `1,4,7-9`, `all` or `shared`.
         #[arg(long)]
         pod: String,
+        /// Only this node of the pods.
         #[arg(long)]
         node: Option<String>,
         /// A snapshot folder or .tar.gz written by `noglab save`.
@@ -164,15 +217,25 @@ pub enum Command {
     /// Run a command in a node and exit with its exit code; or in the node
     /// of several pods, each line of output prefixed `pN: `, exiting with
     /// the worst (highest) exit code.
+    // clap cannot skip an optional positional before a required one when
+    // a `--` list follows (or a flag comes between them), so LAB and NODE
+    // are both optional to clap and `node_target` sorts them out; the
+    // usage line says how it is called.
+    #[command(
+        override_usage = "noglab exec [OPTIONS] --pod <N|SPEC> [LAB] <NODE> -- <COMMAND>..."
+    )]
     Exec {
         /// The pod number, or `shared` for a lab-wide node; or several
         /// pods: `1,3,5-8` or `all` (run a few at a time, as many as CPUs,
         /// with standard input closed: one input cannot go to several).
         #[arg(long, value_name = "N|SPEC")]
         pod: String,
-        /// `[LAB] NODE`
-        #[arg(required = true, num_args = 1..=2, value_names = ["LAB", "NODE"])]
-        target: Vec<String>,
+        /// The lab; it may be left out when only one lab is running.
+        #[arg(value_name = "LAB")]
+        lab: Option<String>,
+        /// The node, by its name in the topology (required).
+        #[arg(value_name = "NODE")]
+        node: Option<String>,
         /// Leave the command's standard input closed even when noglab's is
         /// piped (in a `while read` loop, so that the loop keeps its input).
         #[arg(long, short = 'n')]
@@ -182,13 +245,18 @@ pub enum Command {
         command: Vec<String>,
     },
     /// Open an interactive shell in a node (vtysh for FRR).
+    // As exec's: `LAB --pod N NODE` must parse too.
+    #[command(override_usage = "noglab connect [OPTIONS] --pod <N> [LAB] <NODE>")]
     Connect {
         /// The pod number, or `shared` for a lab-wide node.
-        #[arg(long)]
+        #[arg(long, value_name = "N")]
         pod: String,
-        /// `[LAB] NODE`
-        #[arg(required = true, num_args = 1..=2, value_names = ["LAB", "NODE"])]
-        target: Vec<String>,
+        /// The lab; it may be left out when only one lab is running.
+        #[arg(value_name = "LAB")]
+        lab: Option<String>,
+        /// The node, by its name in the topology (required).
+        #[arg(value_name = "NODE")]
+        node: Option<String>,
     },
     /// Stream a node's packets on one link as pcap, to Wireshark or a file;
     /// Ctrl-C ends it.
@@ -216,6 +284,7 @@ pub enum Command {
         /// Pods: `3`, `1-5`, `1,4,7-9`, `all` or `shared`.
         #[arg(long, default_value = "all")]
         pod: String,
+        /// A table for people, or JSON for scripts.
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
         #[command(subcommand)]
@@ -223,6 +292,7 @@ pub enum Command {
     },
     /// Remove every container, network and volume of a lab.
     Down {
+        /// The lab; it may be left out when only one lab is running.
         lab: Option<String>,
         /// Remove every noglab lab on the engine.
         #[arg(long, conflicts_with = "lab")]
@@ -238,6 +308,7 @@ pub enum Command {
         /// Only the checks of this step.
         #[arg(long)]
         step: Option<u32>,
+        /// A table for people, or JSON for scripts.
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
         /// Refresh every few seconds, for a projector.
@@ -254,7 +325,9 @@ pub enum Command {
     },
     /// Each container's capabilities, namespaces, limits, mounts and published ports.
     Audit {
+        /// The lab; it may be left out when only one lab is running.
         lab: Option<String>,
+        /// A table for people, or JSON for scripts.
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
     },
@@ -265,7 +338,9 @@ pub enum Command {
     },
     /// One entry per pod for participants: where to connect, user, password, nodes.
     Handout {
+        /// The lab; it may be left out when only one lab is running.
         lab: Option<String>,
+        /// Markdown, CSV (one row per pod) or a printable HTML page.
         #[arg(long, value_enum, default_value_t = HandoutFormat::Md)]
         format: HandoutFormat,
         /// The host name or address participants connect to (default: this machine's name).
@@ -316,11 +391,16 @@ pub enum Command {
         /// Check for this many pods instead of the topology's `pods`.
         #[arg(long)]
         pods: Option<u32>,
+        /// Lines for people, or for scripts one JSON document:
+        /// `{ok, checks: [{level, check, message}]}`, level `ok`, `fail` or `skip`.
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
     },
 }
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
+    /// Topology file, or a lab folder holding topology.yml.
     pub file: PathBuf,
     /// Number of pods (default: the topology's `pods`).
     #[arg(long)]
@@ -367,7 +447,9 @@ pub enum HandoutFormat {
 pub enum CredentialsCommand {
     /// New passwords for pods (all by default); running access points take them at once.
     Rotate {
+        /// The lab; it may be left out when only one lab is running.
         lab: Option<String>,
+        /// Pods: `3`, `1-5`, `1,4,7-9` or `all`.
         #[arg(long, default_value = "all")]
         pod: String,
     },
@@ -390,8 +472,13 @@ pub enum ImportCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ImagesCommand {
-    /// Build the images of the given kinds (default: all) that are missing.
+    /// Build the images of the given kinds (default: all but `krill` and
+    /// `irr`) that are missing.
     Build {
+        /// Kinds (`frr`, `bird`, ...), as `noglab images list` names them;
+        /// without any, every kind but `krill` and `irr`, built only when
+        /// named (Krill compiles for about half an hour, IRRd fetches its
+        /// Python packages).
         kinds: Vec<String>,
         /// Build even when the image exists.
         #[arg(long)]
@@ -402,6 +489,7 @@ pub enum ImagesCommand {
     },
     /// Each kind's image, present or not, and its size.
     List {
+        /// A table for people, or JSON for scripts.
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
     },
@@ -411,6 +499,7 @@ pub enum ImagesCommand {
         /// The bundle to write.
         #[arg(long, short)]
         output: PathBuf,
+        /// Kinds (`frr`, `bird`, ...), as `noglab images list` names them.
         kinds: Vec<String>,
         /// Instead of kinds: every image this topology's nodes use.
         #[arg(long, conflicts_with = "kinds")]
@@ -421,7 +510,10 @@ pub enum ImagesCommand {
         pods: Option<u32>,
     },
     /// Load a bundle written by `images save` (or `docker save`).
-    Load { file: PathBuf },
+    Load {
+        /// The bundle (.tar, or gzip-compressed .tar.gz).
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -451,4 +543,123 @@ pub struct NetemArgs {
     /// The most the link carries: `10mbit`, `512kbit`.
     #[arg(long)]
     pub rate: Option<crate::commands::link::Rate>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every argument of `command` and its subcommands, at any depth,
+    /// that `--help` and the manual would show with no words beside it.
+    fn undocumented(command: &clap::Command, path: &str, found: &mut Vec<String>) {
+        let path = format!("{path} {}", command.get_name()).trim().to_string();
+        if command.get_about().is_none() {
+            found.push(format!("{path} (the command itself)"));
+        }
+        for arg in command.get_arguments().filter(|a| !a.is_hide_set()) {
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                found.push(format!("{path} {}", arg.get_id()));
+            }
+        }
+        for sub in command.get_subcommands() {
+            undocumented(sub, &path, found);
+        }
+    }
+
+    #[test]
+    fn every_argument_and_command_has_help() {
+        let mut command = Cli::command();
+        command.build();
+        let mut found = Vec::new();
+        undocumented(&command, "", &mut found);
+        assert!(found.is_empty(), "without help text: {found:#?}");
+        // The walk does reach arguments: a nested one is seen.
+        let netem = command
+            .find_subcommand("link")
+            .and_then(|c| c.find_subcommand("netem"))
+            .expect("link netem");
+        assert!(netem.get_arguments().any(|a| a.get_id() == "delay"));
+    }
+
+    fn usage(name: &str) -> String {
+        let mut command = Cli::command();
+        command.build();
+        let sub = command.find_subcommand_mut(name).expect("a command");
+        sub.render_usage().to_string()
+    }
+
+    #[test]
+    fn exec_and_connect_usage_is_how_they_are_called() {
+        assert!(
+            usage("exec").ends_with("--pod <N|SPEC> [LAB] <NODE> -- <COMMAND>..."),
+            "{}",
+            usage("exec")
+        );
+        assert!(
+            usage("connect").ends_with("--pod <N> [LAB] <NODE>"),
+            "{}",
+            usage("connect")
+        );
+    }
+
+    fn exec_words(args: &[&str]) -> Result<(Vec<String>, Vec<String>), clap::Error> {
+        let cli = Cli::try_parse_from(["noglab", "exec"].iter().chain(args))?;
+        let Command::Exec {
+            lab, node, command, ..
+        } = cli.command
+        else {
+            panic!("not exec");
+        };
+        Ok((node_target("exec", lab, node)?, command))
+    }
+
+    #[test]
+    fn exec_takes_an_optional_lab_then_the_node() {
+        let (target, command) =
+            exec_words(&["--pod", "1", "r1", "--", "ip", "-br", "a"]).expect("node alone");
+        assert_eq!((target, command.len()), (vec!["r1".to_string()], 3));
+        let (target, _) = exec_words(&["--pod", "all", "bgp", "r1", "--", "true"]).expect("both");
+        assert_eq!(target, ["bgp", "r1"]);
+        let (target, _) = exec_words(&["bgp", "r1", "--pod", "2", "--", "true"]).expect("pod last");
+        assert_eq!(target, ["bgp", "r1"]);
+        let err = exec_words(&["--pod", "1", "--", "true"]).expect_err("no node");
+        assert_eq!(err.kind(), ErrorKind::MissingRequiredArgument);
+        let text = err.to_string();
+        assert!(
+            text.contains("<NODE>") && text.contains("[LAB] <NODE> --"),
+            "{text}"
+        );
+        let err = exec_words(&["--pod", "1", "r1"]).expect_err("no command");
+        assert!(err.to_string().contains("[LAB] <NODE> --"), "{err}");
+        let err = exec_words(&["--pod", "1", "a", "b", "c", "--", "true"]).expect_err("3 words");
+        assert!(err.to_string().contains("[LAB] <NODE> --"), "{err}");
+    }
+
+    #[test]
+    fn connect_takes_an_optional_lab_then_the_node() {
+        let parse = |args: &[&str]| -> Result<Vec<String>, clap::Error> {
+            let cli = Cli::try_parse_from(["noglab", "connect"].iter().chain(args))?;
+            match cli.command {
+                Command::Connect { lab, node, .. } => node_target("connect", lab, node),
+                _ => panic!("not connect"),
+            }
+        };
+        assert_eq!(parse(&["--pod", "1", "r1"]).expect("node alone"), ["r1"]);
+        assert_eq!(
+            parse(&["bgp", "r1", "--pod", "1"]).expect("both"),
+            ["bgp", "r1"]
+        );
+        // The lab, the pod, then the node, as the contract writes it.
+        assert_eq!(
+            parse(&["bgp", "--pod", "1", "r1"]).expect("split"),
+            ["bgp", "r1"]
+        );
+        let err = parse(&["--pod", "1"]).expect_err("no node");
+        assert_eq!(err.kind(), ErrorKind::MissingRequiredArgument);
+        let text = err.to_string();
+        assert!(
+            text.contains("<NODE>") && text.contains("--pod <N> [LAB] <NODE>"),
+            "{text}"
+        );
+    }
 }

@@ -421,6 +421,137 @@ fn bezier(p: (f64, f64), c: (f64, f64), q: (f64, f64), t: f64) -> (f64, f64) {
     )
 }
 
+/// A quadratic curve: start, control, end.
+type Curve = ((f64, f64), (f64, f64), (f64, f64));
+
+/// Points sampled on each edge, for keeping labels off it.
+const CURVE_SAMPLES: usize = 120;
+/// Between the lines of an interface label.
+const LINE: f64 = 12.0;
+/// Kept clear around a label.
+const GAP: f64 = 3.0;
+
+/// A box on the picture, `x0 <= x1`, `y0 <= y1`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rect {
+    pub x0: f64,
+    pub y0: f64,
+    pub x1: f64,
+    pub y1: f64,
+}
+
+impl Rect {
+    fn around(centre: (f64, f64), w: f64, h: f64) -> Rect {
+        Rect {
+            x0: centre.0 - w / 2.0,
+            y0: centre.1 - h / 2.0,
+            x1: centre.0 + w / 2.0,
+            y1: centre.1 + h / 2.0,
+        }
+    }
+    fn grown(&self, by: f64) -> Rect {
+        Rect {
+            x0: self.x0 - by,
+            y0: self.y0 - by,
+            x1: self.x1 + by,
+            y1: self.y1 + by,
+        }
+    }
+    pub fn overlaps(&self, o: &Rect) -> bool {
+        self.x0 < o.x1 && o.x0 < self.x1 && self.y0 < o.y1 && o.y0 < self.y1
+    }
+    pub fn contains(&self, p: (f64, f64)) -> bool {
+        (self.x0..=self.x1).contains(&p.0) && (self.y0..=self.y1).contains(&p.1)
+    }
+}
+
+/// The box `lines` of interface text take with their top left at `at`:
+/// the measure the layout and its tests share.
+pub fn label_box(lines: &[String], at: (f64, f64)) -> Rect {
+    let w = lines
+        .iter()
+        .map(|l| text_width(l, SMALL))
+        .fold(0.0, f64::max);
+    Rect {
+        x0: at.0,
+        y0: at.1,
+        x1: at.0 + w,
+        y1: at.1 + SMALL + (lines.len().saturating_sub(1)) as f64 * LINE + GAP,
+    }
+}
+
+/// What interface labels must keep clear of: the canvas edge, the
+/// vertices' boxes, the edges, and the labels placed before.
+struct Room {
+    canvas: (f64, f64),
+    boxes: Vec<Rect>,
+    points: Vec<(f64, f64)>,
+    placed: Vec<Rect>,
+}
+
+impl Room {
+    fn free(&self, r: &Rect) -> bool {
+        let g = r.grown(GAP);
+        r.x0 >= 0.0
+            && r.y0 >= TITLE
+            && r.x1 <= self.canvas.0
+            && r.y1 <= self.canvas.1
+            && !self.boxes.iter().any(|b| b.overlaps(&g))
+            && !self.placed.iter().any(|b| b.overlaps(&g))
+            && !self.points.iter().any(|&p| g.contains(p))
+    }
+
+    /// The nearest free place for a label by its end of an edge (`along`
+    /// walks the edge from that end): beside the edge, just outside the
+    /// vertex, moving out along the edge, then further from it, until
+    /// one is free. Takes the place, and returns the label's box.
+    fn place(&mut self, lines: &[String], along: impl Fn(f64) -> (f64, f64)) -> Rect {
+        let size = label_box(lines, (0.0, 0.0));
+        let (w, h) = (size.x1, size.y1);
+        // Where the edge leaves its vertex's box.
+        let start = (0..50)
+            .map(|i| i as f64 / 100.0)
+            .find(|&t| !self.boxes.iter().any(|b| b.grown(GAP).contains(along(t))))
+            .unwrap_or(0.0);
+        // Near its vertex first (a label far along an edge reads as the
+        // other end's), then further from the edge before further along.
+        let mut chosen = None;
+        'search: for step in 0..24 {
+            let t = start + step as f64 * 0.02;
+            if t > 0.5 {
+                break;
+            }
+            for away in [6.0, 14.0, 26.0, 42.0] {
+                let (x, y) = along(t);
+                // Right, left, below, above the point on the edge.
+                for corner in [
+                    (x + away, y - h / 2.0),
+                    (x - away - w, y - h / 2.0),
+                    (x - w / 2.0, y + away),
+                    (x - w / 2.0, y - away - h),
+                    (x + away, y + away),
+                    (x + away, y - away - h),
+                    (x - away - w, y + away),
+                    (x - away - w, y - away - h),
+                ] {
+                    let r = label_box(lines, corner);
+                    if self.free(&r) {
+                        chosen = Some(r);
+                        break 'search;
+                    }
+                }
+            }
+        }
+        // Nowhere free (a crowded picture): beside the vertex, as before.
+        let r = chosen.unwrap_or_else(|| {
+            let (x, y) = along(start);
+            label_box(lines, (x + 6.0, y - h / 2.0))
+        });
+        self.placed.push(r);
+        r
+    }
+}
+
 /// SVG without Graphviz.
 pub fn svg(g: &Graph) -> String {
     let places = layout(g);
@@ -454,11 +585,6 @@ pub fn svg(g: &Graph) -> String {
             )
         })
         .collect();
-    let inside = |v: usize, p: (f64, f64), pad: f64| {
-        (p.0 - centre[v].0).abs() <= sizes[v].0 / 2.0 + pad
-            && (p.1 - centre[v].1).abs() <= sizes[v].1 / 2.0 + pad
-    };
-
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -471,65 +597,64 @@ pub fn svg(g: &Graph) -> String {
         MARGIN,
         xml(&g.title())
     );
-    let mut labels = String::new();
-    for e in &g.edges {
-        let (p, q) = (centre[e.a], centre[e.b]);
-        let c = if places[e.a].0 == places[e.b].0 {
-            // Same column: bow out to the right, clear of the boxes between.
-            let bow = sizes[e.a].0.max(sizes[e.b].0) / 2.0 + 50.0;
-            ((p.0 + q.0) / 2.0 + bow, (p.1 + q.1) / 2.0)
-        } else {
-            ((p.0 + q.0) / 2.0, (p.1 + q.1) / 2.0)
-        };
+    // Every edge's curve first: labels keep clear of all of them.
+    let curves: Vec<Curve> = g
+        .edges
+        .iter()
+        .map(|e| {
+            let (p, q) = (centre[e.a], centre[e.b]);
+            let c = if places[e.a].0 == places[e.b].0 {
+                // Same column: bow out to the right, clear of the boxes between.
+                let bow = sizes[e.a].0.max(sizes[e.b].0) / 2.0 + 50.0;
+                ((p.0 + q.0) / 2.0 + bow, (p.1 + q.1) / 2.0)
+            } else {
+                ((p.0 + q.0) / 2.0, (p.1 + q.1) / 2.0)
+            };
+            (p, c, q)
+        })
+        .collect();
+    for &(p, c, q) in &curves {
         let _ = writeln!(
             s,
             "<path d=\"M {:.1} {:.1} Q {:.1} {:.1} {:.1} {:.1}\" fill=\"none\" stroke=\"#555\" stroke-width=\"1.5\"/>",
             p.0, p.1, c.0, c.1, q.0, q.1
         );
-        for (v, lines, from_start) in [(e.a, &e.a_end, true), (e.b, &e.b_end, false)] {
+    }
+    let mut room = Room {
+        canvas: (width, height),
+        boxes: centre
+            .iter()
+            .zip(&sizes)
+            .map(|(&(x, y), &(w, h))| Rect::around((x, y), w, h))
+            .collect(),
+        points: curves
+            .iter()
+            .flat_map(|&(p, c, q)| {
+                (0..=CURVE_SAMPLES).map(move |i| bezier(p, c, q, i as f64 / CURVE_SAMPLES as f64))
+            })
+            .collect(),
+        placed: Vec::new(),
+    };
+    let mut labels = String::new();
+    for (e, &(p, c, q)) in g.edges.iter().zip(&curves) {
+        for (lines, from_start) in [(&e.a_end, true), (&e.b_end, false)] {
             if lines.is_empty() {
                 continue;
             }
-            // Just outside the vertex, along the edge.
-            let mut t = 0.0;
-            let mut at = p;
-            while t < 0.5 {
-                at = bezier(p, c, q, if from_start { t } else { 1.0 - t });
-                if !inside(v, at, 8.0) {
-                    break;
-                }
-                t += 0.01;
-            }
-            let towards = bezier(p, c, q, 0.5);
-            let height = lines.len() as f64 * 12.0;
-            let (x, anchor, lead) = if (towards.1 - at.1).abs() > (towards.0 - at.0).abs() {
-                // Mostly vertical: right of the edge (of its bow, if it
-                // has one), each end's label reaching towards the middle.
-                let lead = if towards.1 > at.1 { 8.0 } else { 4.0 - height };
-                (at.0.max(towards.0) + 8.0, "start", lead)
-            } else {
-                // Mostly horizontal: above or below the edge, away from it.
-                let anchor = if towards.0 >= at.0 { "start" } else { "end" };
-                let lead = if towards.1 < at.1 {
-                    -height - 2.0
-                } else {
-                    12.0
-                };
-                (at.0, anchor, lead)
-            };
-            let at = (x, at.1);
+            let along = |t: f64| bezier(p, c, q, if from_start { t } else { 1.0 - t });
+            let label = room.place(lines, along);
             let _ = write!(
                 labels,
-                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"{SMALL}\" text-anchor=\"{anchor}\" fill=\"#222\" stroke=\"white\" stroke-width=\"3\" paint-order=\"stroke\">",
-                at.0,
-                at.1 + lead
+                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"{SMALL}\" text-anchor=\"start\" fill=\"#222\" stroke=\"white\" stroke-width=\"3\" paint-order=\"stroke\">",
+                label.x0,
+                label.y0 + SMALL
             );
             for (i, l) in lines.iter().enumerate() {
                 let _ = write!(
                     labels,
                     "<tspan x=\"{:.1}\" dy=\"{}\">{}</tspan>",
-                    at.0,
-                    if i == 0 { 0.0 } else { 12.0 },
+                    label.x0,
+                    if i == 0 { 0.0 } else { LINE },
                     xml(l)
                 );
             }

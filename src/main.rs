@@ -38,7 +38,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     // asks for it.
     let engines = &DockerConnector::default();
     match cli.command {
-        Command::Validate { file, pods } => commands::validate::run(&file, pods),
+        Command::Validate { file, pods, format } => commands::validate::run(&file, pods, format),
         Command::Plan {
             target,
             pods,
@@ -64,7 +64,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => commands::graph::run(&target, format, pod, layout),
         Command::Schema => commands::schema::run(),
         Command::Completions { shell } => commands::completions::run(shell),
-        Command::Man { out_dir } => commands::completions::man(out_dir.as_deref()),
+        Command::Complete { cword, words } => commands::complete::run(engines, cword, &words).await,
+        Command::Man { out_dir } => commands::manual::run(out_dir.as_deref()),
         Command::Up(args) => commands::up::run(engines, args, quiet).await,
         Command::Status { lab, format } => commands::status::run(engines, lab, format).await,
         Command::Reset {
@@ -135,10 +136,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => commands::access::handout(engines, lab, format, host, pod.as_deref(), portal).await,
         Command::Exec {
             pod,
-            target,
+            lab,
+            node,
             no_stdin,
             command,
-        } => commands::exec::run(engines, &pod, &target, &command, no_stdin).await,
+        } => {
+            let target = noglab::cli::node_target("exec", lab, node).unwrap_or_else(|e| e.exit());
+            commands::exec::run(engines, &pod, &target, &command, no_stdin).await
+        }
         Command::Capture {
             pod,
             target,
@@ -151,7 +156,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             format,
             action,
         } => commands::link::run(engines, &target, &pod, action, format).await,
-        Command::Connect { pod, target } => commands::connect::run(engines, &pod, &target).await,
+        Command::Connect { pod, lab, node } => {
+            let target =
+                noglab::cli::node_target("connect", lab, node).unwrap_or_else(|e| e.exit());
+            commands::connect::run(engines, &pod, &target).await
+        }
         Command::Down { lab, all } => commands::down::run(engines, lab, all).await,
         Command::Images { command } => match command {
             ImagesCommand::Build {
@@ -187,8 +196,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             commands::serve::run(engines, serve).await
         }
-        Command::Doctor { file, pods } => {
-            commands::doctor::run(engines, file.as_deref(), pods).await
+        Command::Doctor { file, pods, format } => {
+            commands::doctor::run(engines, file.as_deref(), pods, format).await
         }
     }
 }

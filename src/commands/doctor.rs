@@ -16,7 +16,9 @@ use std::path::Path;
 
 use anyhow::Result;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use serde::Serialize;
 
+use crate::cli::ListFormat;
 use crate::diag::ExitCode;
 use crate::engine::{Connector, Engine};
 use crate::images;
@@ -31,29 +33,93 @@ const DISK_PER_MISSING_IMAGE_MIB: u64 = 200;
 /// The host guard's memory, in MiB.
 const GUARD_MEMORY_MIB: u64 = 16;
 
-/// The report, one line per check as it is made.
+/// The report, one line per check as it is made; or with `--format json`,
+/// the lines kept for one document at the end.
 struct Report<'a> {
     out: &'a mut dyn Write,
     failed: bool,
+    /// `Some` for `--format json`.
+    kept: Option<Vec<Line>>,
 }
 
-impl Report<'_> {
-    fn line(&mut self, verdict: &str, check: &str, message: &str) {
-        let _ = writeln!(self.out, "{verdict:<6}{check}: {message}");
+/// How a check came out.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Ok,
+    Fail,
+    /// An optional feature missing: said, not a failure.
+    Warn,
+    Skip,
+}
+
+/// One check's line: what `doctor --format json` lists.
+#[derive(Debug, Clone, Serialize)]
+pub struct Line {
+    pub level: Level,
+    pub check: String,
+    pub message: String,
+}
+
+/// What `doctor --format json` prints: `ok` is false when a check failed
+/// (and noglab exits 1).
+#[derive(Debug, Serialize)]
+pub struct Document<'a> {
+    pub ok: bool,
+    pub checks: &'a [Line],
+}
+
+impl<'a> Report<'a> {
+    fn new(out: &'a mut dyn Write, format: ListFormat) -> Self {
+        Report {
+            out,
+            failed: false,
+            kept: (format == ListFormat::Json).then(Vec::new),
+        }
+    }
+    fn line(&mut self, level: Level, check: &str, message: &str) {
+        match &mut self.kept {
+            Some(lines) => lines.push(Line {
+                level,
+                check: check.to_string(),
+                message: message.to_string(),
+            }),
+            None => {
+                let verdict = match level {
+                    Level::Ok => "ok",
+                    Level::Fail => "FAIL",
+                    Level::Warn => "warn",
+                    Level::Skip => "skip",
+                };
+                let _ = writeln!(self.out, "{verdict:<6}{check}: {message}");
+            }
+        }
     }
     fn ok(&mut self, check: &str, message: impl AsRef<str>) {
-        self.line("ok", check, message.as_ref());
+        self.line(Level::Ok, check, message.as_ref());
     }
     fn fail(&mut self, check: &str, message: impl AsRef<str>) {
         self.failed = true;
-        self.line("FAIL", check, message.as_ref());
+        self.line(Level::Fail, check, message.as_ref());
     }
     fn skip(&mut self, check: &str, message: impl AsRef<str>) {
-        self.line("skip", check, message.as_ref());
+        self.line(Level::Skip, check, message.as_ref());
     }
     /// Something an optional feature lacks: said, not a failure.
     fn warn(&mut self, check: &str, message: impl AsRef<str>) {
-        self.line("warn", check, message.as_ref());
+        self.line(Level::Warn, check, message.as_ref());
+    }
+    /// With `--format json`, the document of every line kept.
+    fn finish(self) -> Result<()> {
+        if let Some(lines) = &self.kept {
+            let document = Document {
+                ok: !self.failed,
+                checks: lines,
+            };
+            let text = serde_json::to_string_pretty(&document)?;
+            writeln!(self.out, "{text}")?;
+        }
+        Ok(())
     }
 }
 
@@ -94,7 +160,12 @@ struct Lab {
     pods: u32,
 }
 
-pub async fn run<C: Connector>(engines: &C, file: Option<&Path>, pods: Option<u32>) -> Result<()> {
+pub async fn run<C: Connector>(
+    engines: &C,
+    file: Option<&Path>,
+    pods: Option<u32>,
+    format: ListFormat,
+) -> Result<()> {
     // Bad input is reported as such (exit 2) before any check.
     let lab = match file {
         Some(file) => {
@@ -112,11 +183,10 @@ pub async fn run<C: Connector>(engines: &C, file: Option<&Path>, pods: Option<u3
         None => None,
     };
     let mut out = std::io::stdout();
-    let report = Report {
-        out: &mut out,
-        failed: false,
-    };
-    examine(engines, lab.as_ref(), &Host::this_machine(), report).await
+    let mut report = Report::new(&mut out, format);
+    let result = examine(engines, lab.as_ref(), &Host::this_machine(), &mut report).await;
+    report.finish()?;
+    result
 }
 
 /// Every check, in order; exit 1 when one failed.
@@ -124,7 +194,7 @@ async fn examine<C: Connector>(
     engines: &C,
     lab: Option<&Lab>,
     host: &Host,
-    mut report: Report<'_>,
+    report: &mut Report<'_>,
 ) -> Result<()> {
     let engine = match engines.engine().await {
         Ok(engine) => engine,
@@ -146,20 +216,20 @@ async fn examine<C: Connector>(
     }
 
     let kinds = kinds_of(lab);
-    let missing = check_images(engine, lab, &kinds, &mut report).await?;
-    check_kernel(engine, &kinds, &mut report).await;
+    let missing = check_images(engine, lab, &kinds, report).await?;
+    check_kernel(engine, &kinds, report).await;
     match lab {
-        Some(lab) => check_subnets(engine, lab, &host.routes, &mut report).await?,
+        Some(lab) => check_subnets(engine, lab, &host.routes, report).await?,
         None => report.skip(
             "subnets",
             "no lab given; `noglab doctor FILE` checks a lab's",
         ),
     }
-    check_memory(lab, &kinds, host.memory, &mut report);
+    check_memory(lab, &kinds, host.memory, report);
     match &facts {
         Ok(f) => {
             let free = (host.disk_free)(&f.root_dir);
-            check_disk(&f.root_dir, free, lab, &kinds, missing, &mut report)
+            check_disk(&f.root_dir, free, lab, &kinds, missing, report)
         }
         Err(_) => report.skip("disk", "the engine did not say where it keeps its data"),
     }
@@ -692,11 +762,9 @@ mod tests {
     /// The report's lines and whether doctor exits 1.
     async fn doctor(engine: &FakeEngine, lab: Option<&Lab>, host: &Host) -> (Vec<String>, bool) {
         let mut out = Vec::new();
-        let report = Report {
-            out: &mut out,
-            failed: false,
-        };
-        let result = examine(engine, lab, host, report).await;
+        let mut report = Report::new(&mut out, ListFormat::Table);
+        let result = examine(engine, lab, host, &mut report).await;
+        report.finish().expect("nothing kept");
         let failed = match result {
             Ok(()) => false,
             Err(e) => {
@@ -787,6 +855,49 @@ mod tests {
             ["FAIL  engine: cannot reach the Docker engine at unix:///var/run/docker.sock"]
         );
         assert!(engine.calls().is_empty());
+    }
+
+    /// The JSON document doctor prints, and whether it exits 1.
+    async fn doctor_json(engine: &FakeEngine, host: &Host) -> (serde_json::Value, bool) {
+        let mut out = Vec::new();
+        let mut report = Report::new(&mut out, ListFormat::Json);
+        let failed = examine(engine, None, host, &mut report).await.is_err();
+        report.finish().expect("printed");
+        let text = String::from_utf8(out).expect("text");
+        (
+            serde_json::from_str(&text).expect("one JSON document"),
+            failed,
+        )
+    }
+
+    #[tokio::test]
+    async fn json_is_one_document_of_the_same_checks_with_their_level() {
+        let engine = FakeEngine::default();
+        engine.lock().probe_output = (0, PROBE_PASSES.into());
+        let (doc, failed) = doctor_json(&engine, &roomy(&[])).await;
+        assert!(!failed);
+        assert_eq!(doc["ok"], true, "{doc:#}");
+        let checks = doc["checks"].as_array().expect("a list");
+        let (lines, _) = doctor(&engine, None, &roomy(&[])).await;
+        assert_eq!(checks.len(), lines.len(), "{doc:#}");
+        for (check, line) in checks.iter().zip(&lines) {
+            let level = check["level"].as_str().expect("a level");
+            let shown = if level == "fail" { "FAIL" } else { level };
+            let name = check["check"].as_str().expect("a check");
+            let message = check["message"].as_str().expect("a message");
+            assert_eq!(*line, format!("{shown:<6}{name}: {message}"));
+        }
+        assert_eq!(checks[5]["level"], "skip", "{doc:#}");
+
+        engine.lock().unreachable = Some("cannot reach the Docker engine".into());
+        let (doc, failed) = doctor_json(&engine, &roomy(&[])).await;
+        assert!(failed);
+        assert_eq!(
+            doc,
+            serde_json::json!({"ok": false, "checks": [
+                {"level": "fail", "check": "engine", "message": "cannot reach the Docker engine"}
+            ]})
+        );
     }
 
     #[tokio::test]

@@ -56,7 +56,24 @@ pub async fn build<C: Connector>(
         return Ok(());
     }
     println!("images ready");
+    if kind_names.is_empty() {
+        println!("{}", left_out());
+    }
     Ok(())
+}
+
+/// What `images build` without kinds does not build, and how to.
+fn left_out() -> String {
+    let names: Vec<&str> = images::IMAGES
+        .iter()
+        .filter(|d| d.on_request)
+        .map(|d| d.name)
+        .collect();
+    format!(
+        "not built, as they are only built when named (long builds that fetch or compile software on this machine): {}; `noglab images build {}` builds them",
+        names.join(", "),
+        names.join(" ")
+    )
 }
 
 /// The base image, then each image that is missing (or every one, with
@@ -794,6 +811,42 @@ mod tests {
         assert_eq!(named.len(), 1);
         assert_eq!(named[0].name, "krill");
         assert!(selected(&["nope".to_string()]).is_err());
+    }
+
+    /// What `images build` leaves out is said after the build and in its
+    /// help, by the same names it selects.
+    #[test]
+    fn images_left_out_by_default_are_named_with_how_to_build_them() {
+        let built: Vec<&str> = selected(&[]).expect("all").iter().map(|d| d.name).collect();
+        let skipped: Vec<&str> = images::IMAGES
+            .iter()
+            .map(|d| d.name)
+            .filter(|n| !built.contains(n))
+            .collect();
+        assert!(skipped.contains(&"krill"), "{skipped:?}");
+        let note = left_out();
+        assert!(
+            note.ends_with(&format!(
+                "`noglab images build {}` builds them",
+                skipped.join(" ")
+            )),
+            "{note}"
+        );
+        let mut cli = <crate::cli::Cli as clap::CommandFactory>::command();
+        cli.build();
+        let build = cli
+            .find_subcommand("images")
+            .and_then(|c| c.find_subcommand("build"))
+            .expect("images build");
+        let help = build
+            .get_arguments()
+            .find(|a| a.get_id() == "kinds")
+            .and_then(|a| a.get_help())
+            .expect("help on kinds")
+            .to_string();
+        for name in &skipped {
+            assert!(help.contains(&format!("`{name}`")), "{help}");
+        }
     }
 
     #[test]

@@ -828,3 +828,235 @@ fn issue10_ospf_triangle_comes_up_in_two_pods_and_passes_its_checks() {
         picture.stdout
     );
 }
+
+/// What bash offers for `line` (completing its last word), by running the
+/// script `noglab completions bash` prints in a real bash: the function it
+/// registers for noglab, called as bash's programmable completion calls
+/// it, with the noglab under test as the command word.
+fn bash_completes(script: &Path, line: &str) -> Vec<String> {
+    let program = env!("CARGO_BIN_EXE_noglab");
+    let line = line.replacen("noglab", program, 1);
+    let driver = format!(
+        r#"source {script}
+COMP_LINE={line:?}
+read -ra COMP_WORDS <<< "$COMP_LINE"
+[[ "$COMP_LINE" == *" " ]] && COMP_WORDS+=("")
+COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))
+COMP_POINT=${{#COMP_LINE}}
+fn=$(complete -p noglab | sed -E 's/.*-F ([^ ]+).*/\1/')
+"$fn" "${{COMP_WORDS[0]}}" "${{COMP_WORDS[COMP_CWORD]}}" "${{COMP_WORDS[COMP_CWORD-1]}}"
+printf '%s\n' "${{COMPREPLY[@]}}"
+"#,
+        script = script.display()
+    );
+    let out = std::process::Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", &driver])
+        .env("NOGLAB_STATE_DIR", support::state_dir())
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Bash completes running labs, their pods and their nodes, asking the
+/// engine, and still completes commands and flags from clap's script.
+#[test]
+fn completions_in_bash_name_running_labs_pods_and_nodes() {
+    if crate::docker::skip() {
+        return;
+    }
+    let lab = crate::docker::Lab::new("two-routers", "cmpl");
+    lab.up(1);
+    let script = root().join(format!("target/{}-completion.bash", lab.name));
+    let text = noglab(&["completions", "bash"]).ok().stdout;
+    std::fs::write(&script, text).expect("write the script");
+    let name = lab.name.as_str();
+    let typed = &name[..name.len() - 2];
+    let labs = bash_completes(&script, &format!("noglab status {typed}"));
+    assert!(labs.contains(&lab.name), "{labs:?}");
+    assert!(labs.iter().all(|l| l.starts_with(typed)), "{labs:?}");
+    assert_eq!(
+        bash_completes(&script, &format!("noglab exec {name} ")),
+        ["h1", "r1", "r2"]
+    );
+    assert_eq!(
+        bash_completes(&script, &format!("noglab exec {name} r")),
+        ["r1", "r2"]
+    );
+    assert_eq!(
+        bash_completes(&script, &format!("noglab connect {name} --pod ")),
+        ["1"]
+    );
+    assert_eq!(
+        bash_completes(&script, &format!("noglab reset {name} --pod 1 --node h")),
+        ["h1"]
+    );
+    // Commands and flags are still clap's.
+    let commands = bash_completes(&script, "noglab sta");
+    assert_eq!(commands, ["status"]);
+    assert!(
+        bash_completes(&script, "noglab __").is_empty(),
+        "a hidden command is offered"
+    );
+    let flags = bash_completes(&script, &format!("noglab exec {name} --no-"));
+    assert_eq!(flags, ["--no-stdin"]);
+    let _ = std::fs::remove_file(&script);
+}
+
+/// A box in an SVG picture.
+#[derive(Debug, Clone, Copy)]
+struct Area {
+    x0: f64,
+    y0: f64,
+    x1: f64,
+    y1: f64,
+}
+
+impl Area {
+    fn overlaps(&self, o: &Area) -> bool {
+        self.x0 < o.x1 && o.x0 < self.x1 && self.y0 < o.y1 && o.y0 < self.y1
+    }
+    fn contains(&self, p: (f64, f64)) -> bool {
+        (self.x0..=self.x1).contains(&p.0) && (self.y0..=self.y1).contains(&p.1)
+    }
+}
+
+/// What noglab's own SVG layout draws, read back from the picture.
+struct Drawn {
+    /// The interface labels' boxes, with their text.
+    labels: Vec<(Area, String)>,
+    /// The vertices' boxes.
+    boxes: Vec<Area>,
+    /// Points along every edge.
+    points: Vec<(f64, f64)>,
+}
+
+/// Reads a picture back. A glyph of a 10 px font is taken 6 px wide, a
+/// line 12 px high; text sits on its baseline with 3 px below it.
+fn svg_parts(svg: &str) -> Drawn {
+    let num = r"(-?[0-9.]+)";
+    let path = regex::Regex::new(&format!(
+        r#"<path d="M {num} {num} Q {num} {num} {num} {num}""#
+    ))
+    .expect("regex");
+    let rect = regex::Regex::new(&format!(
+        r#"<rect x="{num}" y="{num}" width="{num}" height="{num}""#
+    ))
+    .expect("regex");
+    let text = regex::Regex::new(&format!(
+        r#"<text x="{num}" y="{num}" font-size="10" text-anchor="(\w+)"[^>]*stroke="white"[^>]*>(.*?)</text>"#
+    ))
+    .expect("regex");
+    let tspan = regex::Regex::new(r"<tspan[^>]*>(.*?)</tspan>").expect("regex");
+    let f = |s: &str| s.parse::<f64>().expect("a number");
+    let mut points = Vec::new();
+    for c in path.captures_iter(svg) {
+        let v: Vec<f64> = (1..=6).map(|i| f(&c[i])).collect();
+        for i in 0..=400 {
+            let t = i as f64 / 400.0;
+            let u = 1.0 - t;
+            points.push((
+                u * u * v[0] + 2.0 * u * t * v[2] + t * t * v[4],
+                u * u * v[1] + 2.0 * u * t * v[3] + t * t * v[5],
+            ));
+        }
+    }
+    let boxes = rect
+        .captures_iter(svg)
+        .map(|c| {
+            let (x, y) = (f(&c[1]), f(&c[2]));
+            Area {
+                x0: x,
+                y0: y,
+                x1: x + f(&c[3]),
+                y1: y + f(&c[4]),
+            }
+        })
+        .collect();
+    let mut labels = Vec::new();
+    for c in text.captures_iter(svg) {
+        let (x, y) = (f(&c[1]), f(&c[2]));
+        let lines: Vec<String> = tspan
+            .captures_iter(&c[4])
+            .map(|t| {
+                t[1].replace("&lt;", "<")
+                    .replace("&gt;", ">")
+                    .replace("&quot;", "\"")
+                    .replace("&amp;", "&")
+            })
+            .collect();
+        let w = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0) as f64 * 6.0;
+        let x0 = match &c[3] {
+            "start" => x,
+            "end" => x - w,
+            _ => x - w / 2.0,
+        };
+        let area = Area {
+            x0,
+            y0: y - 10.0,
+            x1: x0 + w,
+            y1: y + (lines.len().max(1) - 1) as f64 * 12.0 + 3.0,
+        };
+        labels.push((area, lines.join(" ")));
+    }
+    Drawn {
+        labels,
+        boxes,
+        points,
+    }
+}
+
+/// noglab's own SVG layout, for every shipped lab and topology: no
+/// interface label overlaps another, a vertex, or any edge.
+#[test]
+fn graph_svg_labels_overlap_nothing_in_any_lab() {
+    let files: Vec<_> = topologies()
+        .into_iter()
+        .filter(|p| {
+            let rel = relative(p);
+            rel.starts_with("labs/") || rel.starts_with("topologies/")
+        })
+        .collect();
+    let rels: Vec<String> = files.iter().map(|p| relative(p)).collect();
+    assert!(
+        rels.iter().any(|r| r.starts_with("labs/bgp/")),
+        "labs/bgp is among them: {rels:?}"
+    );
+    let mut problems = Vec::new();
+    let mut labels_seen = 0;
+    for rel in &rels {
+        let svg = noglab(&["graph", rel, "--format", "svg", "--layout", "builtin"])
+            .ok()
+            .stdout;
+        let Drawn {
+            labels,
+            boxes,
+            points,
+        } = svg_parts(&svg);
+        assert!(!points.is_empty() && !boxes.is_empty(), "{rel}: {svg}");
+        labels_seen += labels.len();
+        for (i, (a, text)) in labels.iter().enumerate() {
+            for (b, other) in &labels[i + 1..] {
+                if a.overlaps(b) {
+                    problems.push(format!("{rel}: `{text}` overlaps `{other}`"));
+                }
+            }
+            if boxes.iter().any(|b| a.overlaps(b)) {
+                problems.push(format!("{rel}: `{text}` overlaps a node or network"));
+            }
+            if let Some(p) = points.iter().find(|&&p| a.contains(p)) {
+                problems.push(format!("{rel}: `{text}` lies on an edge at {p:?}"));
+            }
+        }
+    }
+    assert!(labels_seen > 50, "only {labels_seen} labels read back");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -137,3 +137,58 @@ fn tempfile_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("a test folder");
     dir
 }
+
+/// `validate --format json` says what the text says, case by case: every
+/// problem's `file:line:col: message` is a line of the case's `.err`, and
+/// every such line of it a problem.
+#[test]
+fn validate_json_lists_the_same_problems_with_their_places() {
+    let mut placed = 0;
+    for case in cases() {
+        let rel = relative(&case);
+        let done = support::noglab(&["validate", &rel, "--format", "json"]).code(2);
+        assert!(done.stderr.is_empty(), "{rel}: {}", done.stderr);
+        let doc: serde_json::Value =
+            serde_json::from_str(&done.stdout).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        assert_eq!(doc["valid"], false, "{rel}: {doc:#}");
+        assert_eq!(doc["file"], rel.as_str(), "{rel}");
+        let expected = std::fs::read_to_string(case.with_extension("err")).expect("its .err");
+        let problems = doc["problems"].as_array().expect("a list");
+        assert!(!problems.is_empty(), "{rel}: {doc:#}");
+        let mut lines = Vec::new();
+        for p in problems {
+            let message = p["message"].as_str().expect("a message");
+            let line = match (p["line"].as_u64(), p["col"].as_u64()) {
+                (Some(line), Some(col)) => {
+                    placed += 1;
+                    format!(
+                        "{}:{line}:{col}: {message}",
+                        p["file"].as_str().expect("a file")
+                    )
+                }
+                _ => format!("error: {message}"),
+            };
+            assert!(
+                expected.contains(&line),
+                "{rel}: the text does not say\n{line}\nit says\n{expected}"
+            );
+            lines.push(line);
+        }
+        let prefix = format!("{rel}:");
+        let in_text = expected.lines().filter(|l| l.starts_with(&prefix)).count();
+        let in_json = lines.iter().filter(|l| l.starts_with(&prefix)).count();
+        assert_eq!(in_text, in_json, "{rel}: {doc:#}");
+    }
+    assert!(placed >= AT_LEAST, "only {placed} problems had a place");
+}
+
+#[test]
+fn validate_json_of_a_valid_lab() {
+    let done = support::noglab(&["validate", "labs/bgp", "--format", "json"]).ok();
+    let doc: serde_json::Value = serde_json::from_str(&done.stdout).expect("JSON");
+    assert_eq!(doc["valid"], true, "{doc:#}");
+    assert_eq!(doc["file"], "labs/bgp/topology.yml");
+    assert_eq!(doc["lab"]["name"], "bgp");
+    assert!(doc["lab"]["nodes"].as_u64() > Some(0), "{doc:#}");
+    assert_eq!(doc["problems"], serde_json::json!([]));
+}
