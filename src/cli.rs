@@ -14,6 +14,10 @@ pub struct Cli {
     /// Print only results and errors, no progress.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// The Docker engines to drive, from an engines file; without one,
+    /// the engine the docker CLI would use.
+    #[arg(long, global = true, env = "NOGLAB_ENGINES", value_name = "FILE")]
+    pub engines: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -311,6 +315,12 @@ pub enum Command {
         /// Check for this many pods instead of the topology's `pods`.
         #[arg(long)]
         pods: Option<u32>,
+    },
+    /// Check the engines file (`--engines`, `NOGLAB_ENGINES`) without
+    /// connecting and list the engines noglab drives.
+    Engines {
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
     },
 }
 

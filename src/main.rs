@@ -36,7 +36,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let quiet = cli.quiet;
     // The one place noglab connects to an engine: when a command first
     // asks for it.
-    let engines = &DockerConnector::default();
+    let engines = &DockerConnector::new(cli.engines.clone());
     match cli.command {
         Command::Validate { file, pods } => commands::validate::run(&file, pods),
         Command::Plan {
@@ -184,6 +184,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             commands::serve::run(engines, serve).await
         }
+        Command::Engines { format } => commands::engines::run(cli.engines.as_deref(), format),
         Command::Doctor { file, pods } => {
             commands::doctor::run(engines, file.as_deref(), pods).await
         }

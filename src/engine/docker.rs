@@ -27,6 +27,7 @@ use futures_util::StreamExt;
 use ipnet::Ipv4Net;
 use tokio::io::{AsyncRead, AsyncWriteExt};
 
+use super::config::{EngineEntry, Tls};
 use super::{
     disk_full, Connector, Created, Engine, EngineFacts, EngineNetwork, Exposure, Interactive,
     LogFollow, ObservedContainer, ObservedNetwork, ObservedVolume, RunState, Scope, GUARD_LABEL,
@@ -75,18 +76,45 @@ pub struct DockerEngine {
     docker: Docker,
 }
 
-/// The engine `main` hands to commands: the one the docker CLI would use,
-/// connected when a command first asks for it, and once.
+/// The engine `main` hands to commands: the one of the engines file when
+/// one is named, else the one the docker CLI would use; connected when a
+/// command first asks for it, and once.
 #[derive(Default)]
 pub struct DockerConnector {
     engine: tokio::sync::OnceCell<DockerEngine>,
+    /// The engines file (`--engines`, `NOGLAB_ENGINES`), read when a
+    /// command first asks for an engine.
+    file: Option<std::path::PathBuf>,
+}
+
+impl DockerConnector {
+    pub fn new(file: Option<std::path::PathBuf>) -> Self {
+        DockerConnector {
+            engine: Default::default(),
+            file: file.filter(|f| !f.as_os_str().is_empty()),
+        }
+    }
 }
 
 impl Connector for DockerConnector {
     type Engine = DockerEngine;
 
     async fn engine(&self) -> Result<&DockerEngine> {
-        self.engine.get_or_try_init(DockerEngine::connect).await
+        self.engine
+            .get_or_try_init(|| async {
+                let Some(engines) = super::config::from_flag(self.file.as_deref())? else {
+                    return DockerEngine::connect().await;
+                };
+                if engines.several() {
+                    return Err(crate::diag::input_error(format!(
+                        "{} names {} engines; this noglab drives one engine at a time: name one engine in the file",
+                        self.file.as_deref().unwrap_or(std::path::Path::new("")).display(),
+                        engines.engines.len()
+                    )));
+                }
+                DockerEngine::connect_entry(&engines.engines[0]).await
+            })
+            .await
     }
 }
 
@@ -140,27 +168,54 @@ impl DockerEngine {
     /// engine speaks.
     pub async fn connect() -> Result<DockerEngine> {
         let chosen = super::host::from_env().map_err(crate::diag::input_error)?;
-        let host = chosen.endpoint.to_string();
-        let docker = match &chosen.endpoint {
-            super::host::Endpoint::Unix(path) => Docker::connect_with_unix(
+        Self::connect_to(&chosen.endpoint, None, &chosen.from).await
+    }
+
+    /// Connects to one engine of an engines file.
+    pub async fn connect_entry(entry: &EngineEntry) -> Result<DockerEngine> {
+        Self::connect_to(
+            &entry.endpoint,
+            entry.tls.as_ref(),
+            &format!("engine {}", entry.name),
+        )
+        .await
+    }
+
+    /// Connects to `endpoint` (over TLS with `tls`'s files) and agrees on
+    /// an API version; `from` says where the endpoint was chosen.
+    async fn connect_to(
+        endpoint: &super::host::Endpoint,
+        tls: Option<&Tls>,
+        from: &str,
+    ) -> Result<DockerEngine> {
+        let host = endpoint.to_string();
+        let docker = match (endpoint, tls) {
+            (super::host::Endpoint::Unix(path), _) => Docker::connect_with_unix(
                 &path.to_string_lossy(),
                 300,
                 bollard::API_DEFAULT_VERSION,
             ),
-            super::host::Endpoint::Tcp { .. } => {
+            (super::host::Endpoint::Tcp { .. }, None) => {
                 Docker::connect_with_http(&host, 300, bollard::API_DEFAULT_VERSION)
             }
+            (super::host::Endpoint::Tcp { .. }, Some(tls)) => Docker::connect_with_ssl(
+                &host,
+                &tls.key,
+                &tls.cert,
+                &tls.ca,
+                300,
+                bollard::API_DEFAULT_VERSION,
+            ),
         }
         .map_err(|e| {
             anyhow!(
-                "cannot reach the Docker engine at {host} (from {}): {e}; is dockerd running? (scripts/setup-engine.sh installs and starts it)",
-                chosen.from
+                "cannot reach the Docker engine at {host} (from {from}): {e}; is dockerd running? (scripts/setup-engine.sh installs and starts it)"
             )
         })?
         .with_timeout(Duration::from_secs(300));
         let docker = docker.negotiate_version().await.map_err(|e| {
             anyhow!(
-                "cannot reach the Docker engine at {host}: {}; is dockerd running? (scripts/setup-engine.sh installs and starts it)",
+                "cannot reach the Docker engine at {host} (from {from}): {}; is dockerd running? (scripts/setup-engine.sh installs and starts it)",
                 reason(&e)
             )
         })?;

@@ -7,6 +7,7 @@
 
 #![allow(async_fn_in_trait)]
 
+pub mod config;
 pub mod docker;
 pub mod fake;
 pub mod host;
