@@ -11,6 +11,7 @@ pub mod config;
 pub mod docker;
 pub mod fake;
 pub mod host;
+pub mod placement;
 
 use std::collections::BTreeMap;
 use std::path::Path;
