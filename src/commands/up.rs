@@ -123,6 +123,33 @@ struct Prepared<'a, E> {
 /// checks images and ports, starts the guard and saves the plan; `None`
 /// when the lab is already as planned. With how long it waited for other
 /// noglab commands' locks.
+/// Lab-wide networks live on the shared engine only (networks spanning
+/// engines are not made yet): a lab with some keeps its pods there.
+fn refuse_split_shared_networks(
+    lab: &str,
+    plan: &Plan,
+    placed: &crate::engine::placement::Placement,
+) -> Result<()> {
+    let Some(shared) = plan.shared.as_ref().filter(|s| !s.networks.is_empty()) else {
+        return Ok(());
+    };
+    let home = placed.get(&planning::SHARED_POD);
+    let away: Vec<u32> = placed
+        .iter()
+        .filter(|(pod, e)| **pod != planning::SHARED_POD && Some(*e) != home)
+        .map(|(pod, _)| *pod)
+        .collect();
+    if away.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = shared.networks.iter().map(|n| n.name.as_str()).collect();
+    Err(input_error(format!(
+        "lab {lab} has lab-wide networks ({}), which noglab does not yet spread over engines, and {} would run on another engine than the lab-wide nodes; give that engine the room for every pod, or use an engines file with one engine",
+        names.join(", "),
+        planning::describe_pods(&away)
+    )))
+}
+
 async fn prepare<'a, C: Connector>(
     engines: &'a C,
     args: &UpArgs,
@@ -152,6 +179,10 @@ async fn prepare<'a, C: Connector>(
     } else {
         super::expand_in(loaded, pods, Some(block), args.solution)?
     };
+    // Which engine each pod runs on, before anything is created there.
+    let numbers: Vec<u32> = plan.pod_plans.keys().copied().collect();
+    let placed = engine.place(lab, &numbers).await?;
+    refuse_split_shared_networks(lab, &plan, &placed)?;
     super::preflight::check_images(engine, &plan).await?;
 
     // Containers whose new files `--apply-files` put in are as planned.

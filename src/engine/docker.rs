@@ -28,6 +28,7 @@ use ipnet::Ipv4Net;
 use tokio::io::{AsyncRead, AsyncWriteExt};
 
 use super::config::{EngineEntry, Tls};
+use super::spread::Spread;
 use super::{
     disk_full, Connector, Created, Engine, EngineFacts, EngineNetwork, Exposure, Interactive,
     LogFollow, ObservedContainer, ObservedNetwork, ObservedVolume, RunState, Scope, GUARD_LABEL,
@@ -81,7 +82,7 @@ pub struct DockerEngine {
 /// command first asks for it, and once.
 #[derive(Default)]
 pub struct DockerConnector {
-    engine: tokio::sync::OnceCell<DockerEngine>,
+    engine: tokio::sync::OnceCell<Spread>,
     /// The engines file (`--engines`, `NOGLAB_ENGINES`), read when a
     /// command first asks for an engine.
     file: Option<std::path::PathBuf>,
@@ -97,22 +98,25 @@ impl DockerConnector {
 }
 
 impl Connector for DockerConnector {
-    type Engine = DockerEngine;
+    type Engine = Spread;
 
-    async fn engine(&self) -> Result<&DockerEngine> {
+    async fn engine(&self) -> Result<&Spread> {
         self.engine
             .get_or_try_init(|| async {
-                let Some(engines) = super::config::from_flag(self.file.as_deref())? else {
-                    return DockerEngine::connect().await;
-                };
-                if engines.several() {
-                    return Err(crate::diag::input_error(format!(
-                        "{} names {} engines; this noglab drives one engine at a time: name one engine in the file",
-                        self.file.as_deref().unwrap_or(std::path::Path::new("")).display(),
-                        engines.engines.len()
-                    )));
+                if let Some(engines) = super::config::from_flag(self.file.as_deref())? {
+                    return Spread::connect(engines).await;
                 }
-                DockerEngine::connect_entry(&engines.engines[0]).await
+                let chosen = super::host::from_env().map_err(crate::diag::input_error)?;
+                let engine = DockerEngine::connect_to(&chosen.endpoint, None, &chosen.from).await?;
+                let entry = EngineEntry {
+                    name: super::config::LOCAL.to_string(),
+                    endpoint: chosen.endpoint,
+                    tls: None,
+                    address: None,
+                    share: super::config::Share::Weight(1),
+                    parent: None,
+                };
+                Ok(Spread::single(engine, entry))
             })
             .await
     }
@@ -183,7 +187,7 @@ impl DockerEngine {
 
     /// Connects to `endpoint` (over TLS with `tls`'s files) and agrees on
     /// an API version; `from` says where the endpoint was chosen.
-    async fn connect_to(
+    pub(crate) async fn connect_to(
         endpoint: &super::host::Endpoint,
         tls: Option<&Tls>,
         from: &str,

@@ -12,6 +12,7 @@ pub mod docker;
 pub mod fake;
 pub mod host;
 pub mod placement;
+pub mod spread;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -196,6 +197,21 @@ pub struct Interactive {
 /// the host that holds it, and an id it hands out says which host it is
 /// from.
 pub trait Engine: Sync {
+    /// Decides which engine each of a lab's pods runs on before `up`
+    /// creates them (pods placed before keep theirs), and says it, with
+    /// the lab-wide nodes' engine as pod 0; one engine holds them all.
+    async fn place(&self, _lab: &str, pods: &[u32]) -> anyhow::Result<placement::Placement> {
+        Ok(pods
+            .iter()
+            .chain([&crate::plan::SHARED_POD])
+            .map(|p| (*p, config::LOCAL.to_string()))
+            .collect())
+    }
+    /// The address participants reach a pod's engine at, when the engines
+    /// file says one.
+    async fn address_of(&self, _lab: &str, _pod: u32) -> anyhow::Result<Option<String>> {
+        Ok(None)
+    }
     /// Containers with noglab's labels, in one list call.
     async fn containers(&self, scope: Scope<'_>) -> anyhow::Result<Vec<ObservedContainer>>;
     /// Networks with noglab's labels.
