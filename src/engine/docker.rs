@@ -238,6 +238,46 @@ impl DockerEngine {
         Ok(DockerEngine { docker })
     }
 
+    /// Creates a lab-wide network that spans engines: Docker's macvlan
+    /// over `parent`, the interface joining this engine's host to the
+    /// others' at layer 2, with the planned subnet (the same on every
+    /// engine; the plan gives each container its own address). Addresses
+    /// set inside the containers, IPv6 and multicast cross it, which
+    /// Docker's overlay networks do not carry.
+    pub async fn create_macvlan(&self, spec: &NetworkSpec, parent: &str) -> Result<Created> {
+        let request = NetworkCreateRequest {
+            name: spec.name.clone(),
+            driver: Some("macvlan".into()),
+            internal: Some(false),
+            ipam: Some(Ipam {
+                driver: Some("default".into()),
+                config: Some(vec![IpamConfig {
+                    subnet: Some(spec.subnet.to_string()),
+                    gateway: Some(spec.gateway.to_string()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            options: Some(HashMap::from([
+                ("parent".into(), parent.to_string()),
+                ("macvlan_mode".into(), "bridge".into()),
+            ])),
+            labels: Some(spec.labels.clone().into_iter().collect()),
+            ..Default::default()
+        };
+        match self.docker.create_network(request).await {
+            Ok(_) => Ok(Created::New),
+            Err(e) if status(&e) == Some(409) => Ok(Created::Existed),
+            Err(e) if status(&e) == Some(403) && self.network_appears(&spec.name).await => {
+                Ok(Created::Existed)
+            }
+            Err(e) => Err(fail(
+                format!("create network {} over {parent}", spec.name),
+                e,
+            )),
+        }
+    }
+
     /// The API version agreed on with the engine.
     fn api_version(&self) -> String {
         let v = self.docker.client_version();

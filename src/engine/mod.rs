@@ -207,6 +207,11 @@ pub trait Engine: Sync {
             .map(|p| (*p, config::LOCAL.to_string()))
             .collect())
     }
+    /// The interface an engine's lab-wide networks ride on when they span
+    /// engines (the engines file's `parent`).
+    fn parent_of(&self, _engine: &str) -> Option<String> {
+        None
+    }
     /// The address participants reach a pod's engine at, when the engines
     /// file says one.
     async fn address_of(&self, _lab: &str, _pod: u32) -> anyhow::Result<Option<String>> {

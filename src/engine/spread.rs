@@ -9,8 +9,9 @@
 //! made present on every engine: what one engine has is copied to the
 //! others with save and load, through the API.
 //!
-//! Lab-wide networks live on the shared engine only; `up` keeps a lab
-//! that has some from placing pods elsewhere.
+//! A lab-wide network is a bridge on the shared engine while every pod
+//! runs there, and a macvlan over each engine's `parent` (one subnet on
+//! every engine) once pods run elsewhere.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -28,7 +29,7 @@ use super::{
     Created, Engine, EngineFacts, EngineNetwork, ExecOutput, Exposure, Interactive, LogFollow,
     ObservedContainer, ObservedNetwork, ObservedVolume, RunState, Scope,
 };
-use crate::plan::names::{pod_label, SHARED_LABEL, SHARED_POD};
+use crate::plan::names::{pod_label, MGMT_NETWORK, SHARED_LABEL, SHARED_POD};
 use crate::plan::{labels, Attachment, ContainerSpec, FileSpec, NetworkSpec};
 use crate::state;
 
@@ -98,21 +99,22 @@ impl Spread {
         let pod: u32 = pod
             .parse()
             .map_err(|_| anyhow!("`{pod}` is not a pod number"))?;
-        if let Some(i) = self.lock_placed().get(lab).and_then(|p| p.get(&pod)) {
-            return Ok(*i);
-        }
-        let recorded = state::load_placement(lab)?;
-        let mut known = BTreeMap::new();
-        for (p, name) in &recorded {
-            if let Some(i) = self.index(name) {
-                known.insert(*p, i);
-            }
-        }
-        let found = known.get(&pod).copied();
-        self.lock_placed().insert(lab.clone(), known);
-        found.ok_or_else(|| {
+        self.placement_of(lab)?.get(&pod).copied().ok_or_else(|| {
             anyhow!("pod {pod} of lab {lab} has no engine yet; `noglab up` places it")
         })
+    }
+
+    /// A lab's pods' engines: as placed by this run, else as recorded.
+    fn placement_of(&self, lab: &str) -> Result<BTreeMap<u32, usize>> {
+        if let Some(p) = self.lock_placed().get(lab) {
+            return Ok(p.clone());
+        }
+        let known: BTreeMap<u32, usize> = state::load_placement(lab)?
+            .iter()
+            .filter_map(|(p, name)| Some((*p, self.index(name)?)))
+            .collect();
+        self.lock_placed().insert(lab.to_string(), known.clone());
+        Ok(known)
     }
 
     fn lock_placed(&self) -> std::sync::MutexGuard<'_, HashMap<String, BTreeMap<u32, usize>>> {
@@ -222,6 +224,16 @@ impl Spread {
     }
 }
 
+/// The VLAN a lab-wide network rides on over the engines' `parent`: one
+/// parent carries one macvlan network, so each network gets its own
+/// 802.1Q sub-interface (Docker makes `parent.N`). Taken from its subnet,
+/// which noglab's plumbing makes unique among the labs on the engines,
+/// so that every engine derives the same number.
+fn vlan(subnet: Ipv4Net) -> u32 {
+    let n = u32::from(subnet.network()) >> (32 - u32::from(subnet.prefix_len()).min(31));
+    n % 4093 + 2
+}
+
 impl Engine for Spread {
     async fn place(&self, lab: &str, pods: &[u32]) -> Result<Placement> {
         if self.one() {
@@ -258,6 +270,10 @@ impl Engine for Spread {
         Ok(placed)
     }
 
+    fn parent_of(&self, engine: &str) -> Option<String> {
+        self.config.by_name(engine)?.parent.clone()
+    }
+
     async fn address_of(&self, lab: &str, pod: u32) -> Result<Option<String>> {
         let labels = BTreeMap::from([
             (labels::LAB.to_string(), lab.to_string()),
@@ -282,9 +298,14 @@ impl Engine for Spread {
 
     async fn networks(&self, scope: Scope<'_>) -> Result<Vec<ObservedNetwork>> {
         let lists = self.each(|e| e.networks(scope)).await?;
-        // A network on several engines is one network of the lab.
+        // A network on several engines is one network of the lab, known
+        // by its name: an engine's id means nothing to the others.
+        if self.one() {
+            return Ok(lists.into_iter().flatten().collect());
+        }
         let mut seen = BTreeMap::new();
-        for n in lists.into_iter().flatten() {
+        for mut n in lists.into_iter().flatten() {
+            n.id = n.name.clone();
             seen.entry(n.name.clone()).or_insert(n);
         }
         Ok(seen.into_values().collect())
@@ -377,9 +398,55 @@ impl Engine for Spread {
         Ok(loaded.into_iter().next().unwrap_or_default())
     }
 
+    /// A pod's network on its engine. A lab-wide network stays a bridge
+    /// on the shared engine while every pod runs there; once pods run on
+    /// other engines it is a macvlan over each engine's `parent`, on the
+    /// shared engine and on every engine holding pods of the lab.
     async fn create_network(&self, spec: &NetworkSpec) -> Result<Created> {
         let i = self.pod_engine(&spec.labels)?;
-        self.engines[i].create_network(spec).await
+        let lab_wide = spec.labels.get(labels::POD).map(String::as_str) == Some(SHARED_LABEL)
+            && spec.labels.get(labels::NETWORK).map(String::as_str) != Some(MGMT_NETWORK);
+        let lab = spec.labels.get(labels::LAB).cloned().unwrap_or_default();
+        let mut on: Vec<usize> = vec![i];
+        if lab_wide && !self.one() {
+            on.extend(self.placement_of(&lab)?.values().copied());
+            on.sort_unstable();
+            on.dedup();
+        }
+        if on.len() == 1 {
+            return self.engines[i].create_network(spec).await;
+        }
+        // One macvlan network per interface: a lab with one lab-wide
+        // network rides on the parent itself, one with several on a VLAN
+        // each (which needs the host's 802.1Q support).
+        let spanning = state::load_plan(&lab)?
+            .and_then(|p| p.shared)
+            .map_or(1, |s| {
+                s.networks
+                    .iter()
+                    .filter(|n| {
+                        n.labels.get(labels::NETWORK).map(String::as_str) != Some(MGMT_NETWORK)
+                    })
+                    .count()
+            });
+        let mut created = Created::Existed;
+        for j in on {
+            let parent = self.config.engines[j].parent.as_deref().ok_or_else(|| {
+                crate::diag::input_error(format!(
+                    "lab-wide network {} spans engines, and engine {} has no `parent`: name the interface that joins it to the others in the engines file",
+                    spec.name,
+                    self.name(j)
+                ))
+            })?;
+            let parent = match spanning {
+                0 | 1 => parent.to_string(),
+                _ => format!("{parent}.{}", vlan(spec.subnet)),
+            };
+            if self.engines[j].create_macvlan(spec, &parent).await? == Created::New {
+                created = Created::New;
+            }
+        }
+        Ok(created)
     }
 
     async fn remove_network(&self, name: &str) -> Result<()> {

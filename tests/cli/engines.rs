@@ -9,8 +9,12 @@ use std::path::PathBuf;
 use crate::docker::{lab_prefix, skip, Lab};
 use crate::support::{noglab, root};
 
+/// The extra engines share names, addresses and a bridge: one test at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The extra engines, stopped and removed when dropped.
 struct Engines {
+    _turn: std::sync::MutexGuard<'static, ()>,
     names: [String; 2],
     data: PathBuf,
     file: PathBuf,
@@ -18,10 +22,12 @@ struct Engines {
 
 impl Engines {
     fn start() -> Engines {
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let p = lab_prefix();
         let names = [format!("{p}ea"), format!("{p}eb")];
         let data = root().join("target/engines");
         let engines = Engines {
+            _turn: turn,
             file: data.join(format!("{p}-engines.yml")),
             names,
             data,
@@ -174,18 +180,79 @@ fn a_lab_spreads_its_pods_over_two_engines() {
     assert!(engines.names_on(0, &lab.name).is_empty());
     assert!(engines.names_on(1, &lab.name).is_empty());
 
-    // Lab-wide networks stay on one engine: a lab with some is refused
-    // before anything is created, rather than half made.
+    // Lab-wide networks spanning engines need each engine's `parent`:
+    // the main engine has none, so with the route server there the lab
+    // is refused before anything is created.
     let ixp = Lab::new("ixp", "spreadixp");
     let refused = with(&["up", &ixp.file(), "--pods", "2"]).code(2);
     assert!(
         refused.stderr.contains("has lab-wide networks")
-            && refused
-                .stderr
-                .contains("pods 1-2 would run on another engine"),
+            && refused.stderr.contains("engine main has no `parent`"),
         "{}",
         refused.stderr
     );
     assert!(engines.names_on(0, &ixp.name).is_empty());
     assert!(engines.names_on(1, &ixp.name).is_empty());
+}
+
+/// An IXP over two engines: the route server and pod 1 on engine a, pod
+/// 2 on engine b, the IXP LAN a macvlan over each engine's `parent`
+/// (the bridge joining them). BGP comes up across engines, routes go
+/// through the route server, and IPv6 neighbours find each other.
+#[test]
+fn an_ixp_lan_spans_two_engines() {
+    if skip() {
+        return;
+    }
+    let engines = Engines::start();
+    let file = engines
+        .file
+        .with_file_name(format!("{}-ixp-engines.yml", lab_prefix()));
+    let text = std::fs::read_to_string(&engines.file).expect("the engines file");
+    let text = text.replace("shared: main", &format!("shared: {}", engines.names[0]));
+    std::fs::write(&file, text).expect("write the engines file");
+    let file = file.to_str().expect("a UTF-8 path").to_string();
+    let ixp = Lab::new("ixp", "spanixp");
+    let with = |args: &[&str]| {
+        let mut all = vec!["--engines", file.as_str()];
+        all.extend_from_slice(args);
+        noglab(&all)
+    };
+    let in_r1 = |pod: &str, cmd: &[&str]| {
+        let mut all = vec!["exec", "--pod", pod, ixp.name.as_str(), "r1", "--"];
+        all.extend_from_slice(cmd);
+        with(&all)
+    };
+    with(&["up", &ixp.file(), "--pods", "2"]).ok();
+    let on_a = engines.names_on(0, &ixp.name);
+    assert!(on_a.iter().any(|l| l.contains("-shared-rs ")), "{on_a:?}");
+    let on_b = engines.names_on(1, &ixp.name);
+    assert!(on_b.iter().all(|l| l.contains("-p02-")), "{on_b:?}");
+
+    // Pod 2's session to the route server on the other engine, and pod
+    // 1's LAN learned through it.
+    let learned = crate::docker::wait_for(std::time::Duration::from_secs(90), || {
+        let out = in_r1("2", &["vtysh", "-c", "show ip route bgp"])
+            .run()
+            .stdout;
+        out.contains("100.68.1.0/29").then_some(()).ok_or(out)
+    });
+    assert!(
+        learned.is_ok(),
+        "pod 2 never learned pod 1's LAN: {learned:?}"
+    );
+    let summary = in_r1("2", &["vtysh", "-c", "show bgp summary"]).ok().stdout;
+    let rs = summary
+        .lines()
+        .find(|l| l.starts_with("198.51.100.1 "))
+        .unwrap_or_else(|| panic!("no session to the route server:\n{summary}"));
+    let state = rs.split_whitespace().nth(9).unwrap_or_default();
+    assert!(state.parse::<u32>().is_ok(), "not established: {rs}");
+    // IPv6 over the LAN: neighbour discovery crosses engines.
+    in_r1("2", &["ping", "-c", "2", "-W", "3", "2001:db8:ffff::11"]).ok();
+
+    with(&["down", &ixp.name]).ok();
+    assert!(engines.names_on(0, &ixp.name).is_empty());
+    assert!(engines.names_on(1, &ixp.name).is_empty());
+    let _ = std::fs::remove_file(&file);
 }
