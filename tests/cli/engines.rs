@@ -251,6 +251,13 @@ fn an_ixp_lan_spans_two_engines() {
     // IPv6 over the LAN: neighbour discovery crosses engines.
     in_r1("2", &["ping", "-c", "2", "-W", "3", "2001:db8:ffff::11"]).ok();
 
+    // Each pod's handout points at its own engine's address.
+    let csv = with(&["handout", &ixp.name, "--format", "csv"]).ok().stdout;
+    assert!(
+        csv.contains("\n1,10.231.0.2,") && csv.contains("\n2,10.231.0.3,"),
+        "{csv}"
+    );
+
     with(&["down", &ixp.name]).ok();
     assert!(engines.names_on(0, &ixp.name).is_empty());
     assert!(engines.names_on(1, &ixp.name).is_empty());
