@@ -15,6 +15,10 @@ pub struct Cli {
     /// Print only results and errors, no progress.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// The Docker engines to drive, from an engines file; without one,
+    /// the engine the docker CLI would use.
+    #[arg(long, global = true, env = "NOGLAB_ENGINES", value_name = "FILE")]
+    pub engines: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -393,6 +397,13 @@ pub enum Command {
         pods: Option<u32>,
         /// Lines for people, or for scripts one JSON document:
         /// `{ok, checks: [{level, check, message}]}`, level `ok`, `fail` or `skip`.
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+    /// Check the engines file (`--engines`, `NOGLAB_ENGINES`) without
+    /// connecting and list the engines noglab drives.
+    Engines {
+        /// A table, or JSON for scripts.
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
     },

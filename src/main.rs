@@ -36,7 +36,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let quiet = cli.quiet;
     // The one place noglab connects to an engine: when a command first
     // asks for it.
-    let engines = &DockerConnector::default();
+    let engines = &DockerConnector::new(cli.engines.clone());
     match cli.command {
         Command::Validate { file, pods, format } => commands::validate::run(&file, pods, format),
         Command::Plan {
@@ -196,6 +196,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             commands::serve::run(engines, serve).await
         }
+        Command::Engines { format } => commands::engines::run(cli.engines.as_deref(), format),
         Command::Doctor { file, pods, format } => {
             commands::doctor::run(engines, file.as_deref(), pods, format).await
         }

@@ -62,6 +62,28 @@ pub fn save_plan(plan: &Plan) -> Result<()> {
         .with_context(|| format!("failed to save the plan in {}", d.display()))
 }
 
+/// Saves which engine each pod of a lab runs on (see `engine::placement`).
+pub fn save_placement(lab: &str, placement: &BTreeMap<u32, String>) -> Result<()> {
+    let d = lab_dir(lab)?;
+    ensure(&d)?;
+    let tmp = d.join("engines.json.tmp");
+    let data = serde_json::to_vec(placement).context("failed to serialize the placement")?;
+    fs::write(&tmp, data).with_context(|| format!("failed to write {}", tmp.display()))?;
+    fs::rename(&tmp, d.join("engines.json"))
+        .with_context(|| format!("failed to save the placement in {}", d.display()))
+}
+
+/// Which engine each pod of a lab was placed on; empty when none was.
+pub fn load_placement(lab: &str) -> Result<BTreeMap<u32, String>> {
+    let path = lab_dir(lab)?.join("engines.json");
+    match fs::read(&path) {
+        Ok(data) => serde_json::from_slice(&data)
+            .with_context(|| format!("failed to read the placement {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+        Err(e) => Err(e).with_context(|| format!("failed to read {}", path.display())),
+    }
+}
+
 pub fn load_plan(lab: &str) -> Result<Option<Plan>> {
     let path = lab_dir(lab)?.join("plan.json");
     match fs::read(&path) {
@@ -162,6 +184,7 @@ pub fn forget(lab: &str) -> Result<()> {
     let _ = fs::remove_file(d.join("ready.json"));
     let _ = fs::remove_file(d.join("applied.json"));
     let _ = fs::remove_file(d.join("unready.json"));
+    let _ = fs::remove_file(d.join("engines.json"));
     match fs::remove_file(d.join("plan.json")) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

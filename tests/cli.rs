@@ -16,6 +16,9 @@ mod plan_golden;
 #[path = "cli/docker.rs"]
 mod docker;
 
+#[path = "cli/engines.rs"]
+mod engines;
+
 #[path = "cli/access.rs"]
 mod access;
 

@@ -1,6 +1,6 @@
 //! Participants' side of a lab: `credentials rotate` and `handout`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use anyhow::{anyhow, Result};
@@ -75,6 +75,8 @@ pub async fn rotate<C: Connector>(engines: &C, lab: Option<String>, pods: &str) 
 
 struct Entry {
     pod: u32,
+    /// Where the pod's access point is reached: its engine's address.
+    host: String,
     port: u16,
     /// Where the pod is in a browser: the portal, or the lab's own
     /// browser terminal.
@@ -105,19 +107,28 @@ pub async fn handout<C: Connector>(
     let engine = engines.engine().await?;
     let lab = super::resolve_lab(engine, lab).await?;
     let plan = plan_with_access(&lab)?;
-    let text = handout_text(&lab, &plan, format, &host, pods, portal.as_deref())?;
+    // Pods spread over engines are reached at their engine's address.
+    let mut hosts = BTreeMap::new();
+    for pod in plan.pod_plans.keys() {
+        if let Some(address) = engine.address_of(&lab, *pod).await? {
+            hosts.insert(*pod, address);
+        }
+    }
+    let text = handout_text(&lab, &plan, format, &host, &hosts, pods, portal.as_deref())?;
     print!("{text}");
     Ok(())
 }
 
 /// The handout of a lab brought up with `plan`, for participants who
-/// reach the server as `host`, pods `pods` (all by default), with each
-/// pod's link to the portal at `portal` when given.
+/// reach the server as `host` (a pod in `hosts` at its own), pods `pods`
+/// (all by default), with each pod's link to the portal at `portal` when
+/// given.
 pub fn handout_text(
     lab: &str,
     plan: &Plan,
     format: HandoutFormat,
     host: &str,
+    hosts: &BTreeMap<u32, String>,
     pods: Option<&str>,
     portal: Option<&str>,
 ) -> Result<String> {
@@ -143,8 +154,10 @@ pub fn handout_text(
                 (s.node.clone(), s.kind.clone(), opens)
             })
             .collect();
+        let host = hosts.get(&pod).map_or(host, String::as_str);
         entries.push(Entry {
             pod,
+            host: host.to_string(),
             port: base.saturating_add(pod as u16),
             web: match portal {
                 Some(url) => Some(format!("{url}?lab={lab}&pod={pod}")),
@@ -157,13 +170,13 @@ pub fn handout_text(
         });
     }
     Ok(match format {
-        HandoutFormat::Md => markdown(lab, host, &entries),
-        HandoutFormat::Csv => csv(host, &entries),
-        HandoutFormat::Html => html(lab, host, &entries),
+        HandoutFormat::Md => markdown(lab, &entries),
+        HandoutFormat::Csv => csv(&entries),
+        HandoutFormat::Html => html(lab, &entries),
     })
 }
 
-fn markdown(lab: &str, host: &str, entries: &[Entry]) -> String {
+fn markdown(lab: &str, entries: &[Entry]) -> String {
     let mut s = format!("# {lab}: pod access\n");
     for e in entries {
         let browser = e
@@ -173,9 +186,10 @@ fn markdown(lab: &str, host: &str, entries: &[Entry]) -> String {
             .unwrap_or_default();
         let _ = write!(
             s,
-            "\n## Pod {}\n\n| | |\n|---|---|\n| connect | `ssh -p {} {USER}@{host}` |\n{browser}| password | `{}` |\n| nodes | {} |\n",
+            "\n## Pod {}\n\n| | |\n|---|---|\n| connect | `ssh -p {} {USER}@{}` |\n{browser}| password | `{}` |\n| nodes | {} |\n",
             e.pod,
             e.port,
+            e.host,
             e.password,
             e.nodes.iter().map(|(n, k, o)| format!("`ssh {n}` ({k}, {o})")).collect::<Vec<_>>().join(", ")
         );
@@ -183,7 +197,7 @@ fn markdown(lab: &str, host: &str, entries: &[Entry]) -> String {
     s
 }
 
-fn csv(host: &str, entries: &[Entry]) -> String {
+fn csv(entries: &[Entry]) -> String {
     let mut s = String::from("pod,host,port,user,password,nodes,web\n");
     for e in entries {
         let nodes: Vec<&str> = e.nodes.iter().map(|(n, _, _)| n.as_str()).collect();
@@ -192,7 +206,7 @@ fn csv(host: &str, entries: &[Entry]) -> String {
             s,
             "{},{},{},{USER},{},{},{}",
             e.pod,
-            csv_field(host),
+            csv_field(&e.host),
             e.port,
             e.password,
             nodes.join(" "),
@@ -257,7 +271,7 @@ fn esc(v: &str) -> String {
 }
 
 /// A printable page: one card per pod, to cut and hand out.
-fn html(lab: &str, host: &str, entries: &[Entry]) -> String {
+fn html(lab: &str, entries: &[Entry]) -> String {
     let mut s = format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{lab}: pod access</title>
@@ -325,7 +339,7 @@ fn html(lab: &str, host: &str, entries: &[Entry]) -> String {
             pod = e.pod,
             port = e.port,
             user = USER,
-            host = esc(host),
+            host = esc(&e.host),
             pw = esc(&e.password),
             nodes = nodes.join("<br>")
         );
@@ -342,6 +356,7 @@ mod tests {
         (1..=n)
             .map(|pod| Entry {
                 pod,
+                host: host.to_string(),
                 port: 2200 + pod as u16,
                 web: (pod % 2 == 0).then(|| web_url(host, 4200 + pod as u16)),
                 password: credentials::new_password(),
@@ -356,7 +371,7 @@ mod tests {
     #[test]
     fn a_room_of_thirty_gets_thirty_cards() {
         let e = entries(30, "lab.example.net");
-        let page = html("bgp", "lab.example.net", &e);
+        let page = html("bgp", &e);
         assert_eq!(page.matches(r#"<div class="card">"#).count(), 30);
         assert!(page.contains("ssh -p 2230 lab@lab.example.net"));
         assert!(page.contains("https://lab.example.net:4230/"));
@@ -365,21 +380,34 @@ mod tests {
             assert!(page.contains(&entry.password));
         }
         let e = entries(30, "h");
-        let md = markdown("bgp", "h", &e);
+        let md = markdown("bgp", &e);
         assert_eq!(md.matches("\n## Pod ").count(), 30);
-        let csv = csv("h", &e);
+        let csv = csv(&e);
         assert_eq!(csv.lines().count(), 31);
         assert!(csv.contains(",https://h:4202/\n") && csv.contains(",r1 h1,\n"));
         assert_eq!(web_url("2001:db8::1", 4201), "https://[2001:db8::1]:4201/");
     }
 
+    /// Pods spread over engines are each reached at their engine's address.
+    #[test]
+    fn each_pod_is_handed_its_own_host() {
+        let mut e = entries(2, "a.example.net");
+        e[1].host = "b.example.net".into();
+        let md = markdown("bgp", &e);
+        assert!(
+            md.contains("@a.example.net`") && md.contains("@b.example.net`"),
+            "{md}"
+        );
+        let csv = csv(&e);
+        assert!(
+            csv.contains("\n1,a.example.net,") && csv.contains("\n2,b.example.net,"),
+            "{csv}"
+        );
+    }
+
     #[test]
     fn hostile_host_names_are_escaped() {
-        let page = html(
-            "bgp",
-            "<script>x</script>",
-            &entries(1, "<script>x</script>"),
-        );
+        let page = html("bgp", &entries(1, "<script>x</script>"));
         assert!(!page.contains("<script>"));
         assert_eq!(csv_field("a,b"), "\"a,b\"");
     }

@@ -90,6 +90,10 @@ const ENVIRONMENT: &[(&str, &str)] = &[
         "The IPv4 range noglab takes its management networks from, one block per lab (default 198.18.0.0/15); set it when that range is used on the machine already.",
     ),
     (
+        "NOGLAB_ENGINES",
+        "The engines file: the Docker engines a lab's pods are spread over (as `--engines FILE`). Default: the one engine the docker CLI would use (DOCKER_HOST, else the local socket).",
+    ),
+    (
         "NOGLAB_PLAIN",
         "When set, progress is printed as plain lines, never as bars, even on a terminal.",
     ),

@@ -10,6 +10,7 @@ pub mod completions;
 pub mod connect;
 pub mod doctor;
 pub mod down;
+pub mod engines;
 pub mod exec;
 pub mod graph;
 pub mod images;

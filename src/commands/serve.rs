@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Context, Result};
 
 use crate::diag::input_error;
-use crate::engine::docker::DockerEngine;
+use crate::engine::spread::Spread;
 use crate::engine::Connector;
 use crate::portal::{self, auth, tls, Portal};
 use crate::{state, topology};
@@ -23,7 +23,7 @@ pub struct Serve {
     pub tls_key: Option<PathBuf>,
 }
 
-pub async fn run<C: Connector<Engine = DockerEngine>>(engines: &C, args: Serve) -> Result<()> {
+pub async fn run<C: Connector<Engine = Spread>>(engines: &C, args: Serve) -> Result<()> {
     let engine = engines.engine().await?.clone();
     let labs = if args.labs.is_empty() {
         super::labs(&engine).await?.into_iter().collect()

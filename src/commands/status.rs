@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::cli::ListFormat;
+use crate::engine::spread::ENGINE_LABEL;
 use crate::engine::{Connector, Engine, ObservedContainer, Scope};
 use crate::plan::labels;
 use crate::state;
@@ -14,6 +15,9 @@ use crate::state;
 pub struct Row {
     pub lab: String,
     pub pod: String,
+    /// The engine of the engines file that holds it, when there are several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
     pub node: String,
     pub kind: String,
     pub state: String,
@@ -129,6 +133,7 @@ fn rows(containers: Vec<ObservedContainer>) -> Result<Vec<Row>> {
         let row = Row {
             lab: lab.clone(),
             pod: pod.clone(),
+            engine: c.label(ENGINE_LABEL).map(String::from),
             node: node.clone(),
             kind: c.label(labels::KIND).unwrap_or_default().to_string(),
             state: c.state.clone(),
@@ -149,6 +154,7 @@ fn rows(containers: Vec<ObservedContainer>) -> Result<Vec<Row>> {
                 .or_insert_with(|| Row {
                     lab: lab.clone(),
                     pod: pod.to_string(),
+                    engine: None,
                     node: spec.node.clone(),
                     kind: spec.kind.clone(),
                     state: "missing".into(),
@@ -167,31 +173,43 @@ fn print_table(rows: &[Row]) {
         println!("no lab is running");
         return;
     }
-    let header = ["LAB", "POD", "NODE", "KIND", "STATE", "HEALTH", "UPTIME"];
-    let cells: Vec<[&str; 7]> = rows
+    // An engine column when the lab is spread over several.
+    let spread = rows.iter().any(|r| r.engine.is_some());
+    let keep = |cols: Vec<&'_ str>| -> Vec<String> {
+        cols.into_iter()
+            .enumerate()
+            .filter(|(i, _)| spread || *i != 2)
+            .map(|(_, c)| c.to_string())
+            .collect()
+    };
+    let header = keep(vec![
+        "LAB", "POD", "ENGINE", "NODE", "KIND", "STATE", "HEALTH", "UPTIME",
+    ]);
+    let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            [
+            keep(vec![
                 r.lab.as_str(),
                 &r.pod,
+                r.engine.as_deref().unwrap_or("-"),
                 &r.node,
                 &r.kind,
                 &r.state,
                 &r.health,
                 &r.uptime,
-            ]
+            ])
         })
         .collect();
-    let mut width = header.map(str::len);
+    let mut width: Vec<usize> = header.iter().map(String::len).collect();
     for row in &cells {
         for (w, c) in width.iter_mut().zip(row) {
             *w = (*w).max(c.len());
         }
     }
-    let line = |cols: &[&str; 7]| {
+    let line = |cols: &[String]| {
         let parts: Vec<String> = cols
             .iter()
-            .zip(width)
+            .zip(&width)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
         println!("{}", parts.join("  ").trim_end());
@@ -239,6 +257,7 @@ mod tests {
         );
         let row = |name: &str, health: &str| Row {
             lab: "lab".into(),
+            engine: None,
             pod: "1".into(),
             node: name.into(),
             kind: "frr".into(),

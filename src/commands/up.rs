@@ -131,6 +131,38 @@ struct Prepared<'a, E> {
 /// checks images and ports, starts the guard and saves the plan; `None`
 /// when the lab is already as planned. With how long it waited for other
 /// noglab commands' locks.
+/// Lab-wide networks that span engines ride on each engine's `parent`:
+/// a lab with some stops before anything is created when an engine it
+/// would use has none.
+fn refuse_split_shared_networks<E: Engine>(
+    engine: &E,
+    lab: &str,
+    plan: &Plan,
+    placed: &crate::engine::placement::Placement,
+) -> Result<()> {
+    let Some(shared) = plan.shared.as_ref().filter(|s| !s.networks.is_empty()) else {
+        return Ok(());
+    };
+    let used: std::collections::BTreeSet<&String> = placed.values().collect();
+    if used.len() < 2 {
+        return Ok(());
+    }
+    let lacking: Vec<&str> = used
+        .iter()
+        .filter(|e| engine.parent_of(e).is_none())
+        .map(|e| e.as_str())
+        .collect();
+    if lacking.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = shared.networks.iter().map(|n| n.name.as_str()).collect();
+    Err(input_error(format!(
+        "lab {lab} has lab-wide networks ({}) that its pods on several engines share, and engine {} has no `parent`: name in the engines file the interface that joins each engine to the others at layer 2",
+        names.join(", "),
+        lacking.join(", ")
+    )))
+}
+
 async fn prepare<'a, C: Connector>(
     engines: &'a C,
     args: &UpArgs,
@@ -160,6 +192,10 @@ async fn prepare<'a, C: Connector>(
     } else {
         super::expand_in(loaded, pods, Some(block), args.solution)?
     };
+    // Which engine each pod runs on, before anything is created there.
+    let numbers: Vec<u32> = plan.pod_plans.keys().copied().collect();
+    let placed = engine.place(lab, &numbers).await?;
+    refuse_split_shared_networks(engine, lab, &plan, &placed)?;
     super::preflight::check_images(engine, &plan).await?;
 
     // Containers whose new files `--apply-files` put in are as planned.

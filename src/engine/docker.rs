@@ -27,6 +27,8 @@ use futures_util::StreamExt;
 use ipnet::Ipv4Net;
 use tokio::io::{AsyncRead, AsyncWriteExt};
 
+use super::config::{EngineEntry, Tls};
+use super::spread::Spread;
 use super::{
     disk_full, Connector, Created, Engine, EngineFacts, EngineNetwork, Exposure, Interactive,
     LogFollow, ObservedContainer, ObservedNetwork, ObservedVolume, RunState, Scope, GUARD_LABEL,
@@ -75,18 +77,48 @@ pub struct DockerEngine {
     docker: Docker,
 }
 
-/// The engine `main` hands to commands: the one the docker CLI would use,
-/// connected when a command first asks for it, and once.
+/// The engine `main` hands to commands: the one of the engines file when
+/// one is named, else the one the docker CLI would use; connected when a
+/// command first asks for it, and once.
 #[derive(Default)]
 pub struct DockerConnector {
-    engine: tokio::sync::OnceCell<DockerEngine>,
+    engine: tokio::sync::OnceCell<Spread>,
+    /// The engines file (`--engines`, `NOGLAB_ENGINES`), read when a
+    /// command first asks for an engine.
+    file: Option<std::path::PathBuf>,
+}
+
+impl DockerConnector {
+    pub fn new(file: Option<std::path::PathBuf>) -> Self {
+        DockerConnector {
+            engine: Default::default(),
+            file: file.filter(|f| !f.as_os_str().is_empty()),
+        }
+    }
 }
 
 impl Connector for DockerConnector {
-    type Engine = DockerEngine;
+    type Engine = Spread;
 
-    async fn engine(&self) -> Result<&DockerEngine> {
-        self.engine.get_or_try_init(DockerEngine::connect).await
+    async fn engine(&self) -> Result<&Spread> {
+        self.engine
+            .get_or_try_init(|| async {
+                if let Some(engines) = super::config::from_flag(self.file.as_deref())? {
+                    return Spread::connect(engines).await;
+                }
+                let chosen = super::host::from_env().map_err(crate::diag::input_error)?;
+                let engine = DockerEngine::connect_to(&chosen.endpoint, None, &chosen.from).await?;
+                let entry = EngineEntry {
+                    name: super::config::LOCAL.to_string(),
+                    endpoint: chosen.endpoint,
+                    tls: None,
+                    address: None,
+                    share: super::config::Share::Weight(1),
+                    parent: None,
+                };
+                Ok(Spread::single(engine, entry))
+            })
+            .await
     }
 }
 
@@ -140,27 +172,54 @@ impl DockerEngine {
     /// engine speaks.
     pub async fn connect() -> Result<DockerEngine> {
         let chosen = super::host::from_env().map_err(crate::diag::input_error)?;
-        let host = chosen.endpoint.to_string();
-        let docker = match &chosen.endpoint {
-            super::host::Endpoint::Unix(path) => Docker::connect_with_unix(
+        Self::connect_to(&chosen.endpoint, None, &chosen.from).await
+    }
+
+    /// Connects to one engine of an engines file.
+    pub async fn connect_entry(entry: &EngineEntry) -> Result<DockerEngine> {
+        Self::connect_to(
+            &entry.endpoint,
+            entry.tls.as_ref(),
+            &format!("engine {}", entry.name),
+        )
+        .await
+    }
+
+    /// Connects to `endpoint` (over TLS with `tls`'s files) and agrees on
+    /// an API version; `from` says where the endpoint was chosen.
+    pub(crate) async fn connect_to(
+        endpoint: &super::host::Endpoint,
+        tls: Option<&Tls>,
+        from: &str,
+    ) -> Result<DockerEngine> {
+        let host = endpoint.to_string();
+        let docker = match (endpoint, tls) {
+            (super::host::Endpoint::Unix(path), _) => Docker::connect_with_unix(
                 &path.to_string_lossy(),
                 300,
                 bollard::API_DEFAULT_VERSION,
             ),
-            super::host::Endpoint::Tcp { .. } => {
+            (super::host::Endpoint::Tcp { .. }, None) => {
                 Docker::connect_with_http(&host, 300, bollard::API_DEFAULT_VERSION)
             }
+            (super::host::Endpoint::Tcp { .. }, Some(tls)) => Docker::connect_with_ssl(
+                &host,
+                &tls.key,
+                &tls.cert,
+                &tls.ca,
+                300,
+                bollard::API_DEFAULT_VERSION,
+            ),
         }
         .map_err(|e| {
             anyhow!(
-                "cannot reach the Docker engine at {host} (from {}): {e}; is dockerd running? (scripts/setup-engine.sh installs and starts it)",
-                chosen.from
+                "cannot reach the Docker engine at {host} (from {from}): {e}; is dockerd running? (scripts/setup-engine.sh installs and starts it)"
             )
         })?
         .with_timeout(Duration::from_secs(300));
         let docker = docker.negotiate_version().await.map_err(|e| {
             anyhow!(
-                "cannot reach the Docker engine at {host}: {}; is dockerd running? (scripts/setup-engine.sh installs and starts it)",
+                "cannot reach the Docker engine at {host} (from {from}): {}; is dockerd running? (scripts/setup-engine.sh installs and starts it)",
                 reason(&e)
             )
         })?;
@@ -177,6 +236,46 @@ impl DockerEngine {
             );
         }
         Ok(DockerEngine { docker })
+    }
+
+    /// Creates a lab-wide network that spans engines: Docker's macvlan
+    /// over `parent`, the interface joining this engine's host to the
+    /// others' at layer 2, with the planned subnet (the same on every
+    /// engine; the plan gives each container its own address). Addresses
+    /// set inside the containers, IPv6 and multicast cross it, which
+    /// Docker's overlay networks do not carry.
+    pub async fn create_macvlan(&self, spec: &NetworkSpec, parent: &str) -> Result<Created> {
+        let request = NetworkCreateRequest {
+            name: spec.name.clone(),
+            driver: Some("macvlan".into()),
+            internal: Some(false),
+            ipam: Some(Ipam {
+                driver: Some("default".into()),
+                config: Some(vec![IpamConfig {
+                    subnet: Some(spec.subnet.to_string()),
+                    gateway: Some(spec.gateway.to_string()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            options: Some(HashMap::from([
+                ("parent".into(), parent.to_string()),
+                ("macvlan_mode".into(), "bridge".into()),
+            ])),
+            labels: Some(spec.labels.clone().into_iter().collect()),
+            ..Default::default()
+        };
+        match self.docker.create_network(request).await {
+            Ok(_) => Ok(Created::New),
+            Err(e) if status(&e) == Some(409) => Ok(Created::Existed),
+            Err(e) if status(&e) == Some(403) && self.network_appears(&spec.name).await => {
+                Ok(Created::Existed)
+            }
+            Err(e) => Err(fail(
+                format!("create network {} over {parent}", spec.name),
+                e,
+            )),
+        }
     }
 
     /// The API version agreed on with the engine.

@@ -7,9 +7,12 @@
 
 #![allow(async_fn_in_trait)]
 
+pub mod config;
 pub mod docker;
 pub mod fake;
 pub mod host;
+pub mod placement;
+pub mod spread;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -194,6 +197,26 @@ pub struct Interactive {
 /// the host that holds it, and an id it hands out says which host it is
 /// from.
 pub trait Engine: Sync {
+    /// Decides which engine each of a lab's pods runs on before `up`
+    /// creates them (pods placed before keep theirs), and says it, with
+    /// the lab-wide nodes' engine as pod 0; one engine holds them all.
+    async fn place(&self, _lab: &str, pods: &[u32]) -> anyhow::Result<placement::Placement> {
+        Ok(pods
+            .iter()
+            .chain([&crate::plan::SHARED_POD])
+            .map(|p| (*p, config::LOCAL.to_string()))
+            .collect())
+    }
+    /// The interface an engine's lab-wide networks ride on when they span
+    /// engines (the engines file's `parent`).
+    fn parent_of(&self, _engine: &str) -> Option<String> {
+        None
+    }
+    /// The address participants reach a pod's engine at, when the engines
+    /// file says one.
+    async fn address_of(&self, _lab: &str, _pod: u32) -> anyhow::Result<Option<String>> {
+        Ok(None)
+    }
     /// Containers with noglab's labels, in one list call.
     async fn containers(&self, scope: Scope<'_>) -> anyhow::Result<Vec<ObservedContainer>>;
     /// Networks with noglab's labels.

@@ -24,6 +24,8 @@ pub mod labels {
 /// Lab-wide resources are pod 0 inside noglab, `shared` on the engine.
 pub const SHARED_POD: u32 = 0;
 pub const SHARED_LABEL: &str = "shared";
+/// The `noglab.network` label of a pod's management network.
+pub const MGMT_NETWORK: &str = "mgmt";
 /// The node name of each pod's access point.
 pub const ACCESS_NODE: &str = "access";
 

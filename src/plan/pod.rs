@@ -203,7 +203,14 @@ fn pod_networks(lab: &LabPlan, pod: u32) -> Vec<NetworkSpec> {
     let t = &lab.loaded.topology;
     let pod_base = lab.plumbing.pod_base(lab.block, pod);
     let mgmt = lab.plumbing.mgmt_subnet(pod_base);
-    let mut networks = vec![network_spec(&t.name, pod, "mgmt", mgmt, lab.block, false)];
+    let mut networks = vec![network_spec(
+        &t.name,
+        pod,
+        super::names::MGMT_NETWORK,
+        mgmt,
+        lab.block,
+        false,
+    )];
     for li in 0..t.links.len() {
         let subnet = lab.plumbing.link_subnet(pod_base, li);
         let role = format!("l{}", li + 1);

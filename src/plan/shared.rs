@@ -187,7 +187,12 @@ pub(crate) fn plan(
     let mgmt_name = container_name(&t.name, SHARED_POD, "mgmt");
     if !t.shared.nodes.is_empty() {
         networks.push(network_spec(
-            &t.name, SHARED_POD, "mgmt", mgmt_net, lab.block, false,
+            &t.name,
+            SHARED_POD,
+            super::names::MGMT_NETWORK,
+            mgmt_net,
+            lab.block,
+            false,
         ));
     }
     networks.extend(lab.nets.iter().map(|n| n.spec.clone()));

@@ -23,7 +23,7 @@ use utoipa::{OpenApi, ToSchema};
 use super::auth::{self, Limiter, Role, Session, Sessions};
 use super::{assets, Peer, Shared};
 use crate::commands::check::{self as board, Status};
-use crate::engine::docker::DockerEngine;
+use crate::engine::spread::Spread;
 use crate::engine::{Engine, Scope};
 use crate::plan::{labels, pod_label, Plan, ACCESS_NODE};
 
@@ -41,7 +41,7 @@ type PodSlot = Arc<tokio::sync::Mutex<()>>;
 
 /// What the portal serves and remembers.
 pub struct Portal {
-    pub engine: DockerEngine,
+    pub engine: Spread,
     /// The labs served, with the plan each was brought up with.
     pub plans: BTreeMap<String, Arc<Plan>>,
     /// The folder of each lab served by its folder: its guide is there.
@@ -63,7 +63,7 @@ pub struct Portal {
 
 impl Portal {
     pub fn new(
-        engine: DockerEngine,
+        engine: Spread,
         plans: BTreeMap<String, Arc<Plan>>,
         guides: BTreeMap<String, std::path::PathBuf>,
         token: String,
@@ -475,11 +475,7 @@ pub struct PodView {
 }
 
 /// A pod's nodes, from the engine, without its access point (plumbing).
-pub async fn pod_nodes(
-    engine: &DockerEngine,
-    lab: &str,
-    pod: u32,
-) -> anyhow::Result<Vec<NodeView>> {
+pub async fn pod_nodes(engine: &Spread, lab: &str, pod: u32) -> anyhow::Result<Vec<NodeView>> {
     let pod_s = pod_label(pod);
     let mut nodes: Vec<NodeView> = engine
         .containers(Scope::Lab(lab))
@@ -984,6 +980,7 @@ async fn handout(
         &plan,
         format,
         host,
+        &Default::default(),
         None,
         Some(&format!("https://{authority}/")),
     )

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 
 use crate::credentials::USER;
-use crate::engine::docker::DockerEngine;
+use crate::engine::spread::Spread;
 use crate::engine::{Engine, Interactive};
 
 /// The largest message a page may send: a paste of a few pages of
@@ -67,7 +67,7 @@ fn size_of(text: &str) -> Option<(u16, u16)> {
 /// then ends the other: the page's WebSocket is closed, the node's shell
 /// hung up.
 pub async fn relay(
-    engine: &DockerEngine,
+    engine: &Spread,
     mut ws: WebSocket,
     session: Interactive,
     container: &str,
@@ -115,7 +115,7 @@ pub async fn relay(
 
 /// Sends the terminal's processes SIGHUP and waits (a little) for that
 /// to be done.
-async fn hang_up(engine: &DockerEngine, container: &str, id: &str) {
+async fn hang_up(engine: &Spread, container: &str, id: &str) {
     let run = async {
         let Ok(s) = engine
             .exec_interactive_as(container, USER, &hang_up_command(id), (80, 24))

@@ -192,3 +192,71 @@ fn validate_json_of_a_valid_lab() {
     assert!(doc["lab"]["nodes"].as_u64() > Some(0), "{doc:#}");
     assert_eq!(doc["problems"], serde_json::json!([]));
 }
+
+/// The engines files' corpus: every `tests/engines-errors/NAME.yml` beside
+/// the exact stderr of `noglab engines --engines` on it, in `NAME.err`
+/// (`NOGLAB_BLESS=1` rewrites them). Exit 2, like a topology's problems.
+#[test]
+fn every_bad_engines_file_prints_its_exact_errors() {
+    let dir = root().join("tests/engines-errors");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/engines-errors")
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yml"))
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 8, "found {} cases", cases.len());
+    for case in &cases {
+        let rel = relative(case);
+        let done = support::noglab(&["engines", "--engines", &rel]).code(2);
+        assert!(done.stdout.is_empty(), "{rel}: {}", done.stdout);
+        support::golden(&case.with_extension("err"), &done.stderr);
+    }
+    for entry in std::fs::read_dir(&dir).expect("tests/engines-errors") {
+        let path = entry.expect("directory entry").path();
+        if path.extension().is_some_and(|e| e == "err") {
+            assert!(path.with_extension("yml").is_file(), "{}", path.display());
+        }
+    }
+}
+
+/// A command that needs an engine reads the engines file first, from
+/// `NOGLAB_ENGINES` as from `--engines`, and a bad one is bad input: exit
+/// 2 with its places, before any engine is asked.
+#[test]
+fn a_bad_engines_file_stops_a_command_before_any_engine() {
+    let expected = std::fs::read_to_string(root().join("tests/engines-errors/unknown-field.err"))
+        .expect("the corpus's expected output");
+    let done = support::noglab(&["status"])
+        .env("NOGLAB_ENGINES", "tests/engines-errors/unknown-field.yml")
+        .env("DOCKER_HOST", "unix:///nonexistent/noglab-test.sock")
+        .code(2);
+    assert_eq!(done.stderr, expected);
+}
+
+/// A good engines file is listed as written, in its order, without
+/// connecting to any engine; without a file, the one local engine.
+#[test]
+fn engines_lists_the_file_or_the_local_engine() {
+    let done = support::noglab(&["engines", "--engines", "tests/engines/two.yml"]).ok();
+    assert_eq!(
+        done.stdout,
+        "ENGINE  ENDPOINT                   ADDRESS    PODS        PARENT\n\
+         a       unix:///run/docker-a.sock  192.0.2.1  at most 10  eth1\n\
+         b *     unix:///run/docker-b.sock  192.0.2.2  weight 2    eth1\n\
+         * runs the lab-wide nodes\n"
+    );
+    let json = support::noglab(&["engines", "--format", "json"])
+        .env("NOGLAB_ENGINES", "tests/engines/two.yml")
+        .ok();
+    let rows: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    assert_eq!(rows[1]["name"], "b");
+    assert_eq!(rows[1]["shared"], true);
+    assert_eq!(rows[0]["pods"], 10);
+    let local = support::noglab(&["engines", "--format", "json"])
+        .env("DOCKER_HOST", "unix:///run/elsewhere.sock")
+        .ok();
+    let rows: serde_json::Value = serde_json::from_str(&local.stdout).expect("json");
+    assert_eq!(rows[0]["name"], "local");
+    assert_eq!(rows[0]["endpoint"], "unix:///run/elsewhere.sock");
+}

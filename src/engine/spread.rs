@@ -1,0 +1,630 @@
+//! One lab over several Docker engines, behind the one [`Engine`] trait.
+//!
+//! Each pod runs whole on the engine [`placement`](super::placement)
+//! chose for it (recorded in the state directory and in its containers'
+//! `noglab.engine` label); the lab-wide nodes and networks run on the
+//! engines file's `shared` engine. A container operation goes to the
+//! engine that holds the container, lists are the union of the engines',
+//! and an interactive session's id says its engine (`N/ID`). Images are
+//! made present on every engine: what one engine has is copied to the
+//! others with save and load, through the API.
+//!
+//! A lab-wide network is a bridge on the shared engine while every pod
+//! runs there, and a macvlan over each engine's `parent` (one subnet on
+//! every engine) once pods run elsewhere.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{anyhow, Context, Result};
+use futures_util::future::{join_all, try_join_all};
+use ipnet::Ipv4Net;
+use tokio::io::AsyncRead;
+
+use super::config::{EngineEntry, Engines};
+use super::docker::DockerEngine;
+use super::placement::{self, Placement};
+use super::{
+    Created, Engine, EngineFacts, EngineNetwork, ExecOutput, Exposure, Interactive, LogFollow,
+    ObservedContainer, ObservedNetwork, ObservedVolume, RunState, Scope,
+};
+use crate::plan::names::{pod_label, MGMT_NETWORK, SHARED_LABEL, SHARED_POD};
+use crate::plan::{labels, Attachment, ContainerSpec, FileSpec, NetworkSpec};
+use crate::state;
+
+/// The label that says which engine of the engines file holds a container.
+pub const ENGINE_LABEL: &str = "noglab.engine";
+
+/// The engines of an engines file, or the one local engine, as one.
+#[derive(Clone)]
+pub struct Spread {
+    config: Arc<Engines>,
+    engines: Vec<DockerEngine>,
+    /// Each lab's pods' engines (indexes into `engines`), once placed or read.
+    placed: Arc<Mutex<HashMap<String, BTreeMap<u32, usize>>>>,
+    /// Where each container was last seen or made.
+    holds: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Spread {
+    /// Connects to every engine of the file, at once.
+    pub async fn connect(config: Engines) -> Result<Spread> {
+        let engines = try_join_all(config.engines.iter().map(DockerEngine::connect_entry)).await?;
+        Ok(Self::of(config, engines))
+    }
+
+    /// The one engine noglab drives without an engines file, as it is.
+    pub fn single(engine: DockerEngine, entry: EngineEntry) -> Spread {
+        let config = Engines {
+            file: None,
+            engines: vec![entry],
+            shared: 0,
+        };
+        Self::of(config, vec![engine])
+    }
+
+    fn of(config: Engines, engines: Vec<DockerEngine>) -> Spread {
+        Spread {
+            config: Arc::new(config),
+            engines,
+            placed: Arc::default(),
+            holds: Arc::default(),
+        }
+    }
+
+    fn one(&self) -> bool {
+        self.engines.len() == 1
+    }
+
+    fn index(&self, name: &str) -> Option<usize> {
+        self.config.engines.iter().position(|e| e.name == name)
+    }
+
+    fn name(&self, i: usize) -> &str {
+        &self.config.engines[i].name
+    }
+
+    /// The engine of a pod (`shared` for the lab-wide one) of a lab.
+    fn pod_engine(&self, labels: &BTreeMap<String, String>) -> Result<usize> {
+        if self.one() {
+            return Ok(0);
+        }
+        let (Some(lab), Some(pod)) = (labels.get(labels::LAB), labels.get(labels::POD)) else {
+            return Ok(self.config.shared);
+        };
+        if pod == SHARED_LABEL {
+            return Ok(self.config.shared);
+        }
+        let pod: u32 = pod
+            .parse()
+            .map_err(|_| anyhow!("`{pod}` is not a pod number"))?;
+        self.placement_of(lab)?.get(&pod).copied().ok_or_else(|| {
+            anyhow!("pod {pod} of lab {lab} has no engine yet; `noglab up` places it")
+        })
+    }
+
+    /// A lab's pods' engines: as placed by this run, else as recorded.
+    fn placement_of(&self, lab: &str) -> Result<BTreeMap<u32, usize>> {
+        if let Some(p) = self.lock_placed().get(lab) {
+            return Ok(p.clone());
+        }
+        let known: BTreeMap<u32, usize> = state::load_placement(lab)?
+            .iter()
+            .filter_map(|(p, name)| Some((*p, self.index(name)?)))
+            .collect();
+        self.lock_placed().insert(lab.to_string(), known.clone());
+        Ok(known)
+    }
+
+    fn lock_placed(&self) -> std::sync::MutexGuard<'_, HashMap<String, BTreeMap<u32, usize>>> {
+        self.placed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_holds(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+        self.holds.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The engine that holds a container: as seen last, else by asking
+    /// every engine; one that none holds goes to the shared engine (whose
+    /// answer, "no such container", is then the right one).
+    async fn holder(&self, container: &str) -> usize {
+        if self.one() {
+            return 0;
+        }
+        if let Some(i) = self.lock_holds().get(container) {
+            return *i;
+        }
+        let found = join_all(
+            self.engines
+                .iter()
+                .map(|e| async move { e.run_state(container).await.is_ok() }),
+        )
+        .await;
+        let i = found.iter().position(|f| *f).unwrap_or(self.config.shared);
+        self.lock_holds().insert(container.to_string(), i);
+        i
+    }
+
+    async fn on(&self, container: &str) -> &DockerEngine {
+        &self.engines[self.holder(container).await]
+    }
+
+    /// Copies an image from the engine `from` to the engine `to` (a
+    /// `docker save` archive through a temporary file).
+    async fn copy_image(&self, reference: &str, from: usize, to: usize) -> Result<()> {
+        let dir = std::env::temp_dir().join(format!("noglab-copy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("failed to create {}", dir.display()))?;
+        let file = dir.join(format!("{}-{to}.tar", reference.replace(['/', ':'], "_")));
+        let result = async {
+            let mut out = std::io::BufWriter::new(
+                std::fs::File::create(&file)
+                    .with_context(|| format!("failed to create {}", file.display()))?,
+            );
+            self.engines[from]
+                .save_images(&[reference.to_string()], &mut out, |_| {})
+                .await?;
+            std::io::Write::flush(&mut out)?;
+            drop(out);
+            self.engines[to].load_images(&file).await.map(|_| ())
+        }
+        .await
+        .with_context(|| {
+            format!(
+                "failed to copy image {reference} from engine {} to engine {}",
+                self.name(from),
+                self.name(to)
+            )
+        });
+        let _ = std::fs::remove_file(&file);
+        result
+    }
+
+    /// Copies an image to every engine lacking it from one that has it;
+    /// `false` when none has it.
+    async fn spread_image(&self, reference: &str) -> Result<bool> {
+        let sizes = try_join_all(self.engines.iter().map(|e| e.image_size(reference))).await?;
+        let Some(from) = sizes.iter().position(Option::is_some) else {
+            return Ok(false);
+        };
+        for (to, size) in sizes.iter().enumerate() {
+            if size.is_none() {
+                self.copy_image(reference, from, to).await?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Every engine's answer to the same call, in the file's order.
+    async fn each<'a, T, F>(&'a self, call: impl Fn(&'a DockerEngine) -> F) -> Result<Vec<T>>
+    where
+        F: std::future::Future<Output = Result<T>>,
+    {
+        let answers = join_all(self.engines.iter().map(call)).await;
+        answers
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| a.with_context(|| format!("engine {}", self.name(i))))
+            .collect()
+    }
+
+    fn split_exec<'a>(&self, id: &'a str) -> Result<(&DockerEngine, &'a str)> {
+        let (i, rest) = id
+            .split_once('/')
+            .ok_or_else(|| anyhow!("`{id}` is not a session of this noglab"))?;
+        let i: usize = i
+            .parse()
+            .map_err(|_| anyhow!("`{id}` is not a session of this noglab"))?;
+        let engine = self
+            .engines
+            .get(i)
+            .ok_or_else(|| anyhow!("`{id}` is not a session of this noglab"))?;
+        Ok((engine, rest))
+    }
+}
+
+/// The VLAN a lab-wide network rides on over the engines' `parent`: one
+/// parent carries one macvlan network, so each network gets its own
+/// 802.1Q sub-interface (Docker makes `parent.N`). Taken from its subnet,
+/// which noglab's plumbing makes unique among the labs on the engines,
+/// so that every engine derives the same number.
+fn vlan(subnet: Ipv4Net) -> u32 {
+    let n = u32::from(subnet.network()) >> (32 - u32::from(subnet.prefix_len()).min(31));
+    n % 4093 + 2
+}
+
+impl Engine for Spread {
+    async fn place(&self, lab: &str, pods: &[u32]) -> Result<Placement> {
+        if self.one() {
+            let name = self.name(0).to_string();
+            return Ok(pods
+                .iter()
+                .chain([&SHARED_POD])
+                .map(|p| (*p, name.clone()))
+                .collect());
+        }
+        let found = self.containers(Scope::Lab(lab)).await?;
+        let mut kept: BTreeMap<u32, String> = state::load_placement(lab)?;
+        for c in &found {
+            let (Some(pod), Some(i)) = (
+                c.label(labels::POD).and_then(|p| p.parse::<u32>().ok()),
+                self.lock_holds().get(&c.name).copied(),
+            ) else {
+                continue;
+            };
+            kept.insert(pod, self.name(i).to_string());
+        }
+        let placed = placement::place(&self.config.engines, pods, &kept)
+            .map_err(|e| crate::diag::input_error(format!("lab {lab}: {e}")))?;
+        let mut record = kept;
+        record.extend(placed.clone());
+        state::save_placement(lab, &record)?;
+        let indexes = record
+            .iter()
+            .filter_map(|(p, name)| Some((*p, self.index(name)?)))
+            .collect();
+        self.lock_placed().insert(lab.to_string(), indexes);
+        let mut placed = placed;
+        placed.insert(SHARED_POD, self.name(self.config.shared).to_string());
+        Ok(placed)
+    }
+
+    fn parent_of(&self, engine: &str) -> Option<String> {
+        self.config.by_name(engine)?.parent.clone()
+    }
+
+    async fn address_of(&self, lab: &str, pod: u32) -> Result<Option<String>> {
+        let labels = BTreeMap::from([
+            (labels::LAB.to_string(), lab.to_string()),
+            (labels::POD.to_string(), pod_label(pod)),
+        ]);
+        let i = self.pod_engine(&labels)?;
+        Ok(self.config.engines[i].address.clone())
+    }
+
+    async fn containers(&self, scope: Scope<'_>) -> Result<Vec<ObservedContainer>> {
+        let lists = self.each(|e| e.containers(scope)).await?;
+        let mut holds = self.lock_holds();
+        let mut all = Vec::new();
+        for (i, list) in lists.into_iter().enumerate() {
+            for c in list {
+                holds.insert(c.name.clone(), i);
+                all.push(c);
+            }
+        }
+        Ok(all)
+    }
+
+    async fn networks(&self, scope: Scope<'_>) -> Result<Vec<ObservedNetwork>> {
+        let lists = self.each(|e| e.networks(scope)).await?;
+        // A network on several engines is one network of the lab, known
+        // by its name: an engine's id means nothing to the others.
+        if self.one() {
+            return Ok(lists.into_iter().flatten().collect());
+        }
+        let mut seen = BTreeMap::new();
+        for mut n in lists.into_iter().flatten() {
+            n.id = n.name.clone();
+            seen.entry(n.name.clone()).or_insert(n);
+        }
+        Ok(seen.into_values().collect())
+    }
+
+    async fn volumes(&self, scope: Scope<'_>) -> Result<Vec<ObservedVolume>> {
+        Ok(self
+            .each(|e| e.volumes(scope))
+            .await?
+            .into_iter()
+            .flatten()
+            .collect())
+    }
+
+    async fn all_networks(&self) -> Result<Vec<EngineNetwork>> {
+        Ok(self
+            .each(|e| e.all_networks())
+            .await?
+            .into_iter()
+            .flatten()
+            .collect())
+    }
+
+    async fn used_subnets(&self) -> Result<Vec<Ipv4Net>> {
+        Ok(self
+            .each(|e| e.used_subnets())
+            .await?
+            .into_iter()
+            .flatten()
+            .collect())
+    }
+
+    async fn describe(&self) -> Result<EngineFacts> {
+        self.engines[self.config.shared].describe().await
+    }
+
+    /// An image is present when one engine has it: it is copied then to
+    /// the engines that lack it, so that what `up` finds present is on
+    /// every engine a pod may run on.
+    async fn image_size(&self, reference: &str) -> Result<Option<i64>> {
+        let sizes = self.each(|e| e.image_size(reference)).await?;
+        let Some(size) = sizes.iter().flatten().next().copied() else {
+            return Ok(None);
+        };
+        if sizes.iter().any(Option::is_none) {
+            self.spread_image(reference).await?;
+        }
+        Ok(Some(size))
+    }
+
+    /// Copies the image from an engine that has it, else pulls it on each.
+    async fn pull(&self, reference: &str) -> Result<()> {
+        if !self.one() && self.spread_image(reference).await? {
+            return Ok(());
+        }
+        self.each(|e| e.pull(reference)).await.map(|_| ())
+    }
+
+    /// Builds on the first engine, then copies to the others.
+    async fn build(
+        &self,
+        reference: &str,
+        dockerfile: &str,
+        context: Vec<u8>,
+        log: impl FnMut(&str),
+    ) -> Result<()> {
+        self.engines[0]
+            .build(reference, dockerfile, context, log)
+            .await?;
+        for to in 1..self.engines.len() {
+            self.copy_image(reference, 0, to).await?;
+        }
+        Ok(())
+    }
+
+    async fn save_images(
+        &self,
+        references: &[String],
+        out: &mut impl std::io::Write,
+        progress: impl FnMut(u64),
+    ) -> Result<u64> {
+        for r in references.iter().filter(|_| !self.one()) {
+            self.spread_image(r).await?;
+        }
+        self.engines[0].save_images(references, out, progress).await
+    }
+
+    async fn load_images(&self, file: &Path) -> Result<Vec<String>> {
+        let loaded = self.each(|e| e.load_images(file)).await?;
+        Ok(loaded.into_iter().next().unwrap_or_default())
+    }
+
+    /// A pod's network on its engine. A lab-wide network stays a bridge
+    /// on the shared engine while every pod runs there; once pods run on
+    /// other engines it is a macvlan over each engine's `parent`, on the
+    /// shared engine and on every engine holding pods of the lab.
+    async fn create_network(&self, spec: &NetworkSpec) -> Result<Created> {
+        let i = self.pod_engine(&spec.labels)?;
+        let lab_wide = spec.labels.get(labels::POD).map(String::as_str) == Some(SHARED_LABEL)
+            && spec.labels.get(labels::NETWORK).map(String::as_str) != Some(MGMT_NETWORK);
+        let lab = spec.labels.get(labels::LAB).cloned().unwrap_or_default();
+        let mut on: Vec<usize> = vec![i];
+        if lab_wide && !self.one() {
+            on.extend(self.placement_of(&lab)?.values().copied());
+            on.sort_unstable();
+            on.dedup();
+        }
+        if on.len() == 1 {
+            return self.engines[i].create_network(spec).await;
+        }
+        // One macvlan network per interface: a lab with one lab-wide
+        // network rides on the parent itself, one with several on a VLAN
+        // each (which needs the host's 802.1Q support).
+        let spanning = state::load_plan(&lab)?
+            .and_then(|p| p.shared)
+            .map_or(1, |s| {
+                s.networks
+                    .iter()
+                    .filter(|n| {
+                        n.labels.get(labels::NETWORK).map(String::as_str) != Some(MGMT_NETWORK)
+                    })
+                    .count()
+            });
+        let mut created = Created::Existed;
+        for j in on {
+            let parent = self.config.engines[j].parent.as_deref().ok_or_else(|| {
+                crate::diag::input_error(format!(
+                    "lab-wide network {} spans engines, and engine {} has no `parent`: name the interface that joins it to the others in the engines file",
+                    spec.name,
+                    self.name(j)
+                ))
+            })?;
+            let parent = match spanning {
+                0 | 1 => parent.to_string(),
+                _ => format!("{parent}.{}", vlan(spec.subnet)),
+            };
+            if self.engines[j].create_macvlan(spec, &parent).await? == Created::New {
+                created = Created::New;
+            }
+        }
+        Ok(created)
+    }
+
+    async fn remove_network(&self, name: &str) -> Result<()> {
+        self.each(|e| e.remove_network(name)).await.map(|_| ())
+    }
+
+    async fn remove_volume(&self, name: &str) -> Result<()> {
+        self.each(|e| e.remove_volume(name)).await.map(|_| ())
+    }
+
+    async fn create_container(&self, spec: &ContainerSpec) -> Result<Created> {
+        let i = self.pod_engine(&spec.labels)?;
+        if self.one() {
+            return self.engines[0].create_container(spec).await;
+        }
+        let mut spec = spec.clone();
+        spec.labels
+            .insert(ENGINE_LABEL.to_string(), self.name(i).to_string());
+        let created = self.engines[i].create_container(&spec).await?;
+        self.lock_holds().insert(spec.name.clone(), i);
+        Ok(created)
+    }
+
+    async fn connect(&self, container: &str, attachment: &Attachment) -> Result<()> {
+        self.on(container)
+            .await
+            .connect(container, attachment)
+            .await
+    }
+
+    async fn upload(&self, container: &str, files: &BTreeMap<String, FileSpec>) -> Result<()> {
+        self.on(container).await.upload(container, files).await
+    }
+
+    async fn put_files(
+        &self,
+        container: &str,
+        files: &BTreeMap<String, (u32, Vec<u8>)>,
+    ) -> Result<()> {
+        self.on(container).await.put_files(container, files).await
+    }
+
+    async fn download(&self, container: &str, path: &str, limit: u64) -> Result<Option<Vec<u8>>> {
+        self.on(container)
+            .await
+            .download(container, path, limit)
+            .await
+    }
+
+    async fn start(&self, container: &str) -> Result<()> {
+        self.on(container).await.start(container).await
+    }
+
+    async fn remove_container(&self, name: &str) -> Result<()> {
+        let i = self.holder(name).await;
+        self.engines[i].remove_container(name).await?;
+        self.lock_holds().remove(name);
+        Ok(())
+    }
+
+    async fn first_log_line(
+        &self,
+        container: &str,
+        prefixes: &[&str],
+        timeout: std::time::Duration,
+    ) -> Result<LogFollow> {
+        self.on(container)
+            .await
+            .first_log_line(container, prefixes, timeout)
+            .await
+    }
+
+    async fn run_state(&self, container: &str) -> Result<RunState> {
+        self.on(container).await.run_state(container).await
+    }
+
+    async fn log_tail(&self, container: &str, lines: usize) -> Result<Vec<String>> {
+        self.on(container).await.log_tail(container, lines).await
+    }
+
+    async fn exec_streaming(
+        &self,
+        container: &str,
+        cmd: &[String],
+        sink: impl FnMut(bool, &[u8]),
+    ) -> Result<i64> {
+        self.on(container)
+            .await
+            .exec_streaming(container, cmd, sink)
+            .await
+    }
+
+    async fn exec_with_input(
+        &self,
+        container: &str,
+        cmd: &[String],
+        input: impl AsyncRead + Send + Unpin,
+        sink: impl FnMut(bool, &[u8]),
+    ) -> Result<i64> {
+        self.on(container)
+            .await
+            .exec_with_input(container, cmd, input, sink)
+            .await
+    }
+
+    async fn exec(&self, container: &str, cmd: &[String]) -> Result<ExecOutput> {
+        self.on(container).await.exec(container, cmd).await
+    }
+
+    async fn exec_interactive(
+        &self,
+        container: &str,
+        cmd: &[String],
+        size: (u16, u16),
+    ) -> Result<Interactive> {
+        let i = self.holder(container).await;
+        let mut session = self.engines[i]
+            .exec_interactive(container, cmd, size)
+            .await?;
+        session.exec_id = format!("{i}/{}", session.exec_id);
+        Ok(session)
+    }
+
+    async fn exec_interactive_as(
+        &self,
+        container: &str,
+        user: &str,
+        cmd: &[String],
+        size: (u16, u16),
+    ) -> Result<Interactive> {
+        let i = self.holder(container).await;
+        let mut session = self.engines[i]
+            .exec_interactive_as(container, user, cmd, size)
+            .await?;
+        session.exec_id = format!("{i}/{}", session.exec_id);
+        Ok(session)
+    }
+
+    async fn resize(&self, exec_id: &str, size: (u16, u16)) -> Result<()> {
+        let (engine, id) = self.split_exec(exec_id)?;
+        engine.resize(id, size).await
+    }
+
+    async fn exec_exit_code(&self, exec_id: &str) -> Result<i64> {
+        let (engine, id) = self.split_exec(exec_id)?;
+        engine.exec_exit_code(id).await
+    }
+
+    async fn probe(
+        &self,
+        image: &str,
+        capabilities: &[String],
+        sysctls: &BTreeMap<String, String>,
+        cmd: &[&str],
+    ) -> Result<(i64, String)> {
+        self.engines[self.config.shared]
+            .probe(image, capabilities, sysctls, cmd)
+            .await
+    }
+
+    async fn exposure(&self, container: &str) -> Result<Exposure> {
+        self.on(container).await.exposure(container).await
+    }
+
+    async fn health_report(&self, container: &str) -> Result<Option<String>> {
+        self.on(container).await.health_report(container).await
+    }
+
+    async fn ensure_guard(&self, image: &str, range: &str) -> Result<()> {
+        if !self.one() {
+            self.spread_image(image).await?;
+        }
+        self.each(|e| e.ensure_guard(image, range))
+            .await
+            .map(|_| ())
+    }
+
+    async fn remove_guard(&self) -> Result<()> {
+        self.each(|e| e.remove_guard()).await.map(|_| ())
+    }
+}

@@ -1,0 +1,265 @@
+//! One lab over several Docker engines, end to end: two extra engines on
+//! this machine, each a dockerd in its own network namespace
+//! (`scripts/test-engines.sh`, started here and removed after, pass or
+//! fail), beside the main engine, which only lends its images (copied to
+//! the others by noglab with save and load) and runs the host guard.
+
+use std::path::PathBuf;
+
+use crate::docker::{lab_prefix, skip, Lab};
+use crate::support::{noglab, root};
+
+/// The extra engines share names, addresses and a bridge: one test at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The extra engines, stopped and removed when dropped.
+struct Engines {
+    _turn: std::sync::MutexGuard<'static, ()>,
+    names: [String; 2],
+    data: PathBuf,
+    file: PathBuf,
+}
+
+impl Engines {
+    fn start() -> Engines {
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let p = lab_prefix();
+        let names = [format!("{p}ea"), format!("{p}eb")];
+        let data = root().join("target/engines");
+        let engines = Engines {
+            _turn: turn,
+            file: data.join(format!("{p}-engines.yml")),
+            names,
+            data,
+        };
+        engines.script("up");
+        let [a, b] = &engines.names;
+        std::fs::write(
+            &engines.file,
+            format!(
+                "engines:\n  {a}: {{ endpoint: \"unix:///run/docker-{a}.sock\", address: 10.231.0.2, pods: 10, parent: eth1 }}\n  {b}: {{ endpoint: \"unix:///run/docker-{b}.sock\", address: 10.231.0.3, pods: 10, parent: eth1 }}\n  main: {{ endpoint: \"unix:///var/run/docker.sock\", pods: 1 }}\nshared: main\n"
+            ),
+        )
+        .expect("write the engines file");
+        engines
+    }
+
+    fn script(&self, action: &str) {
+        let out = std::process::Command::new(root().join("scripts/test-engines.sh"))
+            .arg(action)
+            .arg(&self.data)
+            .args(&self.names)
+            .output()
+            .expect("scripts/test-engines.sh runs");
+        assert!(
+            out.status.success() || action == "down",
+            "test-engines.sh {action}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn file(&self) -> &str {
+        self.file.to_str().expect("a UTF-8 path")
+    }
+
+    /// `docker ps` on one extra engine: the names of the lab's containers.
+    fn names_on(&self, engine: usize, lab: &str) -> Vec<String> {
+        let out = std::process::Command::new("docker")
+            .args([
+                "-H",
+                &format!("unix:///run/docker-{}.sock", self.names[engine]),
+            ])
+            .args(["ps", "-a", "--filter", &format!("label=noglab.lab={lab}")])
+            .args([
+                "--format",
+                "{{.Names}} {{.ID}} {{.Label \"noglab.engine\"}}",
+            ])
+            .output()
+            .expect("docker CLI runs");
+        let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(String::from)
+            .collect();
+        lines.sort();
+        lines
+    }
+}
+
+impl Drop for Engines {
+    fn drop(&mut self) {
+        self.script("down");
+        let _ = std::fs::remove_file(&self.file);
+    }
+}
+
+/// Pods of a lab without lab-wide networks spread over two engines, one
+/// pod each, whole; every command reaches each pod where it runs.
+#[test]
+fn a_lab_spreads_its_pods_over_two_engines() {
+    if skip() {
+        return;
+    }
+    let engines = Engines::start();
+    let lab = Lab::new("two-routers", "spread");
+    let (a, b) = (&engines.names[0], &engines.names[1]);
+    let with = |args: &[&str]| {
+        let mut all = vec!["--engines", engines.file()];
+        all.extend_from_slice(args);
+        noglab(&all)
+    };
+    let file = lab.file();
+    with(&["up", &file, "--pods", "2"]).ok();
+
+    // Each pod whole on its engine, labelled so; none on the main engine.
+    let on_a = engines.names_on(0, &lab.name);
+    let on_b = engines.names_on(1, &lab.name);
+    let pods = |lines: &[String], pod: &str, engine: &str| {
+        lines.len() == 3
+            && lines
+                .iter()
+                .all(|l| l.contains(&format!("-p{pod}-")) && l.ends_with(engine))
+    };
+    assert!(pods(&on_a, "01", a), "{on_a:?}");
+    assert!(pods(&on_b, "02", b), "{on_b:?}");
+    let main = crate::docker::docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=noglab.lab={}", lab.name),
+    ]);
+    assert!(main.trim().is_empty(), "on the main engine: {main}");
+
+    // One table, an engine column.
+    let status = with(&["status", &lab.name]).ok().stdout;
+    assert!(status.starts_with("LAB"), "{status}");
+    assert!(
+        status.lines().next().is_some_and(|h| h.contains("ENGINE")),
+        "{status}"
+    );
+    for (pod, engine) in [("1", a), ("2", b)] {
+        let rows = status
+            .lines()
+            .filter(|l| {
+                let cols: Vec<&str> = l.split_whitespace().collect();
+                cols.get(1) == Some(&pod) && cols.get(2) == Some(&engine.as_str())
+            })
+            .count();
+        assert_eq!(rows, 3, "pod {pod} on {engine}:\n{status}");
+    }
+
+    // The exercise's checks pass in both pods, and exec reaches each.
+    let check = with(&["check", &lab.name]).ok().stdout;
+    assert!(check.contains("checks pass in 2 pods"), "{check}");
+    let exec = with(&[
+        "exec",
+        "--pod",
+        "all",
+        &lab.name,
+        "r1",
+        "--",
+        "cat",
+        "/etc/hostname",
+    ])
+    .ok()
+    .stdout;
+    assert!(exec.contains("p1: r1") && exec.contains("p2: r1"), "{exec}");
+
+    // The placement holds: up again changes nothing.
+    let again = with(&["up", &file, "--pods", "2"]).ok().stdout;
+    assert!(again.contains("up to date"), "{again}");
+
+    // A reset of pod 2 touches engine b only.
+    with(&["reset", &lab.name, "--pod", "2"]).ok();
+    assert_eq!(engines.names_on(0, &lab.name), on_a, "engine a was touched");
+    let after = engines.names_on(1, &lab.name);
+    assert!(pods(&after, "02", b), "{after:?}");
+    assert_ne!(after, on_b, "pod 2 was not recreated");
+
+    // Down removes everything on both.
+    with(&["down", &lab.name]).ok();
+    assert!(engines.names_on(0, &lab.name).is_empty());
+    assert!(engines.names_on(1, &lab.name).is_empty());
+
+    // Lab-wide networks spanning engines need each engine's `parent`:
+    // the main engine has none, so with the route server there the lab
+    // is refused before anything is created.
+    let ixp = Lab::new("ixp", "spreadixp");
+    let refused = with(&["up", &ixp.file(), "--pods", "2"]).code(2);
+    assert!(
+        refused.stderr.contains("has lab-wide networks")
+            && refused.stderr.contains("engine main has no `parent`"),
+        "{}",
+        refused.stderr
+    );
+    assert!(engines.names_on(0, &ixp.name).is_empty());
+    assert!(engines.names_on(1, &ixp.name).is_empty());
+}
+
+/// An IXP over two engines: the route server and pod 1 on engine a, pod
+/// 2 on engine b, the IXP LAN a macvlan over each engine's `parent`
+/// (the bridge joining them). BGP comes up across engines, routes go
+/// through the route server, and IPv6 neighbours find each other.
+#[test]
+fn an_ixp_lan_spans_two_engines() {
+    if skip() {
+        return;
+    }
+    let engines = Engines::start();
+    let file = engines
+        .file
+        .with_file_name(format!("{}-ixp-engines.yml", lab_prefix()));
+    let text = std::fs::read_to_string(&engines.file).expect("the engines file");
+    let text = text.replace("shared: main", &format!("shared: {}", engines.names[0]));
+    std::fs::write(&file, text).expect("write the engines file");
+    let file = file.to_str().expect("a UTF-8 path").to_string();
+    let ixp = Lab::new("ixp", "spanixp");
+    let with = |args: &[&str]| {
+        let mut all = vec!["--engines", file.as_str()];
+        all.extend_from_slice(args);
+        noglab(&all)
+    };
+    let in_r1 = |pod: &str, cmd: &[&str]| {
+        let mut all = vec!["exec", "--pod", pod, ixp.name.as_str(), "r1", "--"];
+        all.extend_from_slice(cmd);
+        with(&all)
+    };
+    with(&["up", &ixp.file(), "--pods", "2"]).ok();
+    let on_a = engines.names_on(0, &ixp.name);
+    assert!(on_a.iter().any(|l| l.contains("-shared-rs ")), "{on_a:?}");
+    let on_b = engines.names_on(1, &ixp.name);
+    assert!(on_b.iter().all(|l| l.contains("-p02-")), "{on_b:?}");
+
+    // Pod 2's session to the route server on the other engine, and pod
+    // 1's LAN learned through it.
+    let learned = crate::docker::wait_for(std::time::Duration::from_secs(90), || {
+        let out = in_r1("2", &["vtysh", "-c", "show ip route bgp"])
+            .run()
+            .stdout;
+        out.contains("100.68.1.0/29").then_some(()).ok_or(out)
+    });
+    assert!(
+        learned.is_ok(),
+        "pod 2 never learned pod 1's LAN: {learned:?}"
+    );
+    let summary = in_r1("2", &["vtysh", "-c", "show bgp summary"]).ok().stdout;
+    let rs = summary
+        .lines()
+        .find(|l| l.starts_with("198.51.100.1 "))
+        .unwrap_or_else(|| panic!("no session to the route server:\n{summary}"));
+    let state = rs.split_whitespace().nth(9).unwrap_or_default();
+    assert!(state.parse::<u32>().is_ok(), "not established: {rs}");
+    // IPv6 over the LAN: neighbour discovery crosses engines.
+    in_r1("2", &["ping", "-c", "2", "-W", "3", "2001:db8:ffff::11"]).ok();
+
+    // Each pod's handout points at its own engine's address.
+    let csv = with(&["handout", &ixp.name, "--format", "csv"]).ok().stdout;
+    assert!(
+        csv.contains("\n1,10.231.0.2,") && csv.contains("\n2,10.231.0.3,"),
+        "{csv}"
+    );
+
+    with(&["down", &ixp.name]).ok();
+    assert!(engines.names_on(0, &ixp.name).is_empty());
+    assert!(engines.names_on(1, &ixp.name).is_empty());
+    let _ = std::fs::remove_file(&file);
+}
