@@ -13,6 +13,7 @@ pub mod exec;
 pub mod graph;
 pub mod images;
 pub mod link;
+pub mod lint;
 pub mod plan;
 pub mod preflight;
 pub mod reset;
