@@ -130,8 +130,17 @@ pub async fn run<C: Connector>(engines: &C, target: Option<String>, lint: Lint) 
                 file.display()
             )))
         }
-        (Ok(_), Err(e)) => return Err(e),
-        (Err(e), Err(gone)) => return Err(e.context(format!("{gone:#}"))),
+        (Ok(_), Err(e)) => {
+            return Err(e.context(format!(
+                "lab {lab} could not be removed: `noglab down {lab}` removes it"
+            )))
+        }
+        (Err(e), Err(_)) => {
+            return Err(e.context(format!(
+                "lint of {} did not finish, nor could it remove lab {lab}: `noglab down {lab}` removes it",
+                file.display()
+            )))
+        }
     };
     let verdicts = verdicts(&columns, &initial, &solved);
     let seconds = started.elapsed().as_secs_f64();
@@ -609,6 +618,71 @@ mod tests {
         // A check with no result in a phase (none ran) never passes.
         let v = verdicts(&[col("x", 1)], &[o(1, "x", Fail)], &[]);
         assert_eq!((v[0].sound, v[0].verdict), (false, "NEVER PASSES"));
+    }
+
+    /// A check on `container` that holds when the output contains `up`.
+    fn check(id: &str, container: &str, timeout: u32) -> (u32, CheckSpec) {
+        let expect = crate::plan::checks::ExpectSpec {
+            contains: Some("up".into()),
+            ..Default::default()
+        };
+        let spec = CheckSpec {
+            id: id.into(),
+            title: id.into(),
+            step: 1,
+            node: "r1".into(),
+            container: container.into(),
+            command: vec!["true".into()],
+            expect,
+            timeout,
+        };
+        (1, spec)
+    }
+
+    /// What a node's batch of one check prints, the check saying `text`.
+    fn said(text: &str) -> crate::engine::ExecOutput {
+        crate::engine::ExecOutput {
+            code: 0,
+            stdout: format!("@@noglab-check 0 0 {} 0\n{text}", text.len()).into_bytes(),
+            stderr: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn on_the_engine_a_check_up_before_the_solution_is_reported_never_failing() {
+        use crate::engine::fake::FakeEngine;
+        let engine = FakeEngine::default();
+        let work = [
+            check("bgp", "lab-p01-r1", 0),
+            check("ospf", "lab-p01-r2", 1),
+        ];
+        let columns = [col("bgp", 1), col("ospf", 1)];
+        let say = |r1: &str, r2: &str| {
+            let mut s = engine.lock();
+            s.exec_outputs.insert("lab-p01-r1".into(), said(r1));
+            s.exec_outputs.insert("lab-p01-r2".into(), said(r2));
+        };
+        let execs = || engine.lock().executed.len();
+        // Initially `bgp` already holds; `ospf` does not, and is tried
+        // again until its timeout has gone by: one exec a node a round.
+        say("up", "down");
+        let initial = rounds(&engine, &work, 2).await.expect("rounds");
+        assert_eq!(execs(), 3, "{:?}", engine.calls());
+        say("up", "up");
+        let solved = rounds(&engine, &work, 2).await.expect("rounds");
+        assert_eq!(execs(), 5);
+        let v = verdicts(&columns, &initial, &solved);
+        assert_eq!(
+            v.iter()
+                .map(|v| (v.id.as_str(), v.verdict))
+                .collect::<Vec<_>>(),
+            [("bgp", "NEVER FAILS"), ("ospf", "ok")]
+        );
+        let failed = initial.iter().find(|o| o.id == "ospf").expect("ospf");
+        assert_eq!(failed.status, Status::Fail);
+        assert!(failed.output.contains("down"), "{failed:?}");
+        let err = conclude(&v).expect_err("exit 1");
+        assert_eq!(err.downcast_ref::<ExitCode>().map(|c| c.0), Some(1));
     }
 
     #[test]
