@@ -181,16 +181,22 @@ fn issue7_dnssec_lab_solved_initial_and_pod1_by_hand() {
     ds_updates_are_bound_to_the_pod(&lab);
 
     // Initial: the infrastructure holds, the exercise is left to do.
+    // The infrastructure is waited for; the rest is read as it stands:
+    // waiting out every failing check's timeout (five minutes for BIND's
+    // ZSK rollover) proves nothing more, and the lint test proves that
+    // each fails with its timeout waited out.
     noglab(&["up", &lab.file(), "--pods", "2", "--recreate"]).ok();
-    let (code, results, text) = board(&lab, &[]);
-    assert_eq!(code, 1, "{text}");
-    for c in results.iter().filter(|c| c.step == 0) {
+    let (code, step0, text) = board(&lab, &["--step", "0"]);
+    assert_eq!(code, 0, "{text}");
+    for c in &step0 {
         assert!(
             c.passed,
             "pod {} {} (step 0) fails initially\n{text}",
             c.pod, c.id
         );
     }
+    let (code, results, text) = board(&lab, &["--no-wait"]);
+    assert_eq!(code, 1, "{text}");
     // Every exercise step has a failing check in every pod (the DS the
     // solution left in the TLD still stands, and step 6's check for the
     // other software passes: hence "a", not "every").
