@@ -302,9 +302,11 @@ pub enum Command {
         #[arg(long, conflicts_with = "lab")]
         all: bool,
     },
-    /// The scoreboard: the lab's checks in every pod, pods as rows.
+    /// The scoreboard: the lab's checks in every pod, pods as rows; or,
+    /// with --lint, whether each check of a lab can fail and can pass.
     Check {
-        /// A lab name, or its topology file.
+        /// A lab name, or its topology file (with --lint: a lab folder or
+        /// topology file).
         lab: Option<String>,
         /// Only these pods: `3`, `1-5`, `1,4,7-9` or `all`.
         #[arg(long)]
@@ -312,6 +314,16 @@ pub enum Command {
         /// Only the checks of this step.
         #[arg(long)]
         step: Option<u32>,
+        /// Prove the checks of a lab folder: bring it up under a name of its
+        /// own, run every check, bring its pods up solved, run them again,
+        /// remove it; a table of each check's verdict. Exit 1 when a check
+        /// never fails on the initial lab or never passes on the solved one
+        /// (step 0 must pass both times).
+        #[arg(long, conflicts_with_all = ["pod", "step", "watch", "no_wait"])]
+        lint: bool,
+        /// With --lint: this many pods (default: the topology's `pods`).
+        #[arg(long, requires = "lint")]
+        pods: Option<u32>,
         /// A table for people, or JSON for scripts.
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,

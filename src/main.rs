@@ -109,12 +109,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => commands::access::rotate(engines, lab, &pod).await,
         Command::Check {
             lab,
+            lint: true,
+            pods,
+            format,
+            parallel,
+            ..
+        } => {
+            let lint = commands::lint::Lint {
+                pods,
+                format,
+                parallel,
+                quiet,
+            };
+            commands::lint::run(engines, lab, lint).await
+        }
+        Command::Check {
+            lab,
             pod,
             step,
             format,
             watch,
             no_wait,
             parallel,
+            ..
         } => {
             let board = commands::check::Board {
                 pods: pod.as_deref(),

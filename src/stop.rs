@@ -55,6 +55,15 @@ impl Stop {
     /// first without the command having ended, ends the process with
     /// [`EXIT_CODE`] and says what may be left. Needs a Tokio runtime.
     pub fn on_ctrl_c(grace: Duration) -> Stop {
+        Stop::on_ctrl_c_saying(
+            grace,
+            "interrupted: quit without waiting for the engine calls in flight; what they create may appear in a moment: run the same `noglab up` again to complete the lab, or `noglab down` to remove it",
+        )
+    }
+
+    /// As [`Stop::on_ctrl_c`], with what the process says when it quits
+    /// before the command has ended.
+    pub fn on_ctrl_c_saying(grace: Duration, quitting: &'static str) -> Stop {
         let stop = Stop::never();
         // Registered here, before any work starts, not when a task is
         // first polled: a Ctrl-C from now on is ours.
@@ -75,9 +84,7 @@ impl Stop {
                 _ = signals.recv() => {}
                 () = tokio::time::sleep(grace) => {}
             }
-            eprintln!(
-                "interrupted: quit without waiting for the engine calls in flight; what they create may appear in a moment: run the same `noglab up` again to complete the lab, or `noglab down` to remove it"
-            );
+            eprintln!("{quitting}");
             std::process::exit(i32::from(EXIT_CODE));
         });
         stop

@@ -53,7 +53,7 @@ pub struct Outcome {
 }
 
 /// Whether a `check` target is a topology file or folder, not a lab name.
-fn is_file_target(t: &str) -> bool {
+pub(crate) fn is_file_target(t: &str) -> bool {
     t.contains('/') || t.ends_with(".yml") || t.ends_with(".yaml") || Path::new(t).is_dir()
 }
 
@@ -225,12 +225,12 @@ fn outcome(
 
 /// A check's exit code and output (stdout, then stderr), or `None` when it
 /// did not run.
-type Tried = Option<(i64, String)>;
+pub(crate) type Tried = Option<(i64, String)>;
 
 /// The first try of every check, one exec per node: a room of 30 pods with
 /// 37 checks on 4 nodes each is 120 execs, not 1110. `None` where the
 /// batch could not run (that check is then tried on its own).
-async fn first_tries<E: Engine>(
+pub(crate) async fn first_tries<E: Engine>(
     engine: &E,
     work: &[(u32, CheckSpec)],
     parallel: usize,
@@ -354,7 +354,7 @@ async fn run_one<E: Engine>(engine: &E, pod: u32, c: &CheckSpec, retry: bool) ->
     }
 }
 
-fn tail(text: &str, n: usize) -> String {
+pub(crate) fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }

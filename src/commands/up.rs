@@ -22,19 +22,33 @@ const GRACE: Duration = Duration::from_secs(30);
 
 pub async fn run<C: Connector>(engines: &C, args: UpArgs, quiet: bool) -> Result<()> {
     let stop = Stop::on_ctrl_c(GRACE);
-    let started = Instant::now();
     let loaded = topology::load(&args.file)?;
+    let done = bring_up(engines, &loaded, &args, quiet, &stop).await?;
+    println!("{done}");
+    Ok(())
+}
+
+/// `up` of a loaded topology (`args.file` only names it in messages),
+/// stopping on `stop`; what it did, in one line.
+pub async fn bring_up<C: Connector>(
+    engines: &C,
+    loaded: &topology::Loaded,
+    args: &UpArgs,
+    quiet: bool,
+    stop: &Stop,
+) -> Result<String> {
+    let started = Instant::now();
     let pods = args.pods.unwrap_or(loaded.topology.pods);
     super::check_pods(pods)?;
     // Bad input stops here, before anything is created.
-    let draft = super::expand_in(&loaded, pods, None, args.solution)?;
+    let draft = super::expand_in(loaded, pods, None, args.solution)?;
     let lab = loaded.topology.name.clone();
     let again = format!("`noglab up {}`", args.file.display());
 
     // Until the actions start, only reads, the guard and the saved plan:
     // a Ctrl-C drops them where they stand.
     let (waited, prepared) = stop
-        .abandon_on(prepare(engines, &args, &loaded, draft, pods))
+        .abandon_on(prepare(engines, args, loaded, draft, pods))
         .await
         .map_err(|e| {
             if is_interrupted(&e) {
@@ -52,12 +66,11 @@ pub async fn run<C: Connector>(engines: &C, args: UpArgs, quiet: bool) -> Result
         allocation,
     }) = prepared
     else {
-        println!(
+        return Ok(format!(
             "lab {lab}: {pods} pods up to date ({:.1}s{})",
             started.elapsed().as_secs_f64(),
             of_it_waiting(waited)
-        );
-        return Ok(());
+        ));
     };
     let summary = summarize(&actions);
     let progress = Progress::new(quiet);
@@ -87,7 +100,7 @@ pub async fn run<C: Connector>(engines: &C, args: UpArgs, quiet: bool) -> Result
         limits,
         &secrets,
         &progress,
-        &stop,
+        stop,
         release_allocation,
         timeline.as_ref(),
     )
@@ -109,12 +122,11 @@ pub async fn run<C: Connector>(engines: &C, args: UpArgs, quiet: bool) -> Result
             anyhow!("lab {lab} is not complete; run `noglab up` again once fixed:\n{e:#}")
         }
     })?;
-    println!(
+    Ok(format!(
         "lab {lab}: {pods} pods up ({summary}) in {:.1}s{}",
         started.elapsed().as_secs_f64(),
         of_it_waiting(waited)
-    );
-    Ok(())
+    ))
 }
 
 /// What `up` has decided to do, and the locks it holds while doing it.

@@ -104,3 +104,58 @@ fn issue5_checks_pass_fail_in_one_pod_and_pass_after_reset() {
     assert_eq!(code, 0, "{json:#}");
     assert!(failing(&json).is_empty());
 }
+
+/// `check --lint` takes a lab folder or topology file and refuses, with
+/// exit 2 and before touching the engine, a lab name, a lab without
+/// checks, a topology with errors and the board's own flags (issue 18).
+#[test]
+fn issue18_lint_refuses_bad_input_before_anything_is_created() {
+    let out = noglab(&["check", "--lint", "bgp"]).code(2);
+    assert!(
+        out.stderr
+            .contains("--lint takes a lab's folder or topology file"),
+        "{}",
+        out.stderr
+    );
+    let out = noglab(&["check", "--lint", "examples/two-routers", "--pods", "0"]).code(2);
+    assert!(
+        out.stderr.contains("--pods must be between 1 and"),
+        "{}",
+        out.stderr
+    );
+    let out = noglab(&["check", "--lint", "tests/errors/check-json-pointer.yml"]).code(2);
+    assert!(
+        out.stderr.contains("check-json-pointer.yml:"),
+        "{}",
+        out.stderr
+    );
+    let dir = crate::support::root().join("target/test-labs/lint-no-checks");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("topology.yml"),
+        "name: nochecks\nnodes:\n  h1: {kind: host}\n",
+    )
+    .expect("write");
+    let out = noglab(&["check", "--lint", &dir.to_string_lossy()]).code(2);
+    assert!(
+        out.stderr.contains("has no checks to lint"),
+        "{}",
+        out.stderr
+    );
+    for flags in [
+        &["--pod", "1"][..],
+        &["--step", "1"],
+        &["--watch"],
+        &["--no-wait"],
+    ] {
+        let mut args = vec!["check", "--lint", "labs/bgp"];
+        args.extend_from_slice(flags);
+        let out = noglab(&args).code(2);
+        assert!(
+            out.stderr.contains("cannot be used with"),
+            "{flags:?}: {}",
+            out.stderr
+        );
+    }
+    noglab(&["check", "labs/bgp", "--pods", "2"]).code(2);
+}

@@ -260,6 +260,60 @@ impl Drop for Lab {
     }
 }
 
+/// `noglab check --lint` on a test lab's folder (issue 18): every check
+/// fails on the initial lab and passes on the solved one (step 0 passes
+/// both times), with a result in each of `pods` pods both times; and the
+/// lint leaves nothing of its own lab behind.
+pub(crate) fn lint_is_sound(lab: &Lab, pods: u32) -> serde_json::Value {
+    let started = Instant::now();
+    let dir = lab.dir.to_string_lossy().into_owned();
+    let pods_arg = pods.to_string();
+    let out = noglab(&[
+        "check", "--lint", &dir, "--pods", &pods_arg, "--format", "json", "--quiet",
+    ])
+    .run();
+    let report: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+    let unsound: Vec<&serde_json::Value> = report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["sound"] != true)
+        .collect();
+    assert!(
+        unsound.is_empty() && report["sound"] == true && out.code == 0,
+        "unsound checks (exit {}): {unsound:#?}\n{report:#}",
+        out.code
+    );
+    let checks = report["checks"].as_array().expect("checks").len();
+    for phase in ["initial", "solved"] {
+        assert_eq!(
+            report[phase].as_array().expect(phase).len(),
+            checks * pods as usize,
+            "every check in every pod, {phase}: {report:#}"
+        );
+    }
+    let left = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        "label=noglab.lab",
+        "--format",
+        "{{.Label \"noglab.lab\"}}",
+    ]);
+    let lint_lab = format!("{}-lint-", &lab.name[..lab.name.len().min(14)]);
+    assert!(
+        !left.lines().any(|l| l.starts_with(&lint_lab)),
+        "the lint's lab is left behind: {left}"
+    );
+    eprintln!(
+        "{}: check --lint, {pods} pods, {checks} checks sound in {:.0}s",
+        lab.name,
+        started.elapsed().as_secs_f64()
+    );
+    report
+}
+
 /// The content of `path` on `node` of pod `pod` in a plan printed as JSON.
 pub(crate) fn file_in_plan(plan: &serde_json::Value, pod: u32, node: &str, path: &str) -> String {
     plan["pod_plans"][pod.to_string()]["containers"]

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::docker::{access_ports, file_in_plan, skip, wait_for, Lab};
+use crate::docker::{access_ports, file_in_plan, lint_is_sound, skip, wait_for, Lab};
 use crate::support::{noglab, root, Done};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -344,6 +344,17 @@ fn issue4_every_border_peers_with_the_bird_route_server_and_pod1_reaches_pod3() 
         "pod 3's host reaches pod 1's across the IXP, not transit:\n{}",
         trace.stdout
     );
+}
+
+/// `noglab check --lint labs/bgp`: every check fails on the initial lab and
+/// passes on the solved one, step 0 passes both times (issue 18).
+#[test]
+fn issue18_bgp_lab_checks_can_fail_and_can_pass() {
+    if skip() {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    lint_is_sound(&bgp_lab("bgplint", 5, 2430), 2);
 }
 
 /// Without Docker: the lab holds for the largest room it promises, and

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::docker::{skip, wait_for, Lab};
+use crate::docker::{lint_is_sound, skip, wait_for, Lab};
 use crate::support::{noglab, root};
 
 /// The lab under a test name, its subfolders too, with its own SSH ports
@@ -155,11 +155,16 @@ fn nsupdate(lab: &Lab, pod: u32, node: &str, key_file: &str, lines: &[String]) -
     (out.code, format!("{}{}", out.stdout, out.stderr))
 }
 
+/// The lab's tests one at a time: each brings up the whole lab, and two
+/// at once only slow each other's convergence on a small machine.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn issue7_dnssec_lab_solved_initial_and_pod1_by_hand() {
     if skip() {
         return;
     }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let lab = lab();
 
     // Solved: every check passes in both pods. BIND's ZSK is rolled only
@@ -176,16 +181,22 @@ fn issue7_dnssec_lab_solved_initial_and_pod1_by_hand() {
     ds_updates_are_bound_to_the_pod(&lab);
 
     // Initial: the infrastructure holds, the exercise is left to do.
+    // The infrastructure is waited for; the rest is read as it stands:
+    // waiting out every failing check's timeout (five minutes for BIND's
+    // ZSK rollover) proves nothing more, and the lint test proves that
+    // each fails with its timeout waited out.
     noglab(&["up", &lab.file(), "--pods", "2", "--recreate"]).ok();
-    let (code, results, text) = board(&lab, &[]);
-    assert_eq!(code, 1, "{text}");
-    for c in results.iter().filter(|c| c.step == 0) {
+    let (code, step0, text) = board(&lab, &["--step", "0"]);
+    assert_eq!(code, 0, "{text}");
+    for c in &step0 {
         assert!(
             c.passed,
             "pod {} {} (step 0) fails initially\n{text}",
             c.pod, c.id
         );
     }
+    let (code, results, text) = board(&lab, &["--no-wait"]);
+    assert_eq!(code, 1, "{text}");
     // Every exercise step has a failing check in every pod (the DS the
     // solution left in the TLD still stands, and step 6's check for the
     // other software passes: hence "a", not "every").
@@ -431,4 +442,15 @@ fn ds_updates_are_bound_to_the_pod(lab: &Lab) {
     assert_ne!(code, 0, "pod 2 deleted pod 1's DS with pod 1's key: {out}");
     let ds = exec_ok(lab, 1, "host", "dig +short pod1.lab DS");
     assert!(!ds.trim().is_empty(), "pod 1's DS is gone");
+}
+
+/// `noglab check --lint labs/dnssec`: every check fails on the initial lab and
+/// passes on the solved one, step 0 passes both times (issue 18).
+#[test]
+fn issue18_dnssec_lab_checks_can_fail_and_can_pass() {
+    if skip() {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    lint_is_sound(&lab(), 2);
 }
