@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Once;
+use std::sync::{Once, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use crate::support::{noglab, root, Done};
@@ -22,6 +22,32 @@ pub(crate) fn skip() -> bool {
 }
 
 static IMAGES: Once = Once::new();
+
+/// The node images every test lab runs from. The bundle test
+/// (`kinds::issue3_images_save_then_rmi_then_load_brings_a_lab_up`)
+/// removes and reloads them: it holds this for writing, each [`Lab`] for
+/// reading from its creation until its containers are gone.
+static IMAGES_IN_USE: RwLock<()> = RwLock::new(());
+
+pub(crate) type ImagesGuard = RwLockReadGuard<'static, ()>;
+
+thread_local! {
+    /// How many of this thread's labs are alive: only the first takes the
+    /// lock, as a second read on one thread would wait behind a waiting
+    /// writer that waits for the first (a deadlock).
+    static LABS_HERE: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+fn images_in_use() -> Option<ImagesGuard> {
+    let alive = LABS_HERE.with(|n| n.replace(n.get() + 1));
+    (alive == 0).then(|| IMAGES_IN_USE.read().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// For the one test that removes the node images: waits until no test
+/// lab is left, and keeps new ones from starting until it is dropped.
+pub(crate) fn images_exclusive() -> RwLockWriteGuard<'static, ()> {
+    IMAGES_IN_USE.write().unwrap_or_else(|e| e.into_inner())
+}
 
 /// How test labs' names start: `NOGLAB_TEST_LAB_PREFIX` (a few lowercase
 /// letters, for people sharing one engine who each own a prefix), else `t`.
@@ -87,6 +113,11 @@ pub(crate) fn images() {
 pub(crate) struct Lab {
     pub name: String,
     pub dir: PathBuf,
+    /// Dropped after `Drop::drop` has removed the lab's containers; None
+    /// for the labs that another of this thread holds the images for.
+    _images: Option<ImagesGuard>,
+    /// Counted in `LABS_HERE` (all but the exclusive test's lab).
+    counted: bool,
 }
 
 impl Lab {
@@ -106,7 +137,31 @@ impl Lab {
         Lab::copy_edited(src, tag, |t| t)
     }
 
+    /// A lab whose folder the caller has prepared, named `name`: removed
+    /// by label on drop, and holding the images like every other.
+    pub fn adopt(name: String, dir: PathBuf) -> Lab {
+        Lab {
+            name,
+            dir,
+            _images: images_in_use(),
+            counted: true,
+        }
+    }
+
+    /// Like `copy_of`, for the caller that holds [`images_exclusive`].
+    pub fn copy_of_exclusive(src: &std::path::Path, tag: &str) -> Lab {
+        Lab::copy_unguarded(src, tag, |t| t)
+    }
+
     fn copy_edited(src: &std::path::Path, tag: &str, edit: impl Fn(String) -> String) -> Lab {
+        let guard = images_in_use();
+        let mut lab = Lab::copy_unguarded(src, tag, edit);
+        lab._images = guard;
+        lab.counted = true;
+        lab
+    }
+
+    fn copy_unguarded(src: &std::path::Path, tag: &str, edit: impl Fn(String) -> String) -> Lab {
         images();
         let name = format!("{}{tag}-{}", lab_prefix(), std::process::id() % 100_000);
         let dir = root().join("target/test-labs").join(&name);
@@ -131,7 +186,12 @@ impl Lab {
             };
             std::fs::write(dir.join(entry.file_name()), text).expect("write");
         }
-        let lab = Lab { name, dir };
+        let lab = Lab {
+            name,
+            dir,
+            _images: None,
+            counted: false,
+        };
         lab.cleanup();
         lab
     }
@@ -257,6 +317,9 @@ impl Drop for Lab {
     fn drop(&mut self) {
         self.cleanup();
         let _ = std::fs::remove_dir_all(&self.dir);
+        if self.counted {
+            LABS_HERE.with(|n| n.set(n.get().saturating_sub(1)));
+        }
     }
 }
 

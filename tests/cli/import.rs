@@ -200,10 +200,7 @@ fn issue18_imported_containerlab_labs_come_up_in_two_pods_and_route() {
             .collect();
         std::fs::write(&topology, renamed).expect("write");
         // Removed by label when dropped, pass or fail.
-        let lab = Lab {
-            name: name.clone(),
-            dir,
-        };
+        let lab = Lab::adopt(name.clone(), dir);
         noglab(&["up", &topology.to_string_lossy(), "--pods", "2", "--quiet"]).ok();
         let (node, cmd, want) = case.session;
         let (from, to) = case.ping;

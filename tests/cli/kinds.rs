@@ -9,19 +9,10 @@
 //! `cargo test kinds -- --nocapture` shows the figures.
 
 use std::process::Command;
-use std::sync::{RwLock, RwLockReadGuard};
 use std::time::Duration;
 
-use crate::docker::{docker, skip, wait_for, Lab};
+use crate::docker::{docker, images_exclusive, skip, wait_for, Lab};
 use crate::support::{noglab, root};
-
-/// The bundle test removes images that the other tests here use: it holds
-/// this for writing, they for reading.
-static IMAGES_IN_USE: RwLock<()> = RwLock::new(());
-
-fn images_in_use() -> RwLockReadGuard<'static, ()> {
-    IMAGES_IN_USE.read().unwrap_or_else(|e| e.into_inner())
-}
 
 fn test_lab(name: &str, tag: &str) -> Lab {
     Lab::copy_of(&root().join("tests/labs").join(name), tag)
@@ -131,7 +122,6 @@ fn issue3_frr_and_bird_peer_and_mark_invalid_with_vrps_from_stayrtr() {
     if skip() {
         return;
     }
-    let _images = images_in_use();
     let lab = test_lab("bgp-rtr", "bgprtr");
     lab.up(1);
     let long = Duration::from_secs(90);
@@ -203,7 +193,6 @@ fn issue3_unbound_validates_zones_signed_by_bind_and_knot() {
     if skip() {
         return;
     }
-    let _images = images_in_use();
     let lab = test_lab("dnssec", "dnssec");
     lab.up(1);
     // The resolver's exec lines wait for both zones to be signed.
@@ -269,7 +258,6 @@ fn issue3_fort_validates_an_offline_repository_and_feeds_frr() {
     if skip() {
         return;
     }
-    let _images = images_in_use();
     let lab = test_lab("rpki", "rpki");
     lab.up(1);
     ready(&lab, 1, "rp", Duration::from_secs(90));
@@ -309,8 +297,10 @@ fn issue3_images_save_then_rmi_then_load_brings_a_lab_up() {
     if skip() {
         return;
     }
-    let _images = IMAGES_IN_USE.write().unwrap_or_else(|e| e.into_inner());
-    let lab = test_lab("bundle", "bundle");
+    // Every other test lab runs from these images: wait until none is
+    // left, and keep new ones from starting until this test ends.
+    let _images = images_exclusive();
+    let lab = Lab::copy_of_exclusive(&root().join("tests/labs/bundle"), "bundle");
     let bundle = lab.dir.join("images.tar.gz");
     let saved = noglab(&[
         "images",
@@ -369,7 +359,6 @@ fn issue3_a_node_may_name_any_present_image_and_up_names_a_missing_one() {
     if skip() {
         return;
     }
-    let _images = images_in_use();
     let lab = test_lab("custom-image", "custom");
     let topology = lab.dir.join("topology.yml");
     let text = std::fs::read_to_string(&topology).expect("topology");
@@ -425,7 +414,6 @@ fn issue3_doctor_passes_here_and_names_both_sides_of_an_overlap() {
     if skip() {
         return;
     }
-    let _images = images_in_use();
     crate::docker::images();
     let good = noglab(&["doctor", "tests/labs/dnssec"]).run();
     assert_eq!(good.code, 0, "{}{}", good.stdout, good.stderr);
@@ -468,7 +456,6 @@ fn issue3_every_kind_is_ready_with_its_image_defaults_and_its_registry_commands_
     if skip() {
         return;
     }
-    let _images = images_in_use();
     let lab = test_lab("defaults", "dflt");
     lab.up(1);
     for kind in noglab::kinds::KINDS {
@@ -517,7 +504,6 @@ fn issue3_krill_ca_publishes_roas_that_fort_validates_for_frr() {
     if skip() {
         return;
     }
-    let _images = images_in_use();
     if !krill_image() {
         eprintln!(
             "skipped: no Krill image; `noglab images build krill` builds it (about half an hour)"

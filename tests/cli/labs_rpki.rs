@@ -40,7 +40,7 @@ fn rpki_lab() -> Lab {
     );
     std::fs::write(&topology, text).expect("write topology");
     let _ = noglab(&["down", &name, "--quiet"]).run();
-    Lab { name, dir }
+    Lab::adopt(name, dir)
 }
 
 fn copy_tree(from: &Path, to: &Path) {
