@@ -50,7 +50,15 @@ pub struct ExpectSpec {
     /// dig's answer: status, and the AD flag when said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dig: Option<(String, Option<bool>)>,
+    /// What must hold of the output before [`WITNESS_MARK`] (the witness
+    /// route's query) for the rest to be judged at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness: Option<Box<ExpectSpec>>,
 }
+
+/// The line a route check with a `witness` prints between the witness's
+/// query and its own.
+pub const WITNESS_MARK: &str = "@@noglab-witness";
 
 /// A route's RPKI validity in BIRD, for the prefix in `$1`: the primary
 /// route (`show route PREFIX primary all`), its origin AS, and for each
@@ -298,10 +306,52 @@ fn route_check(route: &RouteCheck, kind: &Kind, s: &mut Strings) -> Option<Rende
         }
         return Some(route_validity(prefix, validity.as_str().to_string(), kind));
     }
+    let witness = match &route.witness {
+        None => None,
+        Some(_) if route.present => {
+            let path = at(s.ci, &["route", "witness"]);
+            s.problems.push(
+                path,
+                "witness goes with `present: false`: it is the route that must be there for the absence to count",
+            );
+            return None;
+        }
+        Some(w) => Some(s.valid(w, &["route", "witness"], field::route_prefix)),
+    };
+    let (command, expect) = route_query(prefix, route.present, kind);
+    let Some(witness) = witness else {
+        return Some((command, expect));
+    };
+    // The witness's query, the mark, then the check's own: one exec, and
+    // the absence is judged only on a table the witness shows has arrived.
+    let (w_command, w_expect) = route_query(witness, true, kind);
+    let script = format!(
+        "{}\necho {WITNESS_MARK}\n{}",
+        quoted(&w_command),
+        quoted(&command)
+    );
+    Some((
+        vec!["sh".into(), "-c".into(), script],
+        ExpectSpec {
+            witness: Some(Box::new(w_expect)),
+            ..expect
+        },
+    ))
+}
+
+fn quoted(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The router's query for one prefix, and what says it is there (or not).
+fn route_query(prefix: String, present: bool, kind: &Kind) -> Rendered {
     let v6 = prefix.contains(':');
-    Some(match kind.router {
+    match kind.router {
         Some(Router::Bird) => {
-            let (contains, not_contains) = if route.present {
+            let (contains, not_contains) = if present {
                 (Some(prefix.clone()), None)
             } else {
                 (None, Some(prefix.clone()))
@@ -330,14 +380,14 @@ fn route_check(route: &RouteCheck, kind: &Kind, s: &mut Strings) -> Option<Rende
                         pointer: format!("/{}/0", pointer_key(&prefix)),
                         equals: None,
                         not_equals: None,
-                        exists: Some(route.present),
+                        exists: Some(present),
                         at_least: None,
                     }),
                     ..Default::default()
                 },
             )
         }
-    })
+    }
 }
 
 /// A route's RPKI validity, as the router can tell it.
@@ -392,6 +442,19 @@ fn dns_check(dns: &DnsCheck, s: &mut Strings) -> Rendered {
 
 /// Whether a result satisfies an expectation; `Err` says what did not hold.
 pub fn evaluate(expect: &ExpectSpec, code: i64, output: &str) -> Result<(), String> {
+    let output = match &expect.witness {
+        None => output,
+        Some(witness) => {
+            let mark = format!("{WITNESS_MARK}\n");
+            let (seen, rest) = output
+                .split_once(&mark)
+                .ok_or_else(|| "the witness route's query did not run".to_string())?;
+            evaluate(witness, 0, seen).map_err(|why| {
+                format!("not yet conclusive: the witness route is not in the table ({why})")
+            })?;
+            rest
+        }
+    };
     if let Some(want) = expect.exit {
         if code != want {
             return Err(format!("exit code {code}, expected {want}"));
@@ -696,6 +759,113 @@ mod tests {
         let v4 = frr_route_check("100.64.1.0/24", true);
         assert_eq!(v4.command[2], "show ip route 100.64.1.0/24 json");
         assert!(evaluate(&v4.expect, 0, r#"{"100.64.1.0/24": [{"selected": true}]}"#).is_ok());
+    }
+
+    fn route_check_with(route: &str, kind: &str) -> (Option<CheckSpec>, Problems) {
+        let check: Check =
+            serde_yaml::from_str(&format!("{{id: r, node: r1, route: {route}}}")).expect("a check");
+        let mut problems = Problems::default();
+        let kind = crate::kinds::lookup(kind).expect("kind");
+        let spec = render_check(&check, 0, kind, &serde_json::json!({}), "c", &mut problems);
+        (spec, problems)
+    }
+
+    /// Runs a rendered check's command with a stand-in `vtysh` on PATH that
+    /// answers each `show ip route PREFIX json` from `table` (prefix to
+    /// route JSON), as zebra does: `{}` for a prefix it has not.
+    fn run_with_fake_vtysh(command: &[String], table: &[(&str, &str)]) -> String {
+        let dir = std::env::temp_dir().join(format!(
+            "noglab-witness-{}-{}",
+            std::process::id(),
+            table.len()
+        ));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let mut script = String::from("#!/bin/sh\ncase \"$2\" in\n");
+        for (prefix, json) in table {
+            script.push_str(&format!("  *' {prefix} '*) echo '{json}' ;;\n"));
+        }
+        script.push_str("  *) echo '{}' ;;\nesac\n");
+        let vtysh = dir.join("vtysh");
+        std::fs::write(&vtysh, script).expect("write");
+        std::fs::set_permissions(&vtysh, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        let path = format!(
+            "{}:{}",
+            dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let out = std::process::Command::new(&command[0])
+            .args(&command[1..])
+            .env("PATH", path)
+            .output()
+            .expect("sh runs");
+        let _ = std::fs::remove_dir_all(&dir);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    #[test]
+    fn an_absence_counts_only_while_the_witness_route_is_there() {
+        let (spec, problems) = route_check_with(
+            "{prefix: 203.0.113.0/24, present: false, witness: 203.0.113.128/25}",
+            "frr",
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        let spec = spec.expect("renders");
+        assert_eq!(spec.command[..2], ["sh".to_string(), "-c".to_string()]);
+        let route = r#"{"P": [{"selected": true}]}"#;
+        let witness = route.replace('P', "203.0.113.128/25");
+        let invalid = route.replace('P', "203.0.113.0/24");
+        // Right after `up`: an empty table is not yet a pass.
+        let empty = run_with_fake_vtysh(&spec.command, &[]);
+        let why = evaluate(&spec.expect, 0, &empty).expect_err("empty table");
+        assert!(why.contains("not yet conclusive"), "{why}");
+        // The feed arrived and the filter let the invalid route in.
+        let leaked = run_with_fake_vtysh(
+            &spec.command,
+            &[("203.0.113.128/25", &witness), ("203.0.113.0/24", &invalid)],
+        );
+        let why = evaluate(&spec.expect, 0, &leaked).expect_err("leaked");
+        assert!(why.contains("is present"), "{why}");
+        // The feed arrived and the filter dropped it.
+        let dropped = run_with_fake_vtysh(&spec.command, &[("203.0.113.128/25", &witness)]);
+        assert_eq!(evaluate(&spec.expect, 0, &dropped), Ok(()), "{dropped}");
+        // The mark missing (the command did not run as rendered).
+        assert!(evaluate(&spec.expect, 0, &witness).is_err());
+    }
+
+    #[test]
+    fn a_bird_absence_waits_for_its_witness_too() {
+        let (spec, problems) = route_check_with(
+            "{prefix: 198.51.100.128/25, present: false, witness: 198.51.100.0/24}",
+            "bird",
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        let spec = spec.expect("renders");
+        assert!(spec.command[2].contains("'birdc' 'show' 'route' 'for' '198.51.100.0/24'"));
+        let w =
+            "Table master4:\n198.51.100.0/24      unicast [upstream 10:00] * (100) [AS64500i]\n";
+        let none = "Table master4:\n";
+        let mark = WITNESS_MARK;
+        assert!(evaluate(&spec.expect, 0, &format!("{none}{mark}\n{none}")).is_err());
+        assert!(evaluate(&spec.expect, 0, &format!("{w}{mark}\n{none}")).is_ok());
+        let leaked = "198.51.100.128/25    unicast [upstream 10:00] * (100) [AS64500i]\n";
+        assert!(evaluate(&spec.expect, 0, &format!("{w}{mark}\n{leaked}")).is_err());
+    }
+
+    #[test]
+    fn a_witness_is_refused_on_a_check_that_wants_the_route_present_or_a_bad_prefix() {
+        let (spec, problems) =
+            route_check_with("{prefix: 192.0.2.0/24, witness: 198.51.100.0/24}", "frr");
+        assert!(spec.is_none());
+        let text = format!("{problems:?}");
+        assert!(text.contains("present: false"), "{text}");
+        let (spec, problems) = route_check_with(
+            "{prefix: 192.0.2.0/24, present: false, witness: 198.51.100.1/24}",
+            "frr",
+        );
+        assert!(spec.is_none());
+        let text = format!("{problems:?}");
+        assert!(text.contains("host bits set"), "{text}");
     }
 
     #[test]

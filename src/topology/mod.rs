@@ -149,6 +149,12 @@ pub struct RouteCheck {
     /// against each ROA table that holds ROAs.
     #[serde(default)]
     pub validity: Option<Validity>,
+    /// With `present: false`: a prefix that must be in the table for the
+    /// absence to count, one the same feed brings (a valid route of the
+    /// same peer). Until it is, the check fails as not yet conclusive: an
+    /// empty table right after `up` proves no filter.
+    #[serde(default)]
+    pub witness: Option<String>,
 }
 
 /// A route's RPKI origin validation state (RFC 6811).
