@@ -19,8 +19,9 @@ pub struct Kind {
     pub shell: &'static [&'static str],
     /// A shell command that exits 0 once the node is ready: its daemons
     /// run the planned configuration. Exit 3 means broken for good (its
-    /// output says why; noglab-init stops waiting). It may repair (FRR
-    /// re-applies a configuration that did not apply).
+    /// output says why; noglab-init stops waiting), so a daemon's own tool
+    /// is written `TOOL ... || exit 1`: its exit codes mean other things.
+    /// It may repair (FRR re-applies a configuration that did not apply).
     pub readiness: &'static str,
     /// A shell command run after the node's `exec` lines (which may be
     /// what makes the configuration loadable: keys imported, zones
@@ -232,7 +233,10 @@ pub static KINDS: &[Kind] = &[
         capabilities: SERVICE_CAPS,
         sysctls: BASE_SYSCTLS,
         shell: &["bash"],
-        readiness: "unbound-control status",
+        // unbound-control exits 3 for "unbound is stopped", which is also
+        // what it says while unbound is still starting: not yet, not broken
+        // (noglab-init reads 3 as broken for good).
+        readiness: "unbound-control status || exit 1",
         verify: None,
         health: None,
         daemons: &[],
@@ -262,7 +266,7 @@ pub static KINDS: &[Kind] = &[
         capabilities: SERVICE_CAPS,
         sysctls: BASE_SYSCTLS,
         shell: &["bash"],
-        readiness: "rndc status",
+        readiness: "rndc status || exit 1",
         // Zones load after named answers, and some only once the node's
         // exec lines ran (keys imported).
         verify: Some("bind-ready"),
@@ -296,7 +300,7 @@ pub static KINDS: &[Kind] = &[
         capabilities: SERVICE_CAPS,
         sysctls: BASE_SYSCTLS,
         shell: &["knotc"],
-        readiness: "knotc status",
+        readiness: "knotc status || exit 1",
         verify: Some("knot-ready"),
         health: None,
         daemons: &[],
@@ -376,7 +380,7 @@ pub static KINDS: &[Kind] = &[
         capabilities: SERVICE_CAPS,
         sysctls: BASE_SYSCTLS,
         shell: &["bash"],
-        readiness: "krillc health",
+        readiness: "krillc health || exit 1",
         verify: None,
         health: None,
         daemons: &[],
@@ -603,5 +607,59 @@ mod tests {
             .expect("bird")
             .daemons_used([solved])
             .is_empty());
+    }
+
+    /// A daemon's own tool that exits 3 (`unbound-control status` does,
+    /// for "unbound is stopped", while unbound is still starting) never
+    /// makes a readiness probe say "broken for good" (noglab-init's 3):
+    /// each kind's probe runs with a stand-in for its tool that exits 3.
+    #[test]
+    fn a_daemons_tool_exiting_3_is_not_yet_never_broken_for_good() {
+        let dir = std::env::temp_dir().join(format!("noglab-ready-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = format!(
+            "{}:{}",
+            dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut tried = Vec::new();
+        for kind in KINDS.iter().chain([&ACCESS]) {
+            let tool = kind.readiness.split_whitespace().next().expect("a command");
+            // noglab's own probes (exit 3 is theirs to say) and shell
+            // builtins.
+            if tool.ends_with("-ready") || ["true", "test"].contains(&tool) {
+                continue;
+            }
+            let stand_in = dir.join(tool);
+            std::fs::write(&stand_in, "#!/bin/sh\necho \"$0 is stopped\"\nexit 3\n")
+                .expect("write");
+            std::fs::set_permissions(
+                &stand_in,
+                std::os::unix::fs::PermissionsExt::from_mode(0o755),
+            )
+            .expect("chmod");
+            let out = std::process::Command::new("sh")
+                .args(["-c", kind.readiness])
+                .env("PATH", &path)
+                .output()
+                .expect("sh runs");
+            assert!(
+                String::from_utf8_lossy(&out.stdout).contains("is stopped"),
+                "{}: the stand-in {tool} did not run",
+                kind.name
+            );
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{}: `{}`",
+                kind.name,
+                kind.readiness
+            );
+            tried.push(kind.name);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        for k in ["unbound", "bind", "knot", "krill"] {
+            assert!(tried.contains(&k), "{k} not tried: {tried:?}");
+        }
     }
 }
