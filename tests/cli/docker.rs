@@ -29,18 +29,38 @@ static IMAGES: Once = Once::new();
 /// reading from its creation until its containers are gone.
 static IMAGES_IN_USE: RwLock<()> = RwLock::new(());
 
-pub(crate) type ImagesGuard = RwLockReadGuard<'static, ()>;
-
 thread_local! {
-    /// How many of this thread's labs are alive: only the first takes the
-    /// lock, as a second read on one thread would wait behind a waiting
-    /// writer that waits for the first (a deadlock).
-    static LABS_HERE: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    /// This thread's hold on the images: the read guard and how many of
+    /// its labs are alive. The first lab takes the lock, the last one
+    /// gone releases it, whatever order they go in (a second read on one
+    /// thread would wait behind a waiting writer that waits for the first:
+    /// a deadlock).
+    static HELD: std::cell::RefCell<Option<(RwLockReadGuard<'static, ()>, u32)>> =
+        const { std::cell::RefCell::new(None) };
 }
 
-fn images_in_use() -> Option<ImagesGuard> {
-    let alive = LABS_HERE.with(|n| n.replace(n.get() + 1));
-    (alive == 0).then(|| IMAGES_IN_USE.read().unwrap_or_else(|e| e.into_inner()))
+/// One of this thread's labs holds the images until it is dropped.
+fn hold_images() {
+    HELD.with(|held| {
+        let mut held = held.borrow_mut();
+        match held.as_mut() {
+            Some((_, n)) => *n += 1,
+            None => *held = Some((IMAGES_IN_USE.read().unwrap_or_else(|e| e.into_inner()), 1)),
+        }
+    });
+}
+
+/// One of this thread's labs is gone: the last one releases the images.
+fn release_images() {
+    HELD.with(|held| {
+        let mut held = held.borrow_mut();
+        if let Some((_, n)) = held.as_mut() {
+            *n -= 1;
+            if *n == 0 {
+                *held = None;
+            }
+        }
+    });
 }
 
 /// For the one test that removes the node images: waits until no test
@@ -113,11 +133,9 @@ pub(crate) fn images() {
 pub(crate) struct Lab {
     pub name: String,
     pub dir: PathBuf,
-    /// Dropped after `Drop::drop` has removed the lab's containers; None
-    /// for the labs that another of this thread holds the images for.
-    _images: Option<ImagesGuard>,
-    /// Counted in `LABS_HERE` (all but the exclusive test's lab).
-    counted: bool,
+    /// Holds the images (see [`hold_images`]) until `Drop::drop` has
+    /// removed its containers: all but the exclusive test's lab.
+    holds_images: bool,
 }
 
 impl Lab {
@@ -140,11 +158,11 @@ impl Lab {
     /// A lab whose folder the caller has prepared, named `name`: removed
     /// by label on drop, and holding the images like every other.
     pub fn adopt(name: String, dir: PathBuf) -> Lab {
+        hold_images();
         Lab {
             name,
             dir,
-            _images: images_in_use(),
-            counted: true,
+            holds_images: true,
         }
     }
 
@@ -154,10 +172,9 @@ impl Lab {
     }
 
     fn copy_edited(src: &std::path::Path, tag: &str, edit: impl Fn(String) -> String) -> Lab {
-        let guard = images_in_use();
+        hold_images();
         let mut lab = Lab::copy_unguarded(src, tag, edit);
-        lab._images = guard;
-        lab.counted = true;
+        lab.holds_images = true;
         lab
     }
 
@@ -189,8 +206,7 @@ impl Lab {
         let lab = Lab {
             name,
             dir,
-            _images: None,
-            counted: false,
+            holds_images: false,
         };
         lab.cleanup();
         lab
@@ -307,6 +323,29 @@ impl Lab {
         for id in docker(&["ps", "-aq", "--filter", &filter]).split_whitespace() {
             docker(&["rm", "-f", id]);
         }
+        // A removal the engine had in progress when `down` gave up ends
+        // later: the lab is gone only once the engine lists none of it.
+        let gone = wait_for(Duration::from_secs(120), || {
+            match docker(&[
+                "ps",
+                "-a",
+                "--filter",
+                &filter,
+                "--format",
+                "{{.Names}} {{.Status}}",
+            ]) {
+                left if left.trim().is_empty() => Ok(()),
+                left => {
+                    for id in docker(&["ps", "-aq", "--filter", &filter]).split_whitespace() {
+                        docker(&["rm", "-f", id]);
+                    }
+                    Err(left)
+                }
+            }
+        });
+        if let Err(left) = gone {
+            eprintln!("lab {}: containers left after 120 s: {left}", self.name);
+        }
         for id in docker(&["network", "ls", "-q", "--filter", &filter]).split_whitespace() {
             docker(&["network", "rm", id]);
         }
@@ -317,8 +356,8 @@ impl Drop for Lab {
     fn drop(&mut self) {
         self.cleanup();
         let _ = std::fs::remove_dir_all(&self.dir);
-        if self.counted {
-            LABS_HERE.with(|n| n.set(n.get().saturating_sub(1)));
+        if self.holds_images {
+            release_images();
         }
     }
 }

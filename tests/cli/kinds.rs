@@ -323,6 +323,17 @@ fn issue3_images_save_then_rmi_then_load_brings_a_lab_up() {
     // Remove the kinds' images; the host image stays when the host guard
     // runs from it (docker refuses), which the lab needs anyway.
     for r in refs.iter().filter(|r| !r.starts_with("noglab/host:")) {
+        // Every other test lab is gone (the lock): a container still on
+        // the image is one a lab left behind, named here.
+        let users = docker(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("ancestor={r}"),
+            "--format",
+            "{{.Names}} lab={{.Label \"noglab.lab\"}} {{.Status}}",
+        ]);
+        assert!(users.trim().is_empty(), "{r} is still in use by:\n{users}");
         let out = Command::new("docker")
             .args(["rmi", r])
             .output()

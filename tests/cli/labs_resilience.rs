@@ -85,6 +85,29 @@ fn results(board: &Value) -> Vec<(u64, String, u64, bool)> {
         .collect()
 }
 
+/// The results that did not pass, one line each with their detail and
+/// output: what an assertion shows first, before the whole board.
+fn failing(board: &Value) -> String {
+    board["results"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .filter(|r| r["status"] != "pass")
+                .map(|r| {
+                    format!(
+                        "pod {} {}: {} {} {}\n",
+                        r["pod"],
+                        r["id"].as_str().unwrap_or_default(),
+                        r["status"],
+                        r["detail"].as_str().unwrap_or_default(),
+                        r["output"].as_str().unwrap_or_default().trim()
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Whether check `id` passed in `pod`, and its detail.
 fn result(board: &Value, pod: u32, id: &str) -> (bool, String) {
     let r = board["results"]
@@ -175,7 +198,7 @@ fn resilience_lab_solved_failover_measured_and_initial() {
     let started = Instant::now();
     noglab(&["up", &lab.file(), "--pods", "2", "--solution"]).ok();
     let (code, solved) = board(&lab, &[]);
-    assert_eq!(code, 0, "{solved:#}");
+    assert_eq!(code, 0, "{}\n{solved:#}", failing(&solved));
     let per_pod = results(&solved).len() / 2;
     assert!(per_pod >= 30, "{solved:#}");
     assert_eq!(solved["passed"], 2 * per_pod, "{solved:#}");
@@ -227,7 +250,12 @@ fn resilience_lab_solved_failover_measured_and_initial() {
         link(&lab, end, "up");
         for step in ["1", "2"] {
             let (code, back) = board(&lab, &["--step", step]);
-            assert_eq!(code, 0, "step {step} after {end} came back: {back:#}");
+            assert_eq!(
+                code,
+                0,
+                "step {step} after {end} came back: {}\n{back:#}",
+                failing(&back)
+            );
         }
     }
     for (pod, lost) in &worst {
@@ -239,10 +267,27 @@ fn resilience_lab_solved_failover_measured_and_initial() {
 
     // Both paths back, with their IPv6 addresses: the sessions over them
     // (IPv6 ones too), both next hops and the anycast routes return, and
-    // with the probes counting afresh every check passes again.
+    // with the probes counting afresh (once routing has settled: a probe
+    // restarted while the anycast routes come back counts their return
+    // as a loss) every check passes again.
+    wait_for(Duration::from_secs(120), || {
+        let (_, now) = board(&lab, &["--no-wait"]);
+        let unsettled: Vec<String> = results(&now)
+            .into_iter()
+            .filter(|(_, id, _, passed)| !passed && !id.ends_with("-failover"))
+            .map(|(pod, id, _, _)| format!("pod {pod} {id}"))
+            .collect();
+        if unsettled.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{unsettled:?}\n{}", failing(&now)))
+        }
+    })
+    .unwrap_or_else(|e| panic!("routing does not settle after the cuts: {e}"));
     restart_probes(&lab);
+    wait_replies(&lab, 20);
     let (code, back) = board(&lab, &[]);
-    assert_eq!(code, 0, "after the cuts: {back:#}");
+    assert_eq!(code, 0, "after the cuts: {}\n{back:#}", failing(&back));
     for pod in [1, 2] {
         let addrs = lab.exec(
             pod,
@@ -265,7 +310,7 @@ fn resilience_lab_solved_failover_measured_and_initial() {
     // exercise check, in either pod.
     noglab(&["up", &lab.file(), "--pods", "2", "--recreate"]).ok();
     let (code, step0) = board(&lab, &["--step", "0"]);
-    assert_eq!(code, 0, "{step0:#}");
+    assert_eq!(code, 0, "{}\n{step0:#}", failing(&step0));
     let (code, initial) = board(&lab, &["--no-wait"]);
     assert_eq!(code, 1, "{initial:#}");
     for (pod, id, step, passed) in results(&initial) {
@@ -317,7 +362,7 @@ fn resilience_lab_solved_failover_measured_and_initial() {
     }
     restart_probes(&lab);
     let (code, one) = board(&lab, &["--pod", "1"]);
-    assert_eq!(code, 0, "pod 1 solved by hand: {one:#}");
+    assert_eq!(code, 0, "pod 1 solved by hand: {}\n{one:#}", failing(&one));
     let (code, two) = board(&lab, &["--pod", "2", "--no-wait"]);
     assert_eq!(code, 1, "{two:#}");
     for (pod, id, step, passed) in results(&two) {
