@@ -457,6 +457,11 @@ pub struct UpArgs {
     /// seen ready.
     #[arg(long)]
     pub timings: bool,
+    /// With an engines file: when an engine does not answer, bring up the
+    /// pods of the engines that do and leave its pods as they are (without
+    /// it, `up` stops before creating anything and names the engine)
+    #[arg(long)]
+    pub skip_unreachable: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

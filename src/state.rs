@@ -73,6 +73,25 @@ pub fn save_placement(lab: &str, placement: &BTreeMap<u32, String>) -> Result<()
         .with_context(|| format!("failed to save the placement in {}", d.display()))
 }
 
+/// The labs this state directory holds a placement for (placed on the
+/// engines of an engines file), by name.
+pub fn recorded_labs() -> Result<Vec<String>> {
+    let root = dir().join("labs");
+    let entries = match fs::read_dir(&root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("failed to read {}", root.display())),
+    };
+    let mut labs: Vec<String> = entries
+        .flatten()
+        .filter(|e| e.path().join("engines.json").is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|name| check_lab_name(name).is_ok())
+        .collect();
+    labs.sort();
+    Ok(labs)
+}
+
 /// Which engine each pod of a lab was placed on; empty when none was.
 pub fn load_placement(lab: &str) -> Result<BTreeMap<u32, String>> {
     let path = lab_dir(lab)?.join("engines.json");

@@ -40,8 +40,14 @@ pub async fn rotate<C: Connector>(engines: &C, lab: Option<String>, pods: &str) 
     let plan = plan_with_access(&lab)?;
     let existing: BTreeSet<u32> = plan.pod_plans.keys().copied().collect();
     let selected = super::parse_pods(pods, &existing)?;
-    let creds = credentials::rotate(&lab, selected.iter().copied())?;
     let containers = engine.containers(Scope::Lab(&lab)).await?;
+    super::refuse_unreachable(
+        &containers,
+        |p| selected.contains(&p),
+        &lab,
+        "no credentials were rotated",
+    )?;
+    let creds = credentials::rotate(&lab, selected.iter().copied())?;
     let mut applied = 0;
     for pod in &selected {
         let pod_s = pod.to_string();

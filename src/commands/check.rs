@@ -13,8 +13,9 @@ use serde::Serialize;
 
 use crate::cli::ListFormat;
 use crate::diag::{input_error, ExitCode};
-use crate::engine::{Connector, Engine};
+use crate::engine::{Connector, Engine, Scope};
 use crate::plan::checks::{evaluate, CheckSpec};
+use crate::plan::labels;
 use crate::{state, topology};
 
 /// Execs in flight across the whole room, per CPU, by default. Each is a
@@ -134,8 +135,24 @@ pub async fn run<C: Connector>(
             None => format!("lab {lab} has no checks; add `checks:` to its topology"),
         }));
     }
+    // Pods on an engine that does not answer are not tried: their checks
+    // are errors that say so, at once.
+    let cut_off: BTreeMap<u32, String> = if engine.unreachable().is_empty() {
+        BTreeMap::new()
+    } else {
+        engine
+            .containers(Scope::Lab(&lab))
+            .await?
+            .into_iter()
+            .filter(|c| c.state == crate::engine::UNREACHABLE)
+            .filter_map(|c| Some((c.label(labels::POD)?.parse().ok()?, c.status)))
+            .collect()
+    };
+    let (work, unreachable): (Vec<_>, Vec<_>) = work
+        .into_iter()
+        .partition(|(p, _)| !cut_off.contains_key(p));
     let mut columns: Vec<(String, String, u32)> = Vec::new();
-    for (_, c) in &work {
+    for (_, c) in work.iter().chain(&unreachable) {
         if !columns.iter().any(|(id, _, _)| id == &c.id) {
             columns.push((c.id.clone(), c.title.clone(), c.step));
         }
@@ -143,7 +160,12 @@ pub async fn run<C: Connector>(
     loop {
         let started = Instant::now();
         // On the projector a board refreshes quickly: one try per check.
-        let outcomes = run_all(engine, &work, !once, parallel).await;
+        let mut outcomes = run_all(engine, &work, !once, parallel).await;
+        outcomes.extend(
+            unreachable.iter().map(|(p, c)| {
+                outcome(*p, c, Status::Error, cut_off[p].clone(), String::new(), 0.0)
+            }),
+        );
         let elapsed = started.elapsed().as_secs_f64();
         // Redraw in place on a terminal; a pipe gets one board after another.
         if watch && std::io::stdout().is_terminal() {
@@ -444,9 +466,10 @@ fn print_board(
     }
     let passed = outcomes.iter().filter(|o| o.status == Status::Pass).count();
     println!(
-        "\n{lab}: {passed} of {} checks pass in {} pods ({seconds:.1}s){}",
+        "\n{lab}: {passed} of {} checks pass in {} pod{} ({seconds:.1}s){}",
         outcomes.len(),
         pods.len(),
+        if pods.len() == 1 { "" } else { "s" },
         if details {
             ""
         } else {

@@ -22,6 +22,12 @@ pub async fn run<C: Connector>(engines: &C, lab: Option<String>, all: bool) -> R
         // Participants' work is kept first: `restore --from` brings it
         // back into the lab brought up again.
         let observed = engine.containers(Scope::Lab(&lab)).await?;
+        super::refuse_unreachable(
+            &observed,
+            |_| true,
+            &lab,
+            "nothing was removed: start the engine and run `noglab down` again",
+        )?;
         let plan = state::load_plan(&lab)?;
         super::save::before(
             engine,

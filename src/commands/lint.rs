@@ -261,6 +261,7 @@ impl Phases<'_> {
             booting: None,
             solution,
             timings: false,
+            skip_unreachable: false,
         };
         super::up::bring_up(engines, self.loaded, &args, self.quiet, self.stop).await
     }

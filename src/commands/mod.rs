@@ -29,10 +29,10 @@ pub mod status;
 pub mod up;
 pub mod validate;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use ipnet::Ipv4Net;
 
 use crate::diag::input_error;
@@ -240,7 +240,11 @@ pub async fn find_node<E: Engine>(
     node: &str,
 ) -> Result<ObservedContainer> {
     let containers = engine.containers(Scope::Lab(lab)).await?;
-    pick_node(&containers, lab, pod, node)
+    let found = pick_node(&containers, lab, pod, node)?;
+    if found.state == crate::engine::UNREACHABLE {
+        bail!("node {node} of pod {pod} of lab {lab}: {}", found.status);
+    }
+    Ok(found)
 }
 
 /// The container of `node` in `pod` among a lab's containers, by labels;
@@ -300,6 +304,64 @@ pub fn split_target(target: &[String]) -> (Option<String>, String) {
         [node] => (None, node.clone()),
         _ => (None, String::new()),
     }
+}
+
+/// Refuses to act on the pods `selected` says when some of their
+/// containers are on an engine that does not answer (see
+/// [`crate::engine::UNREACHABLE`]): names the pods and the engine, then
+/// `then` (what was done about it).
+pub fn refuse_unreachable(
+    containers: &[ObservedContainer],
+    selected: impl Fn(u32) -> bool,
+    lab: &str,
+    then: &str,
+) -> Result<()> {
+    let mut by_engine: BTreeMap<String, (BTreeSet<u32>, String)> = BTreeMap::new();
+    for c in containers
+        .iter()
+        .filter(|c| c.state == crate::engine::UNREACHABLE)
+    {
+        let pod = match c.label(labels::POD) {
+            Some(p) if p == planning::SHARED_LABEL => planning::SHARED_POD,
+            Some(p) => match p.parse() {
+                Ok(p) => p,
+                Err(_) => continue,
+            },
+            None => continue,
+        };
+        if !selected(pod) {
+            continue;
+        }
+        let engine = c
+            .label(crate::engine::spread::ENGINE_LABEL)
+            .unwrap_or("?")
+            .to_string();
+        let entry = by_engine.entry(engine).or_default();
+        entry.0.insert(pod);
+        entry.1 = c.status.clone();
+    }
+    if by_engine.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<String> = by_engine
+        .into_values()
+        .map(|(pods, why)| {
+            let shared = pods.contains(&planning::SHARED_POD);
+            let pods: Vec<u32> = pods
+                .into_iter()
+                .filter(|p| *p != planning::SHARED_POD)
+                .collect();
+            let what = match (pods.is_empty(), shared) {
+                (true, _) => "the lab-wide nodes".to_string(),
+                (false, true) => {
+                    format!("{} and the lab-wide nodes", planning::describe_pods(&pods))
+                }
+                (false, false) => planning::describe_pods(&pods),
+            };
+            format!("{what} of lab {lab}: {why}")
+        })
+        .collect();
+    Err(anyhow!("{}\n{then}", lines.join("\n")))
 }
 
 /// Refuses to act on a node that is not running.

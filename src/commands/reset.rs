@@ -55,6 +55,12 @@ pub(crate) async fn reset<E: Engine>(
     let lab = &plan.lab;
     let selected = select(plan, pods, shared)?;
     let observed = super::observe(engine, lab).await?;
+    super::refuse_unreachable(
+        &observed.containers,
+        |p| selected.iter().any(|s| s.pod == p),
+        lab,
+        "nothing was reset",
+    )?;
     let actions = actions(&observed, &selected, node, lab)?;
     // What participants did in the nodes about to go is kept first:
     // `restore --last` undoes a reset done by mistake.

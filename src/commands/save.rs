@@ -102,6 +102,12 @@ fn select(
         .filter(|c| node.is_none_or(|n| c.label(labels::NODE) == Some(n)))
         .cloned()
         .collect();
+    super::refuse_unreachable(
+        &chosen,
+        |_| true,
+        lab,
+        "nothing was saved: name the pods of the engines that answer with --pod",
+    )?;
     if chosen.is_empty() {
         return Err(input_error(match node {
             Some(n) => format!("lab {lab} has no node `{n}` in pods `{spec}`"),

@@ -37,6 +37,11 @@ pub async fn run<C: Connector>(engines: &C, lab: Option<String>, format: ListFor
         }
         None => engine.containers(Scope::All).await?,
     };
+    // Pods on an engine that does not answer are rows of their own
+    // (state `unreachable`); the engine's trouble goes to stderr.
+    for line in engine.unreachable() {
+        eprintln!("{line}");
+    }
     let mut rows = rows(containers)?;
     add_reasons(engine, &mut rows).await;
     match format {

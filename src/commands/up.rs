@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 
 use crate::changes;
 use crate::cli::UpArgs;
@@ -175,6 +175,54 @@ fn refuse_split_shared_networks<E: Engine>(
     )))
 }
 
+/// The plan and what was observed without the pods placed on engines
+/// that do not answer (said on stderr); the lab-wide nodes' engine must
+/// answer.
+fn leave_out_unreachable<E: Engine>(
+    engine: &E,
+    lab: &str,
+    mut plan: Plan,
+    mut observed: super::Observed,
+    placed: &crate::engine::placement::Placement,
+) -> Result<(Plan, super::Observed)> {
+    let out: std::collections::BTreeSet<u32> = placed
+        .iter()
+        .filter(|(_, e)| !engine.answers(e))
+        .map(|(p, _)| *p)
+        .collect();
+    if out.is_empty() {
+        return Ok((plan, observed));
+    }
+    if out.contains(&planning::SHARED_POD) && plan.shared.is_some() {
+        bail!(
+            "{}\nlab {lab} was not changed: its lab-wide nodes run on that engine, and every pod needs them",
+            engine.unreachable().join("\n")
+        );
+    }
+    let pods: Vec<u32> = out
+        .iter()
+        .copied()
+        .filter(|p| *p != planning::SHARED_POD)
+        .collect();
+    eprintln!(
+        "lab {lab}: {} left as they are: {}",
+        planning::describe_pods(&pods),
+        engine.unreachable().join("; ")
+    );
+    plan.pod_plans.retain(|p, _| !out.contains(p));
+    observed.containers.retain(|c| {
+        c.label(crate::plan::labels::POD)
+            .and_then(|p| p.parse::<u32>().ok())
+            .is_none_or(|p| !out.contains(&p))
+    });
+    observed.networks.retain(|n| {
+        n.label(crate::plan::labels::POD)
+            .and_then(|p| p.parse::<u32>().ok())
+            .is_none_or(|p| !out.contains(&p))
+    });
+    Ok((plan, observed))
+}
+
 async fn prepare<'a, C: Connector>(
     engines: &'a C,
     args: &UpArgs,
@@ -187,6 +235,13 @@ async fn prepare<'a, C: Connector>(
     let mut waited = lock.waited();
     let lab = &loaded.topology.name;
     let engine = engines.engine().await?;
+    let unreachable = engine.unreachable();
+    if !unreachable.is_empty() && !args.skip_unreachable {
+        bail!(
+            "{}\nlab {lab} was not changed: start the engine and run `noglab up` again, or add --skip-unreachable to bring up the pods of the engines that answer",
+            unreachable.join("\n")
+        );
+    }
     let mut observed = super::observe(engine, lab).await?;
     // A new lab chooses its block while no other new lab does, and keeps
     // the lock until its networks hold the block.
@@ -208,6 +263,10 @@ async fn prepare<'a, C: Connector>(
     let numbers: Vec<u32> = plan.pod_plans.keys().copied().collect();
     let placed = engine.place(lab, &numbers).await?;
     refuse_split_shared_networks(engine, lab, &plan, &placed)?;
+    // With --skip-unreachable: the pods of an engine that does not answer
+    // stay as they are, out of this run's plan (the saved plan keeps them).
+    let whole = plan.clone();
+    let (plan, mut observed) = leave_out_unreachable(engine, lab, plan, observed, &placed)?;
     super::preflight::check_images(engine, &plan).await?;
 
     // Containers whose new files `--apply-files` put in are as planned.
@@ -267,7 +326,7 @@ async fn prepare<'a, C: Connector>(
     if !by_files.is_empty() {
         apply_files(engine, lab, &by_files, applied, &mut actions).await?;
     }
-    state::save_plan(&plan)?;
+    state::save_plan(&whole)?;
     if actions.is_empty() {
         return Ok((waited, None));
     }

@@ -25,6 +25,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::plan::{Attachment, ContainerSpec, FileSpec, NetworkSpec};
 
+/// The state of a container on an engine that did not answer: noglab
+/// knows it from the saved plan, not from the engine.
+pub const UNREACHABLE: &str = "unreachable";
+
 /// A container noglab found on the engine, by its labels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ObservedContainer {
@@ -211,6 +215,17 @@ pub trait Engine: Sync {
     /// engines (the engines file's `parent`).
     fn parent_of(&self, _engine: &str) -> Option<String> {
         None
+    }
+    /// The engines that did not answer when noglab connected, one line
+    /// each: which, where, and what went wrong. Their pods' containers are
+    /// listed from the saved plan with the state [`UNREACHABLE`], and
+    /// every operation on them fails at once with that line.
+    fn unreachable(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// Whether the engine named `engine` answered.
+    fn answers(&self, _engine: &str) -> bool {
+        true
     }
     /// The address participants reach a pod's engine at, when the engines
     /// file says one.

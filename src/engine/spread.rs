@@ -17,8 +17,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use anyhow::{anyhow, Context, Result};
-use futures_util::future::{join_all, try_join_all};
+use anyhow::{anyhow, bail, Context, Result};
+use futures_util::future::join_all;
 use ipnet::Ipv4Net;
 use tokio::io::AsyncRead;
 
@@ -27,11 +27,15 @@ use super::docker::DockerEngine;
 use super::placement::{self, Placement};
 use super::{
     Created, Engine, EngineFacts, EngineNetwork, ExecOutput, Exposure, Interactive, LogFollow,
-    ObservedContainer, ObservedNetwork, ObservedVolume, RunState, Scope,
+    ObservedContainer, ObservedNetwork, ObservedVolume, RunState, Scope, UNREACHABLE,
 };
 use crate::plan::names::{pod_label, MGMT_NETWORK, SHARED_LABEL, SHARED_POD};
 use crate::plan::{labels, Attachment, ContainerSpec, FileSpec, NetworkSpec};
 use crate::state;
+
+/// How long an engine of an engines file has to answer noglab's first
+/// call before it is taken for out (its pods then show as unreachable).
+pub const CONNECT_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The label that says which engine of the engines file holds a container.
 pub const ENGINE_LABEL: &str = "noglab.engine";
@@ -40,7 +44,10 @@ pub const ENGINE_LABEL: &str = "noglab.engine";
 #[derive(Clone)]
 pub struct Spread {
     config: Arc<Engines>,
-    engines: Vec<DockerEngine>,
+    /// Each engine of the file, None for one that did not answer.
+    engines: Vec<Option<DockerEngine>>,
+    /// Why each engine that did not answer is out, by index.
+    down: Arc<BTreeMap<usize, String>>,
     /// Each lab's pods' engines (indexes into `engines`), once placed or read.
     placed: Arc<Mutex<HashMap<String, BTreeMap<u32, usize>>>>,
     /// Where each container was last seen or made.
@@ -48,10 +55,43 @@ pub struct Spread {
 }
 
 impl Spread {
-    /// Connects to every engine of the file, at once.
+    /// Connects to every engine of the file, at once, each within
+    /// [`CONNECT_WITHIN`]. One that does not answer is left out (see
+    /// [`Engine::unreachable`]) unless none answers.
     pub async fn connect(config: Engines) -> Result<Spread> {
-        let engines = try_join_all(config.engines.iter().map(DockerEngine::connect_entry)).await?;
-        Ok(Self::of(config, engines))
+        let tries = join_all(config.engines.iter().map(|entry| async move {
+            match tokio::time::timeout(CONNECT_WITHIN, DockerEngine::connect_entry(entry)).await {
+                Ok(answer) => answer,
+                Err(_) => Err(anyhow!(
+                    "engine {} at {} did not answer within {} s",
+                    entry.name,
+                    entry.endpoint,
+                    CONNECT_WITHIN.as_secs()
+                )),
+            }
+        }))
+        .await;
+        if tries.iter().all(Result::is_err) {
+            let why: Vec<String> = tries
+                .into_iter()
+                .filter_map(|t| t.err().map(|e| format!("{e:#}")))
+                .collect();
+            bail!("no engine of the engines file answers:\n{}", why.join("\n"));
+        }
+        let mut down = BTreeMap::new();
+        let mut engines = Vec::new();
+        for (i, t) in tries.into_iter().enumerate() {
+            match t {
+                Ok(e) => engines.push(Some(e)),
+                Err(e) => {
+                    down.insert(i, format!("{e:#}"));
+                    engines.push(None);
+                }
+            }
+        }
+        let mut spread = Self::of(config, engines);
+        spread.down = Arc::new(down);
+        Ok(spread)
     }
 
     /// The one engine noglab drives without an engines file, as it is.
@@ -61,13 +101,14 @@ impl Spread {
             engines: vec![entry],
             shared: 0,
         };
-        Self::of(config, vec![engine])
+        Self::of(config, vec![Some(engine)])
     }
 
-    fn of(config: Engines, engines: Vec<DockerEngine>) -> Spread {
+    fn of(config: Engines, engines: Vec<Option<DockerEngine>>) -> Spread {
         Spread {
             config: Arc::new(config),
             engines,
+            down: Arc::default(),
             placed: Arc::default(),
             holds: Arc::default(),
         }
@@ -83,6 +124,66 @@ impl Spread {
 
     fn name(&self, i: usize) -> &str {
         &self.config.engines[i].name
+    }
+
+    /// Engine `i`, or why it is out.
+    fn live(&self, i: usize) -> Result<&DockerEngine> {
+        self.engines[i].as_ref().ok_or_else(|| {
+            anyhow!(
+                "engine {} does not answer: {}",
+                self.name(i),
+                self.down.get(&i).map_or("not connected", String::as_str)
+            )
+        })
+    }
+
+    /// The first engine that answers: where images are built and saved.
+    fn first_live(&self) -> Result<usize> {
+        (0..self.engines.len())
+            .find(|i| self.engines[*i].is_some())
+            .ok_or_else(|| anyhow!("no engine answers"))
+    }
+
+    /// The containers of `lab` on the engines that did not answer, as
+    /// the saved plan has them, in the state [`UNREACHABLE`]: so that
+    /// commands list them, and say where they are, rather than take them
+    /// for gone.
+    fn unreachable_containers(&self, lab: &str) -> Result<Vec<ObservedContainer>> {
+        if self.down.is_empty() {
+            return Ok(Vec::new());
+        }
+        let Some(plan) = state::load_plan(lab)? else {
+            return Ok(Vec::new());
+        };
+        let placed = self.placement_of(lab)?;
+        let mut out = Vec::new();
+        for pod in plan.all_pods() {
+            let i = if pod.pod == SHARED_POD {
+                self.config.shared
+            } else {
+                match placed.get(&pod.pod) {
+                    Some(i) => *i,
+                    None => continue,
+                }
+            };
+            let Some(why) = self.down.get(&i) else {
+                continue;
+            };
+            for c in &pod.containers {
+                let mut labels = c.labels.clone();
+                labels.insert(ENGINE_LABEL.to_string(), self.name(i).to_string());
+                self.lock_holds().insert(c.name.clone(), i);
+                out.push(ObservedContainer {
+                    id: c.name.clone(),
+                    name: c.name.clone(),
+                    labels,
+                    state: UNREACHABLE.to_string(),
+                    status: format!("engine {} does not answer: {why}", self.name(i)),
+                    created: 0,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// The engine of a pod (`shared` for the lab-wide one) of a lab.
@@ -135,19 +236,20 @@ impl Spread {
         if let Some(i) = self.lock_holds().get(container) {
             return *i;
         }
-        let found = join_all(
-            self.engines
-                .iter()
-                .map(|e| async move { e.run_state(container).await.is_ok() }),
-        )
+        let found = join_all(self.engines.iter().map(|e| async move {
+            match e {
+                Some(e) => e.run_state(container).await.is_ok(),
+                None => false,
+            }
+        }))
         .await;
         let i = found.iter().position(|f| *f).unwrap_or(self.config.shared);
         self.lock_holds().insert(container.to_string(), i);
         i
     }
 
-    async fn on(&self, container: &str) -> &DockerEngine {
-        &self.engines[self.holder(container).await]
+    async fn on(&self, container: &str) -> Result<&DockerEngine> {
+        self.live(self.holder(container).await)
     }
 
     /// Copies an image from the engine `from` to the engine `to` (a
@@ -162,12 +264,12 @@ impl Spread {
                 std::fs::File::create(&file)
                     .with_context(|| format!("failed to create {}", file.display()))?,
             );
-            self.engines[from]
+            self.live(from)?
                 .save_images(&[reference.to_string()], &mut out, |_| {})
                 .await?;
             std::io::Write::flush(&mut out)?;
             drop(out);
-            self.engines[to].load_images(&file).await.map(|_| ())
+            self.live(to)?.load_images(&file).await.map(|_| ())
         }
         .await
         .with_context(|| {
@@ -184,28 +286,53 @@ impl Spread {
     /// Copies an image to every engine lacking it from one that has it;
     /// `false` when none has it.
     async fn spread_image(&self, reference: &str) -> Result<bool> {
-        let sizes = try_join_all(self.engines.iter().map(|e| e.image_size(reference))).await?;
-        let Some(from) = sizes.iter().position(Option::is_some) else {
+        let sizes = self.each_indexed(|e| e.image_size(reference)).await?;
+        let Some(from) = sizes.iter().find(|(_, s)| s.is_some()).map(|(i, _)| *i) else {
             return Ok(false);
         };
-        for (to, size) in sizes.iter().enumerate() {
+        for (to, size) in &sizes {
             if size.is_none() {
-                self.copy_image(reference, from, to).await?;
+                self.copy_image(reference, from, *to).await?;
             }
         }
         Ok(true)
     }
 
-    /// Every engine's answer to the same call, in the file's order.
+    /// Every answering engine's answer to the same call, in the file's
+    /// order (those that did not answer are out: see `unreachable`).
     async fn each<'a, T, F>(&'a self, call: impl Fn(&'a DockerEngine) -> F) -> Result<Vec<T>>
     where
         F: std::future::Future<Output = Result<T>>,
     {
-        let answers = join_all(self.engines.iter().map(call)).await;
-        answers
+        Ok(self
+            .each_indexed(call)
+            .await?
             .into_iter()
+            .map(|(_, t)| t)
+            .collect())
+    }
+
+    /// Like `each`, with each answer's engine index.
+    async fn each_indexed<'a, T, F>(
+        &'a self,
+        call: impl Fn(&'a DockerEngine) -> F,
+    ) -> Result<Vec<(usize, T)>>
+    where
+        F: std::future::Future<Output = Result<T>>,
+    {
+        let live: Vec<(usize, &DockerEngine)> = self
+            .engines
+            .iter()
             .enumerate()
-            .map(|(i, a)| a.with_context(|| format!("engine {}", self.name(i))))
+            .filter_map(|(i, e)| Some((i, e.as_ref()?)))
+            .collect();
+        let answers = join_all(live.iter().map(|(_, e)| call(e))).await;
+        live.iter()
+            .zip(answers)
+            .map(|((i, _), a)| {
+                a.map(|t| (*i, t))
+                    .with_context(|| format!("engine {}", self.name(*i)))
+            })
             .collect()
     }
 
@@ -216,11 +343,10 @@ impl Spread {
         let i: usize = i
             .parse()
             .map_err(|_| anyhow!("`{id}` is not a session of this noglab"))?;
-        let engine = self
-            .engines
-            .get(i)
-            .ok_or_else(|| anyhow!("`{id}` is not a session of this noglab"))?;
-        Ok((engine, rest))
+        if i >= self.engines.len() {
+            bail!("`{id}` is not a session of this noglab");
+        }
+        Ok((self.live(i)?, rest))
     }
 }
 
@@ -284,16 +410,38 @@ impl Engine for Spread {
     }
 
     async fn containers(&self, scope: Scope<'_>) -> Result<Vec<ObservedContainer>> {
-        let lists = self.each(|e| e.containers(scope)).await?;
-        let mut holds = self.lock_holds();
+        let lists = self.each_indexed(|e| e.containers(scope)).await?;
         let mut all = Vec::new();
-        for (i, list) in lists.into_iter().enumerate() {
-            for c in list {
-                holds.insert(c.name.clone(), i);
-                all.push(c);
+        {
+            let mut holds = self.lock_holds();
+            for (i, list) in lists {
+                for c in list {
+                    holds.insert(c.name.clone(), i);
+                    all.push(c);
+                }
+            }
+        }
+        if !self.down.is_empty() {
+            let labs = match scope {
+                Scope::Lab(lab) => vec![lab.to_string()],
+                Scope::All => state::recorded_labs()?,
+            };
+            for lab in labs {
+                all.extend(self.unreachable_containers(&lab)?);
             }
         }
         Ok(all)
+    }
+
+    fn unreachable(&self) -> Vec<String> {
+        self.down
+            .iter()
+            .map(|(i, why)| format!("engine {} does not answer: {why}", self.name(*i)))
+            .collect()
+    }
+
+    fn answers(&self, engine: &str) -> bool {
+        self.index(engine).is_none_or(|i| self.engines[i].is_some())
     }
 
     async fn networks(&self, scope: Scope<'_>) -> Result<Vec<ObservedNetwork>> {
@@ -339,7 +487,7 @@ impl Engine for Spread {
     }
 
     async fn describe(&self) -> Result<EngineFacts> {
-        self.engines[self.config.shared].describe().await
+        self.live(self.config.shared)?.describe().await
     }
 
     /// An image is present when one engine has it: it is copied then to
@@ -372,11 +520,14 @@ impl Engine for Spread {
         context: Vec<u8>,
         log: impl FnMut(&str),
     ) -> Result<()> {
-        self.engines[0]
+        let first = self.first_live()?;
+        self.live(first)?
             .build(reference, dockerfile, context, log)
             .await?;
-        for to in 1..self.engines.len() {
-            self.copy_image(reference, 0, to).await?;
+        for to in (first + 1)..self.engines.len() {
+            if self.engines[to].is_some() {
+                self.copy_image(reference, first, to).await?;
+            }
         }
         Ok(())
     }
@@ -390,7 +541,9 @@ impl Engine for Spread {
         for r in references.iter().filter(|_| !self.one()) {
             self.spread_image(r).await?;
         }
-        self.engines[0].save_images(references, out, progress).await
+        self.live(self.first_live()?)?
+            .save_images(references, out, progress)
+            .await
     }
 
     async fn load_images(&self, file: &Path) -> Result<Vec<String>> {
@@ -414,7 +567,7 @@ impl Engine for Spread {
             on.dedup();
         }
         if on.len() == 1 {
-            return self.engines[i].create_network(spec).await;
+            return self.live(i)?.create_network(spec).await;
         }
         // One macvlan network per interface: a lab with one lab-wide
         // network rides on the parent itself, one with several on a VLAN
@@ -442,7 +595,7 @@ impl Engine for Spread {
                 0 | 1 => parent.to_string(),
                 _ => format!("{parent}.{}", vlan(spec.subnet)),
             };
-            if self.engines[j].create_macvlan(spec, &parent).await? == Created::New {
+            if self.live(j)?.create_macvlan(spec, &parent).await? == Created::New {
                 created = Created::New;
             }
         }
@@ -460,25 +613,25 @@ impl Engine for Spread {
     async fn create_container(&self, spec: &ContainerSpec) -> Result<Created> {
         let i = self.pod_engine(&spec.labels)?;
         if self.one() {
-            return self.engines[0].create_container(spec).await;
+            return self.live(0)?.create_container(spec).await;
         }
         let mut spec = spec.clone();
         spec.labels
             .insert(ENGINE_LABEL.to_string(), self.name(i).to_string());
-        let created = self.engines[i].create_container(&spec).await?;
+        let created = self.live(i)?.create_container(&spec).await?;
         self.lock_holds().insert(spec.name.clone(), i);
         Ok(created)
     }
 
     async fn connect(&self, container: &str, attachment: &Attachment) -> Result<()> {
         self.on(container)
-            .await
+            .await?
             .connect(container, attachment)
             .await
     }
 
     async fn upload(&self, container: &str, files: &BTreeMap<String, FileSpec>) -> Result<()> {
-        self.on(container).await.upload(container, files).await
+        self.on(container).await?.upload(container, files).await
     }
 
     async fn put_files(
@@ -486,23 +639,23 @@ impl Engine for Spread {
         container: &str,
         files: &BTreeMap<String, (u32, Vec<u8>)>,
     ) -> Result<()> {
-        self.on(container).await.put_files(container, files).await
+        self.on(container).await?.put_files(container, files).await
     }
 
     async fn download(&self, container: &str, path: &str, limit: u64) -> Result<Option<Vec<u8>>> {
         self.on(container)
-            .await
+            .await?
             .download(container, path, limit)
             .await
     }
 
     async fn start(&self, container: &str) -> Result<()> {
-        self.on(container).await.start(container).await
+        self.on(container).await?.start(container).await
     }
 
     async fn remove_container(&self, name: &str) -> Result<()> {
         let i = self.holder(name).await;
-        self.engines[i].remove_container(name).await?;
+        self.live(i)?.remove_container(name).await?;
         self.lock_holds().remove(name);
         Ok(())
     }
@@ -514,17 +667,17 @@ impl Engine for Spread {
         timeout: std::time::Duration,
     ) -> Result<LogFollow> {
         self.on(container)
-            .await
+            .await?
             .first_log_line(container, prefixes, timeout)
             .await
     }
 
     async fn run_state(&self, container: &str) -> Result<RunState> {
-        self.on(container).await.run_state(container).await
+        self.on(container).await?.run_state(container).await
     }
 
     async fn log_tail(&self, container: &str, lines: usize) -> Result<Vec<String>> {
-        self.on(container).await.log_tail(container, lines).await
+        self.on(container).await?.log_tail(container, lines).await
     }
 
     async fn exec_streaming(
@@ -534,7 +687,7 @@ impl Engine for Spread {
         sink: impl FnMut(bool, &[u8]),
     ) -> Result<i64> {
         self.on(container)
-            .await
+            .await?
             .exec_streaming(container, cmd, sink)
             .await
     }
@@ -547,13 +700,13 @@ impl Engine for Spread {
         sink: impl FnMut(bool, &[u8]),
     ) -> Result<i64> {
         self.on(container)
-            .await
+            .await?
             .exec_with_input(container, cmd, input, sink)
             .await
     }
 
     async fn exec(&self, container: &str, cmd: &[String]) -> Result<ExecOutput> {
-        self.on(container).await.exec(container, cmd).await
+        self.on(container).await?.exec(container, cmd).await
     }
 
     async fn exec_interactive(
@@ -563,9 +716,7 @@ impl Engine for Spread {
         size: (u16, u16),
     ) -> Result<Interactive> {
         let i = self.holder(container).await;
-        let mut session = self.engines[i]
-            .exec_interactive(container, cmd, size)
-            .await?;
+        let mut session = self.live(i)?.exec_interactive(container, cmd, size).await?;
         session.exec_id = format!("{i}/{}", session.exec_id);
         Ok(session)
     }
@@ -578,7 +729,8 @@ impl Engine for Spread {
         size: (u16, u16),
     ) -> Result<Interactive> {
         let i = self.holder(container).await;
-        let mut session = self.engines[i]
+        let mut session = self
+            .live(i)?
             .exec_interactive_as(container, user, cmd, size)
             .await?;
         session.exec_id = format!("{i}/{}", session.exec_id);
@@ -602,17 +754,17 @@ impl Engine for Spread {
         sysctls: &BTreeMap<String, String>,
         cmd: &[&str],
     ) -> Result<(i64, String)> {
-        self.engines[self.config.shared]
+        self.live(self.config.shared)?
             .probe(image, capabilities, sysctls, cmd)
             .await
     }
 
     async fn exposure(&self, container: &str) -> Result<Exposure> {
-        self.on(container).await.exposure(container).await
+        self.on(container).await?.exposure(container).await
     }
 
     async fn health_report(&self, container: &str) -> Result<Option<String>> {
-        self.on(container).await.health_report(container).await
+        self.on(container).await?.health_report(container).await
     }
 
     async fn ensure_guard(&self, image: &str, range: &str) -> Result<()> {

@@ -58,6 +58,31 @@ impl Engines {
         );
     }
 
+    /// Stops engine `i`'s dockerd (its containers stop with it) and waits
+    /// until its socket no longer answers.
+    fn stop(&self, i: usize) {
+        let name = &self.names[i];
+        let pid = std::fs::read_to_string(self.data.join(name).join("dockerd.pid"))
+            .expect("the engine's pid file");
+        let killed = std::process::Command::new("kill")
+            .arg(pid.trim())
+            .status()
+            .expect("kill runs");
+        assert!(killed.success(), "kill dockerd {name}");
+        let gone = crate::docker::wait_for(std::time::Duration::from_secs(60), || {
+            let answers = std::process::Command::new("docker")
+                .args(["-H", &format!("unix:///run/docker-{name}.sock"), "version"])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if answers {
+                Err(format!("engine {name} still answers"))
+            } else {
+                Ok(())
+            }
+        });
+        gone.unwrap_or_else(|e| panic!("{e}"));
+    }
+
     fn file(&self) -> &str {
         self.file.to_str().expect("a UTF-8 path")
     }
@@ -175,7 +200,98 @@ fn a_lab_spreads_its_pods_over_two_engines() {
     assert!(pods(&after, "02", b), "{after:?}");
     assert_ne!(after, on_b, "pod 2 was not recreated");
 
-    // Down removes everything on both.
+    // Engine b stops. Within seconds status shows pod 2 unreachable
+    // there and pod 1 running; pod 1's checks pass; what would act on pod
+    // 2 says engine b does not answer, and engine a is left alone.
+    engines.stop(1);
+    let on_a = engines.names_on(0, &lab.name);
+    let started = std::time::Instant::now();
+    let status = with(&["status", &lab.name, "--format", "json"]).ok();
+    let took = started.elapsed();
+    assert!(took.as_secs() < 10, "status took {took:?}");
+    assert!(
+        status
+            .stderr
+            .contains(&format!("engine {b} does not answer")),
+        "{}",
+        status.stderr
+    );
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&status.stdout).expect("json");
+    assert_eq!(rows.len(), 6, "{rows:#?}");
+    for row in &rows {
+        let (pod, state, engine) = (&row["pod"], &row["state"], &row["engine"]);
+        match pod.as_str() {
+            Some("1") => assert!(state == "running" && engine == a.as_str(), "{row}"),
+            Some("2") => assert!(state == "unreachable" && engine == b.as_str(), "{row}"),
+            _ => panic!("{row}"),
+        }
+    }
+    eprintln!("status with engine {b} stopped: {:.2}s", took.as_secs_f64());
+    let check = with(&["check", &lab.name, "--pod", "1"]).ok().stdout;
+    assert!(check.contains("checks pass in 1 pod ("), "{check}");
+    let board = with(&["check", &lab.name, "--format", "json"])
+        .code(1)
+        .stdout;
+    let board: serde_json::Value = serde_json::from_str(&board).expect("json");
+    for r in board["results"].as_array().expect("results") {
+        if r["pod"] == 2 {
+            assert_eq!(r["status"], "error", "{r}");
+            assert!(
+                r["detail"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains(&format!("engine {b} does not answer")),
+                "{r}"
+            );
+        } else {
+            assert_eq!(r["status"], "pass", "{r}");
+        }
+    }
+    let up = with(&["up", &file, "--pods", "2"]).code(1);
+    assert!(
+        up.stderr.contains(&format!("engine {b} does not answer"))
+            && up.stderr.contains("was not changed")
+            && up.stderr.contains("--skip-unreachable"),
+        "{}",
+        up.stderr
+    );
+    let skipping = with(&["up", &file, "--pods", "2", "--skip-unreachable"]).ok();
+    assert!(
+        skipping.stderr.contains("pod 2 left as they are"),
+        "{}",
+        skipping.stderr
+    );
+    assert!(
+        skipping.stdout.contains("up to date"),
+        "{}",
+        skipping.stdout
+    );
+    let reset = with(&["reset", &lab.name, "--pod", "2"]).code(1);
+    assert!(
+        reset
+            .stderr
+            .contains(&format!("engine {b} does not answer"))
+            && reset.stderr.contains("nothing was reset"),
+        "{}",
+        reset.stderr
+    );
+    let exec = with(&["exec", &lab.name, "--pod", "2", "r1", "--", "true"]).run();
+    assert_ne!(exec.code, 0);
+    assert!(
+        exec.stderr.contains(&format!("engine {b} does not answer")),
+        "{}",
+        exec.stderr
+    );
+    let down = with(&["down", &lab.name]).code(1);
+    assert!(
+        down.stderr.contains("nothing was removed"),
+        "{}",
+        down.stderr
+    );
+    assert_eq!(engines.names_on(0, &lab.name), on_a, "engine a was touched");
+
+    // Engine b back: down removes everything on both.
+    engines.script("up");
     with(&["down", &lab.name]).ok();
     assert!(engines.names_on(0, &lab.name).is_empty());
     assert!(engines.names_on(1, &lab.name).is_empty());
