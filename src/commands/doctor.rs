@@ -215,9 +215,14 @@ async fn examine<C: Connector>(
         Err(e) => report.fail("engine", format!("{e:#}")),
     }
 
+    for line in engine.unreachable() {
+        report.fail("engines", line);
+    }
+
     let kinds = kinds_of(lab);
     let missing = check_images(engine, lab, &kinds, report).await?;
     check_kernel(engine, &kinds, report).await;
+    check_layer2(engine, report).await;
     match lab {
         Some(lab) => check_subnets(engine, lab, &host.routes, report).await?,
         None => report.skip(
@@ -237,6 +242,28 @@ async fn examine<C: Connector>(
         return Err(ExitCode(1).into());
     }
     Ok(())
+}
+
+/// With several engines: whether they see each other at layer 2 over
+/// their `parent`s, as lab-wide networks that span them need (a probe
+/// container of the host image on each). Nothing with one engine.
+async fn check_layer2<E: Engine>(engine: &E, report: &mut Report<'_>) {
+    let image = crate::images::lookup("host")
+        .map(|d| d.reference())
+        .unwrap_or_default();
+    match engine.layer2(&image).await {
+        Ok(None) => {}
+        Ok(Some(found)) => {
+            for f in found {
+                match f.held {
+                    Some(true) => report.ok("layer 2", f.message),
+                    Some(false) => report.fail("layer 2", f.message),
+                    None => report.warn("layer 2", f.message),
+                }
+            }
+        }
+        Err(e) => report.fail("layer 2", format!("{e:#}")),
+    }
 }
 
 /// The kinds the lab uses, or every kind.

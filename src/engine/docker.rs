@@ -278,6 +278,86 @@ impl DockerEngine {
         }
     }
 
+    /// Starts `doctor`'s layer-2 probe on this engine: a macvlan network
+    /// `name` over `parent` with `subnet`, and a container `name` of
+    /// `image` on it at `address` (sleeping; the checks run by exec).
+    /// Both carry the `noglab.doctor` label; [`Self::layer2_probe_stop`]
+    /// removes them.
+    pub async fn layer2_probe_start(
+        &self,
+        name: &str,
+        image: &str,
+        parent: &str,
+        subnet: Ipv4Net,
+        address: std::net::Ipv4Addr,
+    ) -> Result<()> {
+        let label = HashMap::from([("noglab.doctor".to_string(), "1".to_string())]);
+        let request = NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some("macvlan".into()),
+            ipam: Some(Ipam {
+                driver: Some("default".into()),
+                config: Some(vec![IpamConfig {
+                    subnet: Some(subnet.to_string()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            options: Some(HashMap::from([
+                ("parent".into(), parent.to_string()),
+                ("macvlan_mode".into(), "bridge".into()),
+            ])),
+            labels: Some(label.clone()),
+            ..Default::default()
+        };
+        self.docker
+            .create_network(request)
+            .await
+            .map_err(|e| fail(format!("create the probe network {name} over {parent}"), e))?;
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            entrypoint: Some(vec!["sleep".into(), "600".into()]),
+            cmd: Some(Vec::new()),
+            labels: Some(label),
+            host_config: Some(HostConfig {
+                cap_add: Some(vec!["NET_RAW".into()]),
+                sysctls: Some(HashMap::from([(
+                    "net.ipv6.conf.all.disable_ipv6".to_string(),
+                    "0".to_string(),
+                )])),
+                network_mode: Some(name.to_string()),
+                memory: Some(32 << 20),
+                pids_limit: Some(32),
+                ..Default::default()
+            }),
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    name.to_string(),
+                    EndpointSettings {
+                        ipam_config: Some(EndpointIpamConfig {
+                            ipv4_address: Some(address.to_string()),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    },
+                )])),
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default().name(name).build();
+        self.docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(|e| fail(format!("create the probe container {name}"), e))?;
+        Engine::start(self, name).await
+    }
+
+    /// Removes what [`Self::layer2_probe_start`] made (what is there).
+    pub async fn layer2_probe_stop(&self, name: &str) -> Result<()> {
+        Engine::remove_container(self, name).await?;
+        Engine::remove_network(self, name).await
+    }
+
     /// The API version agreed on with the engine.
     fn api_version(&self) -> String {
         let v = self.docker.client_version();

@@ -25,6 +25,15 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::plan::{Attachment, ContainerSpec, FileSpec, NetworkSpec};
 
+/// One finding of `doctor`'s check that the engines of an engines file
+/// see each other at layer 2: `Some(true)` held, `Some(false)` failed,
+/// `None` not checked (said why).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layer2 {
+    pub held: Option<bool>,
+    pub message: String,
+}
+
 /// The state of a container on an engine that did not answer: noglab
 /// knows it from the saved plan, not from the engine.
 pub const UNREACHABLE: &str = "unreachable";
@@ -222,6 +231,12 @@ pub trait Engine: Sync {
     /// every operation on them fails at once with that line.
     fn unreachable(&self) -> Vec<String> {
         Vec::new()
+    }
+    /// `doctor`'s check that the engines see each other at layer 2 over
+    /// their `parent`s (a probe container of `image` on each); None with
+    /// one engine.
+    async fn layer2(&self, _image: &str) -> anyhow::Result<Option<Vec<Layer2>>> {
+        Ok(None)
     }
     /// Whether the engine named `engine` answered.
     fn answers(&self, _engine: &str) -> bool {

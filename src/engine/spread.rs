@@ -26,8 +26,8 @@ use super::config::{EngineEntry, Engines};
 use super::docker::DockerEngine;
 use super::placement::{self, Placement};
 use super::{
-    Created, Engine, EngineFacts, EngineNetwork, ExecOutput, Exposure, Interactive, LogFollow,
-    ObservedContainer, ObservedNetwork, ObservedVolume, RunState, Scope, UNREACHABLE,
+    Created, Engine, EngineFacts, EngineNetwork, ExecOutput, Exposure, Interactive, Layer2,
+    LogFollow, ObservedContainer, ObservedNetwork, ObservedVolume, RunState, Scope, UNREACHABLE,
 };
 use crate::plan::names::{pod_label, MGMT_NETWORK, SHARED_LABEL, SHARED_POD};
 use crate::plan::{labels, Attachment, ContainerSpec, FileSpec, NetworkSpec};
@@ -431,6 +431,128 @@ impl Engine for Spread {
             }
         }
         Ok(all)
+    }
+
+    /// A probe container on each answering engine with a `parent`, on a
+    /// macvlan over it with a subnet no engine uses; each pings the
+    /// others' IPv4 address, and the all-nodes IPv6 multicast address,
+    /// whose answers must come from every other probe's link-local
+    /// address (neighbour discovery and multicast cross). Removed after,
+    /// whatever happened.
+    async fn layer2(&self, image: &str) -> Result<Option<Vec<Layer2>>> {
+        if self.one() {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        let mut probes: Vec<usize> = Vec::new();
+        for (i, e) in self.config.engines.iter().enumerate() {
+            match (&self.engines[i], &e.parent) {
+                (None, _) => out.push(Layer2 {
+                    held: Some(false),
+                    message: format!("engine {} does not answer", e.name),
+                }),
+                (Some(_), None) => out.push(Layer2 {
+                    held: None,
+                    message: format!(
+                        "engine {} has no `parent`: lab-wide networks cannot span to it",
+                        e.name
+                    ),
+                }),
+                (Some(_), Some(_)) => probes.push(i),
+            }
+        }
+        if probes.len() < 2 {
+            out.push(Layer2 {
+                held: None,
+                message: "fewer than two answering engines have a `parent`: nothing to check between them".into(),
+            });
+            return Ok(Some(out));
+        }
+        if !self.spread_image(image).await? {
+            bail!("no engine has the image {image}; `noglab images build` makes it");
+        }
+        let used = self.used_subnets().await?;
+        let subnet = (0..=255u32)
+            .rev()
+            .filter_map(|n| {
+                Ipv4Net::new(std::net::Ipv4Addr::from(0x647f_0000u32 | (n << 8)), 24).ok()
+            })
+            .find(|s| !used.iter().any(|u| u.contains(s) || s.contains(u)))
+            .ok_or_else(|| anyhow!("no free /24 in 100.127.0.0/16 for the probe"))?;
+        let name = format!("noglab-l2probe-{}", std::process::id());
+        let address =
+            |k: usize| std::net::Ipv4Addr::from(u32::from(subnet.network()) + 10 + k as u32);
+        let result = async {
+            for (k, i) in probes.iter().enumerate() {
+                let parent = self.config.engines[*i].parent.as_deref().unwrap_or_default();
+                self.live(*i)?
+                    .layer2_probe_start(&name, image, parent, subnet, address(k))
+                    .await
+                    .with_context(|| format!("engine {}", self.name(*i)))?;
+            }
+            let run = |i: usize, cmd: &'static str| {
+                let name = name.clone();
+                async move {
+                    let cmd: Vec<String> = ["sh", "-c", cmd].iter().map(|s| s.to_string()).collect();
+                    let out = self.live(i)?.exec(&name, &cmd).await?;
+                    Ok::<_, anyhow::Error>((out.code, String::from_utf8_lossy(&out.stdout).into_owned()))
+                }
+            };
+            let mut link_local = Vec::new();
+            for i in &probes {
+                let (_, text) = run(*i, "ip -6 -o addr show dev eth0 scope link").await?;
+                let ll = text
+                    .split_whitespace()
+                    .find(|w| w.starts_with("fe80:"))
+                    .map(|w| w.split('/').next().unwrap_or(w).to_string())
+                    .ok_or_else(|| anyhow!("the probe on engine {} has no IPv6 link-local address", self.name(*i)))?;
+                link_local.push(ll);
+            }
+            let mut found = Vec::new();
+            for (k, i) in probes.iter().enumerate() {
+                for (l, j) in probes.iter().enumerate().filter(|(l, _)| *l != k) {
+                    let target = address(l);
+                    let cmd: Vec<String> = ["ping", "-c", "2", "-W", "2", "-q", &target.to_string()]
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect();
+                    let out = self.live(*i)?.exec(&name, &cmd).await?;
+                    found.push(Layer2 {
+                        held: Some(out.code == 0),
+                        message: format!(
+                            "IPv4 from engine {} to engine {} over their parents{}",
+                            self.name(*i),
+                            self.name(*j),
+                            if out.code == 0 { "" } else { ": no answer" }
+                        ),
+                    });
+                }
+                let (_, text) = run(*i, "ping -6 -c 3 -w 4 ff02::1%eth0 2>&1").await?;
+                for (l, j) in probes.iter().enumerate().filter(|(l, _)| *l != k) {
+                    let ll = &link_local[l];
+                    let heard = text.contains(&format!("from {ll}%"))
+                        || text.contains(&format!("from {ll}:"));
+                    found.push(Layer2 {
+                        held: Some(heard),
+                        message: format!(
+                            "IPv6 multicast and link-local from engine {} to engine {}{}",
+                            self.name(*i),
+                            self.name(*j),
+                            if heard { "" } else { ": no answer to ff02::1 (a parent that carries no multicast, or not the same segment)" }
+                        ),
+                    });
+                }
+            }
+            Ok::<_, anyhow::Error>(found)
+        }
+        .await;
+        for i in &probes {
+            if let Ok(e) = self.live(*i) {
+                let _ = e.layer2_probe_stop(&name).await;
+            }
+        }
+        out.extend(result?);
+        Ok(Some(out))
     }
 
     fn unreachable(&self) -> Vec<String> {

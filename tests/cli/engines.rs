@@ -339,6 +339,94 @@ fn an_ixp_lan_spans_two_engines() {
         all.extend_from_slice(cmd);
         with(&all)
     };
+    // Before class: doctor sees the two engines reach each other at
+    // layer 2 over their parents (IPv4, IPv6 multicast both ways), and
+    // leaves no probe behind.
+    let layer2 = |file: &str| {
+        let out = noglab(&["--engines", file, "doctor", &ixp.file(), "--format", "json"]).run();
+        let doc: serde_json::Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}{}", out.stdout, out.stderr));
+        let lines: Vec<(String, String)> = doc["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .filter(|c| c["check"] == "layer 2")
+            .map(|c| {
+                (
+                    c["level"].as_str().unwrap_or_default().to_string(),
+                    c["message"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        for engine in &engines.names {
+            let left = std::process::Command::new("docker")
+                .args(["-H", &format!("unix:///run/docker-{engine}.sock")])
+                .args(["ps", "-aq", "--filter", "label=noglab.doctor"])
+                .output()
+                .expect("docker CLI runs");
+            assert!(left.stdout.is_empty(), "a probe left on {engine}");
+        }
+        lines
+    };
+    let (a, b) = (&engines.names[0], &engines.names[1]);
+    let seen = layer2(&file);
+    eprintln!("doctor, layer 2 over eth1: {seen:#?}");
+    for want in [
+        format!("IPv4 from engine {a} to engine {b}"),
+        format!("IPv4 from engine {b} to engine {a}"),
+        format!("IPv6 multicast and link-local from engine {a} to engine {b}"),
+        format!("IPv6 multicast and link-local from engine {b} to engine {a}"),
+    ] {
+        assert!(
+            seen.iter()
+                .any(|(level, m)| level == "ok" && m.starts_with(&want)),
+            "{want}: {seen:?}"
+        );
+    }
+    assert!(
+        seen.iter()
+            .any(|(level, m)| level == "warn" && m.contains("engine main has no `parent`")),
+        "{seen:?}"
+    );
+    // A parent that joins nothing (a veth pair inside engine b's
+    // namespace) fails, both ways.
+    let ns = format!("nogeng-{b}");
+    let ip = |args: &[&str]| {
+        std::process::Command::new("ip")
+            .args(["-n", &ns])
+            .args(args)
+            .status()
+            .expect("ip runs")
+    };
+    assert!(ip(&["link", "add", "l2x", "type", "veth", "peer", "name", "l2y"]).success());
+    ip(&["link", "set", "l2x", "up"]);
+    ip(&["link", "set", "l2y", "up"]);
+    let alone = file.replace(".yml", "-alone.yml");
+    let text = std::fs::read_to_string(&file).expect("engines file");
+    let b_line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{b}:")))
+        .expect("engine b's line");
+    std::fs::write(
+        &alone,
+        text.replace(b_line, &b_line.replace("parent: eth1", "parent: l2x")),
+    )
+    .expect("write");
+    let cut = layer2(&alone);
+    eprintln!("doctor, layer 2 with {b}'s parent joining nothing: {cut:#?}");
+    ip(&["link", "del", "l2x"]);
+    let _ = std::fs::remove_file(&alone);
+    for want in [
+        format!("IPv4 from engine {a} to engine {b}"),
+        format!("IPv6 multicast and link-local from engine {b} to engine {a}"),
+    ] {
+        assert!(
+            cut.iter()
+                .any(|(level, m)| level == "fail" && m.starts_with(&want)),
+            "{want}: {cut:?}"
+        );
+    }
+
     with(&["up", &ixp.file(), "--pods", "2"]).ok();
     let on_a = engines.names_on(0, &ixp.name);
     assert!(on_a.iter().any(|l| l.contains("-shared-rs ")), "{on_a:?}");
