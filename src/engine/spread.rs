@@ -44,10 +44,8 @@ pub const ENGINE_LABEL: &str = "noglab.engine";
 #[derive(Clone)]
 pub struct Spread {
     config: Arc<Engines>,
-    /// Each engine of the file, None for one that did not answer.
-    engines: Vec<Option<DockerEngine>>,
-    /// Why each engine that did not answer is out, by index.
-    down: Arc<BTreeMap<usize, String>>,
+    /// Each engine of the file, or why it did not answer.
+    engines: Vec<std::result::Result<DockerEngine, String>>,
     /// Each lab's pods' engines (indexes into `engines`), once placed or read.
     placed: Arc<Mutex<HashMap<String, BTreeMap<u32, usize>>>>,
     /// Where each container was last seen or made.
@@ -78,20 +76,11 @@ impl Spread {
                 .collect();
             bail!("no engine of the engines file answers:\n{}", why.join("\n"));
         }
-        let mut down = BTreeMap::new();
-        let mut engines = Vec::new();
-        for (i, t) in tries.into_iter().enumerate() {
-            match t {
-                Ok(e) => engines.push(Some(e)),
-                Err(e) => {
-                    down.insert(i, format!("{e:#}"));
-                    engines.push(None);
-                }
-            }
-        }
-        let mut spread = Self::of(config, engines);
-        spread.down = Arc::new(down);
-        Ok(spread)
+        let engines = tries
+            .into_iter()
+            .map(|t| t.map_err(|e| format!("{e:#}")))
+            .collect();
+        Ok(Self::of(config, engines))
     }
 
     /// The one engine noglab drives without an engines file, as it is.
@@ -101,14 +90,13 @@ impl Spread {
             engines: vec![entry],
             shared: 0,
         };
-        Self::of(config, vec![Some(engine)])
+        Self::of(config, vec![Ok(engine)])
     }
 
-    fn of(config: Engines, engines: Vec<Option<DockerEngine>>) -> Spread {
+    fn of(config: Engines, engines: Vec<std::result::Result<DockerEngine, String>>) -> Spread {
         Spread {
             config: Arc::new(config),
             engines,
-            down: Arc::default(),
             placed: Arc::default(),
             holds: Arc::default(),
         }
@@ -128,19 +116,15 @@ impl Spread {
 
     /// Engine `i`, or why it is out.
     fn live(&self, i: usize) -> Result<&DockerEngine> {
-        self.engines[i].as_ref().ok_or_else(|| {
-            anyhow!(
-                "engine {} does not answer: {}",
-                self.name(i),
-                self.down.get(&i).map_or("not connected", String::as_str)
-            )
-        })
+        self.engines[i]
+            .as_ref()
+            .map_err(|why| anyhow!("engine {} does not answer: {why}", self.name(i)))
     }
 
     /// The first engine that answers: where images are built and saved.
     fn first_live(&self) -> Result<usize> {
         (0..self.engines.len())
-            .find(|i| self.engines[*i].is_some())
+            .find(|i| self.engines[*i].is_ok())
             .ok_or_else(|| anyhow!("no engine answers"))
     }
 
@@ -149,7 +133,7 @@ impl Spread {
     /// commands list them, and say where they are, rather than take them
     /// for gone.
     fn unreachable_containers(&self, lab: &str) -> Result<Vec<ObservedContainer>> {
-        if self.down.is_empty() {
+        if self.engines.iter().all(Result::is_ok) {
             return Ok(Vec::new());
         }
         let Some(plan) = state::load_plan(lab)? else {
@@ -166,7 +150,7 @@ impl Spread {
                     None => continue,
                 }
             };
-            let Some(why) = self.down.get(&i) else {
+            let Err(why) = &self.engines[i] else {
                 continue;
             };
             for c in &pod.containers {
@@ -238,8 +222,8 @@ impl Spread {
         }
         let found = join_all(self.engines.iter().map(|e| async move {
             match e {
-                Some(e) => e.run_state(container).await.is_ok(),
-                None => false,
+                Ok(e) => e.run_state(container).await.is_ok(),
+                Err(_) => false,
             }
         }))
         .await;
@@ -324,7 +308,7 @@ impl Spread {
             .engines
             .iter()
             .enumerate()
-            .filter_map(|(i, e)| Some((i, e.as_ref()?)))
+            .filter_map(|(i, e)| Some((i, e.as_ref().ok()?)))
             .collect();
         let answers = join_all(live.iter().map(|(_, e)| call(e))).await;
         live.iter()
@@ -421,7 +405,7 @@ impl Engine for Spread {
                 }
             }
         }
-        if !self.down.is_empty() {
+        if self.engines.iter().any(Result::is_err) {
             let labs = match scope {
                 Scope::Lab(lab) => vec![lab.to_string()],
                 Scope::All => state::recorded_labs()?,
@@ -447,18 +431,18 @@ impl Engine for Spread {
         let mut probes: Vec<usize> = Vec::new();
         for (i, e) in self.config.engines.iter().enumerate() {
             match (&self.engines[i], &e.parent) {
-                (None, _) => out.push(Layer2 {
+                (Err(_), _) => out.push(Layer2 {
                     held: Some(false),
                     message: format!("engine {} does not answer", e.name),
                 }),
-                (Some(_), None) => out.push(Layer2 {
+                (Ok(_), None) => out.push(Layer2 {
                     held: None,
                     message: format!(
                         "engine {} has no `parent`: lab-wide networks cannot span to it",
                         e.name
                     ),
                 }),
-                (Some(_), Some(_)) => probes.push(i),
+                (Ok(_), Some(_)) => probes.push(i),
             }
         }
         if probes.len() < 2 {
@@ -556,14 +540,13 @@ impl Engine for Spread {
     }
 
     fn unreachable(&self) -> Vec<String> {
-        self.down
-            .iter()
-            .map(|(i, why)| format!("engine {} does not answer: {why}", self.name(*i)))
+        (0..self.engines.len())
+            .filter_map(|i| self.live(i).err().map(|e| e.to_string()))
             .collect()
     }
 
     fn answers(&self, engine: &str) -> bool {
-        self.index(engine).is_none_or(|i| self.engines[i].is_some())
+        self.index(engine).is_none_or(|i| self.engines[i].is_ok())
     }
 
     async fn networks(&self, scope: Scope<'_>) -> Result<Vec<ObservedNetwork>> {
@@ -647,7 +630,7 @@ impl Engine for Spread {
             .build(reference, dockerfile, context, log)
             .await?;
         for to in (first + 1)..self.engines.len() {
-            if self.engines[to].is_some() {
+            if self.engines[to].is_ok() {
                 self.copy_image(reference, first, to).await?;
             }
         }
