@@ -369,20 +369,25 @@ fn an_ixp_lan_spans_two_engines() {
         lines
     };
     let (a, b) = (&engines.names[0], &engines.names[1]);
+    // Every direction's line at `level`.
+    let each_direction = |lines: &[(String, String)], level: &str| {
+        for want in [
+            format!("IPv4 from engine {a} to engine {b}"),
+            format!("IPv4 from engine {b} to engine {a}"),
+            format!("IPv6 multicast and link-local from engine {a} to engine {b}"),
+            format!("IPv6 multicast and link-local from engine {b} to engine {a}"),
+        ] {
+            assert!(
+                lines
+                    .iter()
+                    .any(|(l, m)| l == level && m.starts_with(&want)),
+                "{level} {want}: {lines:?}"
+            );
+        }
+    };
     let seen = layer2(&file);
     eprintln!("doctor, layer 2 over eth1: {seen:#?}");
-    for want in [
-        format!("IPv4 from engine {a} to engine {b}"),
-        format!("IPv4 from engine {b} to engine {a}"),
-        format!("IPv6 multicast and link-local from engine {a} to engine {b}"),
-        format!("IPv6 multicast and link-local from engine {b} to engine {a}"),
-    ] {
-        assert!(
-            seen.iter()
-                .any(|(level, m)| level == "ok" && m.starts_with(&want)),
-            "{want}: {seen:?}"
-        );
-    }
+    each_direction(&seen, "ok");
     assert!(
         seen.iter()
             .any(|(level, m)| level == "warn" && m.contains("engine main has no `parent`")),
@@ -416,16 +421,7 @@ fn an_ixp_lan_spans_two_engines() {
     eprintln!("doctor, layer 2 with {b}'s parent joining nothing: {cut:#?}");
     ip(&["link", "del", "l2x"]);
     let _ = std::fs::remove_file(&alone);
-    for want in [
-        format!("IPv4 from engine {a} to engine {b}"),
-        format!("IPv6 multicast and link-local from engine {b} to engine {a}"),
-    ] {
-        assert!(
-            cut.iter()
-                .any(|(level, m)| level == "fail" && m.starts_with(&want)),
-            "{want}: {cut:?}"
-        );
-    }
+    each_direction(&cut, "fail");
 
     with(&["up", &ixp.file(), "--pods", "2"]).ok();
     let on_a = engines.names_on(0, &ixp.name);
