@@ -22,7 +22,10 @@ struct Row {
     pods: Option<u32>,
     /// Its share of the pods among the engines.
     weight: u32,
+    /// The first of `parents` (what a file with one interface names).
     parent: Option<String>,
+    /// The interfaces lab-wide networks ride on, in order.
+    parents: Vec<String>,
     /// Whether the lab-wide nodes run there.
     shared: bool,
 }
@@ -40,6 +43,7 @@ pub fn run(file: Option<&Path>, format: ListFormat) -> Result<()> {
                 pods: None,
                 weight: 1,
                 parent: None,
+                parents: Vec::new(),
                 shared: true,
             }]
         }
@@ -66,7 +70,8 @@ fn rows(engines: &Engines) -> Vec<Row> {
                 Share::Weight(w) => w,
                 Share::Pods(n) => n,
             },
-            parent: e.parent.clone(),
+            parent: e.parents.first().cloned(),
+            parents: e.parents.clone(),
             shared: i == engines.shared,
         })
         .collect()
@@ -84,7 +89,11 @@ fn table(rows: &[Row]) -> String {
                     Some(n) => format!("at most {n}"),
                     None => format!("weight {}", r.weight),
                 },
-                r.parent.clone().unwrap_or_else(|| "-".into()),
+                if r.parents.is_empty() {
+                    "-".into()
+                } else {
+                    r.parents.join(",")
+                },
             ]
         })
         .collect();

@@ -161,7 +161,7 @@ fn refuse_split_shared_networks<E: Engine>(
     }
     let lacking: Vec<&str> = used
         .iter()
-        .filter(|e| engine.parent_of(e).is_none())
+        .filter(|e| engine.parents_of(e).is_empty())
         .map(|e| e.as_str())
         .collect();
     if lacking.is_empty() {

@@ -3,7 +3,7 @@
 //! ```yaml
 //! engines:
 //!   a: { endpoint: "unix:///run/docker-a.sock", address: 192.0.2.1, pods: 10, parent: eth1 }
-//!   b: { endpoint: "tcp://192.0.2.2:2376", tls: { ca: ca.pem, cert: cert.pem, key: key.pem }, address: 192.0.2.2, weight: 2 }
+//!   b: { endpoint: "tcp://192.0.2.2:2376", tls: { ca: ca.pem, cert: cert.pem, key: key.pem }, address: 192.0.2.2, weight: 2, parent: [eth1, eth2] }
 //! shared: a
 //! ```
 //!
@@ -56,9 +56,11 @@ pub struct EngineEntry {
     /// The host name or address participants reach this engine's pods at.
     pub address: Option<String>,
     pub share: Share,
-    /// The interface that joins this engine's host to the others' at
-    /// layer 2, for networks shared across engines.
-    pub parent: Option<String>,
+    /// The interfaces that join this engine's host to the others' at
+    /// layer 2, for networks shared across engines (`parent: eth1`, or a
+    /// list: one segment per lab-wide network, in the same order on every
+    /// engine); empty when it has none.
+    pub parents: Vec<String>,
 }
 
 /// How many pods an engine takes.
@@ -362,18 +364,9 @@ fn engine(
         (None, Some(n)) => Some(Share::Weight(n)),
         (None, None) => Some(Share::Weight(1)),
     };
-    let parent = match map.get("parent") {
-        None => None,
-        Some(v) => match scalar_text(v).filter(|s| is_ifname(s)) {
-            Some(s) => Some(s),
-            None => {
-                problems.push(Problem::value(
-                    at("parent"),
-                    format!("`parent` is the name of a network interface on the engine's host (at most {MAX_IFNAME} characters, no `/`, `:` or spaces), like eth1 or vxlan100"),
-                ));
-                None
-            }
-        },
+    let parents = match map.get("parent") {
+        None => Vec::new(),
+        Some(v) => parents(v, &at("parent"), problems),
     };
     if problems.len() > before {
         return None;
@@ -384,8 +377,41 @@ fn engine(
         tls,
         address,
         share: share?,
-        parent,
+        parents,
     })
+}
+
+/// `parent`: one interface, or a list of distinct ones.
+fn parents(value: &Value, at: &SpanPath, problems: &mut Vec<Problem>) -> Vec<String> {
+    let what = format!("`parent` is the name of a network interface on the engine's host (at most {MAX_IFNAME} characters, no `/`, `:` or spaces), like eth1 or vxlan100, or a list of them, one per lab-wide network: [eth1, eth2]");
+    let items: Vec<(SpanPath, &Value)> = match value {
+        Value::Sequence(list) if !list.is_empty() => list
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let mut here = at.clone();
+                here.push(Seg::from(i));
+                (here, v)
+            })
+            .collect(),
+        Value::Sequence(_) => {
+            problems.push(Problem::value(at.clone(), what));
+            return Vec::new();
+        }
+        v => vec![(at.clone(), v)],
+    };
+    let mut found: Vec<String> = Vec::new();
+    for (here, v) in items {
+        match scalar_text(v).filter(|s| is_ifname(s)) {
+            Some(s) if found.contains(&s) => problems.push(Problem::value(
+                here,
+                format!("`{s}` is named twice: each lab-wide network needs its own interface"),
+            )),
+            Some(s) => found.push(s),
+            None => problems.push(Problem::value(here, what.clone())),
+        }
+    }
+    found
 }
 
 fn tls(
@@ -528,7 +554,7 @@ mod tests {
         let b = &e.engines[0];
         assert_eq!(b.endpoint, Endpoint::Unix("/run/docker-b.sock".into()));
         assert_eq!(b.share, Share::Pods(10));
-        assert_eq!(b.parent.as_deref(), Some("eth1"));
+        assert_eq!(b.parents, ["eth1"]);
         assert_eq!(b.address.as_deref(), Some("192.0.2.2"));
         let a = &e.engines[1];
         assert_eq!(a.share, Share::Weight(3));
@@ -537,6 +563,29 @@ mod tests {
             Some(PathBuf::from("ca.pem"))
         );
         assert_eq!(a.address.as_deref(), Some("lab1.example.net"));
+    }
+
+    #[test]
+    fn a_parent_is_one_interface_or_a_list_of_distinct_ones() {
+        let e = load("engines:\n  a: { endpoint: \"unix:///a.sock\", parent: [eth1, vxlan200] }\n  b: { endpoint: \"unix:///b.sock\" }\n").expect("accepted");
+        assert_eq!(e.engines[0].parents, ["eth1", "vxlan200"]);
+        assert!(e.engines[1].parents.is_empty());
+        let errs = load("engines:\n  a: { endpoint: \"unix:///a.sock\", parent: [eth1, eth1] }\n  b: { endpoint: \"unix:///b.sock\", parent: [] }\n  c: { endpoint: \"unix:///c.sock\", parent: [eth1, \"a/b\"] }\n").expect_err("refused");
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("2:51: `eth1` is named twice")),
+            "{errs:#?}"
+        );
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("3:44: `parent` is the name")),
+            "{errs:#?}"
+        );
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("4:51: `parent` is the name")),
+            "{errs:#?}"
+        );
     }
 
     #[test]

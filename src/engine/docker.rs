@@ -114,7 +114,7 @@ impl Connector for DockerConnector {
                     tls: None,
                     address: None,
                     share: super::config::Share::Weight(1),
-                    parent: None,
+                    parents: Vec::new(),
                 };
                 Ok(Spread::single(engine, entry))
             })

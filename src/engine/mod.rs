@@ -220,10 +220,11 @@ pub trait Engine: Sync {
             .map(|p| (*p, config::LOCAL.to_string()))
             .collect())
     }
-    /// The interface an engine's lab-wide networks ride on when they span
-    /// engines (the engines file's `parent`).
-    fn parent_of(&self, _engine: &str) -> Option<String> {
-        None
+    /// The interfaces an engine's lab-wide networks ride on when they
+    /// span engines (the engines file's `parent`), in order; empty when
+    /// it has none.
+    fn parents_of(&self, _engine: &str) -> Vec<String> {
+        Vec::new()
     }
     /// The engines that did not answer when noglab connected, one line
     /// each: which, where, and what went wrong. Their pods' containers are

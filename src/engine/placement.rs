@@ -150,7 +150,7 @@ mod tests {
             tls: None,
             address: None,
             share,
-            parent: None,
+            parents: Vec::new(),
         }
     }
 

@@ -320,6 +320,106 @@ impl Spread {
             .collect()
     }
 
+    /// One round of the layer-2 check: a probe on each engine of `on`
+    /// over its interface there, each pinging the others; `named` adds
+    /// the interfaces to each line (when an engine has several).
+    async fn layer2_over(
+        &self,
+        image: &str,
+        on: &[(usize, String)],
+        named: bool,
+    ) -> Result<Vec<Layer2>> {
+        let used = self.used_subnets().await?;
+        let subnet = (0..=255u32)
+            .rev()
+            .filter_map(|n| {
+                Ipv4Net::new(std::net::Ipv4Addr::from(0x647f_0000u32 | (n << 8)), 24).ok()
+            })
+            .find(|s| !used.iter().any(|u| u.contains(s) || s.contains(u)))
+            .ok_or_else(|| anyhow!("no free /24 in 100.127.0.0/16 for the probe"))?;
+        let name = format!("noglab-l2probe-{}", std::process::id());
+        let address =
+            |k: usize| std::net::Ipv4Addr::from(u32::from(subnet.network()) + 10 + k as u32);
+        let over = |k: usize, l: usize| {
+            if named {
+                format!(" ({} and {})", on[k].1, on[l].1)
+            } else {
+                String::new()
+            }
+        };
+        let result = async {
+            for (k, (i, parent)) in on.iter().enumerate() {
+                self.live(*i)?
+                    .layer2_probe_start(&name, image, parent, subnet, address(k))
+                    .await
+                    .with_context(|| format!("engine {}", self.name(*i)))?;
+            }
+            let run = |i: usize, cmd: &'static str| {
+                let name = name.clone();
+                async move {
+                    let cmd: Vec<String> = ["sh", "-c", cmd].iter().map(|s| s.to_string()).collect();
+                    let out = self.live(i)?.exec(&name, &cmd).await?;
+                    Ok::<_, anyhow::Error>((out.code, String::from_utf8_lossy(&out.stdout).into_owned()))
+                }
+            };
+            let mut link_local = Vec::new();
+            for (i, _) in on {
+                let (_, text) = run(*i, "ip -6 -o addr show dev eth0 scope link").await?;
+                let ll = text
+                    .split_whitespace()
+                    .find(|w| w.starts_with("fe80:"))
+                    .map(|w| w.split('/').next().unwrap_or(w).to_string())
+                    .ok_or_else(|| anyhow!("the probe on engine {} has no IPv6 link-local address", self.name(*i)))?;
+                link_local.push(ll);
+            }
+            let mut found = Vec::new();
+            for (k, (i, _)) in on.iter().enumerate() {
+                for (l, (j, _)) in on.iter().enumerate().filter(|(l, _)| *l != k) {
+                    let target = address(l);
+                    let cmd: Vec<String> = ["ping", "-c", "2", "-W", "2", "-q", &target.to_string()]
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect();
+                    let out = self.live(*i)?.exec(&name, &cmd).await?;
+                    found.push(Layer2 {
+                        held: Some(out.code == 0),
+                        message: format!(
+                            "IPv4 from engine {} to engine {} over their parents{}{}",
+                            self.name(*i),
+                            self.name(*j),
+                            over(k, l),
+                            if out.code == 0 { "" } else { ": no answer" }
+                        ),
+                    });
+                }
+                let (_, text) = run(*i, "ping -6 -c 3 -w 4 ff02::1%eth0 2>&1").await?;
+                for (l, (j, _)) in on.iter().enumerate().filter(|(l, _)| *l != k) {
+                    let ll = &link_local[l];
+                    let heard = text.contains(&format!("from {ll}%"))
+                        || text.contains(&format!("from {ll}:"));
+                    found.push(Layer2 {
+                        held: Some(heard),
+                        message: format!(
+                            "IPv6 multicast and link-local from engine {} to engine {}{}{}",
+                            self.name(*i),
+                            self.name(*j),
+                            over(k, l),
+                            if heard { "" } else { ": no answer to ff02::1 (a parent that carries no multicast, or not the same segment)" }
+                        ),
+                    });
+                }
+            }
+            Ok::<_, anyhow::Error>(found)
+        }
+        .await;
+        for (i, _) in on {
+            if let Ok(e) = self.live(*i) {
+                let _ = e.layer2_probe_stop(&name).await;
+            }
+        }
+        result
+    }
+
     fn split_exec<'a>(&self, id: &'a str) -> Result<(&DockerEngine, &'a str)> {
         let (i, rest) = id
             .split_once('/')
@@ -342,6 +442,24 @@ impl Spread {
 fn vlan(subnet: Ipv4Net) -> u32 {
     let n = u32::from(subnet.network()) >> (32 - u32::from(subnet.prefix_len()).min(31));
     n % 4093 + 2
+}
+
+/// The interface the `k`th of a lab's `spanning` lab-wide networks rides
+/// on, on each engine it spans (`parents`: each one's `parent` list, none
+/// empty). A lab with one rides on the first interface itself; with
+/// several, on one interface each when every engine has that many, the
+/// same order everywhere; otherwise on a VLAN each of the first
+/// interface (which needs the hosts' 802.1Q support).
+fn segments(parents: &[&[String]], spanning: usize, k: usize, subnet: Ipv4Net) -> Vec<String> {
+    let own = spanning > 1 && parents.iter().all(|p| p.len() >= spanning);
+    parents
+        .iter()
+        .map(|p| match spanning {
+            0 | 1 => p[0].clone(),
+            _ if own => p[k.min(p.len() - 1)].clone(),
+            _ => format!("{}.{}", p[0], vlan(subnet)),
+        })
+        .collect()
 }
 
 impl Engine for Spread {
@@ -380,8 +498,11 @@ impl Engine for Spread {
         Ok(placed)
     }
 
-    fn parent_of(&self, engine: &str) -> Option<String> {
-        self.config.by_name(engine)?.parent.clone()
+    fn parents_of(&self, engine: &str) -> Vec<String> {
+        self.config
+            .by_name(engine)
+            .map(|e| e.parents.clone())
+            .unwrap_or_default()
     }
 
     async fn address_of(&self, lab: &str, pod: u32) -> Result<Option<String>> {
@@ -430,19 +551,19 @@ impl Engine for Spread {
         let mut out = Vec::new();
         let mut probes: Vec<usize> = Vec::new();
         for (i, e) in self.config.engines.iter().enumerate() {
-            match (&self.engines[i], &e.parent) {
+            match (&self.engines[i], e.parents.is_empty()) {
                 (Err(_), _) => out.push(Layer2 {
                     held: Some(false),
                     message: format!("engine {} does not answer", e.name),
                 }),
-                (Ok(_), None) => out.push(Layer2 {
+                (Ok(_), true) => out.push(Layer2 {
                     held: None,
                     message: format!(
                         "engine {} has no `parent`: lab-wide networks cannot span to it",
                         e.name
                     ),
                 }),
-                (Ok(_), Some(_)) => probes.push(i),
+                (Ok(_), false) => probes.push(i),
             }
         }
         if probes.len() < 2 {
@@ -455,87 +576,33 @@ impl Engine for Spread {
         if !self.spread_image(image).await? {
             bail!("no engine has the image {image}; `noglab images build` makes it");
         }
-        let used = self.used_subnets().await?;
-        let subnet = (0..=255u32)
-            .rev()
-            .filter_map(|n| {
-                Ipv4Net::new(std::net::Ipv4Addr::from(0x647f_0000u32 | (n << 8)), 24).ok()
-            })
-            .find(|s| !used.iter().any(|u| u.contains(s) || s.contains(u)))
-            .ok_or_else(|| anyhow!("no free /24 in 100.127.0.0/16 for the probe"))?;
-        let name = format!("noglab-l2probe-{}", std::process::id());
-        let address =
-            |k: usize| std::net::Ipv4Addr::from(u32::from(subnet.network()) + 10 + k as u32);
-        let result = async {
-            for (k, i) in probes.iter().enumerate() {
-                let parent = self.config.engines[*i].parent.as_deref().unwrap_or_default();
-                self.live(*i)?
-                    .layer2_probe_start(&name, image, parent, subnet, address(k))
-                    .await
-                    .with_context(|| format!("engine {}", self.name(*i)))?;
-            }
-            let run = |i: usize, cmd: &'static str| {
-                let name = name.clone();
-                async move {
-                    let cmd: Vec<String> = ["sh", "-c", cmd].iter().map(|s| s.to_string()).collect();
-                    let out = self.live(i)?.exec(&name, &cmd).await?;
-                    Ok::<_, anyhow::Error>((out.code, String::from_utf8_lossy(&out.stdout).into_owned()))
-                }
-            };
-            let mut link_local = Vec::new();
-            for i in &probes {
-                let (_, text) = run(*i, "ip -6 -o addr show dev eth0 scope link").await?;
-                let ll = text
-                    .split_whitespace()
-                    .find(|w| w.starts_with("fe80:"))
-                    .map(|w| w.split('/').next().unwrap_or(w).to_string())
-                    .ok_or_else(|| anyhow!("the probe on engine {} has no IPv6 link-local address", self.name(*i)))?;
-                link_local.push(ll);
-            }
-            let mut found = Vec::new();
-            for (k, i) in probes.iter().enumerate() {
-                for (l, j) in probes.iter().enumerate().filter(|(l, _)| *l != k) {
-                    let target = address(l);
-                    let cmd: Vec<String> = ["ping", "-c", "2", "-W", "2", "-q", &target.to_string()]
-                        .iter()
-                        .map(|s| s.to_string())
-                        .collect();
-                    let out = self.live(*i)?.exec(&name, &cmd).await?;
-                    found.push(Layer2 {
-                        held: Some(out.code == 0),
+        // Each interface of the lists in turn: the nth of every engine
+        // that has one is a segment of its own.
+        let most = probes
+            .iter()
+            .map(|i| self.config.engines[*i].parents.len())
+            .max()
+            .unwrap_or(1);
+        for n in 0..most {
+            let on: Vec<(usize, String)> = probes
+                .iter()
+                .filter_map(|i| Some((*i, self.config.engines[*i].parents.get(n)?.clone())))
+                .collect();
+            if on.len() < 2 {
+                for (i, parent) in &on {
+                    out.push(Layer2 {
+                        held: None,
                         message: format!(
-                            "IPv4 from engine {} to engine {} over their parents{}",
+                            "only engine {} has a parent number {} ({parent}): nothing to check it against",
                             self.name(*i),
-                            self.name(*j),
-                            if out.code == 0 { "" } else { ": no answer" }
+                            n + 1
                         ),
                     });
                 }
-                let (_, text) = run(*i, "ping -6 -c 3 -w 4 ff02::1%eth0 2>&1").await?;
-                for (l, j) in probes.iter().enumerate().filter(|(l, _)| *l != k) {
-                    let ll = &link_local[l];
-                    let heard = text.contains(&format!("from {ll}%"))
-                        || text.contains(&format!("from {ll}:"));
-                    found.push(Layer2 {
-                        held: Some(heard),
-                        message: format!(
-                            "IPv6 multicast and link-local from engine {} to engine {}{}",
-                            self.name(*i),
-                            self.name(*j),
-                            if heard { "" } else { ": no answer to ff02::1 (a parent that carries no multicast, or not the same segment)" }
-                        ),
-                    });
-                }
+                continue;
             }
-            Ok::<_, anyhow::Error>(found)
+            out.extend(self.layer2_over(image, &on, most > 1).await?);
         }
-        .await;
-        for i in &probes {
-            if let Ok(e) = self.live(*i) {
-                let _ = e.layer2_probe_stop(&name).await;
-            }
-        }
-        out.extend(result?);
         Ok(Some(out))
     }
 
@@ -674,33 +741,41 @@ impl Engine for Spread {
         if on.len() == 1 {
             return self.live(i)?.create_network(spec).await;
         }
-        // One macvlan network per interface: a lab with one lab-wide
-        // network rides on the parent itself, one with several on a VLAN
-        // each (which needs the host's 802.1Q support).
-        let spanning = state::load_plan(&lab)?
+        // One macvlan network per interface: the lab's lab-wide networks,
+        // in the plan's order, each on its own interface of `parent`.
+        let spanning: Vec<String> = state::load_plan(&lab)?
             .and_then(|p| p.shared)
-            .map_or(1, |s| {
+            .map(|s| {
                 s.networks
-                    .iter()
+                    .into_iter()
                     .filter(|n| {
                         n.labels.get(labels::NETWORK).map(String::as_str) != Some(MGMT_NETWORK)
                     })
-                    .count()
-            });
+                    .map(|n| n.name)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let k = spanning.iter().position(|n| *n == spec.name).unwrap_or(0);
+        if let Some(j) = on
+            .iter()
+            .find(|j| self.config.engines[**j].parents.is_empty())
+        {
+            return Err(crate::diag::input_error(format!(
+                "lab-wide network {} spans engines, and engine {} has no `parent`: name the interface that joins it to the others in the engines file",
+                spec.name,
+                self.name(*j)
+            )));
+        }
+        let parents: Vec<&[String]> = on
+            .iter()
+            .map(|j| self.config.engines[*j].parents.as_slice())
+            .collect();
         let mut created = Created::Existed;
-        for j in on {
-            let parent = self.config.engines[j].parent.as_deref().ok_or_else(|| {
-                crate::diag::input_error(format!(
-                    "lab-wide network {} spans engines, and engine {} has no `parent`: name the interface that joins it to the others in the engines file",
-                    spec.name,
-                    self.name(j)
-                ))
-            })?;
-            let parent = match spanning {
-                0 | 1 => parent.to_string(),
-                _ => format!("{parent}.{}", vlan(spec.subnet)),
-            };
-            if self.live(j)?.create_macvlan(spec, &parent).await? == Created::New {
+        for (j, parent) in on
+            .iter()
+            .zip(segments(&parents, spanning.len(), k, spec.subnet))
+        {
+            if self.live(*j)?.create_macvlan(spec, &parent).await? == Created::New {
                 created = Created::New;
             }
         }
@@ -883,5 +958,30 @@ impl Engine for Spread {
 
     async fn remove_guard(&self) -> Result<()> {
         self.each(|e| e.remove_guard()).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn lab_wide_networks_ride_on_one_interface_each_or_on_vlans_of_the_first() {
+        let subnet: Ipv4Net = "198.51.100.0/24".parse().expect("subnet");
+        let two = list(&["eth1", "eth2"]);
+        let one = list(&["eth1"]);
+        // One network: the first interface itself, whatever the lists.
+        assert_eq!(segments(&[&two, &one], 1, 0, subnet), ["eth1", "eth1"]);
+        // Two networks, two interfaces everywhere: the second on eth2.
+        assert_eq!(segments(&[&two, &two], 2, 1, subnet), ["eth2", "eth2"]);
+        assert_eq!(segments(&[&two, &two], 2, 0, subnet), ["eth1", "eth1"]);
+        // One engine with a single interface: every engine uses the same
+        // VLAN of its first, so they still meet.
+        let vlan = format!("eth1.{}", vlan(subnet));
+        assert_eq!(segments(&[&two, &one], 2, 1, subnet), [vlan.clone(), vlan]);
     }
 }
