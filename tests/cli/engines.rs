@@ -1,8 +1,9 @@
 //! One lab over several Docker engines, end to end: two extra engines on
 //! this machine, each a dockerd in its own network namespace
 //! (`scripts/test-engines.sh`, started here and removed after, pass or
-//! fail), beside the main engine, which only lends its images (copied to
-//! the others by noglab with save and load) and runs the host guard.
+//! fail), beside the main engine, which lends its images (copied to the
+//! others by noglab with save and load), runs the host guard and, in the
+//! labs/bgp test, the lab-wide nodes.
 
 use std::path::PathBuf;
 
@@ -18,10 +19,21 @@ struct Engines {
     names: [String; 2],
     data: PathBuf,
     file: PathBuf,
+    /// Segments joining the engines (`parent` eth1 ... ethN each).
+    segments: usize,
+    /// Whether the main engine's host joins them (nogmain1 ... nogmainN).
+    main_parent: bool,
 }
 
 impl Engines {
+    /// Two engines on one segment; the main engine has no parent.
     fn start() -> Engines {
+        Engines::start_with(1, false)
+    }
+
+    /// Two engines on `segments` segments, the main engine's host on them
+    /// too when `main_parent`.
+    fn start_with(segments: usize, main_parent: bool) -> Engines {
         let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let p = lab_prefix();
         let names = [format!("{p}ea"), format!("{p}eb")];
@@ -31,6 +43,8 @@ impl Engines {
             file: data.join(format!("{p}-engines.yml")),
             names,
             data,
+            segments,
+            main_parent,
         };
         engines.script("up");
         let [a, b] = &engines.names;
@@ -46,6 +60,8 @@ impl Engines {
 
     fn script(&self, action: &str) {
         let out = std::process::Command::new(root().join("scripts/test-engines.sh"))
+            .env("SEGMENTS", self.segments.to_string())
+            .env("MAIN_PARENT", if self.main_parent { "1" } else { "0" })
             .arg(action)
             .arg(&self.data)
             .args(&self.names)
@@ -87,13 +103,38 @@ impl Engines {
         self.file.to_str().expect("a UTF-8 path")
     }
 
-    /// `docker ps` on one extra engine: the names of the lab's containers.
+    /// The socket of extra engine `engine`, or of the main one (2).
+    fn socket(&self, engine: usize) -> String {
+        match self.names.get(engine) {
+            Some(name) => format!("unix:///run/docker-{name}.sock"),
+            None => "unix:///var/run/docker.sock".into(),
+        }
+    }
+
+    /// The names of the lab's networks on engine `engine` (2: the main one).
+    fn networks_on(&self, engine: usize, lab: &str) -> Vec<String> {
+        let out = std::process::Command::new("docker")
+            .args(["-H", &self.socket(engine)])
+            .args([
+                "network",
+                "ls",
+                "--filter",
+                &format!("label=noglab.lab={lab}"),
+            ])
+            .args(["--format", "{{.Name}}"])
+            .output()
+            .expect("docker CLI runs");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    /// `docker ps` on one engine (2: the main one): the names of the
+    /// lab's containers, with their ids and engine labels.
     fn names_on(&self, engine: usize, lab: &str) -> Vec<String> {
         let out = std::process::Command::new("docker")
-            .args([
-                "-H",
-                &format!("unix:///run/docker-{}.sock", self.names[engine]),
-            ])
+            .args(["-H", &self.socket(engine)])
             .args(["ps", "-a", "--filter", &format!("label=noglab.lab={lab}")])
             .args([
                 "--format",
@@ -311,42 +352,48 @@ fn a_lab_spreads_its_pods_over_two_engines() {
     assert!(engines.names_on(1, &ixp.name).is_empty());
 }
 
-/// An IXP over two engines: the route server and pod 1 on engine a, pod
-/// 2 on engine b, the IXP LAN a macvlan over each engine's `parent`
-/// (the bridge joining them). BGP comes up across engines, routes go
-/// through the route server, and IPv6 neighbours find each other.
+/// labs/bgp over three engines: pods 1-2 on engine a, pods 3-4 on engine
+/// b, the transit, route server and content on the main engine. The
+/// lab's two lab-wide networks (transit LAN, IXP LAN) each ride on an
+/// interface of their own on every engine (`parent: [eth1, eth2]`; on the
+/// main engine's host nogmain1 and nogmain2), each pair of them a veth
+/// into one bridge per segment: no VLANs needed.
 #[test]
-fn an_ixp_lan_spans_two_engines() {
+fn labs_bgp_spans_three_engines() {
     if skip() {
         return;
     }
-    let engines = Engines::start();
-    let file = engines
-        .file
-        .with_file_name(format!("{}-ixp-engines.yml", lab_prefix()));
-    let text = std::fs::read_to_string(&engines.file).expect("the engines file");
-    let text = text.replace("shared: main", &format!("shared: {}", engines.names[0]));
-    std::fs::write(&file, text).expect("write the engines file");
-    let file = file.to_str().expect("a UTF-8 path").to_string();
-    let ixp = Lab::new("ixp", "spanixp");
+    let engines = Engines::start_with(2, true);
+    let (a, b) = (engines.names[0].clone(), engines.names[1].clone());
+    std::fs::write(
+        &engines.file,
+        format!(
+            "engines:\n  {a}: {{ endpoint: \"unix:///run/docker-{a}.sock\", address: 10.231.0.2, pods: 10, parent: [eth1, eth2] }}\n  {b}: {{ endpoint: \"unix:///run/docker-{b}.sock\", address: 10.231.0.3, pods: 10, parent: [eth1, eth2] }}\n  main: {{ endpoint: \"unix:///var/run/docker.sock\", pods: 1, parent: [nogmain1, nogmain2] }}\nshared: main\n"
+        ),
+    )
+    .expect("write the engines file");
+    let lab = crate::labs_bgp::bgp_lab("spanbgp", 11, 2450);
     let with = |args: &[&str]| {
-        let mut all = vec!["--engines", file.as_str()];
+        let mut all = vec!["--engines", engines.file()];
         all.extend_from_slice(args);
         noglab(&all)
     };
-    let in_r1 = |pod: &str, cmd: &[&str]| {
-        let mut all = vec!["exec", "--pod", pod, ixp.name.as_str(), "r1", "--"];
-        all.extend_from_slice(cmd);
-        with(&all)
-    };
-    // Before class: doctor sees the two engines reach each other at
-    // layer 2 over their parents (IPv4, IPv6 multicast both ways), and
-    // leaves no probe behind.
+
+    // Before class: doctor sees the three engines reach each other at
+    // layer 2 over each of their two parents, and leaves no probe behind.
     let layer2 = |file: &str| {
-        let out = noglab(&["--engines", file, "doctor", &ixp.file(), "--format", "json"]).run();
+        let out = noglab(&["--engines", file, "doctor", &lab.file(), "--format", "json"]).run();
         let doc: serde_json::Value = serde_json::from_str(&out.stdout)
             .unwrap_or_else(|e| panic!("{e}: {}{}", out.stdout, out.stderr));
-        let lines: Vec<(String, String)> = doc["checks"]
+        for engine in 0..3 {
+            let left = std::process::Command::new("docker")
+                .args(["-H", &engines.socket(engine)])
+                .args(["ps", "-aq", "--filter", "label=noglab.doctor"])
+                .output()
+                .expect("docker CLI runs");
+            assert!(left.stdout.is_empty(), "a probe left on engine {engine}");
+        }
+        doc["checks"]
             .as_array()
             .expect("checks")
             .iter()
@@ -357,44 +404,30 @@ fn an_ixp_lan_spans_two_engines() {
                     c["message"].as_str().unwrap_or_default().to_string(),
                 )
             })
-            .collect();
-        for engine in &engines.names {
-            let left = std::process::Command::new("docker")
-                .args(["-H", &format!("unix:///run/docker-{engine}.sock")])
-                .args(["ps", "-aq", "--filter", "label=noglab.doctor"])
-                .output()
-                .expect("docker CLI runs");
-            assert!(left.stdout.is_empty(), "a probe left on {engine}");
-        }
-        lines
+            .collect::<Vec<(String, String)>>()
     };
-    let (a, b) = (&engines.names[0], &engines.names[1]);
-    // Every direction's line at `level`.
-    let each_direction = |lines: &[(String, String)], level: &str| {
-        for want in [
-            format!("IPv4 from engine {a} to engine {b}"),
-            format!("IPv4 from engine {b} to engine {a}"),
-            format!("IPv6 multicast and link-local from engine {a} to engine {b}"),
-            format!("IPv6 multicast and link-local from engine {b} to engine {a}"),
-        ] {
-            assert!(
-                lines
-                    .iter()
-                    .any(|(l, m)| l == level && m.starts_with(&want)),
-                "{level} {want}: {lines:?}"
-            );
+    let seen = layer2(engines.file());
+    eprintln!("doctor, layer 2 over two parents: {seen:#?}");
+    let names = [a.as_str(), b.as_str(), "main"];
+    for (x, y) in [(0, 1), (1, 0), (0, 2), (2, 0), (1, 2), (2, 1)] {
+        for parents in [["eth1", "eth1", "nogmain1"], ["eth2", "eth2", "nogmain2"]] {
+            let (from, to) = (names[x], names[y]);
+            let over = format!("({} and {})", parents[x], parents[y]);
+            for want in [
+                format!("IPv4 from engine {from} to engine {to} over their parents {over}"),
+                format!("IPv6 multicast and link-local from engine {from} to engine {to} {over}"),
+            ] {
+                assert!(
+                    seen.iter().any(|(l, m)| l == "ok" && *m == want),
+                    "no ok line `{want}`: {seen:#?}"
+                );
+            }
         }
-    };
-    let seen = layer2(&file);
-    eprintln!("doctor, layer 2 over eth1: {seen:#?}");
-    each_direction(&seen, "ok");
-    assert!(
-        seen.iter()
-            .any(|(level, m)| level == "warn" && m.contains("engine main has no `parent`")),
-        "{seen:?}"
-    );
-    // A parent that joins nothing (a veth pair inside engine b's
-    // namespace) fails, both ways.
+    }
+    assert_eq!(seen.len(), 24, "{seen:#?}");
+    // Engine b's second parent joins nothing (a veth pair inside its
+    // namespace): the first segment still holds, the second fails both
+    // ways between a and b.
     let ns = format!("nogeng-{b}");
     let ip = |args: &[&str]| {
         std::process::Command::new("ip")
@@ -406,60 +439,277 @@ fn an_ixp_lan_spans_two_engines() {
     assert!(ip(&["link", "add", "l2x", "type", "veth", "peer", "name", "l2y"]).success());
     ip(&["link", "set", "l2x", "up"]);
     ip(&["link", "set", "l2y", "up"]);
-    let alone = file.replace(".yml", "-alone.yml");
-    let text = std::fs::read_to_string(&file).expect("engines file");
-    let b_line = text
-        .lines()
-        .find(|l| l.trim_start().starts_with(&format!("{b}:")))
-        .expect("engine b's line");
+    let cut_file = engines
+        .file
+        .with_file_name(format!("{}-cut.yml", lab_prefix()));
     std::fs::write(
-        &alone,
-        text.replace(b_line, &b_line.replace("parent: eth1", "parent: l2x")),
+        &cut_file,
+        format!(
+            "engines:\n  {a}: {{ endpoint: \"unix:///run/docker-{a}.sock\", parent: [eth1, eth2] }}\n  {b}: {{ endpoint: \"unix:///run/docker-{b}.sock\", parent: [eth1, l2x] }}\n"
+        ),
     )
     .expect("write");
-    let cut = layer2(&alone);
-    eprintln!("doctor, layer 2 with {b}'s parent joining nothing: {cut:#?}");
+    let cut = layer2(cut_file.to_str().expect("a UTF-8 path"));
+    eprintln!("doctor, layer 2 with {b}'s second parent joining nothing: {cut:#?}");
     ip(&["link", "del", "l2x"]);
-    let _ = std::fs::remove_file(&alone);
-    each_direction(&cut, "fail");
+    let _ = std::fs::remove_file(&cut_file);
+    let level = |m: &str| {
+        cut.iter()
+            .find(|(_, line)| line.starts_with(m))
+            .map(|(l, _)| l.as_str())
+            .unwrap_or("missing")
+    };
+    for (from, to) in [(&a, &b), (&b, &a)] {
+        assert_eq!(
+            level(&format!(
+                "IPv4 from engine {from} to engine {to} over their parents (eth1 and eth1)"
+            )),
+            "ok",
+            "{cut:#?}"
+        );
+        assert_eq!(
+            level(&format!(
+                "IPv6 multicast and link-local from engine {from} to engine {to} (eth1 and eth1)"
+            )),
+            "ok",
+            "{cut:#?}"
+        );
+    }
+    assert_eq!(
+        level(&format!(
+            "IPv4 from engine {a} to engine {b} over their parents (eth2 and l2x)"
+        )),
+        "fail",
+        "{cut:#?}"
+    );
+    assert_eq!(
+        level(&format!(
+            "IPv4 from engine {b} to engine {a} over their parents (l2x and eth2)"
+        )),
+        "fail",
+        "{cut:#?}"
+    );
+    assert_eq!(
+        level(&format!(
+            "IPv6 multicast and link-local from engine {a} to engine {b} (eth2 and l2x)"
+        )),
+        "fail",
+        "{cut:#?}"
+    );
+    assert_eq!(
+        level(&format!(
+            "IPv6 multicast and link-local from engine {b} to engine {a} (l2x and eth2)"
+        )),
+        "fail",
+        "{cut:#?}"
+    );
 
-    with(&["up", &ixp.file(), "--pods", "2"]).ok();
-    let on_a = engines.names_on(0, &ixp.name);
-    assert!(on_a.iter().any(|l| l.contains("-shared-rs ")), "{on_a:?}");
-    let on_b = engines.names_on(1, &ixp.name);
-    assert!(on_b.iter().all(|l| l.contains("-p02-")), "{on_b:?}");
+    // Four pods solved: 1-2 on a, 3-4 on b, the lab-wide nodes on main.
+    with(&["up", &lab.file(), "--pods", "4", "--solution"]).ok();
+    let on = |engine: usize| engines.names_on(engine, &lab.name);
+    let (on_a, on_b, on_main) = (on(0), on(1), on(2));
+    let only = |lines: &[String], pods: &[&str]| {
+        !lines.is_empty()
+            && lines
+                .iter()
+                .all(|l| pods.iter().any(|p| l.contains(&format!("-{p}-"))))
+            && pods
+                .iter()
+                .all(|p| lines.iter().any(|l| l.contains(&format!("-{p}-"))))
+    };
+    assert!(only(&on_a, &["p01", "p02"]), "{on_a:#?}");
+    assert!(only(&on_b, &["p03", "p04"]), "{on_b:#?}");
+    assert!(
+        ["transit", "rs", "content"]
+            .iter()
+            .all(|n| on_main.iter().any(|l| l.contains(&format!("-shared-{n} ")))),
+        "{on_main:#?}"
+    );
+    assert!(
+        on_main.iter().all(|l| l.contains("-shared-")),
+        "{on_main:#?}"
+    );
+    // Each lab-wide network is a macvlan over its own parent, everywhere.
+    for (engine, parents) in [
+        (0, ["eth1", "eth2"]),
+        (1, ["eth1", "eth2"]),
+        (2, ["nogmain1", "nogmain2"]),
+    ] {
+        let mut seen: Vec<String> = Vec::new();
+        for net in engines.networks_on(engine, &lab.name) {
+            let out = std::process::Command::new("docker")
+                .args(["-H", &engines.socket(engine), "network", "inspect", &net])
+                .args(["--format", "{{.Driver}} {{index .Options \"parent\"}}"])
+                .output()
+                .expect("docker CLI runs");
+            let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            if text.starts_with("macvlan") {
+                seen.push(text);
+            }
+        }
+        seen.sort();
+        assert_eq!(
+            seen,
+            parents.map(|p| format!("macvlan {p}")),
+            "engine {engine}'s lab-wide networks"
+        );
+    }
 
-    // Pod 2's session to the route server on the other engine, and pod
-    // 1's LAN learned through it.
-    let learned = crate::docker::wait_for(std::time::Duration::from_secs(90), || {
-        let out = in_r1("2", &["vtysh", "-c", "show ip route bgp"])
+    // Every pod's border peers with the route server over the macvlan
+    // segment, IPv4 and IPv6, and every check of the solved lab passes.
+    let check = with(&["check", &lab.name]).ok().stdout;
+    assert!(check.contains("checks pass in 4 pods"), "{check}");
+    // Pod 1 (engine a) has pod 3's (engine b) aggregates from the route
+    // server, and its host reaches pod 3's host across the IXP.
+    let in_pod = |pod: &str, node: &str, cmd: &[&str]| {
+        let mut all = vec!["exec", "--pod", pod, lab.name.as_str(), node, "--"];
+        all.extend_from_slice(cmd);
+        with(&all)
+    };
+    for (family, prefix) in [("ipv4", "100.68.3.0/24"), ("ipv6", "2001:db8:3::/48")] {
+        let learned = crate::docker::wait_for(std::time::Duration::from_secs(60), || {
+            let out = in_pod(
+                "1",
+                "border",
+                &[
+                    "vtysh",
+                    "-c",
+                    &format!(
+                        "show bgp {family} unicast neighbors {} routes",
+                        if family == "ipv4" {
+                            "198.51.100.254"
+                        } else {
+                            "2001:db8:ffff::6:4510"
+                        }
+                    ),
+                ],
+            )
             .run()
             .stdout;
-        out.contains("100.68.1.0/29").then_some(()).ok_or(out)
-    });
+            out.contains(prefix).then_some(()).ok_or(out)
+        });
+        assert!(
+            learned.is_ok(),
+            "pod 1 has no {prefix} from the route server: {learned:?}"
+        );
+    }
+    in_pod("1", "host", &["ping", "-c", "2", "-W", "3", "100.68.3.66"]).ok();
+    in_pod(
+        "1",
+        "host",
+        &["ping", "-c", "2", "-W", "3", "2001:db8:3:64::2"],
+    )
+    .ok();
+
+    // Isolation across engines: pod 1 reaches pod 3's border on the IXP
+    // LAN, and nothing of pod 3 outside it, even with routes forced as a
+    // participant could add: its border-core link over pod 1's own link,
+    // its management address over pod 1's management network.
+    let pings = |target: &str| {
+        in_pod("1", "border", &["ping", "-c", "1", "-W", "2", target])
+            .run()
+            .code
+            == 0
+    };
     assert!(
-        learned.is_ok(),
-        "pod 2 never learned pod 1's LAN: {learned:?}"
+        pings("198.51.100.3"),
+        "pod 1 cannot reach pod 3 on the IXP LAN"
     );
-    let summary = in_r1("2", &["vtysh", "-c", "show bgp summary"]).ok().stdout;
-    let rs = summary
-        .lines()
-        .find(|l| l.starts_with("198.51.100.1 "))
-        .unwrap_or_else(|| panic!("no session to the route server:\n{summary}"));
-    let state = rs.split_whitespace().nth(9).unwrap_or_default();
-    assert!(state.parse::<u32>().is_ok(), "not established: {rs}");
-    // IPv6 over the LAN: neighbour discovery crosses engines.
-    in_r1("2", &["ping", "-c", "2", "-W", "3", "2001:db8:ffff::11"]).ok();
+    let mgmt3 = in_pod("3", "border", &["ip", "-4", "-br", "addr", "show", "eth0"])
+        .ok()
+        .stdout;
+    let mgmt3 = mgmt3
+        .split_whitespace()
+        .nth(2)
+        .and_then(|a| a.split('/').next())
+        .expect("pod 3's management address")
+        .to_string();
+    in_pod(
+        "1",
+        "border",
+        &["ip", "route", "replace", "100.68.3.17/32", "dev", "eth1"],
+    )
+    .ok();
+    in_pod(
+        "1",
+        "border",
+        &[
+            "ip",
+            "route",
+            "replace",
+            &format!("{mgmt3}/32"),
+            "dev",
+            "eth0",
+        ],
+    )
+    .ok();
+    for target in ["100.68.3.17", mgmt3.as_str()] {
+        assert!(!pings(target), "pod 1 reached pod 3's {target}");
+    }
 
     // Each pod's handout points at its own engine's address.
-    let csv = with(&["handout", &ixp.name, "--format", "csv"]).ok().stdout;
+    let csv = with(&["handout", &lab.name, "--format", "csv"]).ok().stdout;
+    for (pod, address) in [
+        (1, "10.231.0.2"),
+        (2, "10.231.0.2"),
+        (3, "10.231.0.3"),
+        (4, "10.231.0.3"),
+    ] {
+        assert!(csv.contains(&format!("\n{pod},{address},")), "{csv}");
+    }
+
+    // A reset of pod 3 recreates pod 3 on engine b and touches nothing else.
+    with(&["reset", &lab.name, "--pod", "3"]).ok();
+    assert_eq!(on(0), on_a, "engine a was touched");
+    assert_eq!(on(2), on_main, "the main engine was touched");
+    let after = on(1);
+    let of = |lines: &[String], pod: &str| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| l.contains(&format!("-{pod}-")))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(of(&after, "p04"), of(&on_b, "p04"), "pod 4 was touched");
+    let (before3, after3) = (of(&on_b, "p03"), of(&after, "p03"));
+    assert_eq!(before3.len(), after3.len(), "{after:#?}");
     assert!(
-        csv.contains("\n1,10.231.0.2,") && csv.contains("\n2,10.231.0.3,"),
-        "{csv}"
+        before3.iter().all(|l| !after3.contains(l)),
+        "pod 3 was not recreated: {after3:#?}"
     );
 
-    with(&["down", &ixp.name]).ok();
-    assert!(engines.names_on(0, &ixp.name).is_empty());
-    assert!(engines.names_on(1, &ixp.name).is_empty());
-    let _ = std::fs::remove_file(&file);
+    // Engine b stops: within 10 s status shows pods 3-4 unreachable and
+    // the rest as they were; pods 1-2 still pass every check.
+    engines.stop(1);
+    let started = std::time::Instant::now();
+    let status = with(&["status", &lab.name, "--format", "json"]).ok();
+    let took = started.elapsed();
+    assert!(took.as_secs() < 10, "status took {took:?}");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&status.stdout).expect("json");
+    for row in &rows {
+        let state = row["state"].as_str().unwrap_or_default();
+        match row["pod"].as_str() {
+            Some("3" | "4") => assert!(
+                state == "unreachable" && row["engine"] == b.as_str(),
+                "{row}"
+            ),
+            _ => assert_eq!(state, "running", "{row}"),
+        }
+    }
+    assert!(rows.iter().any(|r| r["pod"] == "4"), "{rows:#?}");
+    eprintln!("status with engine {b} stopped: {:.2}s", took.as_secs_f64());
+    let check = with(&["check", &lab.name, "--pod", "1-2"]).ok().stdout;
+    assert!(check.contains("checks pass in 2 pods"), "{check}");
+
+    // Engine b back: down removes everything on all three.
+    engines.script("up");
+    with(&["down", &lab.name]).ok();
+    for engine in 0..3 {
+        assert!(on(engine).is_empty(), "containers left on engine {engine}");
+        assert!(
+            engines.networks_on(engine, &lab.name).is_empty(),
+            "networks left on engine {engine}: {:?}",
+            engines.networks_on(engine, &lab.name)
+        );
+    }
 }

@@ -31,7 +31,7 @@ const RS6: &str = "2001:db8:ffff::6:4510";
 /// ports of the test's own (`slot`; by default from the lab's own range
 /// 2400, clear of the lab itself). `Lab::copy_of` copies the topology and
 /// the files beside it; the templates live in subfolders, copied here.
-fn bgp_lab(tag: &str, slot: u16, default_port: u16) -> Lab {
+pub(crate) fn bgp_lab(tag: &str, slot: u16, default_port: u16) -> Lab {
     let src = root().join("labs/bgp");
     let lab = Lab::copy_of(&src, tag);
     for sub in ["initial", "solution", "shared"] {
