@@ -84,8 +84,7 @@ struct Entry {
     /// Where the pod's access point is reached: its engine's address.
     host: String,
     port: u16,
-    /// Where the pod is in a browser: the portal, or the lab's own
-    /// browser terminal.
+    /// Where the pod is in a browser: the portal (`--portal`).
     web: Option<String>,
     password: String,
     /// (node, kind, what `ssh node` opens)
@@ -165,12 +164,7 @@ pub fn handout_text(
             pod,
             host: host.to_string(),
             port: base.saturating_add(pod as u16),
-            web: match portal {
-                Some(url) => Some(format!("{url}?lab={lab}&pod={pod}")),
-                None => plan
-                    .access_web_base_port
-                    .map(|w| web_url(host, w.saturating_add(pod as u16))),
-            },
+            web: portal.map(|url| format!("{url}?lab={lab}&pod={pod}")),
             password: c.password.clone(),
             nodes,
         });
@@ -222,7 +216,7 @@ fn csv(entries: &[Entry]) -> String {
     s
 }
 
-/// A pod's browser terminal.
+/// An HTTPS address of `host`.
 fn web_url(host: &str, port: u16) -> String {
     let host = if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]")
@@ -364,7 +358,7 @@ mod tests {
                 pod,
                 host: host.to_string(),
                 port: 2200 + pod as u16,
-                web: (pod % 2 == 0).then(|| web_url(host, 4200 + pod as u16)),
+                web: (pod % 2 == 0).then(|| format!("{}?lab=bgp&pod={pod}", web_url(host, 8443))),
                 password: credentials::new_password(),
                 nodes: vec![
                     ("r1".into(), "frr".into(), "vtysh".into()),
@@ -380,8 +374,8 @@ mod tests {
         let page = html("bgp", &e);
         assert_eq!(page.matches(r#"<div class="card">"#).count(), 30);
         assert!(page.contains("ssh -p 2230 lab@lab.example.net"));
-        assert!(page.contains("https://lab.example.net:4230/"));
-        assert!(!page.contains("https://lab.example.net:4229/"));
+        assert!(page.contains("https://lab.example.net:8443/?lab=bgp&amp;pod=30"), "{page}");
+        assert!(!page.contains("pod=29\""));
         for entry in &e {
             assert!(page.contains(&entry.password));
         }
@@ -390,7 +384,7 @@ mod tests {
         assert_eq!(md.matches("\n## Pod ").count(), 30);
         let csv = csv(&e);
         assert_eq!(csv.lines().count(), 31);
-        assert!(csv.contains(",https://h:4202/\n") && csv.contains(",r1 h1,\n"));
+        assert!(csv.contains(",https://h:8443/?lab=bgp&pod=2\n") && csv.contains(",r1 h1,\n"));
         assert_eq!(web_url("2001:db8::1", 4201), "https://[2001:db8::1]:4201/");
     }
 

@@ -83,10 +83,7 @@ pub async fn run<C: Connector>(engines: &C, target: Option<String>, lint: Lint) 
     let lab = throwaway_name(&name);
     loaded.topology.name = lab.clone();
     if let Some(access) = loaded.topology.access.as_mut() {
-        let web = access.web_base_port.is_some();
-        let (ssh, browser) = free_ports(pods, web)?;
-        access.base_port = ssh;
-        access.web_base_port = browser;
+        access.base_port = free_ports(pods)?;
     }
     let stop = Stop::on_ctrl_c_saying(
         GRACE,
@@ -174,21 +171,19 @@ fn throwaway_name(name: &str) -> String {
 
 /// Host ports for the lint lab's access points that nothing listens on:
 /// the lab's own may be taken by the lab itself, running for a class.
-fn free_ports(pods: u32, web: bool) -> Result<(u16, Option<u16>)> {
-    let wanted = if web { 2 * pods } else { pods };
+fn free_ports(pods: u32) -> Result<u16> {
     let free = |base: u32| {
-        (1..=wanted).all(|n| std::net::TcpListener::bind(("0.0.0.0", (base + n) as u16)).is_ok())
+        (1..=pods).all(|n| std::net::TcpListener::bind(("0.0.0.0", (base + n) as u16)).is_ok())
     };
     let seed = std::process::id() % 200;
     for attempt in 0..200 {
         let base = 30000 + ((seed + attempt * 37) % 200) * 150;
         if free(base) {
-            let browser = web.then_some((base + pods) as u16);
-            return Ok((base as u16, browser));
+            return Ok(base as u16);
         }
     }
     Err(anyhow::anyhow!(
-        "found no {wanted} free host ports for the lint lab's access points"
+        "found no {pods} free host ports for the lint lab's access points"
     ))
 }
 

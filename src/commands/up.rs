@@ -614,7 +614,7 @@ fn check_ports(actions: &[Action], observed: &Observed) -> Result<()> {
         Ok(())
     } else {
         Err(input_error(format!(
-            "host ports already in use: {}; free them or set `access: {{ base_port: N }}` (or `web_base_port`) to another range",
+            "host ports already in use: {}; free them or set `access: {{ base_port: N }}` to another range",
             busy.join(", ")
         )))
     }

@@ -469,8 +469,7 @@ pub static ACCESS: Kind = Kind {
     capabilities: &["NET_ADMIN", "NET_RAW"],
     sysctls: BASE_SYSCTLS,
     shell: &["bash"],
-    readiness:
-        "test -s /run/sshd.pid && { [ ! -r /etc/noglab/web ] || test -s /run/noglab/web.pid; }",
+    readiness: "test -s /run/sshd.pid",
     verify: None,
     health: None,
     daemons: &[],

@@ -12,9 +12,6 @@ use super::{plumbing, Attachment, ContainerSpec, FileSpec, NetworkSpec};
 use crate::kinds;
 use crate::topology::Access;
 
-/// Where an access point's browser terminal listens inside it.
-pub const WEB_PORT: u16 = 4200;
-
 /// Pod `pod`'s access point, attached to the management network by `mgmt`
 /// and to its own network `net`.
 pub(crate) fn access_point(
@@ -39,7 +36,7 @@ pub(crate) fn access_point(
         content,
     };
     let interfaces = interfaces_file(&mgmt, mgmt_net, std::slice::from_ref(&outside));
-    let mut files = BTreeMap::from([
+    let files = BTreeMap::from([
         (own_files::INTERFACES.to_string(), text(interfaces)),
         // Replies to participants' laptops leave through the host.
         (
@@ -49,13 +46,7 @@ pub(crate) fn access_point(
         (own_files::READY.to_string(), script(kind.readiness)),
     ]);
     let port = |base: u16| base.saturating_add(u16::try_from(pod).unwrap_or(u16::MAX));
-    let mut ports = vec![(22, port(access.base_port))];
-    if let Some(web) = access.web_base_port {
-        // The browser terminal logs in through the pod's own sshd.
-        let web_file = text(format!("port={WEB_PORT}\nhost=pod{pod}\n"));
-        files.insert(own_files::WEB.to_string(), web_file);
-        ports.push((WEB_PORT, port(web)));
-    }
+    let ports = vec![(22, port(access.base_port))];
     let spec = ContainerSpec {
         name: container_name(lab, pod, ACCESS_NODE),
         node: ACCESS_NODE.to_string(),

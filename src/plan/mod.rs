@@ -40,7 +40,6 @@ use serde::{Deserialize, Serialize};
 use crate::diag::Diagnostics;
 use crate::topology::Loaded;
 
-pub use access::WEB_PORT;
 pub use names::{
     container_name, describe_pods, labels, own_files, pod_label, ACCESS_NODE, NOGLAB_DIR,
     SHARED_LABEL, SHARED_POD,
@@ -71,9 +70,6 @@ pub struct Plan {
     /// The first host port of the access points (pod N at base + N).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_base_port: Option<u16>,
-    /// The first host port of the browser terminals (pod N at base + N).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub access_web_base_port: Option<u16>,
     /// Brought up with `--solution`: every node's solution applied.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub solution: bool,
@@ -279,7 +275,6 @@ pub fn expand_as(
         pod_plans,
         shared,
         access_base_port: t.access.as_ref().map(|a| a.base_port),
-        access_web_base_port: t.access.as_ref().and_then(|a| a.web_base_port),
         solution,
     })
 }

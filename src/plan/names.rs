@@ -63,8 +63,6 @@ pub mod own_files {
     pub const DAEMONS: &str = concat!(noglab_dir!(), "/daemons");
     /// An access point's routes.
     pub const ROUTES: &str = concat!(noglab_dir!(), "/routes");
-    /// An access point's browser terminal.
-    pub const WEB: &str = concat!(noglab_dir!(), "/web");
 }
 
 /// The `noglab.pod` label of a pod: its number, or `shared` for pod 0.
@@ -179,7 +177,6 @@ mod tests {
             own_files::EXEC,
             own_files::DAEMONS,
             own_files::ROUTES,
-            own_files::WEB,
         ] {
             assert!(path.starts_with(&format!("{NOGLAB_DIR}/")), "{path}");
         }

@@ -48,6 +48,30 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// What the file asks for that noglab no longer does, each as
+    /// `FILE:LINE:COL: message`: loading goes on, and the commands that
+    /// act on the file say it.
+    pub fn retired(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self
+            .topology
+            .access
+            .as_ref()
+            .is_some_and(|a| a.web_base_port.is_some())
+        {
+            let at = self
+                .spans
+                .key(&[Seg::Key("access".into()), Seg::Key("web_base_port".into())]);
+            out.push(format!(
+                "{}:{}:{}: access.web_base_port is retired and opens no port: participants' terminals in the browser are the portal's (`noglab serve`, and `noglab handout --portal` prints each pod's link); remove the line",
+                self.file.display(),
+                at.line,
+                at.col
+            ));
+        }
+        out
+    }
+
     /// Turns problems into diagnostics at their places in the file.
     pub fn diagnostics(&self, problems: Vec<Problem>) -> Diagnostics {
         let items = problems.into_iter().map(|p| self.spans.locate(p)).collect();
@@ -97,13 +121,17 @@ pub fn load(path: &Path) -> Result<Loaded, anyhow::Error> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
         .to_path_buf();
-    load_str_in(
+    let loaded = load_str_in(
         &file,
         source,
         |rel| read_template(&dir, rel),
         |prefix, suffix| files_like(&dir, prefix, suffix),
     )
-    .map_err(anyhow::Error::new)
+    .map_err(anyhow::Error::new)?;
+    for line in loaded.retired() {
+        eprintln!("warning: {line}");
+    }
+    Ok(loaded)
 }
 
 /// Loads from a string; `read` fetches a template by its relative path.
@@ -751,6 +779,30 @@ mod tests {
                 .map(|i| format!("{}:{}: {}", i.line, i.col, i.message))
                 .collect(),
         }
+    }
+
+    #[test]
+    fn a_retired_setting_loads_and_is_named_where_it_is_written() {
+        let source = "name: lab\naccess:\n  base_port: 2200\n  web_base_port: 4200\nnodes:\n  h1: {kind: host}\n";
+        let loaded = load_str(
+            Path::new("t.yml"),
+            source.into(),
+            |_| Err("no files".into()),
+        )
+        .expect("an older topology still loads");
+        let retired = loaded.retired();
+        assert_eq!(retired.len(), 1, "{retired:?}");
+        assert!(
+            retired[0].starts_with("t.yml:4:3: access.web_base_port is retired"),
+            "{retired:?}"
+        );
+        let without = load_str(
+            Path::new("t.yml"),
+            source.replace("  web_base_port: 4200\n", ""),
+            |_| Err("no files".into()),
+        )
+        .expect("loads");
+        assert!(without.retired().is_empty());
     }
 
     #[test]

@@ -310,10 +310,12 @@ pub struct Access {
     #[serde(default = "default_base_port")]
     #[schemars(range(min = 1, max = MAX_BASE_PORT))]
     pub base_port: u16,
-    /// A terminal in the browser for participants without an SSH client:
-    /// pod N's at `https://HOST:(web_base_port + N)/`, same credentials.
+    /// Retired: participants' terminals in the browser are the portal's
+    /// (`noglab serve`). Still read, so that older topologies load; it
+    /// opens no port, and noglab says so.
     #[serde(default)]
     #[schemars(range(min = 1, max = MAX_BASE_PORT))]
+    #[schemars(extend("deprecated" = true))]
     pub web_base_port: Option<u16>,
 }
 

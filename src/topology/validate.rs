@@ -255,8 +255,8 @@ fn check_shared_networks<'t>(
     }
 }
 
-/// The access points' ports: every pod's fits, and SSH's and the web's
-/// do not overlap.
+/// The access points' ports: every pod's fits. (`web_base_port` is
+/// retired and opens no port: nothing to check against.)
 fn check_access(access: &super::Access, out: &mut Vec<Problem>) {
     if access.base_port == 0 || u32::from(access.base_port) + MAX_PODS > 65535 {
         out.push(value(
@@ -264,26 +264,6 @@ fn check_access(access: &super::Access, out: &mut Vec<Problem>) {
             format!(
                 "base_port must be between 1 and {}, so that every pod gets a port",
                 65535 - MAX_PODS
-            ),
-        ));
-    }
-    let Some(web) = access.web_base_port else {
-        return;
-    };
-    let (ssh, web32) = (u32::from(access.base_port), u32::from(web));
-    if web == 0 || web32 + MAX_PODS > 65535 {
-        out.push(value(
-            path!["access", "web_base_port"],
-            format!(
-                "web_base_port must be between 1 and {}, so that every pod gets a port",
-                65535 - MAX_PODS
-            ),
-        ));
-    } else if ssh.abs_diff(web32) < MAX_PODS {
-        out.push(value(
-            path!["access", "web_base_port"],
-            format!(
-                "web_base_port {web} is within {MAX_PODS} of base_port {ssh}: the SSH and web ports of the pods would overlap"
             ),
         ));
     }

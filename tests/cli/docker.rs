@@ -86,40 +86,24 @@ pub(crate) fn lab_prefix() -> String {
     }
 }
 
-/// The `base_port` and `web_base_port` of a test lab's access points:
-/// pid-derived `default`s, so parallel runs rarely meet, unless
-/// `NOGLAB_TEST_BASE_PORT` (and `NOGLAB_TEST_WEB_BASE_PORT`) give ranges
-/// of one's own, for people sharing one machine: 10 ports per `slot`
-/// (each test that publishes ports has its own), up to 9 pods. With the
-/// first and not the second, labs get no browser terminal (noglab wants
-/// its ports 250 away from the SSH ones) and tests skip what needs it.
-pub(crate) fn access_ports(slot: u16, default: (u16, u16)) -> (u16, Option<u16>) {
-    let var = |name: &str| match std::env::var(name) {
-        Ok(p) if !p.is_empty() => Some(
+/// The `base_port` of a test lab's access points: a pid-derived
+/// `default`, so parallel runs rarely meet, unless `NOGLAB_TEST_BASE_PORT`
+/// gives a range of one's own, for people sharing one machine: 10 ports
+/// per `slot` (each test that publishes ports has its own), up to 9 pods.
+pub(crate) fn access_ports(slot: u16, default: u16) -> u16 {
+    match std::env::var("NOGLAB_TEST_BASE_PORT") {
+        Ok(p) if !p.is_empty() => {
             p.parse::<u16>()
-                .unwrap_or_else(|_| panic!("{name}={p} is not a port"))
-                + 10 * slot,
-        ),
-        _ => None,
-    };
-    match var("NOGLAB_TEST_BASE_PORT") {
-        Some(ssh) => (ssh, var("NOGLAB_TEST_WEB_BASE_PORT")),
-        None => (default.0, Some(default.1)),
+                .unwrap_or_else(|_| panic!("NOGLAB_TEST_BASE_PORT={p} is not a port"))
+                + 10 * slot
+        }
+        _ => default,
     }
 }
 
-/// A topology's access points moved to `ssh` and `web`, or without the
-/// browser terminal when `web` is None.
-pub(crate) fn with_access_ports(topology: String, ssh: u16, web: Option<u16>) -> String {
-    let t = topology.replace("base_port: 2200 ", &format!("base_port: {ssh} "));
-    match web {
-        Some(w) => t.replace("web_base_port: 4200 ", &format!("web_base_port: {w} ")),
-        None => t
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("web_base_port:"))
-            .map(|l| format!("{l}\n"))
-            .collect(),
-    }
+/// A topology's access points moved to `ssh`.
+pub(crate) fn with_access_ports(topology: String, ssh: u16) -> String {
+    topology.replace("base_port: 2200 ", &format!("base_port: {ssh} "))
 }
 
 /// Builds the node images once per test run (a no-op when present).

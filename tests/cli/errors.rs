@@ -260,3 +260,25 @@ fn engines_lists_the_file_or_the_local_engine() {
     assert_eq!(rows[0]["name"], "local");
     assert_eq!(rows[0]["endpoint"], "unix:///run/elsewhere.sock");
 }
+
+/// A retired setting is no error: an older topology still validates, and
+/// noglab says where the setting is and what replaces it.
+#[test]
+fn a_retired_setting_is_named_and_the_file_still_loads() {
+    let dir = std::env::temp_dir().join(format!("noglab-retired-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch folder");
+    let file = dir.join("topology.yml");
+    std::fs::write(
+        &file,
+        "name: old\naccess:\n  base_port: 2200\n  web_base_port: 4200\nnodes:\n  h1: { kind: host }\n",
+    )
+    .expect("written");
+    let done = support::noglab(&["validate", file.to_str().expect("UTF-8")]).ok();
+    let warning = format!(
+        "warning: {}:4:3: access.web_base_port is retired and opens no port",
+        file.display()
+    );
+    assert!(done.stderr.contains(&warning), "{}", done.stderr);
+    assert!(done.stderr.contains("noglab serve"), "{}", done.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -228,10 +228,8 @@ fn issue20_participants_logins_on_frr_never_hold_sys_admin() {
         return;
     }
     let default = 46000 + (std::process::id() % 2000) as u16 * 4;
-    let (base, _) = crate::docker::access_ports(7, (default, default - 20000));
-    let lab = Lab::edited("ixp", "cap", |t| {
-        crate::docker::with_access_ports(t, base, None)
-    });
+    let base = crate::docker::access_ports(7, default);
+    let lab = Lab::edited("ixp", "cap", |t| crate::docker::with_access_ports(t, base));
     noglab(&["up", &lab.file(), "--pods", "1"]).ok();
 
     let status = |cmd: &str| {
@@ -311,10 +309,8 @@ fn issue20_doctor_sets_running_labs_own_networks_apart() {
         return;
     }
     let default = 47000 + (std::process::id() % 2000) as u16 * 4;
-    let (base, _) = crate::docker::access_ports(8, (default, default - 20000));
-    let lab = Lab::edited("ixp", "doc", |t| {
-        crate::docker::with_access_ports(t, base, None)
-    });
+    let base = crate::docker::access_ports(8, default);
+    let lab = Lab::edited("ixp", "doc", |t| crate::docker::with_access_ports(t, base));
     noglab(&["up", &lab.file(), "--pods", "1"]).ok();
     // The host has a route to the lab's access network, inside its block:
     // what `doctor` used to call an overlap.
@@ -483,10 +479,8 @@ fn issue20_a_shared_network_renamed_on_a_running_lab_is_replaced() {
         return;
     }
     let default = 48000 + (std::process::id() % 2000) as u16 * 4;
-    let (base, _) = crate::docker::access_ports(9, (default, default - 20000));
-    let lab = Lab::edited("ixp", "ren", |t| {
-        crate::docker::with_access_ports(t, base, None)
-    });
+    let base = crate::docker::access_ports(9, default);
+    let lab = Lab::edited("ixp", "ren", |t| crate::docker::with_access_ports(t, base));
     noglab(&["up", &lab.file(), "--pods", "2"]).ok();
     crate::docker::wait_for(Duration::from_secs(90), || {
         crate::access::rs_established(&lab, 2)

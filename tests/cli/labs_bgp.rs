@@ -37,7 +37,7 @@ pub(crate) fn bgp_lab(tag: &str, slot: u16, default_port: u16) -> Lab {
     for sub in ["initial", "solution", "shared"] {
         copy_dir(&src.join(sub), &lab.dir.join(sub));
     }
-    let (ssh, _) = access_ports(slot, (default_port, default_port + 20000));
+    let ssh = access_ports(slot, default_port);
     let topology = std::fs::read_to_string(lab.file()).expect("topology");
     assert!(topology.contains("base_port: 2400"), "{topology}");
     let moved = topology.replace("base_port: 2400", &format!("base_port: {ssh}"));

@@ -29,7 +29,7 @@ fn manrs_lab() -> Lab {
     copy_tree(&root().join("labs/manrs"), &dir);
     let topology = dir.join("topology.yml");
     let text = std::fs::read_to_string(&topology).expect("topology");
-    let (ssh, _) = access_ports(8, (2840, 22840));
+    let ssh = access_ports(8, 2840);
     let text = text
         .replace("\nname: manrs\n", &format!("\nname: {name}\n"))
         .replace("base_port: 2800", &format!("base_port: {ssh}"));

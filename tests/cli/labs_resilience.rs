@@ -27,7 +27,7 @@ fn resilience_lab() -> Lab {
     for sub in ["initial", "solution", "pod"] {
         copy_dir(&src.join(sub), &lab.dir.join(sub));
     }
-    let (ssh, _) = access_ports(10, (2910, 22910));
+    let ssh = access_ports(10, 2910);
     let topology = std::fs::read_to_string(lab.file()).expect("topology");
     assert!(topology.contains("base_port: 2900"), "{topology}");
     let moved = topology.replace("base_port: 2900", &format!("base_port: {ssh}"));

@@ -30,7 +30,7 @@ fn rpki_lab() -> Lab {
     copy_tree(&root().join("labs/rpki"), &dir);
     let topology = dir.join("topology.yml");
     let text = std::fs::read_to_string(&topology).expect("topology");
-    let (ssh, _) = access_ports(5, (2640, 22640));
+    let ssh = access_ports(5, 2640);
     let text = text
         .replace("\nname: rpki\n", &format!("\nname: {name}\n"))
         .replace("base_port: 2600", &format!("base_port: {ssh}"));

@@ -156,9 +156,9 @@ impl Drop for Server {
 pub(crate) fn portal_lab(tag: &str, slot: u16) -> Lab {
     let first = if slot == 7 { 33000 } else { 37000 };
     let default = first + (std::process::id() % 1000) as u16 * 4;
-    let (ssh, _) = access_ports(slot, (default, default + 20000));
+    let ssh = access_ports(slot, default);
     Lab::edited("two-routers", tag, |t| {
-        with_access_ports(t + "access:\n  base_port: 2200 \n", ssh, None)
+        with_access_ports(t + "access:\n  base_port: 2200 \n", ssh)
     })
 }
 
