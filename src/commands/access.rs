@@ -374,7 +374,10 @@ mod tests {
         let page = html("bgp", &e);
         assert_eq!(page.matches(r#"<div class="card">"#).count(), 30);
         assert!(page.contains("ssh -p 2230 lab@lab.example.net"));
-        assert!(page.contains("https://lab.example.net:8443/?lab=bgp&amp;pod=30"), "{page}");
+        assert!(
+            page.contains("https://lab.example.net:8443/?lab=bgp&amp;pod=30"),
+            "{page}"
+        );
         assert!(!page.contains("pod=29\""));
         for entry in &e {
             assert!(page.contains(&entry.password));
