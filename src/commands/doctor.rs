@@ -232,6 +232,10 @@ async fn examine<C: Connector>(
     }
     check_memory(lab, &kinds, host.memory, report);
     match &facts {
+        Ok(f) => check_cpu(lab, &kinds, f.cpus, report),
+        Err(_) => report.skip("cpu", "the engine did not say how many CPUs it has"),
+    }
+    match &facts {
         Ok(f) => {
             let free = (host.disk_free)(&f.root_dir);
             check_disk(&f.root_dir, free, lab, &kinds, missing, report)
@@ -710,6 +714,72 @@ fn check_memory(
     }
 }
 
+/// The share of the machine's CPUs a room may keep busy at rest before
+/// `doctor` warns: above it, the board's execs and the participants'
+/// shells take CPU from daemons whose timers (OSPF's dead interval, BGP's
+/// hold time) then expire.
+const REST_CPU_SHARE_LIMIT_PERCENT: u64 = 50;
+
+/// The lab's nodes (or one node of each kind) on the engine's CPUs: the
+/// CPU time their boot takes, hence the least `up` can take, and what they
+/// keep busy at rest. A warning when they keep more than half the CPUs
+/// busy at rest: the machine is too small for the room.
+fn check_cpu(lab: Option<&Lab>, kinds: &[&'static Kind], cpus: i64, report: &mut Report<'_>) {
+    let Ok(cpus) = u64::try_from(cpus) else {
+        report.skip("cpu", "the engine did not say how many CPUs it has");
+        return;
+    };
+    if cpus == 0 {
+        report.skip("cpu", "the engine did not say how many CPUs it has");
+        return;
+    }
+    let nodes: Vec<&Kind> = match lab {
+        Some(lab) => lab
+            .plan
+            .containers()
+            .filter_map(|(_, c)| kinds::lookup(&c.kind))
+            .collect(),
+        None => kinds.to_vec(),
+    };
+    let boot_ms: u64 = nodes.iter().map(|k| k.boot_cpu_ms).sum();
+    let rest_permille: u64 = nodes.iter().map(|k| k.rest_cpu_permille).sum();
+    let what = match lab {
+        Some(lab) => format!("lab {} with {} pods", lab.name, lab.pods),
+        None => "one node of each kind".to_string(),
+    };
+    let boot_s = boot_ms.div_ceil(1000);
+    let floor_s = boot_ms.div_ceil(1000 * cpus);
+    let rest_percent = (rest_permille * 100).div_ceil(1000 * cpus);
+    let message = format!(
+        "{cpus} CPUs; {what} boots in about {boot_s} CPU-seconds (`up` at least {floor_s} s) and keeps about {rest_percent} % of the CPUs busy at rest"
+    );
+    if rest_percent > REST_CPU_SHARE_LIMIT_PERCENT {
+        let most = most_pods(lab, cpus, rest_permille);
+        report.warn(
+            "cpu",
+            format!(
+                "{message}; above {REST_CPU_SHARE_LIMIT_PERCENT} % the board and the participants' shells starve the routers' timers: {most}use more CPUs (docs/sizing.md)"
+            ),
+        );
+    } else {
+        report.ok("cpu", message);
+    }
+}
+
+/// "at most N pods on these CPUs, or ": the largest room of the lab that
+/// stays under the rest limit, when there is a lab.
+fn most_pods(lab: Option<&Lab>, cpus: u64, rest_permille: u64) -> String {
+    let Some(lab) = lab else {
+        return String::new();
+    };
+    let per_pod = rest_permille.div_ceil(u64::from(lab.pods.max(1)));
+    if per_pod == 0 {
+        return String::new();
+    }
+    let most = cpus * 1000 * REST_CPU_SHARE_LIMIT_PERCENT / 100 / per_pod;
+    format!("at most {most} pods of this lab on these CPUs, or ")
+}
+
 fn meminfo_available_mib(text: &str) -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -825,6 +895,7 @@ mod tests {
                 "ok    netem",
                 "skip  subnets",
                 "ok    memory",
+                "ok    cpu",
                 "ok    disk"
             ]
         );
@@ -840,9 +911,14 @@ mod tests {
             lines[6]
         );
         assert!(
-            lines[7].starts_with("ok    disk: 50000 MiB free in /var/lib/docker, about "),
+            lines[7].starts_with("ok    cpu: 2 CPUs; one node of each kind boots in about "),
             "{}",
             lines[7]
+        );
+        assert!(
+            lines[8].starts_with("ok    disk: 50000 MiB free in /var/lib/docker, about "),
+            "{}",
+            lines[8]
         );
         let calls = engine.calls();
         assert_eq!(calls[0], "describe");
@@ -1028,6 +1104,70 @@ mod tests {
                     ))),
             "{lines:#?}"
         );
+    }
+
+    /// The CPU figures of a lab's nodes, from the kinds' own: boot
+    /// CPU-seconds and what they keep busy at rest, per mille of a CPU.
+    fn cpu_of(lab: &Lab) -> (u64, u64) {
+        lab.plan
+            .containers()
+            .filter_map(|(_, c)| kinds::lookup(&c.kind))
+            .fold((0, 0), |(b, r), k| {
+                (b + k.boot_cpu_ms, r + k.rest_cpu_permille)
+            })
+    }
+
+    #[tokio::test]
+    async fn a_room_too_large_for_the_cpus_is_a_warning_that_says_how_many_pods_fit() {
+        let engine = FakeEngine::default();
+        engine.lock().probe_output = (0, PROBE_PASSES.into());
+        let small = lab(2);
+        let (boot_ms, rest) = cpu_of(&small);
+        assert!(
+            boot_ms > 0 && rest > 0,
+            "every kind has measured CPU figures"
+        );
+        let (lines, failed) = doctor(&engine, Some(&small), &roomy(&[])).await;
+        assert!(!failed, "{lines:#?}");
+        let cpu = lines
+            .iter()
+            .find(|l| l.contains(" cpu: "))
+            .expect("a cpu line");
+        assert_eq!(
+            *cpu,
+            format!(
+                "ok    cpu: 2 CPUs; lab lab with 2 pods boots in about {} CPU-seconds (`up` at least {} s) and keeps about {} % of the CPUs busy at rest",
+                boot_ms.div_ceil(1000),
+                boot_ms.div_ceil(2000),
+                (rest * 100).div_ceil(2000)
+            )
+        );
+
+        // The smallest room whose nodes keep more than half of two CPUs
+        // busy at rest.
+        let per_pod = rest.div_ceil(2);
+        let pods = u32::try_from(1000 / per_pod + 2).expect("pods");
+        let big = lab(pods);
+        let (_, rest) = cpu_of(&big);
+        assert!(rest * 100 > 50 * 2000, "{rest} per mille of a CPU");
+        let (lines, failed) = doctor(&engine, Some(&big), &roomy(&[])).await;
+        assert!(!failed, "a warning, not a failure: {lines:#?}");
+        let cpu = lines
+            .iter()
+            .find(|l| l.contains(" cpu: "))
+            .expect("a cpu line");
+        assert!(
+            cpu.starts_with(&format!(
+                "warn  cpu: 2 CPUs; lab lab with {pods} pods boots in about "
+            )),
+            "{cpu}"
+        );
+        let most = 1000 / rest.div_ceil(u64::from(pods));
+        assert!(
+            cpu.ends_with(&format!("above 50 % the board and the participants' shells starve the routers' timers: at most {most} pods of this lab on these CPUs, or use more CPUs (docs/sizing.md)")),
+            "{cpu}"
+        );
+        assert!(u64::from(pods) > most, "{pods} pods, {most} fit");
     }
 
     #[test]

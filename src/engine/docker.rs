@@ -1187,6 +1187,7 @@ impl Engine for DockerEngine {
             speaks: self.api_version(),
             root_dir: info.docker_root_dir.unwrap_or_default(),
             memory: info.mem_total.unwrap_or(0),
+            cpus: info.ncpu.unwrap_or(0),
         })
     }
 

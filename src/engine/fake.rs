@@ -106,6 +106,7 @@ impl Default for FakeState {
                 speaks: "1.41".into(),
                 root_dir: "/var/lib/docker".into(),
                 memory: 24 << 30,
+                cpus: 2,
             },
             foreign_networks: Vec::new(),
             bridges: BTreeMap::new(),

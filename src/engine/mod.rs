@@ -161,6 +161,8 @@ pub struct EngineFacts {
     pub root_dir: String,
     /// The memory the engine sees, in bytes.
     pub memory: i64,
+    /// The CPUs the engine sees.
+    pub cpus: i64,
 }
 
 /// What a container may do and reach, as the engine reports it.

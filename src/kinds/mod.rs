@@ -43,6 +43,13 @@ pub struct Kind {
     /// Memory a node of this kind uses in a small lab, in MiB, for
     /// `doctor`'s estimate (measured resident size, rounded up).
     pub memory_mib: u64,
+    /// CPU time a node of this kind uses from its start until it is ready
+    /// (daemons, configuration, noglab-init's work), in milliseconds; and
+    /// what it keeps using at rest, in thousandths of one CPU. Both
+    /// measured with `bench/room` (docs/sizing.md), for `doctor`'s
+    /// estimate of a room on a machine's CPUs.
+    pub boot_cpu_ms: u64,
+    pub rest_cpu_permille: u64,
     /// Groups the participants' login user needs to use the kind's shell
     /// (vtysh talks to FRR's daemons through frrvty's sockets).
     pub login_groups: &'static str,
@@ -184,6 +191,8 @@ pub static KINDS: &[Kind] = &[
         daemons: FRR_DAEMONS,
         reload: Some("/usr/lib/frr/frr-reload.py --reload /etc/frr/frr.conf"),
         memory_mib: 96,
+        boot_cpu_ms: 1300,
+        rest_cpu_permille: 4,
         login_groups: "frr frrvty",
         router: Some(Router::Frr),
         state: State {
@@ -216,6 +225,8 @@ pub static KINDS: &[Kind] = &[
         daemons: &[],
         reload: Some("birdc -s /run/bird/bird.ctl configure"),
         memory_mib: 32,
+        boot_cpu_ms: 150,
+        rest_cpu_permille: 1,
         login_groups: "bird",
         router: Some(Router::Bird),
         state: State {
@@ -242,6 +253,8 @@ pub static KINDS: &[Kind] = &[
         daemons: &[],
         reload: Some("unbound-control reload"),
         memory_mib: 64,
+        boot_cpu_ms: 700,
+        rest_cpu_permille: 1,
         login_groups: "",
         router: None,
         state: State {
@@ -274,6 +287,8 @@ pub static KINDS: &[Kind] = &[
         daemons: &[],
         reload: Some("rndc reload"),
         memory_mib: 96,
+        boot_cpu_ms: 800,
+        rest_cpu_permille: 2,
         login_groups: "",
         router: None,
         state: State {
@@ -306,6 +321,8 @@ pub static KINDS: &[Kind] = &[
         daemons: &[],
         reload: Some("knotc reload"),
         memory_mib: 64,
+        boot_cpu_ms: 800,
+        rest_cpu_permille: 2,
         login_groups: "knot",
         router: None,
         state: State {
@@ -334,6 +351,10 @@ pub static KINDS: &[Kind] = &[
         // StayRTR reads the file again every 10 s by itself.
         reload: None,
         memory_mib: 48,
+        // Not measured yet (no image on the machine that measured the
+        // others): an estimate on the high side.
+        boot_cpu_ms: 300,
+        rest_cpu_permille: 1,
         login_groups: "",
         router: None,
         state: State {
@@ -362,6 +383,10 @@ pub static KINDS: &[Kind] = &[
         // a changed config needs a restart of the node.
         reload: None,
         memory_mib: 128,
+        // Not measured yet (no image on the machine that measured the
+        // others): an estimate on the high side.
+        boot_cpu_ms: 2000,
+        rest_cpu_permille: 5,
         login_groups: "",
         router: None,
         state: State {
@@ -387,6 +412,10 @@ pub static KINDS: &[Kind] = &[
         // Krill reads its config at start only.
         reload: None,
         memory_mib: 128,
+        // Not measured yet (no image on the machine that measured the
+        // others): an estimate on the high side.
+        boot_cpu_ms: 3000,
+        rest_cpu_permille: 5,
         login_groups: "",
         router: None,
         state: State {
@@ -421,6 +450,10 @@ pub static KINDS: &[Kind] = &[
         // Measured: 356 MiB resident (IRRd's eight processes, PostgreSQL,
         // Redis) serving labs/manrs's RPSL of two pods.
         memory_mib: 384,
+        // Not measured yet (no image on the machine that measured the
+        // others): an estimate on the high side.
+        boot_cpu_ms: 3000,
+        rest_cpu_permille: 5,
         login_groups: "",
         router: None,
         // Objects participants submit live in IRRd's database, which
@@ -442,6 +475,8 @@ pub static KINDS: &[Kind] = &[
         daemons: &[],
         reload: None,
         memory_mib: 16,
+        boot_cpu_ms: 600,
+        rest_cpu_permille: 1,
         login_groups: "",
         router: None,
         state: State {
@@ -475,6 +510,8 @@ pub static ACCESS: Kind = Kind {
     daemons: &[],
     reload: None,
     memory_mib: 32,
+    boot_cpu_ms: 150,
+    rest_cpu_permille: 1,
     login_groups: "",
     router: None,
     state: NO_STATE,
