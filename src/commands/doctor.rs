@@ -231,10 +231,7 @@ async fn examine<C: Connector>(
         ),
     }
     check_memory(lab, &kinds, host.memory, report);
-    match &facts {
-        Ok(f) => check_cpu(lab, &kinds, f.cpus, report),
-        Err(_) => report.skip("cpu", "the engine did not say how many CPUs it has"),
-    }
+    check_cpu(lab, &kinds, facts.as_ref().map_or(0, |f| f.cpus), report);
     match &facts {
         Ok(f) => {
             let free = (host.disk_free)(&f.root_dir);
@@ -672,17 +669,30 @@ fn parse_ipv6_routes(text: &str) -> Vec<(IpNet, String)> {
     out
 }
 
-/// MiB the lab's nodes (or one node of each kind) and the guard need.
-fn memory_needed(lab: Option<&Lab>, kinds: &[&'static Kind]) -> u64 {
-    let nodes: u64 = match lab {
+/// The kind of each node the room would run: the lab's, or one node of
+/// each kind without a lab.
+fn room_nodes(lab: Option<&Lab>, kinds: &[&'static Kind]) -> Vec<&'static Kind> {
+    match lab {
         Some(lab) => lab
             .plan
             .containers()
             .filter_map(|(_, c)| kinds::lookup(&c.kind))
-            .map(|k| k.memory_mib)
-            .sum(),
-        None => kinds.iter().map(|k| k.memory_mib).sum(),
-    };
+            .collect(),
+        None => kinds.to_vec(),
+    }
+}
+
+/// The room, as the memory and CPU lines name it.
+fn room_name(lab: Option<&Lab>) -> String {
+    match lab {
+        Some(lab) => format!("lab {} with {} pods", lab.name, lab.pods),
+        None => "one node of each kind".to_string(),
+    }
+}
+
+/// MiB the lab's nodes (or one node of each kind) and the guard need.
+fn memory_needed(lab: Option<&Lab>, kinds: &[&'static Kind]) -> u64 {
+    let nodes: u64 = room_nodes(lab, kinds).iter().map(|k| k.memory_mib).sum();
     nodes + GUARD_MEMORY_MIB
 }
 
@@ -693,10 +703,7 @@ fn check_memory(
     report: &mut Report<'_>,
 ) {
     let need = memory_needed(lab, kinds);
-    let what = match lab {
-        Some(lab) => format!("lab {} with {} pods", lab.name, lab.pods),
-        None => "one node of each kind".to_string(),
-    };
+    let what = room_name(lab);
     let Some(available) = available else {
         report.skip("memory", "cannot read MemAvailable from /proc/meminfo");
         return;
@@ -723,30 +730,17 @@ const REST_CPU_SHARE_LIMIT_PERCENT: u64 = 50;
 /// The lab's nodes (or one node of each kind) on the engine's CPUs: the
 /// CPU time their boot takes, hence the least `up` can take, and what they
 /// keep busy at rest. A warning when they keep more than half the CPUs
-/// busy at rest: the machine is too small for the room.
+/// busy at rest: the machine is too small for the room. `cpus` is 0 when
+/// the engine did not say.
 fn check_cpu(lab: Option<&Lab>, kinds: &[&'static Kind], cpus: i64, report: &mut Report<'_>) {
-    let Ok(cpus) = u64::try_from(cpus) else {
+    let Some(cpus) = u64::try_from(cpus).ok().filter(|&n| n > 0) else {
         report.skip("cpu", "the engine did not say how many CPUs it has");
         return;
     };
-    if cpus == 0 {
-        report.skip("cpu", "the engine did not say how many CPUs it has");
-        return;
-    }
-    let nodes: Vec<&Kind> = match lab {
-        Some(lab) => lab
-            .plan
-            .containers()
-            .filter_map(|(_, c)| kinds::lookup(&c.kind))
-            .collect(),
-        None => kinds.to_vec(),
-    };
+    let nodes = room_nodes(lab, kinds);
     let boot_ms: u64 = nodes.iter().map(|k| k.boot_cpu_ms).sum();
     let rest_permille: u64 = nodes.iter().map(|k| k.rest_cpu_permille).sum();
-    let what = match lab {
-        Some(lab) => format!("lab {} with {} pods", lab.name, lab.pods),
-        None => "one node of each kind".to_string(),
-    };
+    let what = room_name(lab);
     let boot_s = boot_ms.div_ceil(1000);
     let floor_s = boot_ms.div_ceil(1000 * cpus);
     let rest_percent = (rest_permille * 100).div_ceil(1000 * cpus);
@@ -1109,12 +1103,16 @@ mod tests {
     /// The CPU figures of a lab's nodes, from the kinds' own: boot
     /// CPU-seconds and what they keep busy at rest, per mille of a CPU.
     fn cpu_of(lab: &Lab) -> (u64, u64) {
-        lab.plan
-            .containers()
-            .filter_map(|(_, c)| kinds::lookup(&c.kind))
-            .fold((0, 0), |(b, r), k| {
-                (b + k.boot_cpu_ms, r + k.rest_cpu_permille)
-            })
+        room_nodes(Some(lab), &[]).iter().fold((0, 0), |(b, r), k| {
+            (b + k.boot_cpu_ms, r + k.rest_cpu_permille)
+        })
+    }
+
+    fn cpu_line(lines: &[String]) -> &str {
+        lines
+            .iter()
+            .find(|l| l.contains(" cpu: "))
+            .expect("a cpu line")
     }
 
     #[tokio::test]
@@ -1129,12 +1127,8 @@ mod tests {
         );
         let (lines, failed) = doctor(&engine, Some(&small), &roomy(&[])).await;
         assert!(!failed, "{lines:#?}");
-        let cpu = lines
-            .iter()
-            .find(|l| l.contains(" cpu: "))
-            .expect("a cpu line");
         assert_eq!(
-            *cpu,
+            cpu_line(&lines),
             format!(
                 "ok    cpu: 2 CPUs; lab lab with 2 pods boots in about {} CPU-seconds (`up` at least {} s) and keeps about {} % of the CPUs busy at rest",
                 boot_ms.div_ceil(1000),
@@ -1152,10 +1146,7 @@ mod tests {
         assert!(rest * 100 > 50 * 2000, "{rest} per mille of a CPU");
         let (lines, failed) = doctor(&engine, Some(&big), &roomy(&[])).await;
         assert!(!failed, "a warning, not a failure: {lines:#?}");
-        let cpu = lines
-            .iter()
-            .find(|l| l.contains(" cpu: "))
-            .expect("a cpu line");
+        let cpu = cpu_line(&lines);
         assert!(
             cpu.starts_with(&format!(
                 "warn  cpu: 2 CPUs; lab lab with {pods} pods boots in about "

@@ -44,11 +44,12 @@ pub struct Kind {
     /// `doctor`'s estimate (measured resident size, rounded up).
     pub memory_mib: u64,
     /// CPU time a node of this kind uses from its start until it is ready
-    /// (daemons, configuration, noglab-init's work), in milliseconds; and
-    /// what it keeps using at rest, in thousandths of one CPU. Both
-    /// measured with `bench/room` (docs/sizing.md), for `doctor`'s
-    /// estimate of a room on a machine's CPUs.
+    /// (daemons, configuration, noglab-init's work), in milliseconds, for
+    /// `doctor`'s estimate of a room on a machine's CPUs (measured with
+    /// `bench/room`, docs/sizing.md).
     pub boot_cpu_ms: u64,
+    /// What a node of this kind keeps using at rest, in thousandths of one
+    /// CPU, for the same estimate (measured the same way).
     pub rest_cpu_permille: u64,
     /// Groups the participants' login user needs to use the kind's shell
     /// (vtysh talks to FRR's daemons through frrvty's sockets).
