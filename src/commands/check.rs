@@ -268,53 +268,52 @@ pub(crate) async fn first_tries<E: Engine>(
             // FRR's one-line commands go through one vtysh: its start
             // costs more CPU than most commands (about 25 ms), and a
             // router has a score of them.
-            let (merged, alone): (Vec<(usize, String)>, Vec<usize>) = {
-                let lines: Vec<Option<String>> = items
-                    .iter()
-                    .map(|&i| vtysh_line(&work[i].1.command))
-                    .collect();
-                if lines.iter().flatten().count() >= 2 {
-                    let mut merged = Vec::new();
-                    let mut alone = Vec::new();
-                    for (&i, line) in items.iter().zip(lines) {
-                        match line {
-                            Some(line) => merged.push((i, line)),
-                            None => alone.push(i),
-                        }
+            let lines: Vec<Option<String>> = items
+                .iter()
+                .map(|&i| vtysh_line(&work[i].1.command))
+                .collect();
+            let share = lines.iter().flatten().count() >= 2;
+            let (mut merged, mut merged_lines, mut alone) = (Vec::new(), Vec::new(), Vec::new());
+            for (&i, line) in items.iter().zip(lines) {
+                match line {
+                    Some(line) if share => {
+                        merged.push(i);
+                        merged_lines.push(line);
                     }
-                    (merged, alone)
-                } else {
-                    (Vec::new(), items.clone())
+                    _ => alone.push(i),
                 }
-            };
-            let mut commands: Vec<Vec<String>> =
-                alone.iter().map(|&i| work[i].1.command.clone()).collect();
-            if !merged.is_empty() {
-                let mut argv = vec!["vtysh".to_string(), "-E".to_string()];
-                for (_, line) in &merged {
-                    argv.push("-c".to_string());
-                    argv.push(line.clone());
-                }
-                commands.push(argv);
             }
-            let refs: Vec<&[String]> = commands.iter().map(Vec::as_slice).collect();
-            let script = batch_script(&refs);
+            let mut commands: Vec<&[String]> = alone
+                .iter()
+                .map(|&i| work[i].1.command.as_slice())
+                .collect();
+            let vtysh: Vec<String> = ["vtysh", "-E"]
+                .into_iter()
+                .map(String::from)
+                .chain(
+                    merged_lines
+                        .iter()
+                        .flat_map(|l| ["-c".to_string(), l.clone()]),
+                )
+                .collect();
+            if share {
+                commands.push(&vtysh);
+            }
+            let script = batch_script(&commands);
             let cmd = ["sh".to_string(), "-c".to_string(), script];
             let mut parsed = match engine.exec(container, &cmd).await {
                 Ok(res) => parse_batch(&res.stdout, commands.len()),
                 Err(_) => vec![None; commands.len()],
             };
-            let mut done: Vec<(usize, Tried)> = Vec::new();
-            if !merged.is_empty() {
-                let lines: Vec<String> = merged.iter().map(|(_, l)| l.clone()).collect();
-                let split = match parsed.pop().flatten() {
-                    Some((code, text)) => split_vtysh(&text, code, &lines),
-                    None => vec![None; lines.len()],
-                };
-                done.extend(merged.iter().map(|(i, _)| *i).zip(split));
-            }
-            done.extend(alone.into_iter().zip(parsed));
-            done
+            let split = match share.then(|| parsed.pop().flatten()) {
+                Some(Some((code, text))) => split_vtysh(&text, code, &merged_lines),
+                _ => vec![None; merged_lines.len()],
+            };
+            merged
+                .into_iter()
+                .zip(split)
+                .chain(alone.into_iter().zip(parsed))
+                .collect()
         })
         .buffer_unordered(parallel)
         .collect()
@@ -360,7 +359,8 @@ fn split_vtysh(text: &str, code: i64, lines: &[String]) -> Vec<Tried> {
     let mut next = 0;
     for row in text.split_inclusive('\n') {
         let bare = row.trim_end_matches('\n');
-        if next < lines.len() && bare.ends_with(&format!("# {}", lines[next])) {
+        let echo = lines.get(next).and_then(|l| bare.strip_suffix(l.as_str()));
+        if echo.is_some_and(|prompt| prompt.ends_with("# ")) {
             segments.push(String::new());
             next += 1;
         } else if let Some(current) = segments.last_mut() {
