@@ -251,7 +251,8 @@ pub(crate) type Tried = Option<(i64, String)>;
 
 /// The first try of every check, one exec per node: a room of 30 pods with
 /// 37 checks on 4 nodes each is 120 execs, not 1110. `None` where the
-/// batch could not run (that check is then tried on its own).
+/// batch could not run (that check is then tried on its own); a check
+/// the shared vtysh did not reach gets a second batch of its node.
 pub(crate) async fn first_tries<E: Engine>(
     engine: &E,
     work: &[(u32, CheckSpec)],
@@ -299,14 +300,28 @@ pub(crate) async fn first_tries<E: Engine>(
             if share {
                 commands.push(&vtysh);
             }
-            let script = batch_script(&commands);
-            let cmd = ["sh".to_string(), "-c".to_string(), script];
-            let mut parsed = match engine.exec(container, &cmd).await {
-                Ok(res) => parse_batch(&res.stdout, commands.len()),
-                Err(_) => vec![None; commands.len()],
-            };
+            let mut parsed = run_batch(engine, container, &commands).await;
             let split = match share.then(|| parsed.pop().flatten()) {
-                Some(Some((code, text))) => split_vtysh(&text, code, &merged_lines),
+                Some(Some((code, text))) => {
+                    let mut split = split_vtysh(&text, code, &merged_lines);
+                    // vtysh stops at a command that fails (a BFD peer not
+                    // configured yet): those after it run in a batch of
+                    // their own, so that every caller gets their result,
+                    // the lint's rounds as well as the board.
+                    let unreached: Vec<usize> =
+                        (0..split.len()).filter(|&k| split[k].is_none()).collect();
+                    if !unreached.is_empty() {
+                        let commands: Vec<&[String]> = unreached
+                            .iter()
+                            .map(|&k| work[merged[k]].1.command.as_slice())
+                            .collect();
+                        let again = run_batch(engine, container, &commands).await;
+                        for (k, tried) in unreached.into_iter().zip(again) {
+                            split[k] = tried;
+                        }
+                    }
+                    split
+                }
                 _ => vec![None; merged_lines.len()],
             };
             merged
@@ -323,6 +338,16 @@ pub(crate) async fn first_tries<E: Engine>(
         out[i] = r;
     }
     out
+}
+
+/// One exec of `commands` side by side in `container` (`batch_script`):
+/// each one's code and output, or `None` where the exec could not run.
+async fn run_batch<E: Engine>(engine: &E, container: &str, commands: &[&[String]]) -> Vec<Tried> {
+    let cmd = ["sh".to_string(), "-c".to_string(), batch_script(commands)];
+    match engine.exec(container, &cmd).await {
+        Ok(res) => parse_batch(&res.stdout, commands.len()),
+        Err(_) => vec![None; commands.len()],
+    }
 }
 
 /// The vtysh command line of a check that runs exactly one through vtysh
@@ -351,8 +376,8 @@ fn vtysh_line(argv: &[String]) -> Option<String> {
 /// vtysh echoes every line after its prompt (`router# L1`) before its
 /// output, and stops at the first command that fails, exiting non-zero.
 /// A command before the last one echoed succeeded; the last one gets
-/// vtysh's exit code; one never echoed did not run (`None`: it is then
-/// tried on its own).
+/// vtysh's exit code; one never echoed did not run (`None`: it then runs
+/// in a batch of its own).
 fn split_vtysh(text: &str, code: i64, lines: &[String]) -> Vec<Tried> {
     let mut out: Vec<Tried> = vec![None; lines.len()];
     let mut segments: Vec<String> = Vec::new();
