@@ -551,13 +551,14 @@ pub enum LinkAction {
     /// Set it up again, with the plan's addresses back on both ends
     /// (Linux drops IPv6 ones on down).
     Up,
-    /// Delay, lose or slow the packets the node sends on it (tc netem).
+    /// Delay, lose or slow the packets the node sends on it (tc netem; on
+    /// a host kernel without it, iptables, a delayer in the node and tbf).
     Netem(NetemArgs),
     /// Remove what netem added.
     Clear,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct NetemArgs {
     /// Added to every packet: `100ms`, `1s`, `500us`.
     #[arg(long)]

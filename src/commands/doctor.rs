@@ -437,7 +437,7 @@ fn report_probe(output: &str, caps_text: &str, sysctls: usize, report: &mut Repo
         Some(Ok(())) => report.ok("netem", "link faults can delay, lose and slow packets (tc netem)"),
         Some(Err(why)) => report.warn(
             "netem",
-            format!("`noglab link ... netem` cannot work here: the host kernel has no netem qdisc ({why}); `link down|up` work; load it with `modprobe sch_netem` (CONFIG_NET_SCH_NETEM)"),
+            format!("the host kernel has no netem qdisc ({why}): `noglab link ... netem` sets its delay, loss and rate from iptables, a delayer in the node and tbf instead, coarser under load (nodes whose image has no iptables cannot); for the kernel's own, `modprobe sch_netem` (CONFIG_NET_SCH_NETEM)"),
         ),
         None => report.warn("netem", format!("no answer from the probe: {}", output.trim())),
     }

@@ -15,6 +15,7 @@ use anyhow::{anyhow, Context, Result};
 use futures_util::StreamExt;
 use serde::Serialize;
 
+use super::link_fallback;
 use crate::cli::{LinkAction, ListFormat, NetemArgs};
 use crate::diag::input_error;
 use crate::engine::{Connector, Engine, ObservedContainer, Scope};
@@ -184,7 +185,7 @@ fn commands(action: &LinkAction, iface: &str, netem_now: bool) -> Vec<Vec<String
 }
 
 /// netem's parameters, as tc takes them.
-fn netem_words(args: &NetemArgs) -> Vec<String> {
+pub(super) fn netem_words(args: &NetemArgs) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(delay) = args.delay {
         out.push("delay".into());
@@ -264,12 +265,42 @@ async fn act_in<E: Engine>(
     iface: &str,
     action: &LinkAction,
 ) -> Result<()> {
-    let netem_now = match action {
-        LinkAction::Clear => read_node(engine, c).await?.netem.contains_key(iface),
-        _ => false,
+    if let LinkAction::Netem(args) = action {
+        return netem_in(engine, c, iface, args).await;
+    }
+    let now = match action {
+        LinkAction::Clear => Some(read_node(engine, c).await?),
+        _ => None,
     };
+    let netem_now = now.as_ref().is_some_and(|n| n.netem.contains_key(iface));
     for cmd in commands(action, iface, netem_now) {
         run_in(engine, &c.name, &cmd).await?;
+    }
+    if now.is_some_and(|n| n.fallback.contains_key(iface)) {
+        run_in(engine, &c.name, &link_fallback::clear(iface)).await?;
+    }
+    Ok(())
+}
+
+/// netem's queue on the interface; on a kernel without it, the same
+/// impairments from iptables, a delayer in the node and tbf
+/// ([`link_fallback`]).
+async fn netem_in<E: Engine>(
+    engine: &E,
+    c: &ObservedContainer,
+    iface: &str,
+    args: &NetemArgs,
+) -> Result<()> {
+    let action = LinkAction::Netem(args.clone());
+    for cmd in commands(&action, iface, false) {
+        let out = engine.exec(&c.name, &cmd).await?;
+        if out.code == 0 {
+            continue;
+        }
+        if link_fallback::kernel_lacks_netem(&String::from_utf8_lossy(&out.stderr)) {
+            return run_in(engine, &c.name, &link_fallback::apply(iface, args)).await;
+        }
+        return Err(failure(&c.name, &cmd, &out.stderr));
     }
     Ok(())
 }
@@ -281,17 +312,18 @@ async fn run_in<E: Engine>(engine: &E, container: &str, cmd: &[String]) -> Resul
     if out.code == 0 {
         return Ok(());
     }
-    let said = String::from_utf8_lossy(&out.stderr);
+    Err(failure(container, cmd, &out.stderr))
+}
+
+fn failure(container: &str, cmd: &[String], stderr: &[u8]) -> anyhow::Error {
+    let said = String::from_utf8_lossy(stderr);
     let said = said.trim();
-    let hint = if said.contains("Specified qdisc") || said.contains("sch_netem") {
-        " (the host's kernel needs the sch_netem module: `modprobe sch_netem`)"
-    } else {
-        ""
+    // A script's words are not worth printing: name the program.
+    let shown = match cmd {
+        [sh, flag, _, name, ..] if sh == "sh" && flag == "-c" => name.clone(),
+        _ => cmd.join(" "),
     };
-    Err(anyhow!(
-        "failed to run `{}` in {container}: {said}{hint}",
-        cmd.join(" ")
-    ))
+    anyhow!("failed to run `{shown}` in {container}: {said}")
 }
 
 /// Every end, in `pod`, of the link that `node:iface` is on: the plan's
@@ -411,22 +443,30 @@ struct NodeLinks {
     up: std::collections::BTreeMap<String, bool>,
     /// Interface -> netem's parameters.
     netem: std::collections::BTreeMap<String, String>,
+    /// Interface -> the parameters of a netem without the kernel's qdisc.
+    fallback: std::collections::BTreeMap<String, String>,
 }
 
 async fn read_node<E: Engine>(engine: &E, c: &ObservedContainer) -> Result<NodeLinks> {
     let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let (show_links, show_qdiscs) = (
         words(&["ip", "-o", "link", "show"]),
-        words(&["tc", "qdisc", "show"]),
+        words(&[
+            "sh",
+            "-c",
+            &format!("tc qdisc show; {}", link_fallback::SHOW),
+        ]),
     );
     let (links, qdiscs) = futures_util::try_join!(
         engine.exec(&c.name, &show_links),
         engine.exec(&c.name, &show_qdiscs),
     )
     .with_context(|| format!("failed to read the interfaces of {}", c.name))?;
+    let qdiscs = String::from_utf8_lossy(&qdiscs.stdout);
     Ok(NodeLinks {
         up: parse_links(&String::from_utf8_lossy(&links.stdout)),
-        netem: parse_qdiscs(&String::from_utf8_lossy(&qdiscs.stdout)),
+        netem: parse_qdiscs(&qdiscs),
+        fallback: link_fallback::parse(&qdiscs),
     })
 }
 
@@ -531,7 +571,10 @@ fn row(pod: &str, node: &str, interface: String, now: Option<&NodeLinks>) -> Row
             None => ("missing".to_string(), None),
             Some(up) => (
                 if *up { "up" } else { "down" }.to_string(),
-                now.netem.get(&interface).cloned(),
+                now.netem
+                    .get(&interface)
+                    .or_else(|| now.fallback.get(&interface))
+                    .cloned(),
             ),
         },
     };
@@ -636,6 +679,12 @@ impl std::str::FromStr for Duration {
     }
 }
 
+impl Duration {
+    pub fn micros(&self) -> u64 {
+        self.micros
+    }
+}
+
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.micros.is_multiple_of(1000) {
@@ -666,6 +715,13 @@ impl std::str::FromStr for Percent {
             ));
         }
         Ok(Percent(n))
+    }
+}
+
+impl Percent {
+    /// The share as a fraction of 1 (5% is 0.05).
+    pub fn fraction(&self) -> f64 {
+        self.0 / 100.0
     }
 }
 
@@ -708,6 +764,12 @@ impl std::str::FromStr for Rate {
             return Err(format!("`{text}` is out of range: from 8kbit to 100gbit"));
         }
         Ok(Rate { kbit })
+    }
+}
+
+impl Rate {
+    pub fn kbit(&self) -> u64 {
+        self.kbit
     }
 }
 
@@ -924,6 +986,54 @@ qdisc noqueue 0: dev eth0 root refcnt 2 \n";
                 },
             ]
         );
+    }
+
+    /// A kernel without netem refuses the qdisc: the same impairments are
+    /// then set without it; any other failure of tc is the answer.
+    #[tokio::test]
+    async fn a_kernel_without_netem_gets_the_fallback_and_other_errors_do_not() {
+        let engine = FakeEngine::default();
+        let plan = testing::plan(2);
+        testing::up(&engine, &plan).await;
+        let refuse = |said: &str| ExecOutput {
+            code: 2,
+            stdout: Vec::new(),
+            stderr: said.as_bytes().to_vec(),
+        };
+        let args = netem(Some("200ms"), None, None);
+        engine.lock().exec_outputs.insert(
+            "lab-p01-r1".into(),
+            refuse("Error: Specified qdisc kind is unknown.\n"),
+        );
+        engine
+            .lock()
+            .exec_outputs
+            .insert("lab-p02-r1".into(), refuse("Cannot find device \"eth1\"\n"));
+        let netem_action = LinkAction::Netem(args.clone());
+        // The fake answers every command alike, so the fallback fails too:
+        // what matters here is what ran.
+        assert!(act(&engine, &plan, &[1], "r1", "eth1", &netem_action)
+            .await
+            .is_err());
+        assert!(act(&engine, &plan, &[2], "r1", "eth1", &netem_action)
+            .await
+            .is_err());
+        let executed = engine.lock().executed.clone();
+        let ran = |container: &str| -> Vec<Vec<String>> {
+            executed
+                .iter()
+                .filter(|(c, _)| c == container)
+                .map(|(_, cmd)| cmd.clone())
+                .collect()
+        };
+        let tc = words(&[
+            "tc", "qdisc", "replace", "dev", "eth1", "root", "netem", "delay", "200ms",
+        ]);
+        assert_eq!(
+            ran("lab-p01-r1"),
+            [tc.clone(), link_fallback::apply("eth1", &args)]
+        );
+        assert_eq!(ran("lab-p02-r1"), [tc]);
     }
 
     /// `up` puts the planned addresses back on both ends of the link, after

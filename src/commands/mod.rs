@@ -16,6 +16,7 @@ pub mod graph;
 pub mod images;
 pub mod import;
 pub mod link;
+mod link_fallback;
 pub mod lint;
 pub mod manual;
 pub mod plan;

@@ -353,26 +353,39 @@ fn netem_delay_shows_in_ping_times_and_clear_removes_it() {
     assert!(bad.stderr.contains("out of range"), "{}", bad.stderr);
     assert!(ping_ms(&lab, 3) < 50.0);
 
-    let netem = noglab(&[
+    // With the kernel's netem queue, or on a kernel without it (noglab
+    // then delays in the node itself), the delay shows the same way.
+    noglab(&[
         "link", &lab.name, "--pod", "1", "r1:eth1", "netem", "--delay", "200ms",
     ])
-    .run();
-    if netem.code != 0 {
-        // A kernel built without netem: the error must say so and how to
-        // fix it, and nothing else may have changed.
-        assert!(
-            netem.stderr.contains("sch_netem"),
-            "unclear failure: {}",
-            netem.stderr
-        );
-        assert!(row(&link_rows(&lab, "1"), "1", "r1", "eth1")["netem"].is_null());
-        eprintln!("this host's kernel has no netem: only its error was checked");
-        return;
-    }
+    .ok();
     let rows = link_rows(&lab, "1");
-    assert_eq!(row(&rows, "1", "r1", "eth1")["netem"], "delay 200ms");
+    let shown = row(&rows, "1", "r1", "eth1")["netem"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(shown.starts_with("delay 200ms"), "{rows:?}");
+    assert!(!shown.contains("not running"), "{shown}");
     let delayed = ping_ms(&lab, 5);
     assert!((195.0..400.0).contains(&delayed), "{delayed} ms");
+
+    // Set again, it replaces: every packet lost now, none delayed.
+    noglab(&[
+        "link", &lab.name, "--pod", "1", "r1:eth1", "netem", "--loss", "100%",
+    ])
+    .ok();
+    let lost = lab.exec(
+        1,
+        "r1",
+        &["ping", "-c", "3", "-i", "0.2", "-W", "1", "100.64.1.1"],
+    );
+    assert!(lost.stdout.contains("100% packet loss"), "{}", lost.stdout);
+    let rows = link_rows(&lab, "1");
+    let shown = row(&rows, "1", "r1", "eth1")["netem"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(shown.starts_with("loss 100%"), "{rows:?}");
 
     noglab(&["link", &lab.name, "--pod", "1", "r1:eth1", "clear"]).ok();
     assert!(row(&link_rows(&lab, "1"), "1", "r1", "eth1")["netem"].is_null());
