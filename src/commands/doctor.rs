@@ -32,6 +32,16 @@ const DISK_PER_NODE_MIB: u64 = 16;
 const DISK_PER_MISSING_IMAGE_MIB: u64 = 200;
 /// The host guard's memory, in MiB.
 const GUARD_MEMORY_MIB: u64 = 16;
+/// Memory each container costs the machine beyond the container's own
+/// accounting, in MiB: its containerd shim and the kernel's share. At 30
+/// pods the machine's available memory fell 3.7-4.2 MiB per container more
+/// than the containers' own figures (docs/sizing.md); rounded up.
+const ENGINE_MEMORY_PER_NODE_MIB: u64 = 8;
+/// CPU each container costs the machine at rest beyond its own, in
+/// thousandths of one CPU: its health check, its shim, the engine. At 30
+/// pods the machine's CPUs at rest were 1.1-2.1 per mille per container
+/// busier than the kinds' own figures (docs/sizing.md).
+const ENGINE_REST_CPU_PER_NODE_PERMILLE: u64 = 2;
 
 /// The report, one line per check as it is made; or with `--format json`,
 /// the lines kept for one document at the end.
@@ -692,8 +702,11 @@ fn room_name(lab: Option<&Lab>) -> String {
 
 /// MiB the lab's nodes (or one node of each kind) and the guard need.
 fn memory_needed(lab: Option<&Lab>, kinds: &[&'static Kind]) -> u64 {
-    let nodes: u64 = room_nodes(lab, kinds).iter().map(|k| k.memory_mib).sum();
-    nodes + GUARD_MEMORY_MIB
+    room_nodes(lab, kinds)
+        .iter()
+        .map(|k| k.memory_mib + ENGINE_MEMORY_PER_NODE_MIB)
+        .sum::<u64>()
+        + GUARD_MEMORY_MIB
 }
 
 fn check_memory(
@@ -739,7 +752,10 @@ fn check_cpu(lab: Option<&Lab>, kinds: &[&'static Kind], cpus: i64, report: &mut
     };
     let nodes = room_nodes(lab, kinds);
     let boot_ms: u64 = nodes.iter().map(|k| k.boot_cpu_ms).sum();
-    let rest_permille: u64 = nodes.iter().map(|k| k.rest_cpu_permille).sum();
+    let rest_permille: u64 = nodes
+        .iter()
+        .map(|k| k.rest_cpu_permille + ENGINE_REST_CPU_PER_NODE_PERMILLE)
+        .sum();
     let what = room_name(lab);
     let boot_s = boot_ms.div_ceil(1000);
     let floor_s = boot_ms.div_ceil(1000 * cpus);
@@ -1104,7 +1120,10 @@ mod tests {
     /// CPU-seconds and what they keep busy at rest, per mille of a CPU.
     fn cpu_of(lab: &Lab) -> (u64, u64) {
         room_nodes(Some(lab), &[]).iter().fold((0, 0), |(b, r), k| {
-            (b + k.boot_cpu_ms, r + k.rest_cpu_permille)
+            (
+                b + k.boot_cpu_ms,
+                r + k.rest_cpu_permille + ENGINE_REST_CPU_PER_NODE_PERMILLE,
+            )
         })
     }
 

@@ -40,8 +40,11 @@ pub struct Kind {
     pub daemons: &'static [(&'static str, &'static str)],
     /// A shell command that makes the daemon read its config again.
     pub reload: Option<&'static str>,
-    /// Memory a node of this kind uses in a small lab, in MiB, for
-    /// `doctor`'s estimate (measured resident size, rounded up).
+    /// Memory a node of this kind uses, in MiB, for `doctor`'s estimate:
+    /// the largest figure Docker gave for the kind in docs/sizing.md's
+    /// rooms (10 and 30 pods), rounded up with room to grow (a resolver's
+    /// cache, a participant's sessions). The engine's own share per
+    /// container is doctor's to add.
     pub memory_mib: u64,
     /// CPU time a node of this kind uses from its start until it is ready
     /// (daemons, configuration, noglab-init's work), in milliseconds, for
@@ -191,9 +194,9 @@ pub static KINDS: &[Kind] = &[
         health: Some("frr-ready --health"),
         daemons: FRR_DAEMONS,
         reload: Some("/usr/lib/frr/frr-reload.py --reload /etc/frr/frr.conf"),
-        memory_mib: 96,
+        memory_mib: 48,
         boot_cpu_ms: 1300,
-        rest_cpu_permille: 4,
+        rest_cpu_permille: 3,
         login_groups: "frr frrvty",
         router: Some(Router::Frr),
         state: State {
@@ -225,7 +228,7 @@ pub static KINDS: &[Kind] = &[
         ),
         daemons: &[],
         reload: Some("birdc -s /run/bird/bird.ctl configure"),
-        memory_mib: 32,
+        memory_mib: 16,
         boot_cpu_ms: 150,
         rest_cpu_permille: 1,
         login_groups: "bird",
@@ -253,7 +256,7 @@ pub static KINDS: &[Kind] = &[
         health: None,
         daemons: &[],
         reload: Some("unbound-control reload"),
-        memory_mib: 64,
+        memory_mib: 32,
         boot_cpu_ms: 700,
         rest_cpu_permille: 1,
         login_groups: "",
@@ -287,7 +290,7 @@ pub static KINDS: &[Kind] = &[
         health: None,
         daemons: &[],
         reload: Some("rndc reload"),
-        memory_mib: 96,
+        memory_mib: 48,
         boot_cpu_ms: 800,
         rest_cpu_permille: 2,
         login_groups: "",
@@ -321,7 +324,7 @@ pub static KINDS: &[Kind] = &[
         health: None,
         daemons: &[],
         reload: Some("knotc reload"),
-        memory_mib: 64,
+        memory_mib: 16,
         boot_cpu_ms: 800,
         rest_cpu_permille: 2,
         login_groups: "knot",
@@ -383,11 +386,12 @@ pub static KINDS: &[Kind] = &[
         // FORT validates again every `server.interval.validation` seconds;
         // a changed config needs a restart of the node.
         reload: None,
-        memory_mib: 128,
-        // Not measured yet (no image on the machine that measured the
-        // others): an estimate on the high side.
-        boot_cpu_ms: 2000,
-        rest_cpu_permille: 5,
+        // Measured (`bench/room labs/rpki 10`, docs/sizing.md): 10 MiB
+        // resident, 1.0 CPU-second until `up` returned, 9.4 per mille of a
+        // CPU at rest (validating again every few seconds).
+        memory_mib: 32,
+        boot_cpu_ms: 1000,
+        rest_cpu_permille: 10,
         login_groups: "",
         router: None,
         state: State {
@@ -412,11 +416,13 @@ pub static KINDS: &[Kind] = &[
         daemons: &[],
         // Krill reads its config at start only.
         reload: None,
-        memory_mib: 128,
-        // Not measured yet (no image on the machine that measured the
-        // others): an estimate on the high side.
-        boot_cpu_ms: 3000,
-        rest_cpu_permille: 5,
+        // Measured (`bench/room labs/rpki 10`, docs/sizing.md): 15 MiB
+        // resident, 6.2 per mille of a CPU at rest, and 34.6 CPU-seconds
+        // until `up` returned: the shared Krill makes every pod's CA and
+        // ROAs, about 3.5 CPU-seconds per pod; the figure is a room of 10.
+        memory_mib: 32,
+        boot_cpu_ms: 35_000,
+        rest_cpu_permille: 7,
         login_groups: "",
         router: None,
         state: State {
@@ -448,13 +454,13 @@ pub static KINDS: &[Kind] = &[
         // The RPSL is loaded once per node; changes go through IRRd's
         // submissions, which a reload would undo.
         reload: None,
-        // Measured: 356 MiB resident (IRRd's eight processes, PostgreSQL,
-        // Redis) serving labs/manrs's RPSL of two pods.
-        memory_mib: 384,
-        // Not measured yet (no image on the machine that measured the
-        // others): an estimate on the high side.
-        boot_cpu_ms: 3000,
-        rest_cpu_permille: 5,
+        // Measured (`bench/room labs/manrs 10`, docs/sizing.md): 426 MiB
+        // resident (IRRd's eight processes, PostgreSQL, Redis) serving the
+        // RPSL of 10 pods, 10.8 CPU-seconds until `up` returned, 5.8 per
+        // mille of a CPU at rest.
+        memory_mib: 448,
+        boot_cpu_ms: 11_000,
+        rest_cpu_permille: 6,
         login_groups: "",
         router: None,
         // Objects participants submit live in IRRd's database, which
@@ -475,7 +481,7 @@ pub static KINDS: &[Kind] = &[
         health: None,
         daemons: &[],
         reload: None,
-        memory_mib: 16,
+        memory_mib: 8,
         boot_cpu_ms: 600,
         rest_cpu_permille: 1,
         login_groups: "",
@@ -510,7 +516,7 @@ pub static ACCESS: Kind = Kind {
     health: None,
     daemons: &[],
     reload: None,
-    memory_mib: 32,
+    memory_mib: 16,
     boot_cpu_ms: 150,
     rest_cpu_permille: 1,
     login_groups: "",
