@@ -752,10 +752,7 @@ fn check_cpu(lab: Option<&Lab>, kinds: &[&'static Kind], cpus: i64, report: &mut
     };
     let nodes = room_nodes(lab, kinds);
     let boot_ms: u64 = nodes.iter().map(|k| k.boot_cpu_ms).sum();
-    let rest_permille: u64 = nodes
-        .iter()
-        .map(|k| k.rest_cpu_permille + ENGINE_REST_CPU_PER_NODE_PERMILLE)
-        .sum();
+    let rest_permille: u64 = nodes.iter().map(|k| rest_cpu_permille(k)).sum();
     let what = room_name(lab);
     let boot_s = boot_ms.div_ceil(1000);
     let floor_s = boot_ms.div_ceil(1000 * cpus);
@@ -774,6 +771,12 @@ fn check_cpu(lab: Option<&Lab>, kinds: &[&'static Kind], cpus: i64, report: &mut
     } else {
         report.ok("cpu", message);
     }
+}
+
+/// What a node of `kind` keeps busy at rest, the engine's share for its
+/// container included, in thousandths of one CPU.
+fn rest_cpu_permille(kind: &Kind) -> u64 {
+    kind.rest_cpu_permille + ENGINE_REST_CPU_PER_NODE_PERMILLE
 }
 
 /// "at most N pods on these CPUs, or ": the largest room of the lab that
@@ -1120,10 +1123,7 @@ mod tests {
     /// CPU-seconds and what they keep busy at rest, per mille of a CPU.
     fn cpu_of(lab: &Lab) -> (u64, u64) {
         room_nodes(Some(lab), &[]).iter().fold((0, 0), |(b, r), k| {
-            (
-                b + k.boot_cpu_ms,
-                r + k.rest_cpu_permille + ENGINE_REST_CPU_PER_NODE_PERMILLE,
-            )
+            (b + k.boot_cpu_ms, r + rest_cpu_permille(k))
         })
     }
 

@@ -170,11 +170,7 @@ fn commands(action: &LinkAction, iface: &str, netem_now: bool) -> Vec<Vec<String
     match action {
         LinkAction::Down => vec![words(&["ip", "link", "set", "dev", iface, "down"])],
         LinkAction::Up => vec![words(&["ip", "link", "set", "dev", iface, "up"])],
-        LinkAction::Netem(args) => {
-            let mut cmd = words(&["tc", "qdisc", "replace", "dev", iface, "root", "netem"]);
-            cmd.extend(netem_words(args));
-            vec![cmd]
-        }
+        LinkAction::Netem(args) => vec![netem_command(iface, args)],
         // Deleting a root qdisc that is not there is an error to tc: only
         // delete what is.
         LinkAction::Clear if netem_now => {
@@ -182,6 +178,16 @@ fn commands(action: &LinkAction, iface: &str, netem_now: bool) -> Vec<Vec<String
         }
         LinkAction::Clear => Vec::new(),
     }
+}
+
+/// The tc command that puts netem's queue with `args` on `iface`.
+fn netem_command(iface: &str, args: &NetemArgs) -> Vec<String> {
+    let mut cmd: Vec<String> = ["tc", "qdisc", "replace", "dev", iface, "root", "netem"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    cmd.extend(netem_words(args));
+    cmd
 }
 
 /// netem's parameters, as tc takes them.
@@ -291,18 +297,15 @@ async fn netem_in<E: Engine>(
     iface: &str,
     args: &NetemArgs,
 ) -> Result<()> {
-    let action = LinkAction::Netem(args.clone());
-    for cmd in commands(&action, iface, false) {
-        let out = engine.exec(&c.name, &cmd).await?;
-        if out.code == 0 {
-            continue;
-        }
-        if link_fallback::kernel_lacks_netem(&String::from_utf8_lossy(&out.stderr)) {
-            return run_in(engine, &c.name, &link_fallback::apply(iface, args)).await;
-        }
-        return Err(failure(&c.name, &cmd, &out.stderr));
+    let cmd = netem_command(iface, args);
+    let out = engine.exec(&c.name, &cmd).await?;
+    if out.code == 0 {
+        return Ok(());
     }
-    Ok(())
+    if link_fallback::kernel_lacks_netem(&String::from_utf8_lossy(&out.stderr)) {
+        return run_in(engine, &c.name, &link_fallback::apply(iface, args)).await;
+    }
+    Err(failure(&c.name, &cmd, &out.stderr))
 }
 
 /// Runs one command in a container; a failure says what ran, where, and

@@ -25,7 +25,7 @@ use crate::cli::NetemArgs;
 
 /// What the kernel says when it has no netem qdisc.
 pub(super) fn kernel_lacks_netem(tc_said: &str) -> bool {
-    tc_said.contains("Specified qdisc kind is unknown") || tc_said.contains("qdisc kind is unknown")
+    tc_said.contains("qdisc kind is unknown")
 }
 
 const DELAYER: &str = include_str!("netem-delay.pl");

@@ -483,6 +483,13 @@ fn issue22_doctor_warns_when_the_machine_cannot_hold_the_room() {
         .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
         .expect("MemAvailable")
         / 1024;
+    // The number a doctor line gives right after `words`.
+    let number_after = |line: &str, words: &str| -> u64 {
+        line.split(words)
+            .nth(1)
+            .and_then(|r| r.split(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no number after {words:?}: {line}"))
+    };
     let line = |out: &str, check: &str| -> String {
         out.lines()
             .find(|l| l.contains(&format!(" {check}: ")))
@@ -506,11 +513,7 @@ fn issue22_doctor_warns_when_the_machine_cannot_hold_the_room() {
     // 250 pods: 1750 containers.
     let big = noglab(&["doctor", "topologies/ospf-ring", "--pods", "250"]).run();
     let memory = line(&big.stdout, "memory");
-    let need: u64 = memory
-        .split("needs about ")
-        .nth(1)
-        .and_then(|r| r.split(' ').next()?.parse().ok())
-        .unwrap_or_else(|| panic!("{memory}"));
+    let need = number_after(&memory, "needs about ");
     assert!(
         need > 250 * 100,
         "at least 100 MiB a pod of five FRR routers and two hosts: {memory}"
@@ -524,18 +527,10 @@ fn issue22_doctor_warns_when_the_machine_cannot_hold_the_room() {
         assert_eq!(big.code, 1, "{}{}", big.stdout, big.stderr);
     }
     let cpu = line(&big.stdout, "cpu");
-    let busy: u64 = cpu
-        .split("keeps about ")
-        .nth(1)
-        .and_then(|r| r.split(' ').next()?.parse().ok())
-        .unwrap_or_else(|| panic!("{cpu}"));
+    let busy = number_after(&cpu, "keeps about ");
     if busy > 50 {
         assert!(cpu.starts_with("warn  cpu: "), "{cpu}");
-        let most: u64 = cpu
-            .split("at most ")
-            .nth(1)
-            .and_then(|r| r.split(' ').next()?.parse().ok())
-            .unwrap_or_else(|| panic!("{cpu}"));
+        let most = number_after(&cpu, "at most ");
         assert!(most < 250 && most > 0, "{cpu}");
         // The room it says fits does not warn.
         let fits = noglab(&[

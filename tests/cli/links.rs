@@ -359,11 +359,16 @@ fn netem_delay_shows_in_ping_times_and_clear_removes_it() {
         "link", &lab.name, "--pod", "1", "r1:eth1", "netem", "--delay", "200ms",
     ])
     .ok();
-    let rows = link_rows(&lab, "1");
-    let shown = row(&rows, "1", "r1", "eth1")["netem"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    // What the view shows on r1:eth1 of pod 1, and every row.
+    let netem_shown = || {
+        let rows = link_rows(&lab, "1");
+        let shown = row(&rows, "1", "r1", "eth1")["netem"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        (shown, rows)
+    };
+    let (shown, rows) = netem_shown();
     assert!(shown.starts_with("delay 200ms"), "{rows:?}");
     assert!(!shown.contains("not running"), "{shown}");
     let delayed = ping_ms(&lab, 5);
@@ -380,11 +385,7 @@ fn netem_delay_shows_in_ping_times_and_clear_removes_it() {
         &["ping", "-c", "3", "-i", "0.2", "-W", "1", "100.64.1.1"],
     );
     assert!(lost.stdout.contains("100% packet loss"), "{}", lost.stdout);
-    let rows = link_rows(&lab, "1");
-    let shown = row(&rows, "1", "r1", "eth1")["netem"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let (shown, rows) = netem_shown();
     assert!(shown.starts_with("loss 100%"), "{rows:?}");
 
     noglab(&["link", &lab.name, "--pod", "1", "r1:eth1", "clear"]).ok();
