@@ -118,7 +118,7 @@ fn select(
 }
 
 /// A node's place in a snapshot: its pod (`None` for the shared nodes).
-fn pod_of(c: &ObservedContainer) -> Option<u32> {
+pub fn pod_of(c: &ObservedContainer) -> Option<u32> {
     match c.label(labels::POD) {
         Some(SHARED_LABEL) | None => None,
         Some(p) => p.parse().ok(),
@@ -294,17 +294,29 @@ pub async fn before<E: Engine>(
     what: &str,
     store: &Path,
 ) -> Result<Vec<PathBuf>> {
-    let (snap, warnings) = take(engine, lab, containers, plan)
+    save_printing(engine, lab, containers, plan, what, store)
         .await
-        .with_context(|| format!("nothing was changed: the snapshot before {what} failed"))?;
+        .with_context(|| format!("nothing was changed: the snapshot before {what} failed"))
+}
+
+/// `before` without its "nothing was changed": for a command that saves
+/// and destroys part by part, and says itself what it changed.
+pub async fn save_printing<E: Engine>(
+    engine: &E,
+    lab: &str,
+    containers: &[ObservedContainer],
+    plan: Option<&Plan>,
+    what: &str,
+    store: &Path,
+) -> Result<Vec<PathBuf>> {
+    let (snap, warnings) = take(engine, lab, containers, plan).await?;
     for w in &warnings {
         eprintln!("warning: {w}");
     }
     if snap.nodes.is_empty() {
         return Ok(Vec::new());
     }
-    let written = snapshot::store(&snap, store, what)
-        .with_context(|| format!("nothing was changed: the snapshot before {what} failed"))?;
+    let written = snapshot::store(&snap, store, what)?;
     let mut out = Vec::new();
     for (pod, path) in written {
         let which = pod.map_or("the shared nodes".to_string(), |p| format!("pod {p}"));
