@@ -176,6 +176,19 @@ impl ImageDef {
 
     /// `noglab/frr:0.1.0-1a2b3c4d5e6f`.
     pub fn reference(&self) -> String {
+        // Hashing every context file is a tenth of planning a lab when
+        // done per node: once per image and process.
+        static REFERENCES: std::sync::LazyLock<
+            std::sync::Mutex<std::collections::HashMap<&'static str, String>>,
+        > = std::sync::LazyLock::new(Default::default);
+        let mut known = REFERENCES.lock().unwrap_or_else(|e| e.into_inner());
+        known
+            .entry(self.name)
+            .or_insert_with(|| self.reference_uncached())
+            .clone()
+    }
+
+    fn reference_uncached(&self) -> String {
         let mut h = Sha256::new();
         h.update(env!("CARGO_PKG_VERSION"));
         if let Some(c) = &self.crate_build {
