@@ -87,23 +87,11 @@ async fn save_and_remove<E: Engine>(
             rx.recv().await.map(|pod| (stream::iter(pod), rx))
         })
         .flatten();
-        let results: Vec<Result<()>> = saved
-            .map(|c| engine.remove_container(&c.name))
-            .buffer_unordered(crate::reconcile::DEFAULT_PARALLEL)
-            .collect()
-            .await;
-        let removed = results.iter().filter(|r| r.is_ok()).count();
-        let errors: String = results
-            .into_iter()
-            .filter_map(|r| r.err().map(|e| format!("{e:#}\n")))
-            .collect();
-        (removed, errors)
+        remove_all(saved.map(|c| engine.remove_container(&c.name))).await
     };
     let (saved, (removed, errors)) = futures_util::future::join(saving, removing).await;
     if let Err((pod, e)) = saved {
         let at = pods.iter().position(|p| *p == pod).unwrap_or(0);
-        let name =
-            |p: &Option<u32>| p.map_or("the shared nodes".to_string(), |n| format!("pod {n}"));
         let kept = if at + 1 < pods.len() {
             format!("it and the {} after it are still up", pods.len() - at - 1)
         } else {
@@ -114,12 +102,16 @@ async fn save_and_remove<E: Engine>(
         } else {
             format!(
                 "{} saved and removed before it",
-                pods[..at].iter().map(name).collect::<Vec<_>>().join(", ")
+                pods[..at]
+                    .iter()
+                    .map(|p| super::save::pod_name(*p))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         };
         let mut message = format!(
             "lab {lab}: the snapshot of {} before down failed: {kept}; {gone}",
-            name(&pod)
+            super::save::pod_name(pod)
         );
         if !errors.is_empty() {
             message.push_str(&format!("; and removing failed:\n{errors}"));
@@ -136,29 +128,44 @@ async fn save_and_remove<E: Engine>(
 /// networks), then networks and volumes. Returns how many of each.
 pub async fn remove_lab<E: Engine>(engine: &E, lab: &str) -> Result<(usize, usize, usize)> {
     let containers = engine.containers(Scope::Lab(lab)).await?;
-    let errors = remove_all(containers.iter().map(|c| engine.remove_container(&c.name))).await;
+    let (_, errors) = remove_all(stream::iter(
+        containers.iter().map(|c| engine.remove_container(&c.name)),
+    ))
+    .await;
     let networks = engine.networks(Scope::Lab(lab)).await?;
     // By id: an old engine may hold two networks of one name.
-    let errors = errors + &remove_all(networks.iter().map(|n| engine.remove_network(&n.id))).await;
+    let (_, more) = remove_all(stream::iter(
+        networks.iter().map(|n| engine.remove_network(&n.id)),
+    ))
+    .await;
+    let errors = errors + &more;
     let volumes = engine.volumes(Scope::Lab(lab)).await?;
-    let errors = errors + &remove_all(volumes.iter().map(|v| engine.remove_volume(&v.name))).await;
+    let (_, more) = remove_all(stream::iter(
+        volumes.iter().map(|v| engine.remove_volume(&v.name)),
+    ))
+    .await;
+    let errors = errors + &more;
     if !errors.is_empty() {
         bail!("lab {lab} was not removed completely:\n{errors}");
     }
     Ok((containers.len(), networks.len(), volumes.len()))
 }
 
+/// Runs the removals, a few at a time; how many succeeded, and the
+/// failures one per line.
 async fn remove_all<F: std::future::Future<Output = Result<()>>>(
-    futures: impl Iterator<Item = F>,
-) -> String {
-    let results: Vec<Result<()>> = stream::iter(futures)
+    removals: impl futures_util::Stream<Item = F>,
+) -> (usize, String) {
+    let results: Vec<Result<()>> = removals
         .buffer_unordered(crate::reconcile::DEFAULT_PARALLEL)
         .collect()
         .await;
-    results
+    let removed = results.iter().filter(|r| r.is_ok()).count();
+    let errors = results
         .into_iter()
         .filter_map(|r| r.err().map(|e| format!("{e:#}\n")))
-        .collect()
+        .collect();
+    (removed, errors)
 }
 
 #[cfg(test)]

@@ -117,6 +117,11 @@ fn select(
     Ok(chosen)
 }
 
+/// A snapshot's pod in words: `pod 3`, or the shared nodes.
+pub fn pod_name(pod: Option<u32>) -> String {
+    pod.map_or("the shared nodes".to_string(), |p| format!("pod {p}"))
+}
+
 /// A node's place in a snapshot: its pod (`None` for the shared nodes).
 pub fn pod_of(c: &ObservedContainer) -> Option<u32> {
     match c.label(labels::POD) {
@@ -319,7 +324,7 @@ pub async fn save_printing<E: Engine>(
     let written = snapshot::store(&snap, store, what)?;
     let mut out = Vec::new();
     for (pod, path) in written {
-        let which = pod.map_or("the shared nodes".to_string(), |p| format!("pod {p}"));
+        let which = pod_name(pod);
         eprintln!("saved {which} before {what}: {}", path.display());
         out.push(path);
     }
